@@ -1,0 +1,133 @@
+"""The composition root: builds every part of the running router and owns every task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from router import logs
+from router.ari.client import AriClient
+from router.ari.stream import AriEventStream, ApplicationReplacedError
+from router.config.rules import Rules, load_rules
+from router.config.settings import Settings
+from router.domain.operators import OperatorStatus, Presence
+from router.engine.board import OperatorBoard
+from router.engine.context import CallContext, EngineSettings
+from router.engine.engine import Engine
+from router.engine.recorder import Recorder
+from router.http.api import ApiDeps, build_app
+from router.storage.store import Store, is_transient_error
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveRules:
+    """The rules in force; swapped whole on reload, never edited in place."""
+
+    current: Rules
+
+
+async def run_router(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT. Returns the process exit code."""
+    logs.configure(settings.logging.level, settings.logging.format)
+    rules = LiveRules(load_rules(settings.routing.rules))
+    store = await Store.open(settings.database.url, migrate=True)
+    try:
+        return await _run_with_store(settings, rules, store)
+    finally:
+        await store.close()
+
+
+async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> OperatorBoard:
+    await store.operators.sync(rules.operators)
+    rows = {row.id: row for row in await store.operators.list()}
+
+    def persist(status: OperatorStatus) -> None:
+        recorder.submit(f"operator {status.id}", lambda: store.operators.save_state(
+            status.id, status.presence.value, status.reason, status.since, status.idle_since,
+            status.calls_today))
+
+    board = OperatorBoard(clock=time.time, on_change=persist)
+    statuses = []
+    for op in rules.operators:
+        row = rows.get(op.id)
+        if row is None or row.state_changed_at is None:
+            # First sight of this operator: on duty until someone says otherwise.
+            statuses.append(OperatorStatus(op, Presence.AVAILABLE, since=time.time(),
+                                           idle_since=time.time()))
+        else:
+            statuses.append(OperatorStatus(
+                op, Presence(row.state), row.state_reason, since=row.state_changed_at.timestamp(),
+                idle_since=row.idle_since or 0.0, calls_today=row.calls_today or 0))
+    board.load(statuses)
+    return board
+
+
+async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) -> int:
+    recorder = Recorder(is_transient=is_transient_error)
+    board = await _load_board(store, rules.current, recorder)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    ari_cfg = settings.ari
+    password = ari_cfg.password.get_secret_value()
+    async with aiohttp.ClientSession() as session:
+        ari = AriClient(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app,
+                        request_timeout=ari_cfg.request_timeout_s)
+        engine_settings = EngineSettings(
+            app=ari_cfg.app, ring_timeout_s=settings.routing.ring_timeout_s,
+            wrap_up_s=settings.routing.wrap_up_s)
+        ctx = CallContext(ari=ari, store=store, board=board, recorder=recorder,
+                          settings=engine_settings, clock=time.monotonic,
+                          rules_version=lambda: rules.current.version)
+        engine = Engine(ctx)
+        stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
+        runner = await _start_http(settings, store, board, engine, recorder, rules)
+        exit_code = 0
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                writer = tasks.create_task(recorder.run(), name="journal writer")
+                events = tasks.create_task(
+                    stream.run(engine.on_event, engine.on_connected, engine.on_disconnected),
+                    name="ari events")
+                stopper = tasks.create_task(stop.wait(), name="stop signal")
+                done, _ = await asyncio.wait({events, stopper},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if events in done and isinstance(events.exception(), ApplicationReplacedError):
+                    log.error("another router took over app %r; stopping", ari_cfg.app)
+                    exit_code = 3
+                log.info("stopping: live calls stay in Asterisk and are adopted on restart")
+                events.cancel()
+                stopper.cancel()
+                await engine.stop()
+                if not await recorder.flush(5.0):
+                    log.error("%d journal writes could not be saved before exit",
+                              recorder.backlog)
+                writer.cancel()
+        except* ApplicationReplacedError:
+            exit_code = 3
+        finally:
+            await runner.cleanup()
+    return exit_code
+
+
+async def _start_http(settings: Settings, store: Store, board: OperatorBoard, engine: Engine,
+                      recorder: Recorder, rules: LiveRules) -> web.AppRunner:
+    deps = ApiDeps(store=store, board=board, ari_connected=lambda: engine.connected,
+                   rules_version=lambda: rules.current.version,
+                   recorder_backlog=lambda: recorder.backlog, db_ping=store.ping)
+    app = build_app(deps, settings.http.token.get_secret_value())
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    await site.start()
+    log.info("HTTP API on http://%s:%d", settings.http.host, settings.http.port)
+    return runner

@@ -1,0 +1,80 @@
+"""The `clinic-router` command.
+
+Exit codes: 0 ok, 1 `check` found problems, 2 bad settings or usage (one line per problem,
+never a traceback), 3 another router took over the Stasis app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from router import __version__
+
+DEFAULT_CONFIG = "/etc/clinic-router/router.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clinic-router",
+                                     description="Call routing engine for clinics, on Asterisk")
+    parser.add_argument("--version", action="version", version=f"clinic-router {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="attach to Asterisk's ARI and route calls")
+    run.add_argument("--config", default=DEFAULT_CONFIG, help="settings file (router.yaml)")
+
+    check = sub.add_parser("check", help="validate settings and routing rules")
+    check.add_argument("path", nargs="?", default=None,
+                       help="router.yaml, a rules file, or a folder holding router.yaml")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+
+    patients = sub.add_parser("patients", help="the patient store")
+    psub = patients.add_subparsers(dest="patients_command", required=True)
+    imp = psub.add_parser("import", help="upsert patients from a CSV file")
+    imp.add_argument("file")
+    imp.add_argument("--config", default=DEFAULT_CONFIG)
+    show = psub.add_parser("show", help="patients on a phone number")
+    show.add_argument("phone")
+    show.add_argument("--config", default=DEFAULT_CONFIG)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        from router.config.check import run_check
+
+        return run_check(args.path, args.format)
+    settings = _load_settings_or_exit(args.config)
+    if args.command == "run":
+        from router.app import run_router
+
+        try:
+            return asyncio.run(run_router(settings))
+        except KeyboardInterrupt:
+            return 0
+    if args.command == "patients":
+        from router.patients_cli import import_csv, show_phone
+
+        if args.patients_command == "import":
+            return asyncio.run(import_csv(settings, Path(args.file)))
+        return asyncio.run(show_phone(settings, args.phone))
+    return 2
+
+
+def _load_settings_or_exit(path: str):  # type: ignore[no-untyped-def]
+    from router.config.errors import ConfigError
+    from router.config.settings import load_settings
+
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue.format(), file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The live call engine: one coroutine and one event queue per call."""

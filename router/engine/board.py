@@ -1,0 +1,118 @@
+"""Live operator presence: who may be offered a call right now.
+
+All changes happen on the event loop without awaiting between "choose" and "reserve",
+so two calls can never reserve the same operator (no locks needed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from router.domain.operators import Operator, OperatorStatus, Presence
+from router.domain.selection import choose_operators
+
+log = logging.getLogger(__name__)
+
+StateListener = Callable[[OperatorStatus], None]
+
+
+class UnknownOperator(KeyError):
+    pass
+
+
+class OperatorBoard:
+    """Operators' live state, in memory; every change is reported to `on_change`."""
+
+    def __init__(self, clock: Callable[[], float], on_change: StateListener | None = None) -> None:
+        self._clock = clock
+        self._statuses: dict[str, OperatorStatus] = {}
+        self._on_change = on_change
+        self._wrap_up_timers: dict[str, object] = {}
+
+    def load(self, statuses: Iterable[OperatorStatus]) -> None:
+        for status in statuses:
+            self._statuses[status.id] = status
+
+    def update_config(self, operators: Sequence[Operator]) -> None:
+        """Apply a new operator list (rules reload); live state is kept."""
+        seen = set()
+        for op in operators:
+            seen.add(op.id)
+            current = self._statuses.get(op.id)
+            if current is None:
+                self._statuses[op.id] = OperatorStatus(op, Presence.OFFLINE, since=self._clock())
+            else:
+                current.operator = op
+        for op_id in list(self._statuses):
+            if op_id not in seen and self._statuses[op_id].presence is not Presence.ON_CALL:
+                del self._statuses[op_id]
+
+    def statuses(self) -> list[OperatorStatus]:
+        return sorted(self._statuses.values(), key=lambda s: s.id)
+
+    def get(self, operator_id: str) -> OperatorStatus:
+        try:
+            return self._statuses[operator_id]
+        except KeyError:
+            raise UnknownOperator(operator_id) from None
+
+    def by_endpoint(self, endpoint: str) -> OperatorStatus | None:
+        for status in self._statuses.values():
+            if status.operator.endpoint.lower() == endpoint.lower():
+                return status
+        return None
+
+    def candidates(self, *, assigned_id: str | None, exclude: Iterable[str]) -> list[OperatorStatus]:
+        return choose_operators(self._statuses.values(), assigned_id=assigned_id, exclude=set(exclude))
+
+    def set(self, operator_id: str, presence: Presence, reason: str | None = None) -> OperatorStatus:
+        status = self.get(operator_id)
+        now = self._clock()
+        if presence is Presence.AVAILABLE and status.presence is not Presence.AVAILABLE:
+            if status.presence in (Presence.ON_CALL, Presence.WRAP_UP, Presence.OFFLINE,
+                                   Presence.PAUSED):
+                status.idle_since = now
+        status.presence = presence
+        status.reason = reason
+        status.since = now
+        if self._on_change is not None:
+            self._on_change(status)
+        return status
+
+    def reserve(self, operator_id: str) -> None:
+        """Mark an operator as being rung; they will not be chosen by another call."""
+        status = self.get(operator_id)
+        if status.presence is not Presence.AVAILABLE:
+            raise RuntimeError(f"operator {operator_id} is {status.presence}, not available")
+        self.set(operator_id, Presence.RINGING)
+
+    def ring_failed(self, operator_id: str) -> None:
+        """A ring attempt ended without an answer: back to the pool, idle time kept."""
+        status = self._statuses.get(operator_id)
+        if status is not None and status.presence is Presence.RINGING:
+            status.presence = Presence.AVAILABLE
+            status.since = self._clock()
+            if self._on_change is not None:
+                self._on_change(status)
+
+    def connected(self, operator_id: str) -> None:
+        status = self.get(operator_id)
+        status.calls_today += 1
+        self.set(operator_id, Presence.ON_CALL)
+
+    def finished(self, operator_id: str, wrap_up_s: float, schedule: Callable[..., object]) -> None:
+        """The call ended: wrap-up, then available again by itself."""
+        if operator_id not in self._statuses:
+            return
+        if wrap_up_s <= 0:
+            self.set(operator_id, Presence.AVAILABLE)
+            return
+        self.set(operator_id, Presence.WRAP_UP)
+        self._wrap_up_timers[operator_id] = schedule(wrap_up_s, self._wrap_up_over, operator_id)
+
+    def _wrap_up_over(self, operator_id: str) -> None:
+        self._wrap_up_timers.pop(operator_id, None)
+        status = self._statuses.get(operator_id)
+        if status is not None and status.presence is Presence.WRAP_UP:
+            self.set(operator_id, Presence.AVAILABLE)

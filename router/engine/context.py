@@ -1,0 +1,133 @@
+"""What every call coroutine shares: adapters, the operator board and the journey writer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from router.ari.client import AriClient
+from router.domain.calls import RingResult
+from router.engine.board import OperatorBoard
+from router.engine.recorder import Recorder
+
+if TYPE_CHECKING:
+    from router.engine.call import InboundCall
+    from router.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelGone:
+    """Synthetic event: a channel was found missing on reconnect (Asterisk replays nothing)."""
+
+    channel_id: str
+    cause: int | None = None
+
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    app: str
+    ring_timeout_s: int = 15
+    wrap_up_s: float = 0.0
+    lookup_timeout_s: float = 0.5
+    region: str = "RU"
+    moh_class: str = "default"
+    fallback_context: str = "clinic-router-fallback"
+    no_operator_prompt: str = "sound:vm-nobodyavail"
+
+
+class ChannelRouter(Protocol):
+    def attach(self, channel_id: str, call: InboundCall) -> None: ...
+    def detach(self, channel_id: str) -> None: ...
+    def detach_all(self, call: InboundCall) -> None: ...
+
+
+class CallContext:
+    """Dependencies of a call, passed in by the engine (nothing global)."""
+
+    def __init__(self, *, ari: AriClient, store: Store, board: OperatorBoard, recorder: Recorder,
+                 settings: EngineSettings, clock: Callable[[], float], rules_version: Callable[[], str | None]) -> None:
+        self.ari = ari
+        self.store = store
+        self.board = board
+        self.recorder = recorder
+        self.settings = settings
+        self.channels: ChannelRouter | None = None  # the engine registers itself
+        self.clock = clock
+        self.rules_version = rules_version
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    # -- channel ownership --------------------------------------------------------------------
+
+    def _router(self) -> ChannelRouter:
+        if self.channels is None:
+            raise RuntimeError("no engine owns this context")
+        return self.channels
+
+    def attach(self, channel_id: str, call: InboundCall) -> None:
+        self._router().attach(channel_id, call)
+
+    def detach(self, channel_id: str) -> None:
+        self._router().detach(channel_id)
+
+    def detach_all(self, call: InboundCall) -> None:
+        self._router().detach_all(call)
+
+    # -- operators -------------------------------------------------------------------------
+
+    def operator_no_answer(self, operator_id: str, result: RingResult) -> None:
+        """Hook for presence policy (consecutive no-answers); see the skills issue."""
+        log.info("operator %s: %s", operator_id, result.value)
+
+    def operator_call_finished(self, operator_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.board.finished(operator_id, self.settings.wrap_up_s, loop.call_later)
+
+    # -- journey (write-behind) ------------------------------------------------------------
+
+    def recorder_create(self, call: InboundCall) -> None:
+        from router.storage.models import CallRow  # local: keeps import cycles out of the core
+
+        row = CallRow(
+            id=call.id,
+            app=self.settings.app,
+            caller_raw=call.caller_raw[:80],
+            did=call.did,
+            started_at=self.now(),
+            phase="new",
+            rules_version=self.rules_version(),
+        )
+        self.recorder.submit(f"create {call.id}", lambda: self.store.calls.create(row))
+
+    def recorder_update(self, call: InboundCall, **fields: object) -> None:
+        call_id = call.id
+        self.recorder.submit(f"update {call_id}",
+                             lambda: self.store.calls.update(call_id, **fields))
+
+    def recorder_event(self, call: InboundCall, kind: str, data: dict[str, object]) -> None:
+        call_id, at = call.id, self.now()
+        self.recorder.submit(f"event {call_id} {kind}",
+                             lambda: self.store.calls.append_event(call_id, kind, data, at))
+
+    def recorder_ring(self, call: InboundCall, operator_id: str, leg: str,
+                      result: RingResult, elapsed_ms: int) -> None:
+        call_id, ended = call.id, self.now()
+        begun = ended - timedelta(milliseconds=elapsed_ms)
+        self.recorder.submit(
+            f"ring {call_id} {operator_id}",
+            lambda: self.store.calls.record_ring_attempt(
+                call_id=call_id, operator_id=operator_id, channel_id=leg,
+                started_at=begun, ended_at=ended, result=result.value, duration_ms=elapsed_ms,
+            ),
+        )

@@ -1,0 +1,170 @@
+"""The engine: claims calls, starts one coroutine per call, routes events to it, and
+re-adopts what Asterisk still has after every (re)connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from router.ari import errors as ari_errors
+from router.ari.events import CallBroadcast, Event, StasisStart
+from router.engine.call import InboundCall, Resume
+from router.engine.context import CallContext, ChannelGone
+from router.engine.reconcile import Reconciler
+
+if TYPE_CHECKING:
+    from router.storage.models import CallRow
+
+log = logging.getLogger(__name__)
+
+OPERATOR_ARG = "operator"
+
+
+class Engine:
+    """Owns every call task; nothing here blocks on one call."""
+
+    def __init__(self, ctx: CallContext) -> None:
+        self.ctx = ctx
+        ctx.channels = self
+        self._calls: dict[str, InboundCall] = {}
+        self._channels: dict[str, InboundCall] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.connected = False
+        self.reconciler = Reconciler(self)
+        self.calls_started = 0
+
+    # -- channel ownership (used by the calls through the context) --------------------------
+
+    def attach(self, channel_id: str, call: InboundCall) -> None:
+        self._channels[channel_id] = call
+
+    def detach(self, channel_id: str) -> None:
+        self._channels.pop(channel_id, None)
+
+    def detach_all(self, call: InboundCall) -> None:
+        for channel_id in [c for c, owner in self._channels.items() if owner is call]:
+            del self._channels[channel_id]
+        self._calls.pop(call.id, None)
+
+    def live_calls(self) -> list[InboundCall]:
+        return list(self._calls.values())
+
+    def owner_of(self, channel_id: str) -> InboundCall | None:
+        return self._channels.get(channel_id)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Called by the event stream for every event, synchronously and in order."""
+        if isinstance(event, CallBroadcast):
+            self.spawn(self._claim(event.channel.id), f"claim {event.channel.id}")
+            return
+        if isinstance(event, StasisStart) and event.channel.id not in self._channels:
+            if event.args[:1] == [OPERATOR_ARG]:
+                # An operator leg whose call is no longer ours (e.g. answered just after a
+                # restart): nobody is waiting for it.
+                self.spawn(self._hangup(event.channel.id), f"orphan {event.channel.id}")
+                return
+            self.start_call(event.channel.id, event.channel.exten or "",
+                            event.channel.caller_number or "")
+            return
+        delivered: set[int] = set()
+        for channel_id in event.channel_ids():
+            call = self._channels.get(channel_id)
+            if call is not None and id(call) not in delivered:
+                delivered.add(id(call))
+                self.deliver(call, event)
+
+    def deliver(self, call: InboundCall, event: Event | ChannelGone) -> None:
+        try:
+            call.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            log.error("event queue of call %s is full; event %s dropped", call.id,
+                      type(event).__name__)
+
+    async def on_connected(self) -> None:
+        self.connected = True
+        await self.reconciler.run()
+
+    def on_disconnected(self) -> None:
+        self.connected = False
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def start_call(self, channel_id: str, did: str, caller_raw: str,
+                   resume: Resume | None = None) -> InboundCall | None:
+        if channel_id in self._calls:
+            return None
+        call = InboundCall(self.ctx, channel_id, did, caller_raw, resume)
+        self._calls[channel_id] = call
+        self._channels[channel_id] = call
+        self.calls_started += 1
+        self.spawn(self._run_call(call), f"call {channel_id}")
+        return call
+
+    def adopt(self, row: CallRow, resume: Resume) -> None:
+        self.start_call(row.id, row.did or "", row.caller_raw or "", resume)
+
+    async def _run_call(self, call: InboundCall) -> None:
+        try:
+            await call.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug must not cost the caller the call: hand them to the dialplan fallback.
+            log.exception("call %s failed unexpectedly; handing it to the fallback", call.id)
+            try:
+                await self.ctx.ari.continue_in_dialplan(
+                    call.id, self.ctx.settings.fallback_context, call.did or "s", 1)
+            except ari_errors.AriError as exc:
+                log.error("fallback of %s failed: %s", call.id, exc)
+            self.detach_all(call)
+
+    async def _claim(self, channel_id: str) -> None:
+        try:
+            await self.ctx.ari.claim(channel_id)
+        except ari_errors.AriConflict:
+            log.debug("call %s was claimed by another instance", channel_id)
+        except ari_errors.AriError as exc:
+            log.warning("claim of %s failed: %s", channel_id, exc)
+
+    async def _hangup(self, channel_id: str) -> None:
+        try:
+            await self.ctx.ari.hangup(channel_id)
+        except ari_errors.AriError:
+            pass
+
+    # -- task ownership ----------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no call task runs (tests, graceful stop)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Stop owning calls. They stay in Asterisk; the next start adopts them."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+Spawner = Callable[[Awaitable[None], str], None]
