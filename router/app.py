@@ -7,6 +7,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
@@ -50,9 +51,11 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
     rows = {row.id: row for row in await store.operators.list()}
 
     def persist(status: OperatorStatus) -> None:
-        recorder.submit(f"operator {status.id}", lambda: store.operators.save_state(
-            status.id, status.presence.value, status.reason, status.since, status.idle_since,
-            status.calls_today))
+        snapshot = (status.id, status.presence, status.reason,
+                    _utc(status.since) or datetime.now(UTC),
+                    _utc(status.idle_since), status.calls_today)
+        recorder.submit(f"operator {status.id}",
+                        lambda: store.operators.save_state(*snapshot))
 
     board = OperatorBoard(clock=time.time, on_change=persist)
     statuses = []
@@ -65,9 +68,14 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
         else:
             statuses.append(OperatorStatus(
                 op, Presence(row.state), row.state_reason, since=row.state_changed_at.timestamp(),
-                idle_since=row.idle_since or 0.0, calls_today=row.calls_today or 0))
+                idle_since=row.idle_since.timestamp() if row.idle_since else 0.0,
+                calls_today=row.calls_today))
     board.load(statuses)
     return board
+
+
+def _utc(epoch: float) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
 
 
 async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) -> int:

@@ -1,0 +1,157 @@
+"""The database connection: one `AsyncEngine` per process, SQLite or PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, make_url, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+class Database:
+    """Owns the engine. Every repository operation takes one short connection from it.
+
+    Writes use `begin()` (a transaction committed on exit); reads use `connect()`.
+    Nothing is held between operations, so many call coroutines can write at once:
+    PostgreSQL handles that itself; on SQLite, writers of this process queue on an
+    asyncio lock (fair, never "database is locked"), and WAL plus a busy timeout cover
+    other processes (an admin's sqlite3 shell, a second router on the same file).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # SQLite has one writer at a time. Left to itself, a waiting writer polls the file
+        # lock with growing sleeps and keeps losing to a bulk import that re-takes the
+        # lock at once (measured: 0.6 s stalls of journey writes). Queuing our own writers
+        # here, first come first served, keeps every write's wait at one transaction.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @classmethod
+    async def open(cls, url: str, *, busy_timeout_ms: int = 5_000, echo: bool = False) -> Database:
+        """Connect to `url` (`sqlite+aiosqlite:////abs/path.db`, `postgresql+asyncpg://...`).
+
+        Connects once before returning, so a wrong URL or an unreachable server fails
+        here, at startup, rather than on the first call. The schema is not touched:
+        run `migrate(url)` first.
+        """
+        backend = make_url(url).get_backend_name()
+        if backend not in SUPPORTED_BACKENDS:
+            raise ValueError(
+                f"unsupported database {backend!r} (supported: {', '.join(SUPPORTED_BACKENDS)})"
+            )
+        prepare_sqlite_path(url)
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=backend == "postgresql")
+        if backend == "sqlite":
+            _install_sqlite_pragmas(engine, busy_timeout_ms)
+        connected = False
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(select(1))
+            connected = True
+        finally:
+            if not connected:  # also on cancellation: leave no pool behind
+                await engine.dispose()
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def dialect_name(self) -> str:
+        return self._engine.dialect.name
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed on a clean exit, rolled back otherwise.
+
+        Keep it short, and never nest one in another: on SQLite every other writer in
+        this process waits for it (the lock is not reentrant).
+        """
+        if self._write_lock is None:
+            async with self._engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._engine.begin() as conn:
+            yield conn
+
+    def connect(self) -> AsyncConnection:
+        """A connection for reads (use `async with`); nothing it does is committed."""
+        return self._engine.connect()
+
+    async def ping(self, timeout_s: float = 1.0) -> bool:
+        """True when the database answers `SELECT 1` within `timeout_s` seconds."""
+        try:
+            async with asyncio.timeout(timeout_s), self._engine.connect() as conn:
+                await conn.execute(select(1))
+        except (TimeoutError, OSError, sa_exc.SQLAlchemyError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """Whether retrying a failed write may succeed (for the journey writer's retries).
+
+    Lost connections, timeouts and SQLite's "database is locked" are transient; integrity,
+    data and programming errors will fail the same way every time.
+    """
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return isinstance(exc, TimeoutError | OSError | sa_exc.TimeoutError | sa_exc.DisconnectionError)
+
+
+def prepare_sqlite_path(url: str | URL) -> None:
+    """Create the folder of a SQLite file: SQLite creates the file but not its folder."""
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def sqlite_file_exists(url: str | URL) -> bool:
+    """False only for a SQLite file URL whose file does not exist (yet)."""
+    path = _sqlite_path(url)
+    return path is None or path.exists()
+
+
+def _sqlite_path(url: str | URL) -> Path | None:
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename: leave it to SQLite
+        return None
+    return Path(database)
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    # Per-connection settings, so they are applied on every new pooled connection.
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL: readers never block the writer and vice versa (the dashboard reads
+            # journeys while calls write them). Persistent in the file once set.
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # Wait for the write lock instead of failing at once with "database is locked".
+            # PRAGMAs take no bound parameters; the value is an int we formatted ourselves.
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms):d}")
+            cursor.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite
+            # In WAL mode NORMAL is safe against application crashes and corruption; a
+            # power cut may lose the last transactions. FULL would fsync every journey write.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    event.listen(engine.sync_engine, "connect", on_connect)

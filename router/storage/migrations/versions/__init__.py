@@ -1,0 +1,1 @@
+"""Revisions, oldest first. Alembic skips this file (it has no revision id)."""

@@ -1,0 +1,169 @@
+"""The schema as SQLAlchemy Core tables: what the repositories query.
+
+The migrations in `router/storage/migrations/versions/` create the same schema on their
+own (a migration must not change when this file does); a component test checks that the
+two agree, so a column added here without a migration fails the suite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    false,
+    text,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from router.storage.types import PortableJson, SafeText, UtcDateTime
+
+# Named constraints: SQLite's batch mode (table rebuilds) can only drop or alter what has
+# a name, and explicit names keep both backends' DDL identical.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only auto-increments an `INTEGER PRIMARY KEY`; PostgreSQL gets a bigserial.
+_AUTO_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+patients = Table(
+    "patients",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("name", SafeText, nullable=False),
+    Column("assigned_operator_id", SafeText),  # no FK: imports may name unsynced operators
+    Column("team", SafeText),
+    Column("tags", PortableJson, nullable=False),
+    Column("language", SafeText),
+    Column("preferred_branch", SafeText),
+    Column("do_not_call", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "assigned_operator_id"),
+)
+
+# Several patients may share a phone (a family line), so the key is the pair. Its leading
+# column is `phone`: the primary key's index serves lookups by phone.
+patient_phones = Table(
+    "patient_phones",
+    metadata,
+    Column("phone", SafeText, nullable=False),
+    Column(
+        "patient_id",
+        SafeText,
+        ForeignKey("patients.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", SmallInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("phone", "patient_id"),
+    Index(None, "patient_id"),  # replacing a patient's phones deletes by patient
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("name", SafeText, nullable=False),
+    Column("endpoint", SafeText, nullable=False),
+    Column("team", SafeText),
+    Column("branch", SafeText),
+    # False once the operator left the configuration: the row stays for the journeys.
+    Column("configured", Boolean, nullable=False, server_default=true()),
+    Column("state", SafeText, nullable=False, server_default=text("'offline'")),
+    Column("state_reason", SafeText),
+    Column("state_changed_at", UtcDateTime),
+    Column("idle_since", UtcDateTime),
+    Column("calls_today", Integer, nullable=False, server_default=text("0")),
+    Column("consecutive_no_answers", Integer, nullable=False, server_default=text("0")),
+)
+
+# No foreign keys to patients or operators: a call's journey must outlive a patient
+# re-import or an operator's removal.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", SafeText, primary_key=True),  # the caller channel's Asterisk id
+    Column("app", SafeText, nullable=False),
+    Column("caller_raw", SafeText, nullable=False),
+    Column("caller_e164", SafeText),
+    Column("did", SafeText, nullable=False),
+    Column("line", SafeText),
+    Column("patient_id", SafeText),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime),
+    Column("ended_at", UtcDateTime),
+    Column("outcome", SafeText),
+    Column("operator_id", SafeText),
+    Column("phase", SafeText, nullable=False, server_default=text("'new'")),
+    Column("bridge_id", SafeText),
+    Column("operator_channel_id", SafeText),
+    Column("tried_operators", PortableJson, nullable=False),
+    Column("rules_version", SafeText),
+    Index(None, "started_at"),
+    Index(None, "patient_id"),
+    # Partial: only live calls are indexed, so the index stays tiny however long the
+    # history grows, and reconnect's "what was I handling" query never scans it.
+    Index(
+        "ix_calls_open",
+        "app",
+        sqlite_where=text("ended_at IS NULL"),
+        postgresql_where=text("ended_at IS NULL"),
+    ),
+)
+
+call_events = Table(
+    "call_events",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column(
+        "call_id",
+        SafeText,
+        ForeignKey("calls.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", SafeText, nullable=False),
+    Column("data", PortableJson, nullable=False),
+    Index(None, "call_id"),
+)
+
+ring_attempts = Table(
+    "ring_attempts",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column(
+        "call_id",
+        SafeText,
+        ForeignKey("calls.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("operator_id", SafeText, nullable=False),
+    Column("channel_id", SafeText),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("result", SafeText),
+    Column("duration_ms", Integer),
+    Index(None, "call_id"),
+    Index(None, "operator_id", "started_at"),  # "who does not pick up" per period
+)
+
+
+def dialect_insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can take ON CONFLICT: both dialects spell it alike, each in its module."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

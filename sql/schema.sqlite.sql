@@ -1,0 +1,108 @@
+-- clinic-router schema for sqlite, generated from router/storage/migrations
+-- by sql/render_schema.py. Do not edit: write a migration, then regenerate.
+
+CREATE TABLE alembic_version (
+    version_num VARCHAR(32) NOT NULL,
+    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+-- Running upgrade  -> 0001
+
+CREATE TABLE patients (
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    assigned_operator_id TEXT,
+    team TEXT,
+    tags JSON NOT NULL,
+    language TEXT,
+    preferred_branch TEXT,
+    do_not_call BOOLEAN DEFAULT 0 NOT NULL,
+    updated_at DATETIME NOT NULL,
+    CONSTRAINT pk_patients PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_patients_assigned_operator_id ON patients (assigned_operator_id);
+
+CREATE TABLE patient_phones (
+    phone TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    position SMALLINT DEFAULT 0 NOT NULL,
+    CONSTRAINT pk_patient_phones PRIMARY KEY (phone, patient_id),
+    CONSTRAINT fk_patient_phones_patient_id_patients FOREIGN KEY(patient_id) REFERENCES patients (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_patient_phones_patient_id ON patient_phones (patient_id);
+
+CREATE TABLE operators (
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    team TEXT,
+    branch TEXT,
+    configured BOOLEAN DEFAULT 1 NOT NULL,
+    state TEXT DEFAULT 'offline' NOT NULL,
+    state_reason TEXT,
+    state_changed_at DATETIME,
+    idle_since DATETIME,
+    calls_today INTEGER DEFAULT 0 NOT NULL,
+    consecutive_no_answers INTEGER DEFAULT 0 NOT NULL,
+    CONSTRAINT pk_operators PRIMARY KEY (id)
+);
+
+CREATE TABLE calls (
+    id TEXT NOT NULL,
+    app TEXT NOT NULL,
+    caller_raw TEXT NOT NULL,
+    caller_e164 TEXT,
+    did TEXT NOT NULL,
+    line TEXT,
+    patient_id TEXT,
+    started_at DATETIME NOT NULL,
+    answered_at DATETIME,
+    ended_at DATETIME,
+    outcome TEXT,
+    operator_id TEXT,
+    phase TEXT DEFAULT 'new' NOT NULL,
+    bridge_id TEXT,
+    operator_channel_id TEXT,
+    tried_operators JSON NOT NULL,
+    rules_version TEXT,
+    CONSTRAINT pk_calls PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_calls_started_at ON calls (started_at);
+
+CREATE INDEX ix_calls_patient_id ON calls (patient_id);
+
+CREATE INDEX ix_calls_open ON calls (app) WHERE ended_at IS NULL;
+
+CREATE TABLE call_events (
+    id INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    at DATETIME NOT NULL,
+    kind TEXT NOT NULL,
+    data JSON NOT NULL,
+    CONSTRAINT pk_call_events PRIMARY KEY (id),
+    CONSTRAINT fk_call_events_call_id_calls FOREIGN KEY(call_id) REFERENCES calls (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_call_events_call_id ON call_events (call_id);
+
+CREATE TABLE ring_attempts (
+    id INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    operator_id TEXT NOT NULL,
+    channel_id TEXT,
+    started_at DATETIME NOT NULL,
+    ended_at DATETIME,
+    result TEXT,
+    duration_ms INTEGER,
+    CONSTRAINT pk_ring_attempts PRIMARY KEY (id),
+    CONSTRAINT fk_ring_attempts_call_id_calls FOREIGN KEY(call_id) REFERENCES calls (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_ring_attempts_call_id ON ring_attempts (call_id);
+
+CREATE INDEX ix_ring_attempts_operator_id_started_at ON ring_attempts (operator_id, started_at);
+
+INSERT INTO alembic_version (version_num) VALUES ('0001') RETURNING version_num;
