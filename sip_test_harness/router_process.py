@@ -1,0 +1,158 @@
+"""The router as a real process: for the demo, the load runner, and tests that kill,
+freeze and restart it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "test-token-0123456789"
+ARI_PASSWORD = "clinic-router-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RouterProcess:
+    """Writes a settings file into `workdir` and runs `python -m router run` on it."""
+
+    def __init__(self, workdir: Path, *, rules: Path | None = None, ring_timeout_s: int = 6,
+                 wrap_up_s: float = 0, app: str = "clinic-router") -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.db_path = workdir / "router.db"
+        self.config = workdir / "router.yaml"
+        self.log_path = workdir / "router.log"
+        self.rules = rules or REPO / "config" / "rules.yaml"
+        self.ring_timeout_s = ring_timeout_s
+        self.wrap_up_s = wrap_up_s
+        self.app = app
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._write_config()
+
+    def _write_config(self) -> None:
+        self.config.write_text(
+            "ari:\n"
+            "  url: http://127.0.0.1:8088/ari\n"
+            "  username: clinic-router\n"
+            "  password_env: CLINIC_ROUTER_ARI_PASSWORD\n"
+            f"  app: {self.app}\n"
+            "database:\n"
+            f"  url: sqlite+aiosqlite:///{self.db_path}\n"
+            "http:\n"
+            "  host: 127.0.0.1\n"
+            f"  port: {self.port}\n"
+            "  token_env: CLINIC_ROUTER_API_TOKEN\n"
+            "logging:\n"
+            "  level: debug\n"
+            "routing:\n"
+            f"  rules: {self.rules}\n"
+            f"  ring_timeout_s: {self.ring_timeout_s}\n"
+            f"  wrap_up_s: {self.wrap_up_s}\n",
+            encoding="utf-8",
+        )
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(CLINIC_ROUTER_ARI_PASSWORD=ARI_PASSWORD, CLINIC_ROUTER_API_TOKEN=TOKEN)
+        env.pop("CLINIC_ROUTER_DB_URL", None)
+        return env
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "router", *args], env=self.env,
+                              capture_output=True, text=True, timeout=120, cwd=REPO)
+
+    async def start(self, wait_connected: bool = True) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "router", "run", "--config", str(self.config)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        log.close()
+        if wait_connected:
+            await self.wait_health(lambda h: h.get("ari_connected") is True, 20)
+
+    async def wait_health(self, predicate: Any, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"router exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                last = await self.get("/health")
+                if predicate(last):
+                    return dict(last)
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"router health never matched (last {last}):\n{self.tail()}")
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with aiohttp.ClientSession() as session, session.request(
+            method, f"http://127.0.0.1:{self.port}{path}", json=body, headers=headers,
+            timeout=aiohttp.ClientTimeout(total=5),
+        ) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def get(self, path: str) -> Any:
+        _, body = await self.request("GET", path)
+        return body
+
+    async def calls(self) -> list[dict[str, Any]]:
+        return list((await self.get("/api/calls?limit=100"))["calls"])
+
+    async def wait_calls(self, count: int, timeout: float = 30,
+                         ended: bool = True) -> list[dict[str, Any]]:
+        """Wait until `count` calls exist (and have an outcome); newest first."""
+        deadline = time.monotonic() + timeout
+        calls: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            calls = await self.calls()
+            done = [c for c in calls if c["outcome"]] if ended else calls
+            if len(done) >= count:
+                return calls
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"expected {count} calls, have {json.dumps(calls, indent=1)}\n"
+                             f"{self.tail()}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        assert self.proc is not None
+        self.proc.wait(10)
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGCONT)
+        self.proc.terminate()
+        try:
+            await asyncio.to_thread(self.proc.wait, 10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no router log)"
+        return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,27 @@
+"""Fixtures of the real-Asterisk tier: the sandbox, once per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sip_test_harness.sandbox import Sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """The Asterisk sandbox, up for the whole session.
+
+    Builds the Debian root on first use (about 1 min). If the sandbox was already up
+    (``python -m sip_test_harness sandbox up``) it is reloaded and left up afterwards;
+    if this session started it, this session takes it down again.
+    """
+    box = Sandbox()
+    started_here = box.pid() is None
+    box.up()
+    try:
+        yield box
+    finally:
+        if started_here:
+            box.down()

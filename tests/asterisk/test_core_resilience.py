@@ -1,0 +1,139 @@
+"""Issue 2, real Asterisk + SIPp: no call is lost when the router or Asterisk restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+
+from sip_test_harness.sipp import Behaviour, Phones, place_call
+from sip_test_harness.router_process import RouterProcess
+from tests.asterisk.rulesfile import write_rules
+
+pytestmark = pytest.mark.asterisk
+
+DID = "74952232222"
+
+
+async def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_sigkill_during_a_bridged_call_keeps_it_and_completes_the_journey(
+        sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
+    await router.start()
+    try:
+        async with Phones({"op1001": Behaviour("answer", hold=60)}) as phones:
+            caller = asyncio.create_task(place_call("79990002001", DID, hangup_after=8, timeout=30))
+
+            async def bridged() -> bool:
+                calls = await router.calls()
+                return bool(calls) and calls[0]["phase"] == "bridged"
+
+            await wait_until(bridged, 10, "the call to be bridged")
+            router.kill()
+            await asyncio.sleep(2)
+            assert not caller.done(), "the call must survive the router's death"
+            await router.start()
+            result = await caller
+            await phones.wait_idle("op1001", timeout=10)
+        assert result.ok, result.describe()
+        assert result.duration >= 7.5  # it ran to its natural end
+        report = phones.report()["op1001"]
+        assert report.answered == 1 and report.completed == 1  # the operator got a clean BYE
+        [call] = await router.wait_calls(1)
+        assert call["outcome"] == "answered" and call["operator_id"] == "op1001"
+        kinds = [step["kind"] for step in call["journey"]]
+        assert "adopted" in kinds and kinds[-1] == "outcome"
+        channels = await sandbox_channels(sandbox)
+        assert channels == [], f"leftover channels: {channels}"
+    finally:
+        await router.stop()
+
+
+async def test_caller_hangs_up_while_the_router_is_dead(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
+    await router.start()
+    try:
+        async with Phones({"op1001": Behaviour("answer", hold=60)}) as phones:
+            caller = asyncio.create_task(place_call("79990002002", DID, hangup_after=4, timeout=30))
+
+            async def bridged() -> bool:
+                calls = await router.calls()
+                return bool(calls) and calls[0]["phase"] == "bridged"
+
+            await wait_until(bridged, 10, "the call to be bridged")
+            router.kill()
+            result = await caller  # the caller hangs up while nobody owns the call
+            await router.start()  # reconcile: the operator leg is hung up, the journey closed
+            await phones.wait_idle("op1001", timeout=10)
+        assert result.ok, result.describe()
+        assert phones.report()["op1001"].completed == 1
+        [call] = await router.wait_calls(1)
+        assert call["outcome"] == "answered"
+        assert "closed_on_reconnect" in [s["kind"] for s in call["journey"]]
+        assert await sandbox_channels(sandbox) == []
+    finally:
+        await router.stop()
+
+
+async def test_router_not_running_the_dialplan_fallback_answers(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async with Phones({"op1001": Behaviour("answer", hold=30)}) as phones:
+        result = await place_call("79990002003", DID, hangup_after=2, timeout=20)
+    assert result.ok, result.describe()
+    assert phones.report()["op1001"].answered == 1
+
+
+async def test_frozen_router_the_dialplan_fallback_answers(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
+    await router.start()
+    try:
+        router.signal(signal.SIGSTOP)
+        async with Phones({"op1001": Behaviour("answer", hold=30)}) as phones:
+            result = await place_call("79990002004", DID, hangup_after=2, timeout=20)
+        assert result.ok, result.describe()
+        assert phones.report()["op1001"].answered == 1
+        router.signal(signal.SIGCONT)
+        await router.wait_health(lambda h: h.get("ari_connected") is True, 10)
+        # The router never owned that call: the fallback served it.
+        assert await router.calls() == []
+    finally:
+        await router.stop()
+
+
+async def test_asterisk_restart_router_reconnects_and_routes_the_next_call(
+        sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
+    await router.start()
+    try:
+        await asyncio.to_thread(sandbox.restart_asterisk)
+        await router.wait_health(lambda h: h.get("ari_connected") is True, 30)
+        async with Phones({"op1001": Behaviour("answer", hold=30)}) as phones:
+            result = await place_call("79990002005", DID, hangup_after=2, timeout=20)
+        assert result.ok, result.describe()
+        assert phones.report()["op1001"].answered == 1
+        [call] = await router.wait_calls(1)
+        assert call["outcome"] == "answered"  # routed by the router, not the fallback
+    finally:
+        await router.stop()
+
+
+async def sandbox_channels(sandbox) -> list[str]:  # type: ignore[no-untyped-def]
+    """Channels left in Asterisk, after giving hang-ups a moment to finish."""
+    from sip_test_harness.probe import ari_get
+
+    for _ in range(30):
+        status, body = await asyncio.to_thread(ari_get, sandbox.ari_access, "/channels")
+        if status == 200 and not body:
+            return []
+        await asyncio.sleep(0.2)
+    return [c["name"] for c in body]

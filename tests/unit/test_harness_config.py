@@ -1,0 +1,100 @@
+"""The sandbox's generated Asterisk config and the project dialplan follow contracts.md."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+from sip_test_harness.sandbox_config import (
+    OPERATORS,
+    AsteriskLayout,
+    operator_port,
+    render_configs,
+    render_pjsip_conf,
+)
+
+DIALPLAN = Path(__file__).resolve().parents[2] / "dialplan" / "clinic-router.conf"
+
+
+def sections(text: str) -> list[tuple[str, dict[str, list[str]]]]:
+    """Asterisk config as (section, {key: [values]}); repeated sections stay separate."""
+    result: list[tuple[str, dict[str, list[str]]]] = []
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("["):
+            result.append((line[1:line.index("]")], {}))
+        elif "=" in line and result:
+            key, value = (part.strip() for part in line.split("=", 1))
+            result[-1][1].setdefault(key.rstrip(">").strip(), []).append(value.lstrip(">").strip())
+    return result
+
+
+def test_every_file_is_rendered() -> None:
+    files = render_configs(AsteriskLayout(), "; dialplan", "[general]\n")
+    assert {"asterisk.conf", "modules.conf", "logger.conf", "http.conf", "ari.conf",
+            "manager.conf", "rtp.conf", "indications.conf", "musiconhold.conf", "queues.conf",
+            "pjsip.conf", "extensions.conf", "clinic-router.conf"} == set(files)
+    assert files["clinic-router.conf"] == "; dialplan"
+    assert "#include clinic-router.conf" in files["extensions.conf"]
+    assert "astetcdir => /etc/asterisk.clinic" in files["asterisk.conf"]
+
+
+def test_ports_and_credentials_follow_the_contract() -> None:
+    files = render_configs(AsteriskLayout(), "", "")
+    http = configparser.ConfigParser()
+    http.read_string(files["http.conf"])
+    assert (http["general"]["bindaddr"], http["general"]["bindport"]) == ("127.0.0.1", "8088")
+    ari = dict(sections(files["ari.conf"]))
+    assert ari["clinic-router"]["password"] == ["clinic-router-secret"]
+    manager = dict(sections(files["manager.conf"]))
+    assert manager["general"]["port"] == ["5038"]
+    assert manager["clinic-router"]["secret"] == ["clinic-router-secret"]
+    assert "rtpstart = 20000" in files["rtp.conf"] and "rtpend = 20999" in files["rtp.conf"]
+    queue = dict(sections(files["queues.conf"]))["clinic-router-fallback"]
+    assert queue["member"] == [f"PJSIP/{name}" for name in OPERATORS]
+    assert queue["timeout"] == ["15"]
+
+
+def test_pjsip_identifies_each_sipp_by_its_port() -> None:
+    parsed = sections(render_pjsip_conf())
+    matches = {values["endpoint"][0]: values["match"][0] for _, values in parsed
+               if values.get("type") == ["identify"]}
+    assert matches["trunk"] == ",".join(f"127.0.0.1:{p}" for p in range(5061, 5070))
+    for name in OPERATORS:
+        assert matches[name] == f"127.0.0.1:{operator_port(name)}"
+    assert matches["patients"] == "127.0.0.1:5080"
+    transport = dict(parsed)["transport-udp"]
+    assert transport["bind"] == ["127.0.0.1:5060"]
+
+
+def test_pjsip_phones_and_contacts() -> None:
+    aors = {name: values for name, values in sections(render_pjsip_conf())
+            if "contact" in values}
+    assert aors["op1001"]["contact"] == ["sip:op1001@127.0.0.1:5071"]
+    assert aors["op1008"]["contact"] == ["sip:op1008@127.0.0.1:5078"]
+    assert aors["patients"]["contact"] == ["sip:127.0.0.1:5080"]
+    assert aors["lop200"]["contact"] == ["sip:lop200@127.0.0.1:5100"]
+    assert len([n for n in aors if n.startswith("lop")]) == 200
+    template = dict(sections(render_pjsip_conf()))["clinic-endpoint"]
+    assert template["direct_media"] == ["no"] and template["media_address"] == ["127.0.0.1"]
+    assert template["allow"] == ["!all,ulaw,alaw"]
+
+
+def test_dialplan_follows_the_contract() -> None:
+    text = DIALPLAN.read_text()
+    contexts = dict(sections(text.replace("exten =>", "exten =")))
+    assert set(contexts) >= {"clinic-router-inbound", "clinic-router-entry",
+                             "clinic-router-fallback", "clinic-router-operators"}
+    inbound = contexts["clinic-router-inbound"]["exten"]
+    assert inbound == ["_X.,1,Goto(clinic-router-entry,${EXTEN},1)",
+                       "_+X.,1,Goto(clinic-router-entry,${EXTEN},1)"]
+    entry = re.search(r"^\[clinic-router-entry\](.*?)\n\[", text, re.S | re.M)
+    assert entry is not None
+    assert "StasisBroadcast(1000,^clinic-router)\n" in entry.group(1)
+    assert "CALLERID" not in entry.group(1)  # no caller data near Stasis
+    fallback = re.search(r"^\[clinic-router-fallback\](.*?)\n\[", text, re.S | re.M)
+    assert fallback is not None
+    steps = re.findall(r"same => n,(\w+)\(", fallback.group(1))
+    assert steps == ["Ringing", "Queue", "Dial", "Playback", "Hangup"]
+    assert "Queue(clinic-router-fallback,t,,,120)" in fallback.group(1)
