@@ -39,7 +39,7 @@ async def run_router(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT. Returns the process exit code."""
     logs.configure(settings.logging.level, settings.logging.format)
     rules = LiveRules(load_rules(settings.routing.rules))
-    store = await Store.open(settings.database.url, migrate=True)
+    store = await Store.open(settings.database.url.get_secret_value(), migrate=True)
     try:
         return await _run_with_store(settings, rules, store)
     finally:
@@ -47,7 +47,7 @@ async def run_router(settings: Settings) -> int:
 
 
 async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> OperatorBoard:
-    await store.operators.sync(rules.operators)
+    synced = await store.operators.sync(rules.operators)
     rows = {row.id: row for row in await store.operators.list()}
 
     def persist(status: OperatorStatus) -> None:
@@ -61,7 +61,7 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
     statuses = []
     for op in rules.operators:
         row = rows.get(op.id)
-        if row is None or row.state_changed_at is None:
+        if row is None or row.state_changed_at is None or op.id in synced.added:
             # First sight of this operator: on duty until someone says otherwise.
             statuses.append(OperatorStatus(op, Presence.AVAILABLE, since=time.time(),
                                            idle_since=time.time()))

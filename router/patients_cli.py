@@ -75,7 +75,7 @@ async def import_csv(settings: Settings, path: Path) -> int:
     if not path.is_file():
         print(f"{path}: no such file", file=sys.stderr)
         return 2
-    store = await Store.open(settings.database.url, migrate=True)
+    store = await Store.open(settings.database.url.get_secret_value(), migrate=True)
     started, imported, rejected = time.monotonic(), 0, 0
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -109,7 +109,7 @@ async def show_phone(settings: Settings, phone: str) -> int:
     if number.e164 is None:
         print(f"{phone!r} is not a valid phone number", file=sys.stderr)
         return 2
-    store = await Store.open(settings.database.url, migrate=True)
+    store = await Store.open(settings.database.url.get_secret_value(), migrate=True)
     try:
         patients = await store.patients.find_by_phone(number.e164)
     finally:

@@ -56,6 +56,10 @@ class ConfigIssue:
             return f"{where}: {self.path}: {self.message}"
         return f"{where}: {self.message}"
 
+    def format(self) -> str:
+        """The `file:line:column: key.path: message` line (same as `str(issue)`)."""
+        return str(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,

@@ -86,7 +86,8 @@ class AriSettings(Section):
     url: str = "http://127.0.0.1:8088/ari"
     username: Text = "clinic-router"
     password_env: EnvName | None = ENV_ARI_PASSWORD
-    password: SecretStr | None = Field(default=None, repr=False)
+    # Empty until resolved; validation fails unless the environment or the file set it.
+    password: SecretStr = Field(default=SecretStr(""), repr=False)
     app: str = "clinic-router"
     request_timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
 
@@ -124,7 +125,7 @@ class AriSettings(Section):
 
     @model_validator(mode="after")
     def _require_password(self) -> AriSettings:
-        if self.password is None or not self.password.get_secret_value():
+        if not self.password.get_secret_value():
             raise ValueError(_missing_secret("ARI password", "password", self.password_env, "ari"))
         return self
 
@@ -185,7 +186,7 @@ class HttpSettings(Section):
     host: Text = "127.0.0.1"
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 8080
     token_env: EnvName | None = ENV_API_TOKEN
-    token: SecretStr | None = Field(default=None, repr=False)
+    token: SecretStr = Field(default=SecretStr(""), repr=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -195,7 +196,7 @@ class HttpSettings(Section):
 
     @model_validator(mode="after")
     def _require_token(self) -> HttpSettings:
-        if self.token is None or not self.token.get_secret_value():
+        if not self.token.get_secret_value():
             raise ValueError(_missing_secret("API token", "token", self.token_env, "http"))
         if len(self.token.get_secret_value()) < MIN_TOKEN_LENGTH:
             raise ValueError(
@@ -221,7 +222,7 @@ class RoutingSettings(Section):
     """Where the routing rules are, and timings that apply to every call."""
 
     rules: Path = Field(default=Path("rules.yaml"), validate_default=True)
-    ring_timeout_s: Annotated[StrictFloat, Field(ge=5, le=300)] = 15.0
+    ring_timeout_s: Annotated[StrictInt, Field(ge=5, le=300)] = 15  # ARI takes whole seconds
     wrap_up_s: Annotated[StrictFloat, Field(ge=0, le=3600)] = 0.0
 
     @field_validator("rules", mode="before")

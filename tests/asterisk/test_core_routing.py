@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sip_test_harness.phones import wait_endpoint_state
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from sip_test_harness.router_process import RouterProcess
 from tests.asterisk.rulesfile import write_rules
@@ -63,12 +64,12 @@ async def test_known_patient_reaches_the_assigned_operator(sandbox, tmp_path: Pa
 
 async def test_no_answer_passes_to_the_next_operator_and_never_rerings(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]),
-                           ring_timeout_s=3)
+                           ring_timeout_s=5)
     await router.start()
     try:
         behaviours = {"op1001": Behaviour("never"), "op1002": Behaviour("answer", hold=30)}
         async with Phones(behaviours) as phones:
-            result = await place_call("79990001123", DID, hangup_after=2, timeout=30)
+            result = await place_call("79990001123", DID, hangup_after=9, timeout=30)
         assert result.ok, result.describe()
         report = phones.report()
         assert report["op1001"].invites == 1  # rung once, never again for this call
@@ -106,6 +107,8 @@ async def test_caller_hangs_up_while_operator_rings(sandbox, tmp_path: Path) -> 
 async def test_busy_and_unreachable_operators_are_skipped_at_once(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # op1001 has no phone running at all (unreachable); op1002 answers 486 Busy.
     router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002", "op1003"]))
+    # A phone stopped by an earlier test takes a few qualify rounds to be seen as gone.
+    await wait_endpoint_state(sandbox.ari_access, "op1001", "offline", timeout=15)
     await router.start()
     try:
         behaviours = {"op1002": Behaviour("busy"), "op1003": Behaviour("answer", hold=30)}

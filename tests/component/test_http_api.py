@@ -1,0 +1,116 @@
+"""The HTTP API on a real aiohttp server (127.0.0.1:0) over a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from router.domain.operators import Operator, OperatorStatus, Presence
+from router.engine.board import OperatorBoard
+from router.http.api import ApiDeps, build_app
+from router.storage.models import CallRow
+from router.storage.store import Store
+
+TOKEN = "t" * 24
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Store, OperatorBoard]]:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", migrate=True)
+    board = OperatorBoard(lambda: 1000.0)
+    board.load([OperatorStatus(Operator("op1", "Anna", "PJSIP/op1"), Presence.AVAILABLE),
+                OperatorStatus(Operator("op2", "Olga", "PJSIP/op2"), Presence.ON_CALL)])
+    deps = ApiDeps(store=store, board=board, ari_connected=lambda: True,
+                   rules_version=lambda: "abc123", recorder_backlog=lambda: 0, db_ping=store.ping)
+    runner = web.AppRunner(build_app(deps, TOKEN))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}", store, board
+    await runner.cleanup()
+    await store.close()
+
+
+async def call(method: str, url: str, token: str | None = TOKEN, **kw: object) -> tuple[int, dict]:  # type: ignore[type-arg]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as session, session.request(
+            method, url, headers=headers, **kw) as resp:  # type: ignore[arg-type]
+        return resp.status, await resp.json()
+
+
+async def test_health_is_open_and_reports_parts(api) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = api
+    status, body = await call("GET", f"{base}/health", token=None)
+    assert status == 200
+    assert body == {"status": "ok", "ari_connected": True, "database_reachable": True,
+                    "rules_version": "abc123", "journal_backlog": 0}
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token", ""])
+async def test_api_needs_the_token(api, token) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = api
+    status, body = await call("GET", f"{base}/api/operators", token=token)
+    assert status == 401
+    assert body["error_id"] == "unauthorized" and body["status"] == 401
+
+
+async def test_calls_newest_first_with_journey(api) -> None:  # type: ignore[no-untyped-def]
+    base, store, _ = api
+    for n in range(3):
+        at = datetime(2026, 11, 23, 10, n, tzinfo=UTC)
+        await store.calls.create(CallRow(id=f"c{n}", app="clinic-router", caller_raw="'; DROP",
+                                         did="100", started_at=at))
+        await store.calls.append_event(f"c{n}", "arrived", {"did": "100"}, at)
+    status, body = await call("GET", f"{base}/api/calls?limit=2")
+    assert status == 200
+    assert [c["id"] for c in body["calls"]] == ["c2", "c1"]
+    assert body["calls"][0]["journey"][0]["kind"] == "arrived"
+    assert body["calls"][0]["caller_raw"] == "'; DROP"
+    status, body = await call("GET", f"{base}/api/calls?limit=abc")
+    assert (status, body["error_id"]) == (400, "bad_parameter")
+    status, body = await call("GET", f"{base}/api/calls/nope")
+    assert (status, body["error_id"]) == (404, "call_not_found")
+
+
+async def test_operator_state_changes(api) -> None:  # type: ignore[no-untyped-def]
+    base, _, board = api
+    status, body = await call("PUT", f"{base}/api/operators/op1/state",
+                              json={"state": "paused", "reason": "lunch"})
+    assert status == 200 and body["state"] == "paused" and body["reason"] == "lunch"
+    assert board.get("op1").presence is Presence.PAUSED
+    status, body = await call("GET", f"{base}/api/operators")
+    assert [(o["id"], o["state"]) for o in body["operators"]] == [("op1", "paused"),
+                                                                 ("op2", "on_call")]
+
+
+@pytest.mark.parametrize(("op", "payload", "status", "error_id"), [
+    ("op1", {"state": "on_call"}, 422, "bad_state"),
+    ("op1", {"state": "dancing"}, 422, "bad_state"),
+    ("op1", {"nothing": 1}, 400, "bad_request"),
+    ("op1", {"state": "paused", "reason": "x" * 100}, 422, "bad_reason"),
+    ("op9", {"state": "paused"}, 404, "operator_not_found"),
+    ("op2", {"state": "offline"}, 409, "operator_busy"),
+])
+async def test_operator_state_errors(api, op, payload, status, error_id) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = api
+    got, body = await call("PUT", f"{base}/api/operators/{op}/state", json=payload)
+    assert (got, body["error_id"]) == (status, error_id)
+    assert set(body) == {"status", "error_id", "message", "details"}
+
+
+async def test_bad_json_body(api) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = api
+    got, body = await call("PUT", f"{base}/api/operators/op1/state", data=b"{not json")
+    assert (got, body["error_id"]) == (400, "bad_json")
+
+
+async def test_unknown_route_is_json_404(api) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = api
+    got, body = await call("GET", f"{base}/api/nothing")
+    assert (got, body["error_id"]) == (404, "not_found")
