@@ -46,10 +46,11 @@ class Script:
 
 CALLS = (
     Script("79990000001", MOSCOW, "new caller"),
-    Script("89990000002", MOSCOW, "new caller; the first free phone rings out"),
+    Script("89990000002", MOSCOW, "new caller; the first phone rings out (5 s), the next answers",
+           hangup_after=10),
     Script("+79161234567", MOSCOW, "patient with an assigned manager"),
     Script("79990000004", "+" + MOSCOW, "dialled with +; a busy phone is skipped"),
-    Script("79990000005", MOSCOW, "hangs up while an operator's phone rings", hangup_after=2.5),
+    Script("79990000005", MOSCOW, "hangs up while an operator's phone rings", hangup_after=1.0),
     Script("anonymous", MOSCOW, "withheld number"),
 )
 
@@ -97,7 +98,7 @@ async def _run(router: RouterProcess) -> int:
             await asyncio.sleep(0.5)  # let the operator phone settle before the next call
     calls = list(reversed(await router.wait_calls(len(CALLS), timeout=30)))
     print()
-    print(f"{'caller':<24} {'route':<52} {'operator':<16} {'wait':>10}  outcome")
+    print(f"{'caller':<24} {'route':<52} {'operator':<16} {'wait':<10}  outcome")
     for script, call in zip(CALLS, calls, strict=False):
         print(_line(script, call))
     lost = [c for c in calls if not c["outcome"]]

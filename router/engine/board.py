@@ -88,11 +88,12 @@ class OperatorBoard:
         self.set(operator_id, Presence.RINGING)
 
     def ring_failed(self, operator_id: str) -> None:
-        """A ring attempt ended without an answer: back to the pool, idle time kept."""
+        """A ring attempt ended without an answer: back to the pool, but behind the others,
+        so a phone nobody picks up is not the first one rung for every next caller."""
         status = self._statuses.get(operator_id)
         if status is not None and status.presence is Presence.RINGING:
             status.presence = Presence.AVAILABLE
-            status.since = self._clock()
+            status.since = status.idle_since = self._clock()
             if self._on_change is not None:
                 self._on_change(status)
 

@@ -30,12 +30,12 @@ def test_reserved_operator_is_not_offered_to_another_call() -> None:
         board.reserve(first.id)
 
 
-def test_failed_ring_keeps_idle_time_and_returns_operator() -> None:
+def test_failed_ring_returns_operator_behind_the_others() -> None:
     board, _, _ = make_board()
     board.reserve("a")
     board.ring_failed("a")
     assert board.get("a").presence is Presence.AVAILABLE
-    assert board.get("a").idle_since == 0
+    assert [s.id for s in board.candidates(assigned_id=None, exclude=())] == ["b", "a"]
 
 
 def test_finished_call_goes_through_wrap_up() -> None:
