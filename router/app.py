@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
@@ -14,7 +13,7 @@ from aiohttp import web
 
 from router import logs
 from router.ari.client import AriClient
-from router.ari.stream import AriEventStream, ApplicationReplacedError
+from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
 from router.domain.operators import OperatorStatus, Presence
@@ -23,22 +22,16 @@ from router.engine.context import CallContext, EngineSettings
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder
 from router.http.api import ApiDeps, build_app
+from router.live_rules import LiveRules
 from router.storage.store import Store, is_transient_error
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class LiveRules:
-    """The rules in force; swapped whole on reload, never edited in place."""
-
-    current: Rules
-
-
 async def run_router(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT. Returns the process exit code."""
     logs.configure(settings.logging.level, settings.logging.format)
-    rules = LiveRules(load_rules(settings.routing.rules))
+    rules = LiveRules(settings.routing.rules, load_rules(settings.routing.rules))
     store = await Store.open(settings.database.url.get_secret_value(), migrate=True)
     try:
         return await _run_with_store(settings, rules, store)
@@ -51,11 +44,15 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
     rows = {row.id: row for row in await store.operators.list()}
 
     def persist(status: OperatorStatus) -> None:
-        snapshot = (status.id, status.presence, status.reason,
-                    _utc(status.since) or datetime.now(UTC),
-                    _utc(status.idle_since), status.calls_today)
-        recorder.submit(f"operator {status.id}",
-                        lambda: store.operators.save_state(*snapshot))
+        snapshot = (
+            status.id,
+            status.presence,
+            status.reason,
+            _utc(status.since) or datetime.now(UTC),
+            _utc(status.idle_since),
+            status.calls_today,
+        )
+        recorder.submit(f"operator {status.id}", lambda: store.operators.save_state(*snapshot))
 
     board = OperatorBoard(clock=time.time, on_change=persist)
     statuses = []
@@ -63,13 +60,20 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
         row = rows.get(op.id)
         if row is None or row.state_changed_at is None or op.id in synced.added:
             # First sight of this operator: on duty until someone says otherwise.
-            statuses.append(OperatorStatus(op, Presence.AVAILABLE, since=time.time(),
-                                           idle_since=time.time()))
+            statuses.append(
+                OperatorStatus(op, Presence.AVAILABLE, since=time.time(), idle_since=time.time())
+            )
         else:
-            statuses.append(OperatorStatus(
-                op, Presence(row.state), row.state_reason, since=row.state_changed_at.timestamp(),
-                idle_since=row.idle_since.timestamp() if row.idle_since else 0.0,
-                calls_today=row.calls_today))
+            statuses.append(
+                OperatorStatus(
+                    op,
+                    Presence(row.state),
+                    row.state_reason,
+                    since=row.state_changed_at.timestamp(),
+                    idle_since=row.idle_since.timestamp() if row.idle_since else 0.0,
+                    calls_today=row.calls_today,
+                )
+            )
     board.load(statuses)
     return board
 
@@ -81,6 +85,12 @@ def _utc(epoch: float) -> datetime | None:
 async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) -> int:
     recorder = Recorder(is_transient=is_transient_error)
     board = await _load_board(store, rules.current, recorder)
+
+    async def apply_rules(new: Rules) -> None:
+        board.update_config(new.operators)
+        recorder.submit("operator sync", lambda: store.operators.sync(new.operators))
+
+    rules.on_swap = apply_rules
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,14 +98,28 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
     ari_cfg = settings.ari
     password = ari_cfg.password.get_secret_value()
     async with aiohttp.ClientSession() as session:
-        ari = AriClient(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app,
-                        request_timeout=ari_cfg.request_timeout_s)
+        ari = AriClient(
+            session,
+            ari_cfg.url,
+            ari_cfg.username,
+            password,
+            ari_cfg.app,
+            request_timeout=ari_cfg.request_timeout_s,
+        )
         engine_settings = EngineSettings(
-            app=ari_cfg.app, ring_timeout_s=settings.routing.ring_timeout_s,
-            wrap_up_s=settings.routing.wrap_up_s)
-        ctx = CallContext(ari=ari, store=store, board=board, recorder=recorder,
-                          settings=engine_settings, clock=time.monotonic,
-                          rules_version=lambda: rules.current.version)
+            app=ari_cfg.app,
+            ring_timeout_s=settings.routing.ring_timeout_s,
+            wrap_up_s=settings.routing.wrap_up_s,
+        )
+        ctx = CallContext(
+            ari=ari,
+            store=store,
+            board=board,
+            recorder=recorder,
+            settings=engine_settings,
+            clock=time.monotonic,
+            rules_version=lambda: rules.current.version,
+        )
         engine = Engine(ctx)
         stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
         runner = await _start_http(settings, store, board, engine, recorder, rules)
@@ -105,20 +129,28 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 writer = tasks.create_task(recorder.run(), name="journal writer")
                 events = tasks.create_task(
                     stream.run(engine.on_event, engine.on_connected, engine.on_disconnected),
-                    name="ari events")
+                    name="ari events",
+                )
                 stopper = tasks.create_task(stop.wait(), name="stop signal")
-                done, _ = await asyncio.wait({events, stopper},
-                                             return_when=asyncio.FIRST_COMPLETED)
+                watcher = tasks.create_task(rules.watch(), name="rules watcher")
+
+                async def reload_on_sighup() -> None:
+                    await rules.reload("SIGHUP")
+
+                loop.add_signal_handler(
+                    signal.SIGHUP, lambda: engine.spawn(reload_on_sighup(), "rules reload")
+                )
+                done, _ = await asyncio.wait({events, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 if events in done and isinstance(events.exception(), ApplicationReplacedError):
                     log.error("another router took over app %r; stopping", ari_cfg.app)
                     exit_code = 3
                 log.info("stopping: live calls stay in Asterisk and are adopted on restart")
                 events.cancel()
                 stopper.cancel()
+                watcher.cancel()
                 await engine.stop()
                 if not await recorder.flush(5.0):
-                    log.error("%d journal writes could not be saved before exit",
-                              recorder.backlog)
+                    log.error("%d journal writes could not be saved before exit", recorder.backlog)
                 writer.cancel()
         except* ApplicationReplacedError:
             exit_code = 3
@@ -127,11 +159,23 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
     return exit_code
 
 
-async def _start_http(settings: Settings, store: Store, board: OperatorBoard, engine: Engine,
-                      recorder: Recorder, rules: LiveRules) -> web.AppRunner:
-    deps = ApiDeps(store=store, board=board, ari_connected=lambda: engine.connected,
-                   rules_version=lambda: rules.current.version,
-                   recorder_backlog=lambda: recorder.backlog, db_ping=store.ping)
+async def _start_http(
+    settings: Settings,
+    store: Store,
+    board: OperatorBoard,
+    engine: Engine,
+    recorder: Recorder,
+    rules: LiveRules,
+) -> web.AppRunner:
+    deps = ApiDeps(
+        rules=rules,
+        store=store,
+        board=board,
+        ari_connected=lambda: engine.connected,
+        rules_version=lambda: rules.current.version,
+        recorder_backlog=lambda: recorder.backlog,
+        db_ping=store.ping,
+    )
     app = build_app(deps, settings.http.token.get_secret_value())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -17,8 +17,9 @@ DEFAULT_CONFIG = "/etc/clinic-router/router.yaml"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clinic-router",
-                                     description="Call routing engine for clinics, on Asterisk")
+    parser = argparse.ArgumentParser(
+        prog="clinic-router", description="Call routing engine for clinics, on Asterisk"
+    )
     parser.add_argument("--version", action="version", version=f"clinic-router {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -26,8 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default=DEFAULT_CONFIG, help="settings file (router.yaml)")
 
     check = sub.add_parser("check", help="validate settings and routing rules")
-    check.add_argument("path", nargs="?", default=None,
-                       help="router.yaml, a rules file, or a folder holding router.yaml")
+    check.add_argument(
+        "path",
+        nargs="?",
+        default=None,
+        help="router.yaml, a rules file, or a folder holding router.yaml",
+    )
     check.add_argument("--format", choices=("text", "json"), default="text")
 
     patients = sub.add_parser("patients", help="the patient store")

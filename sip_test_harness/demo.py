@@ -11,7 +11,6 @@ import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sip_test_harness.router_process import REPO, RouterProcess
@@ -46,8 +45,12 @@ class Script:
 
 CALLS = (
     Script("79990000001", MOSCOW, "new caller"),
-    Script("89990000002", MOSCOW, "new caller; the first phone rings out (5 s), the next answers",
-           hangup_after=10),
+    Script(
+        "89990000002",
+        MOSCOW,
+        "new caller; the first phone rings out (5 s), the next answers",
+        hangup_after=10,
+    ),
     Script("+79161234567", MOSCOW, "patient with an assigned manager"),
     Script("79990000004", "+" + MOSCOW, "dialled with +; a busy phone is skipped"),
     Script("79990000005", MOSCOW, "hangs up while an operator's phone rings", hangup_after=1.0),
@@ -66,7 +69,7 @@ def _route(call: dict[str, Any]) -> str:
         route = "unknown caller, longest idle"
     skipped = [a for a in call["tried_operators"] if a != call["operator_id"]]
     if skipped:
-        route += f" (skipped {', '.join(skipped)})"
+        route += f" (rang {', '.join(skipped)} first)"
     return route
 
 

@@ -188,7 +188,7 @@ class Phones:
         self,
         name: str,
         predicate: Callable[[PhoneReport], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> PhoneReport:
         """Poll phone ``name``'s report until ``predicate`` holds; SippError on timeout."""
         deadline = time.monotonic() + timeout
@@ -204,12 +204,12 @@ class Phones:
         self,
         name: str,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> PhoneReport:
         """Wait until phone ``name`` has received at least ``count`` INVITEs."""
         return await self.wait_until(name, lambda r: r.invites >= count, timeout)
 
-    async def wait_idle(self, name: str, timeout: float = 10.0) -> PhoneReport:  # noqa: ASYNC109
+    async def wait_idle(self, name: str, timeout: float = 10.0) -> PhoneReport:
         """Wait until phone ``name`` has no call ringing or in progress."""
         return await self.wait_until(name, lambda r: r.in_progress == 0, timeout)
 
@@ -218,7 +218,7 @@ async def wait_endpoint_state(
     ari: AriAccess,
     endpoint: str,
     state: str,
-    timeout: float,  # noqa: ASYNC109
+    timeout: float,
     check: Callable[[], None] | None = None,
 ) -> None:
     """Poll ``GET /ari/endpoints/PJSIP/<endpoint>`` until its state is ``state``.

@@ -30,8 +30,15 @@ def free_port() -> int:
 class RouterProcess:
     """Writes a settings file into `workdir` and runs `python -m router run` on it."""
 
-    def __init__(self, workdir: Path, *, rules: Path | None = None, ring_timeout_s: int = 6,
-                 wrap_up_s: float = 0, app: str = "clinic-router") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        rules: Path | None = None,
+        ring_timeout_s: int = 6,
+        wrap_up_s: float = 0,
+        app: str = "clinic-router",
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.db_path = workdir / "router.db"
@@ -74,14 +81,24 @@ class RouterProcess:
         return env
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "router", *args], env=self.env,
-                              capture_output=True, text=True, timeout=120, cwd=REPO)
+        return subprocess.run(
+            [sys.executable, "-m", "router", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+        )
 
     async def start(self, wait_connected: bool = True) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - we need the Popen to signal it
             [sys.executable, "-m", "router", "run", "--config", str(self.config)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
         log.close()
         if wait_connected:
             await self.wait_health(lambda h: h.get("ari_connected") is True, 20)
@@ -103,10 +120,16 @@ class RouterProcess:
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        async with aiohttp.ClientSession() as session, session.request(
-            method, f"http://127.0.0.1:{self.port}{path}", json=body, headers=headers,
-            timeout=aiohttp.ClientTimeout(total=5),
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method,
+                f"http://127.0.0.1:{self.port}{path}",
+                json=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as resp,
+        ):
             return resp.status, await resp.json(content_type=None)
 
     async def get(self, path: str) -> Any:
@@ -116,8 +139,9 @@ class RouterProcess:
     async def calls(self) -> list[dict[str, Any]]:
         return list((await self.get("/api/calls?limit=100"))["calls"])
 
-    async def wait_calls(self, count: int, timeout: float = 30,
-                         ended: bool = True) -> list[dict[str, Any]]:
+    async def wait_calls(
+        self, count: int, timeout: float = 30, ended: bool = True
+    ) -> list[dict[str, Any]]:
         """Wait until `count` calls exist (and have an outcome); newest first."""
         deadline = time.monotonic() + timeout
         calls: list[dict[str, Any]] = []
@@ -127,8 +151,9 @@ class RouterProcess:
             if len(done) >= count:
                 return calls
             await asyncio.sleep(0.2)
-        raise AssertionError(f"expected {count} calls, have {json.dumps(calls, indent=1)}\n"
-                             f"{self.tail()}")
+        raise AssertionError(
+            f"expected {count} calls, have {json.dumps(calls, indent=1)}\n{self.tail()}"
+        )
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None

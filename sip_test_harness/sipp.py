@@ -104,7 +104,7 @@ async def place_call(
     dtmf_delay: float = 1.0,
     hangup_after: float | None = None,
     cancel_after: float | None = None,
-    timeout: float = 60.0,  # noqa: ASYNC109 - also bounds SIPp itself
+    timeout: float = 60.0,
     port: int | None = None,
     target: str = SANDBOX_TARGET,
     local_ip: str = "127.0.0.1",
@@ -154,7 +154,7 @@ async def _run_caller(
     port: int | None,
     target: str,
     local_ip: str,
-    timeout: float,  # noqa: ASYNC109 - SIPp's own bound
+    timeout: float,
 ) -> tuple[SippProcess, int | None]:
     """Run the caller SIPp to its end; on a port taken meanwhile, retry with the next one."""
     candidates = (

@@ -121,7 +121,7 @@ class SippProcess:
         """Exit code once SIPp has exited."""
         return self._proc.returncode if self._proc else None
 
-    async def wait(self, timeout: float) -> int | None:  # noqa: ASYNC109
+    async def wait(self, timeout: float) -> int | None:
         """Wait for SIPp to exit by itself; its exit code, or None if still running."""
         if self._proc is None:
             return None

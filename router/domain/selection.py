@@ -19,8 +19,6 @@ def choose_operators(
     available, longest idle first (ties by id, so the order is deterministic).
     Operators in `exclude` (already rung for this call) are never offered again.
     """
-    available = [
-        s for s in statuses if s.presence is Presence.AVAILABLE and s.id not in exclude
-    ]
+    available = [s for s in statuses if s.presence is Presence.AVAILABLE and s.id not in exclude]
     available.sort(key=lambda s: (s.id != assigned_id, s.idle_since, s.id))
     return available

@@ -29,6 +29,7 @@ class OperatorBoard:
         self._statuses: dict[str, OperatorStatus] = {}
         self._on_change = on_change
         self._wrap_up_timers: dict[str, object] = {}
+        self._retired: set[str] = set()
 
     def load(self, statuses: Iterable[OperatorStatus]) -> None:
         for status in statuses:
@@ -41,11 +42,20 @@ class OperatorBoard:
             seen.add(op.id)
             current = self._statuses.get(op.id)
             if current is None:
-                self._statuses[op.id] = OperatorStatus(op, Presence.OFFLINE, since=self._clock())
+                # A new operator is on duty until someone says otherwise (as at start-up).
+                now = self._clock()
+                self._statuses[op.id] = OperatorStatus(
+                    op, Presence.AVAILABLE, since=now, idle_since=now
+                )
             else:
                 current.operator = op
+        self._retired -= seen  # re-added by this reload: stays
         for op_id in list(self._statuses):
-            if op_id not in seen and self._statuses[op_id].presence is not Presence.ON_CALL:
+            if op_id in seen:
+                continue
+            if self._statuses[op_id].presence in (Presence.ON_CALL, Presence.RINGING):
+                self._retired.add(op_id)  # removed from the rules: leaves after this call
+            else:
                 del self._statuses[op_id]
 
     def statuses(self) -> list[OperatorStatus]:
@@ -63,16 +73,23 @@ class OperatorBoard:
                 return status
         return None
 
-    def candidates(self, *, assigned_id: str | None, exclude: Iterable[str]) -> list[OperatorStatus]:
-        return choose_operators(self._statuses.values(), assigned_id=assigned_id, exclude=set(exclude))
+    def candidates(
+        self, *, assigned_id: str | None, exclude: Iterable[str]
+    ) -> list[OperatorStatus]:
+        return choose_operators(
+            self._statuses.values(), assigned_id=assigned_id, exclude=set(exclude)
+        )
 
-    def set(self, operator_id: str, presence: Presence, reason: str | None = None) -> OperatorStatus:
+    def set(
+        self, operator_id: str, presence: Presence, reason: str | None = None
+    ) -> OperatorStatus:
         status = self.get(operator_id)
         now = self._clock()
-        if presence is Presence.AVAILABLE and status.presence is not Presence.AVAILABLE:
-            if status.presence in (Presence.ON_CALL, Presence.WRAP_UP, Presence.OFFLINE,
-                                   Presence.PAUSED):
-                status.idle_since = now
+        if presence is Presence.AVAILABLE and status.presence not in (
+            Presence.AVAILABLE,
+            Presence.RINGING,
+        ):
+            status.idle_since = now
         status.presence = presence
         status.reason = reason
         status.since = now
@@ -91,6 +108,10 @@ class OperatorBoard:
         """A ring attempt ended without an answer: back to the pool, but behind the others,
         so a phone nobody picks up is not the first one rung for every next caller."""
         status = self._statuses.get(operator_id)
+        if operator_id in self._retired:
+            self._retired.discard(operator_id)
+            self._statuses.pop(operator_id, None)
+            return
         if status is not None and status.presence is Presence.RINGING:
             status.presence = Presence.AVAILABLE
             status.since = status.idle_since = self._clock()
@@ -105,6 +126,10 @@ class OperatorBoard:
     def finished(self, operator_id: str, wrap_up_s: float, schedule: Callable[..., object]) -> None:
         """The call ended: wrap-up, then available again by itself."""
         if operator_id not in self._statuses:
+            return
+        if operator_id in self._retired:
+            self._retired.discard(operator_id)
+            del self._statuses[operator_id]
             return
         if wrap_up_s <= 0:
             self.set(operator_id, Presence.AVAILABLE)

@@ -65,8 +65,14 @@ class Resume:
 class InboundCall:
     """Owns one caller channel and the operator legs it originates."""
 
-    def __init__(self, ctx: CallContext, call_id: str, did: str, caller_raw: str,
-                 resume: Resume | None = None) -> None:
+    def __init__(
+        self,
+        ctx: CallContext,
+        call_id: str,
+        did: str,
+        caller_raw: str,
+        resume: Resume | None = None,
+    ) -> None:
         self.ctx = ctx
         self.id = call_id
         self.did = did
@@ -140,7 +146,7 @@ class InboundCall:
             except (TimeoutError, OSError) as exc:
                 data["lookup"] = f"failed: {type(exc).__name__}"
                 patients = []
-            except Exception as exc:  # a broken database must not cost the caller the call
+            except Exception as exc:  # noqa: BLE001 - a broken database must not cost the caller the call
                 log.warning("patient lookup failed: %s: %s", type(exc).__name__, exc)
                 data["lookup"] = f"failed: {type(exc).__name__}"
                 patients = []
@@ -150,8 +156,11 @@ class InboundCall:
                 chosen = next((p for p in patients if p.assigned_operator_id), patients[0])
                 self.patient_id = chosen.id
                 self.assigned_operator = chosen.assigned_operator_id
-                data.update(patient=chosen.id, assigned_operator=chosen.assigned_operator_id,
-                            patients_on_number=len(patients))
+                data.update(
+                    patient=chosen.id,
+                    assigned_operator=chosen.assigned_operator_id,
+                    patients_on_number=len(patients),
+                )
                 self.ctx.recorder_update(self, patient_id=chosen.id)
         self._event("identified", data)
 
@@ -161,7 +170,7 @@ class InboundCall:
         try:
             async with asyncio.timeout(self.ctx.settings.lookup_timeout_s):
                 record = await self.ctx.store.patients.get(patient_id)
-        except Exception:  # lookup is best effort on adoption
+        except Exception:  # noqa: BLE001 - lookup is best effort on adoption
             return None
         return record.assigned_operator_id if record else None
 
@@ -189,8 +198,7 @@ class InboundCall:
         result = await self._ring_leg(leg, op.endpoint)
         elapsed_ms = int((self.ctx.clock() - started) * 1000)
         self.ctx.recorder_ring(self, op.id, leg, result, elapsed_ms)
-        self._event("ring_result", {"operator": op.id, "result": result.value,
-                                    "ms": elapsed_ms})
+        self._event("ring_result", {"operator": op.id, "result": result.value, "ms": elapsed_ms})
         if result is RingResult.ANSWERED:
             self.operator_channel = leg
             self.operator_id = op.id
@@ -246,9 +254,14 @@ class InboundCall:
             except ari_errors.AriError:
                 pass
             await self._guard(ari.add_channel(self.bridge_id, [leg]))
-            self.ctx.recorder_update(self, phase=Phase.BRIDGED.value, operator_id=op_id,
-                                     answered_at=self.ctx.now(), bridge_id=self.bridge_id,
-                                     operator_channel_id=leg)
+            self.ctx.recorder_update(
+                self,
+                phase=Phase.BRIDGED.value,
+                operator_id=op_id,
+                answered_at=self.ctx.now(),
+                bridge_id=self.bridge_id,
+                operator_channel_id=leg,
+            )
             self._event("connected", {"operator": op_id})
         self._live_legs.add(leg)
         self.ctx.attach(leg, self)
@@ -334,8 +347,9 @@ class InboundCall:
             except ari_errors.AriError:
                 pass
         outcome = self.outcome or Outcome.ABANDONED
-        self.ctx.recorder_update(self, phase=Phase.ENDED.value, outcome=outcome.value,
-                                 ended_at=self.ctx.now())
+        self.ctx.recorder_update(
+            self, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=self.ctx.now()
+        )
         self._event("outcome", {"outcome": outcome.value, "operator": self.operator_id})
         self.ctx.detach_all(self)
         log.info("call ended: %s (operator %s)", outcome.value, self.operator_id or "-")

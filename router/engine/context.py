@@ -53,8 +53,17 @@ class ChannelRouter(Protocol):
 class CallContext:
     """Dependencies of a call, passed in by the engine (nothing global)."""
 
-    def __init__(self, *, ari: AriClient, store: Store, board: OperatorBoard, recorder: Recorder,
-                 settings: EngineSettings, clock: Callable[[], float], rules_version: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        *,
+        ari: AriClient,
+        store: Store,
+        board: OperatorBoard,
+        recorder: Recorder,
+        settings: EngineSettings,
+        clock: Callable[[], float],
+        rules_version: Callable[[], str | None],
+    ) -> None:
         self.ari = ari
         self.store = store
         self.board = board
@@ -112,22 +121,31 @@ class CallContext:
 
     def recorder_update(self, call: InboundCall, **fields: object) -> None:
         call_id = call.id
-        self.recorder.submit(f"update {call_id}",
-                             lambda: self.store.calls.update(call_id, **fields))
+        self.recorder.submit(
+            f"update {call_id}", lambda: self.store.calls.update(call_id, **fields)
+        )
 
     def recorder_event(self, call: InboundCall, kind: str, data: dict[str, object]) -> None:
         call_id, at = call.id, self.now()
-        self.recorder.submit(f"event {call_id} {kind}",
-                             lambda: self.store.calls.append_event(call_id, kind, data, at))
+        self.recorder.submit(
+            f"event {call_id} {kind}",
+            lambda: self.store.calls.append_event(call_id, kind, data, at),
+        )
 
-    def recorder_ring(self, call: InboundCall, operator_id: str, leg: str,
-                      result: RingResult, elapsed_ms: int) -> None:
+    def recorder_ring(
+        self, call: InboundCall, operator_id: str, leg: str, result: RingResult, elapsed_ms: int
+    ) -> None:
         call_id, ended = call.id, self.now()
         begun = ended - timedelta(milliseconds=elapsed_ms)
         self.recorder.submit(
             f"ring {call_id} {operator_id}",
             lambda: self.store.calls.record_ring_attempt(
-                call_id=call_id, operator_id=operator_id, channel_id=leg,
-                started_at=begun, ended_at=ended, result=result.value, duration_ms=elapsed_ms,
+                call_id=call_id,
+                operator_id=operator_id,
+                channel_id=leg,
+                started_at=begun,
+                ended_at=ended,
+                result=result.value,
+                duration_ms=elapsed_ms,
             ),
         )

@@ -24,8 +24,15 @@ OPERATOR_ARG = "operator"
 # Only what the engine reads: every event costs Asterisk CPU to serialise and send
 # (perf-baseline: ~50 events per call unfiltered). The filter is reset when the app
 # object disappears, so it is set again on every connect.
-EVENT_TYPES = ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest",
-               "PlaybackFinished", "ChannelDtmfReceived", "CallBroadcast")
+EVENT_TYPES = (
+    "StasisStart",
+    "StasisEnd",
+    "ChannelDestroyed",
+    "ChannelHangupRequest",
+    "PlaybackFinished",
+    "ChannelDtmfReceived",
+    "CallBroadcast",
+)
 
 
 class Engine:
@@ -73,8 +80,9 @@ class Engine:
                 # restart): nobody is waiting for it.
                 self.spawn(self._hangup(event.channel.id), f"orphan {event.channel.id}")
                 return
-            self.start_call(event.channel.id, event.channel.exten or "",
-                            event.channel.caller_number or "")
+            self.start_call(
+                event.channel.id, event.channel.exten or "", event.channel.caller_number or ""
+            )
             return
         delivered: set[int] = set()
         for channel_id in event.channel_ids():
@@ -87,8 +95,9 @@ class Engine:
         try:
             call.queue.put_nowait(event)
         except asyncio.QueueFull:
-            log.error("event queue of call %s is full; event %s dropped", call.id,
-                      type(event).__name__)
+            log.error(
+                "event queue of call %s is full; event %s dropped", call.id, type(event).__name__
+            )
 
     async def on_connected(self) -> None:
         self.connected = True
@@ -103,8 +112,9 @@ class Engine:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def start_call(self, channel_id: str, did: str, caller_raw: str,
-                   resume: Resume | None = None) -> InboundCall | None:
+    def start_call(
+        self, channel_id: str, did: str, caller_raw: str, resume: Resume | None = None
+    ) -> InboundCall | None:
         if channel_id in self._calls:
             return None
         call = InboundCall(self.ctx, channel_id, did, caller_raw, resume)
@@ -127,7 +137,8 @@ class Engine:
             log.exception("call %s failed unexpectedly; handing it to the fallback", call.id)
             try:
                 await self.ctx.ari.continue_in_dialplan(
-                    call.id, self.ctx.settings.fallback_context, call.did or "s", 1)
+                    call.id, self.ctx.settings.fallback_context, call.did or "s", 1
+                )
             except ari_errors.AriError as exc:
                 log.error("fallback of %s failed: %s", call.id, exc)
             self.detach_all(call)

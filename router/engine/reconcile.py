@@ -53,8 +53,12 @@ class Reconciler:
         self._reset_stale_presence(busy_operators)
         await self._adopt_unknown_channels(app.channel_ids, channels, bridge_of, handled)
         await self._delete_empty_bridges(bridges)
-        log.info("reconciled: %d channels, %d bridges in Asterisk; %d calls live here",
-                 len(channels), len(bridges), len(self.engine.live_calls()))
+        log.info(
+            "reconciled: %d channels, %d bridges in Asterisk; %d calls live here",
+            len(channels),
+            len(bridges),
+            len(self.engine.live_calls()),
+        )
 
     def _signal_vanished(self, channels: dict[str, Channel]) -> None:
         """Calls still running here whose channels died while the socket was down."""
@@ -63,14 +67,15 @@ class Reconciler:
                 if channel_id and channel_id not in channels:
                     self.engine.deliver(call, ChannelGone(channel_id))
 
-    async def _reconcile_open_calls(self, channels: dict[str, Channel],
-                                    bridge_of: dict[str, Bridge]) -> set[str]:
+    async def _reconcile_open_calls(
+        self, channels: dict[str, Channel], bridge_of: dict[str, Bridge]
+    ) -> set[str]:
         ctx = self.engine.ctx
         handled: set[str] = set()
         await ctx.recorder.flush(2.0)
         try:
             rows = await ctx.store.calls.open_calls(ctx.settings.app)
-        except Exception as exc:  # database down: Asterisk-side adoption below still runs
+        except Exception as exc:  # noqa: BLE001 - database down: Asterisk-side adoption below still runs
             log.error("reconcile: cannot read open calls (%s: %s)", type(exc).__name__, exc)
             return handled
         for row in rows:
@@ -81,8 +86,9 @@ class Reconciler:
             await self._reconcile_row(row, channels, bridge_of)
         return handled
 
-    async def _reconcile_row(self, row: CallRow, channels: dict[str, Channel],
-                             bridge_of: dict[str, Bridge]) -> None:
+    async def _reconcile_row(
+        self, row: CallRow, channels: dict[str, Channel], bridge_of: dict[str, Bridge]
+    ) -> None:
         ctx = self.engine.ctx
         leg = row.operator_channel_id
         if row.id not in channels:
@@ -90,29 +96,52 @@ class Reconciler:
                 await self._hangup(leg)
             bridged = row.phase == Phase.BRIDGED.value
             outcome = Outcome.ANSWERED if bridged else Outcome.LOST
-            ctx.recorder.submit(f"close {row.id}", lambda: ctx.store.calls.update(
-                row.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=ctx.now()))
-            ctx.recorder.submit(f"event {row.id}", lambda: ctx.store.calls.append_event(
-                row.id, "closed_on_reconnect",
-                {"reason": "the call ended while the router was away", "outcome": outcome.value},
-                ctx.now()))
+            ctx.recorder.submit(
+                f"close {row.id}",
+                lambda: ctx.store.calls.update(
+                    row.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=ctx.now()
+                ),
+            )
+            ctx.recorder.submit(
+                f"event {row.id}",
+                lambda: ctx.store.calls.append_event(
+                    row.id,
+                    "closed_on_reconnect",
+                    {
+                        "reason": "the call ended while the router was away",
+                        "outcome": outcome.value,
+                    },
+                    ctx.now(),
+                ),
+            )
             log.info("call %s ended while the router was away: %s", row.id, outcome.value)
             return
         bridge = bridge_of.get(row.id)
         tried = list(row.tried_operators or [])
         if bridge is not None and leg and leg in bridge.channel_ids and leg in channels:
-            self.engine.adopt(row, Resume(tried=tried, bridged_with=leg,
-                                          operator_id=row.operator_id,
-                                          patient_id=row.patient_id))
+            self.engine.adopt(
+                row,
+                Resume(
+                    tried=tried,
+                    bridged_with=leg,
+                    operator_id=row.operator_id,
+                    patient_id=row.patient_id,
+                ),
+            )
             return
         if leg and leg in channels:
             await self._hangup(leg)  # rung by the previous process; ring the next one fresh
-        self.engine.adopt(row, Resume(tried=tried, patient_id=row.patient_id,
-                                      caller_e164=row.caller_e164))
+        self.engine.adopt(
+            row, Resume(tried=tried, patient_id=row.patient_id, caller_e164=row.caller_e164)
+        )
 
-    async def _adopt_unknown_channels(self, app_channels: tuple[str, ...],
-                                      channels: dict[str, Channel],
-                                      bridge_of: dict[str, Bridge], handled: set[str]) -> None:
+    async def _adopt_unknown_channels(
+        self,
+        app_channels: tuple[str, ...],
+        channels: dict[str, Channel],
+        bridge_of: dict[str, Bridge],
+        handled: set[str],
+    ) -> None:
         """Channels in our app the database does not know (its write was lost)."""
         for channel_id in app_channels:
             if channel_id in handled or self.engine.owner_of(channel_id) is not None:
@@ -126,15 +155,22 @@ class Reconciler:
                     await self._hangup(channel_id)
                 continue
             bridge = bridge_of.get(channel_id)
-            partner = next((c for c in (bridge.channel_ids if bridge else ())
-                            if c != channel_id and c in channels), None)
+            partner = next(
+                (
+                    c
+                    for c in (bridge.channel_ids if bridge else ())
+                    if c != channel_id and c in channels
+                ),
+                None,
+            )
             if partner is not None:
                 status = self.engine.ctx.board.by_endpoint(_endpoint(channels[partner].name))
                 resume = Resume(bridged_with=partner, operator_id=status.id if status else None)
             else:
                 resume = Resume()
-            self.engine.start_call(channel_id, channel.exten or "", channel.caller_number or "",
-                                   resume)
+            self.engine.start_call(
+                channel_id, channel.exten or "", channel.caller_number or "", resume
+            )
             if partner is None:
                 # Not in our database at all: write the row the lost write should have made.
                 call = self.engine.owner_of(channel_id)
@@ -142,8 +178,9 @@ class Reconciler:
                     self.engine.ctx.recorder_create(call)
 
     def _operators_on_adopted_calls(self) -> set[str]:
-        return {c.operator_id for c in self.engine.live_calls()
-                if c.operator_id and c.operator_channel}
+        return {
+            c.operator_id for c in self.engine.live_calls() if c.operator_id and c.operator_channel
+        }
 
     def _reset_stale_presence(self, busy: set[str]) -> None:
         """States persisted by a process that died: nobody is ringing them any more."""

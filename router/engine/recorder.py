@@ -69,19 +69,29 @@ class Recorder:
                 await write()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the database is down or slow: keep the write, retry
+            except Exception as exc:  # noqa: BLE001 - the database is down or slow: keep the write, retry
                 self.failures += 1
                 attempts += 1
                 if not self._is_transient(exc) and attempts >= self._max_attempts_permanent:
                     # Retrying a constraint or programming error cannot succeed; holding it
                     # would stall every later write.
-                    log.error("database write %s dropped after %d attempts: %s: %s",
-                              label, attempts, type(exc).__name__, exc)
+                    log.error(
+                        "database write %s dropped after %d attempts: %s: %s",
+                        label,
+                        attempts,
+                        type(exc).__name__,
+                        exc,
+                    )
                     self._pending.popleft()
                     attempts = 0
                     continue
-                log.warning("database write %s failed (%s: %s); retrying in %.1fs",
-                            label, type(exc).__name__, exc, delay)
+                log.warning(
+                    "database write %s failed (%s: %s); retrying in %.1fs",
+                    label,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue

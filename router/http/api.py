@@ -22,6 +22,7 @@ from router.http.errors import ApiError, error_middleware
 
 @dataclass(frozen=True)
 class ApiDeps:
+    rules: Any  # router.live_rules.LiveRules (describe(), reload())
     store: Any  # router.storage.store.Store
     board: OperatorBoard
     ari_connected: Callable[[], bool]
@@ -34,20 +35,27 @@ DEPS = web.AppKey("deps", ApiDeps)
 
 
 def build_app(deps: ApiDeps, token: str) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, token_middleware(token)],  # type: ignore[list-item]
-                          client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, token_middleware(token)],  # type: ignore[list-item]
+        client_max_size=64 * 1024,
+    )
     app[DEPS] = deps
     app.router.add_get("/health", health)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/calls/{call_id}", get_call)
     app.router.add_get("/api/operators", list_operators)
     app.router.add_put("/api/operators/{operator_id}/state", set_operator_state)
+    app.router.add_get("/api/rules", get_rules)
+    app.router.add_post("/api/rules/reload", reload_rules)
     return app
 
 
 def _json(data: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False, default=_default),
-                        content_type="application/json")
+    return web.Response(
+        status=status,
+        text=json.dumps(data, ensure_ascii=False, default=_default),
+        content_type="application/json",
+    )
 
 
 def _default(value: object) -> str:
@@ -60,9 +68,13 @@ async def health(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     db_ok = await deps.db_ping()
     ari_ok = deps.ari_connected()
-    body = {"status": "ok" if (db_ok and ari_ok) else "degraded", "ari_connected": ari_ok,
-            "database_reachable": db_ok, "rules_version": deps.rules_version(),
-            "journal_backlog": deps.recorder_backlog()}
+    body = {
+        "status": "ok" if (db_ok and ari_ok) else "degraded",
+        "ari_connected": ari_ok,
+        "database_reachable": db_ok,
+        "rules_version": deps.rules_version(),
+        "journal_backlog": deps.recorder_backlog(),
+    }
     return _json(body, 200 if ari_ok else 503)
 
 
@@ -100,28 +112,51 @@ async def get_call(request: web.Request) -> web.Response:
     attempts = await deps.store.calls.ring_attempts(call_id)
     body = _call_json(row, events)
     body["ring_attempts"] = [
-        {"operator": a.operator_id, "started_at": a.started_at, "ended_at": a.ended_at,
-         "result": a.result, "duration_ms": a.duration_ms} for a in attempts]
+        {
+            "operator": a.operator_id,
+            "started_at": a.started_at,
+            "ended_at": a.ended_at,
+            "result": a.result,
+            "duration_ms": a.duration_ms,
+        }
+        for a in attempts
+    ]
     return _json(body)
 
 
 def _call_json(row: Any, events: list[Any]) -> dict[str, object]:
     return {
-        "id": row.id, "caller": row.caller_e164, "caller_raw": row.caller_raw, "did": row.did,
-        "patient_id": row.patient_id, "started_at": row.started_at,
-        "answered_at": row.answered_at, "ended_at": row.ended_at, "phase": row.phase,
-        "outcome": row.outcome, "operator_id": row.operator_id,
-        "rules_version": row.rules_version, "tried_operators": list(row.tried_operators or []),
+        "id": row.id,
+        "caller": row.caller_e164,
+        "caller_raw": row.caller_raw,
+        "did": row.did,
+        "patient_id": row.patient_id,
+        "started_at": row.started_at,
+        "answered_at": row.answered_at,
+        "ended_at": row.ended_at,
+        "phase": row.phase,
+        "outcome": row.outcome,
+        "operator_id": row.operator_id,
+        "rules_version": row.rules_version,
+        "tried_operators": list(row.tried_operators or []),
         "journey": [{"at": e.at, "kind": e.kind, "data": e.data} for e in events],
     }
 
 
 def _operator_json(status: OperatorStatus) -> dict[str, object]:
     op = status.operator
-    return {"id": op.id, "name": op.name, "endpoint": op.endpoint, "team": op.team,
-            "branch": op.branch, "skills": dict(op.skills), "languages": list(op.languages),
-            "state": status.presence.value, "reason": status.reason,
-            "calls_today": status.calls_today}
+    return {
+        "id": op.id,
+        "name": op.name,
+        "endpoint": op.endpoint,
+        "team": op.team,
+        "branch": op.branch,
+        "skills": dict(op.skills),
+        "languages": list(op.languages),
+        "state": status.presence.value,
+        "reason": status.reason,
+        "calls_today": status.calls_today,
+    }
 
 
 async def list_operators(request: web.Request) -> web.Response:
@@ -135,17 +170,18 @@ async def set_operator_state(request: web.Request) -> web.Response:
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body must be JSON like {\"state\": \"paused\"}") from None
+        raise ApiError(400, "bad_json", 'the body must be JSON like {"state": "paused"}') from None
     if not isinstance(body, dict) or not isinstance(body.get("state"), str):
-        raise ApiError(400, "bad_request", "expected {\"state\": ..., \"reason\": ...}")
+        raise ApiError(400, "bad_request", 'expected {"state": ..., "reason": ...}')
     allowed = sorted(p.value for p in SETTABLE)
     try:
         presence = Presence(body["state"])
     except ValueError:
         presence = None
     if presence is None or presence not in SETTABLE:
-        raise ApiError(422, "bad_state", f"state must be one of {', '.join(allowed)}",
-                       {"allowed": allowed})
+        raise ApiError(
+            422, "bad_state", f"state must be one of {', '.join(allowed)}", {"allowed": allowed}
+        )
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 64):
         raise ApiError(422, "bad_reason", "reason must be a string of at most 64 characters")
@@ -154,7 +190,28 @@ async def set_operator_state(request: web.Request) -> web.Response:
     except UnknownOperator:
         raise ApiError(404, "operator_not_found", f"no operator {operator_id!r}") from None
     if status.presence in (Presence.RINGING, Presence.ON_CALL):
-        raise ApiError(409, "operator_busy",
-                       f"operator is {status.presence.value}; change the state after the call")
+        raise ApiError(
+            409,
+            "operator_busy",
+            f"operator is {status.presence.value}; change the state after the call",
+        )
     board.set(operator_id, presence, reason if presence is Presence.PAUSED else None)
     return _json(_operator_json(board.get(operator_id)))
+
+
+async def get_rules(request: web.Request) -> web.Response:
+    """The rules in force (version = content hash, load time) and the last rejected edit."""
+    return _json(request.app[DEPS].rules.describe())
+
+
+async def reload_rules(request: web.Request) -> web.Response:
+    live = request.app[DEPS].rules
+    result = await live.reload("api")
+    if not result.ok:
+        raise ApiError(
+            422,
+            "rules_rejected",
+            f"the rules file has errors; still serving version {result.version}",
+            {"errors": list(result.errors)},
+        )
+    return _json({"changed": result.changed, **live.describe()})

@@ -18,8 +18,11 @@ def token_middleware(token: str) -> object:
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
-                raise ApiError(401, "unauthorized",
-                               "missing or wrong API token (send 'Authorization: Bearer <token>')")
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "missing or wrong API token (send 'Authorization: Bearer <token>')",
+                )
         return await handler(request)
 
     return middleware

@@ -17,8 +17,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiError(Exception):
     """An error the API reports to its client; `error_id` is stable, `message` is for people."""
 
-    def __init__(self, status: int, error_id: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: int, error_id: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_id = error_id
@@ -26,10 +27,17 @@ class ApiError(Exception):
         self.details = details or {}
 
     def response(self) -> web.Response:
-        body = {"status": self.status, "error_id": self.error_id, "message": self.message,
-                "details": self.details}
-        return web.Response(status=self.status, text=json.dumps(body, ensure_ascii=False),
-                            content_type="application/json")
+        body = {
+            "status": self.status,
+            "error_id": self.error_id,
+            "message": self.message,
+            "details": self.details,
+        }
+        return web.Response(
+            status=self.status,
+            text=json.dumps(body, ensure_ascii=False),
+            content_type="application/json",
+        )
 
 
 @web.middleware

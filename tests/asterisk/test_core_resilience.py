@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sip_test_harness.sipp import Behaviour, Phones, place_call
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.rulesfile import write_rules
 
 pytestmark = pytest.mark.asterisk
@@ -28,7 +28,8 @@ async def wait_until(predicate, timeout: float, what: str) -> None:  # type: ign
 
 
 async def test_sigkill_during_a_bridged_call_keeps_it_and_completes_the_journey(
-        sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
     await router.start()
     try:
@@ -111,7 +112,8 @@ async def test_frozen_router_the_dialplan_fallback_answers(sandbox, tmp_path: Pa
 
 
 async def test_asterisk_restart_router_reconnects_and_routes_the_next_call(
-        sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
     await router.start()
     try:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sip_test_harness.phones import wait_endpoint_state
-from sip_test_harness.sipp import Behaviour, Phones, place_call
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.rulesfile import write_rules
 
 pytestmark = pytest.mark.asterisk
@@ -43,13 +43,19 @@ async def test_unknown_caller_reaches_an_available_operator(sandbox, tmp_path: P
 async def test_known_patient_reaches_the_assigned_operator(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]))
     csv = tmp_path / "patients.csv"
-    csv.write_text("patient_id,name,phones,assigned_operator\n"
-                   "p-1,Anna Petrova,8 916 123-45-67;+74951112233,op1002\n", encoding="utf-8")
+    csv.write_text(
+        "patient_id,name,phones,assigned_operator\n"
+        "p-1,Anna Petrova,8 916 123-45-67;+74951112233,op1002\n",
+        encoding="utf-8",
+    )
     imported = router.cli("patients", "import", str(csv), "--config", str(router.config))
     assert imported.returncode == 0, imported.stderr
     await router.start()
     try:
-        behaviours = {"op1001": Behaviour("answer", hold=30), "op1002": Behaviour("answer", hold=30)}
+        behaviours = {
+            "op1001": Behaviour("answer", hold=30),
+            "op1002": Behaviour("answer", hold=30),
+        }
         async with Phones(behaviours) as phones:
             result = await place_call("+79161234567", DID, hangup_after=2, timeout=20)
         assert result.ok, result.describe()
@@ -57,14 +63,21 @@ async def test_known_patient_reaches_the_assigned_operator(sandbox, tmp_path: Pa
         assert report["op1002"].answered == 1
         assert report["op1001"].invites == 0
         [call] = await router.wait_calls(1)
-        assert (call["outcome"], call["operator_id"], call["patient_id"]) == ("answered", "op1002", "p-1")
+        assert (call["outcome"], call["operator_id"], call["patient_id"]) == (
+            "answered",
+            "op1002",
+            "p-1",
+        )
     finally:
         await router.stop()
 
 
-async def test_no_answer_passes_to_the_next_operator_and_never_rerings(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]),
-                           ring_timeout_s=5)
+async def test_no_answer_passes_to_the_next_operator_and_never_rerings(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(
+        tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]), ring_timeout_s=5
+    )
     await router.start()
     try:
         behaviours = {"op1001": Behaviour("never"), "op1002": Behaviour("answer", hold=30)}

@@ -10,23 +10,47 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from router.config.rules import load_rules
 from router.domain.operators import Operator, OperatorStatus, Presence
 from router.engine.board import OperatorBoard
 from router.http.api import ApiDeps, build_app
+from router.live_rules import LiveRules
 from router.storage.models import CallRow
 from router.storage.store import Store
 
 TOKEN = "t" * 24
+GOOD_RULES = """skills:
+  paid: Paid services
+operators:
+  - id: {op}
+    name: Anna
+    endpoint: PJSIP/{op}
+    skills: {{paid: 3}}
+"""
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Store, OperatorBoard]]:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", migrate=True)
     board = OperatorBoard(lambda: 1000.0)
-    board.load([OperatorStatus(Operator("op1", "Anna", "PJSIP/op1"), Presence.AVAILABLE),
-                OperatorStatus(Operator("op2", "Olga", "PJSIP/op2"), Presence.ON_CALL)])
-    deps = ApiDeps(store=store, board=board, ari_connected=lambda: True,
-                   rules_version=lambda: "abc123", recorder_backlog=lambda: 0, db_ping=store.ping)
+    board.load(
+        [
+            OperatorStatus(Operator("op1", "Anna", "PJSIP/op1"), Presence.AVAILABLE),
+            OperatorStatus(Operator("op2", "Olga", "PJSIP/op2"), Presence.ON_CALL),
+        ]
+    )
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(GOOD_RULES.format(op="op1"), encoding="utf-8")
+    live = LiveRules(rules_path, load_rules(rules_path))
+    deps = ApiDeps(
+        rules=live,
+        store=store,
+        board=board,
+        ari_connected=lambda: True,
+        rules_version=lambda: "abc123",
+        recorder_backlog=lambda: 0,
+        db_ping=store.ping,
+    )
     runner = web.AppRunner(build_app(deps, TOKEN))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -39,8 +63,10 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Store, OperatorBoard]]
 
 async def call(method: str, url: str, token: str | None = TOKEN, **kw: object) -> tuple[int, dict]:  # type: ignore[type-arg]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as session, session.request(
-            method, url, headers=headers, **kw) as resp:  # type: ignore[arg-type]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, headers=headers, **kw) as resp,
+    ):  # type: ignore[arg-type]
         return resp.status, await resp.json()
 
 
@@ -48,8 +74,13 @@ async def test_health_is_open_and_reports_parts(api) -> None:  # type: ignore[no
     base, _, _ = api
     status, body = await call("GET", f"{base}/health", token=None)
     assert status == 200
-    assert body == {"status": "ok", "ari_connected": True, "database_reachable": True,
-                    "rules_version": "abc123", "journal_backlog": 0}
+    assert body == {
+        "status": "ok",
+        "ari_connected": True,
+        "database_reachable": True,
+        "rules_version": "abc123",
+        "journal_backlog": 0,
+    }
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
@@ -64,8 +95,9 @@ async def test_calls_newest_first_with_journey(api) -> None:  # type: ignore[no-
     base, store, _ = api
     for n in range(3):
         at = datetime(2026, 11, 23, 10, n, tzinfo=UTC)
-        await store.calls.create(CallRow(id=f"c{n}", app="clinic-router", caller_raw="'; DROP",
-                                         did="100", started_at=at))
+        await store.calls.create(
+            CallRow(id=f"c{n}", app="clinic-router", caller_raw="'; DROP", did="100", started_at=at)
+        )
         await store.calls.append_event(f"c{n}", "arrived", {"did": "100"}, at)
     status, body = await call("GET", f"{base}/api/calls?limit=2")
     assert status == 200
@@ -80,23 +112,29 @@ async def test_calls_newest_first_with_journey(api) -> None:  # type: ignore[no-
 
 async def test_operator_state_changes(api) -> None:  # type: ignore[no-untyped-def]
     base, _, board = api
-    status, body = await call("PUT", f"{base}/api/operators/op1/state",
-                              json={"state": "paused", "reason": "lunch"})
+    status, body = await call(
+        "PUT", f"{base}/api/operators/op1/state", json={"state": "paused", "reason": "lunch"}
+    )
     assert status == 200 and body["state"] == "paused" and body["reason"] == "lunch"
     assert board.get("op1").presence is Presence.PAUSED
     status, body = await call("GET", f"{base}/api/operators")
-    assert [(o["id"], o["state"]) for o in body["operators"]] == [("op1", "paused"),
-                                                                 ("op2", "on_call")]
+    assert [(o["id"], o["state"]) for o in body["operators"]] == [
+        ("op1", "paused"),
+        ("op2", "on_call"),
+    ]
 
 
-@pytest.mark.parametrize(("op", "payload", "status", "error_id"), [
-    ("op1", {"state": "on_call"}, 422, "bad_state"),
-    ("op1", {"state": "dancing"}, 422, "bad_state"),
-    ("op1", {"nothing": 1}, 400, "bad_request"),
-    ("op1", {"state": "paused", "reason": "x" * 100}, 422, "bad_reason"),
-    ("op9", {"state": "paused"}, 404, "operator_not_found"),
-    ("op2", {"state": "offline"}, 409, "operator_busy"),
-])
+@pytest.mark.parametrize(
+    ("op", "payload", "status", "error_id"),
+    [
+        ("op1", {"state": "on_call"}, 422, "bad_state"),
+        ("op1", {"state": "dancing"}, 422, "bad_state"),
+        ("op1", {"nothing": 1}, 400, "bad_request"),
+        ("op1", {"state": "paused", "reason": "x" * 100}, 422, "bad_reason"),
+        ("op9", {"state": "paused"}, 404, "operator_not_found"),
+        ("op2", {"state": "offline"}, 409, "operator_busy"),
+    ],
+)
 async def test_operator_state_errors(api, op, payload, status, error_id) -> None:  # type: ignore[no-untyped-def]
     base, _, _ = api
     got, body = await call("PUT", f"{base}/api/operators/{op}/state", json=payload)
@@ -114,3 +152,24 @@ async def test_unknown_route_is_json_404(api) -> None:  # type: ignore[no-untype
     base, _, _ = api
     got, body = await call("GET", f"{base}/api/nothing")
     assert (got, body["error_id"]) == (404, "not_found")
+
+
+async def test_rules_reload_rejects_a_broken_edit_and_keeps_the_last_good_set(
+    api, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = api
+    _, before = await call("GET", f"{base}/api/rules")
+    assert before["last_rejected"] is None and before["operators"] == 1
+    (tmp_path / "rules.yaml").write_text(
+        GOOD_RULES.format(op="op1") + "  - id: [\n", encoding="utf-8"
+    )
+    status, body = await call("POST", f"{base}/api/rules/reload")
+    assert (status, body["error_id"]) == (422, "rules_rejected")
+    assert body["details"]["errors"][0].startswith(str(tmp_path / "rules.yaml") + ":")
+    _, after = await call("GET", f"{base}/api/rules")
+    assert after["version"] == before["version"]
+    assert after["last_rejected"]["trigger"] == "api"
+    (tmp_path / "rules.yaml").write_text(GOOD_RULES.format(op="op7"), encoding="utf-8")
+    status, body = await call("POST", f"{base}/api/rules/reload")
+    assert status == 200 and body["changed"] is True
+    assert body["version"] != before["version"]

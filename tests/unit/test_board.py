@@ -16,8 +16,12 @@ def make_board() -> tuple[OperatorBoard, Clock, list[str]]:
     clock = Clock()
     changes: list[str] = []
     board = OperatorBoard(clock, on_change=lambda s: changes.append(f"{s.id}:{s.presence}"))
-    board.load([OperatorStatus(Operator(i, i, f"PJSIP/{i}"), Presence.AVAILABLE, idle_since=n)
-                for n, i in enumerate(["a", "b"])])
+    board.load(
+        [
+            OperatorStatus(Operator(i, i, f"PJSIP/{i}"), Presence.AVAILABLE, idle_since=n)
+            for n, i in enumerate(["a", "b"])
+        ]
+    )
     return board, clock, changes
 
 
@@ -65,3 +69,21 @@ def test_pause_during_wrap_up_is_kept() -> None:
     _, fn, arg = timers[0]
     fn(arg)  # type: ignore[operator]
     assert board.get("a").presence is Presence.PAUSED
+
+
+def test_operator_removed_from_rules_during_a_call_leaves_after_it() -> None:
+    board, _, _ = make_board()
+    board.reserve("a")
+    board.connected("a")
+    board.update_config([board.get("b").operator])
+    assert board.get("a").presence is Presence.ON_CALL  # the call goes on
+    board.finished("a", 0, lambda *args: None)
+    assert [s.id for s in board.statuses()] == ["b"]
+    assert [s.id for s in board.candidates(assigned_id=None, exclude=())] == ["b"]
+
+
+def test_operator_added_by_a_reload_is_on_duty() -> None:
+    board, _, _ = make_board()
+    new = Operator("c", "c", "PJSIP/c")
+    board.update_config([board.get("a").operator, board.get("b").operator, new])
+    assert board.get("c").presence is Presence.AVAILABLE

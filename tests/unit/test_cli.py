@@ -10,17 +10,29 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin", "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
-            "CLINIC_ROUTER_API_TOKEN": "token-0123456789abcdef"}
-    return subprocess.run([sys.executable, "-m", "router", *args], capture_output=True,
-                          text=True, timeout=60, cwd=REPO, env={**base, **(env or {})})
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
+        "CLINIC_ROUTER_API_TOKEN": "token-0123456789abcdef",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "router", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**base, **(env or {})},
+    )
 
 
 def test_bad_settings_file_gives_one_line_with_file_line_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "router.yaml"
-    bad.write_text((REPO / "config" / "router.yaml").read_text()
-                   .replace("ring_timeout_s: 15", "ring_timout_s: 15")
-                   .replace("rules: rules.yaml", f"rules: {REPO / 'config' / 'rules.yaml'}"))
+    bad.write_text(
+        (REPO / "config" / "router.yaml")
+        .read_text()
+        .replace("ring_timeout_s: 15", "ring_timout_s: 15")
+        .replace("rules: rules.yaml", f"rules: {REPO / 'config' / 'rules.yaml'}")
+    )
     result = run("run", "--config", str(bad))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -38,8 +50,12 @@ def test_missing_settings_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_missing_secret_names_the_environment_variable(tmp_path: Path) -> None:
-    result = run("run", "--config", str(REPO / "config" / "router.yaml"),
-                 env={"CLINIC_ROUTER_ARI_PASSWORD": ""})
+    result = run(
+        "run",
+        "--config",
+        str(REPO / "config" / "router.yaml"),
+        env={"CLINIC_ROUTER_ARI_PASSWORD": ""},
+    )
     assert result.returncode == 2
     assert "CLINIC_ROUTER_ARI_PASSWORD" in result.stderr
     assert "Traceback" not in result.stderr

@@ -7,8 +7,17 @@ from router.domain.phone import CallerStatus, normalise_caller, normalise_did
 
 @pytest.mark.parametrize(
     "raw",
-    ["8 916 123-45-67", "+7 (916) 123-45-67", "79161234567", "89161234567", "+79161234567",
-     "9161234567", "+7-916-123-45-67", "+7(916)123-45-67", "+79161234567;ext=12"],
+    [
+        "8 916 123-45-67",
+        "+7 (916) 123-45-67",
+        "79161234567",
+        "89161234567",
+        "+79161234567",
+        "9161234567",
+        "+7-916-123-45-67",
+        "+7(916)123-45-67",
+        "+79161234567;ext=12",
+    ],
 )
 def test_russian_forms_normalise_to_e164(raw: str) -> None:
     assert normalise_caller(raw).e164 == "+79161234567"
@@ -31,8 +40,18 @@ def test_withheld_callers_are_unknown_not_errors(raw: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["1'OR'1'='1", "';DROP TABLE calls;--", "*123#", "Иван", "<script>", "12\ufffd34",
-            "1" * 79, "+", "123,456"],
+    "raw",
+    [
+        "1'OR'1'='1",
+        "';DROP TABLE calls;--",
+        "*123#",
+        "Иван",
+        "<script>",
+        "12\ufffd34",
+        "1" * 79,
+        "+",
+        "123,456",
+    ],
 )
 def test_garbage_is_invalid(raw: str) -> None:
     assert normalise_caller(raw).e164 is None

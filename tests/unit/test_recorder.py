@@ -13,6 +13,7 @@ async def test_writes_are_applied_in_order_and_retried_when_the_database_fails()
                 failures["left"] -= 1
                 raise OSError("database gone")
             written.append(n)
+
         return write
 
     recorder = Recorder(retry_initial=0.01, retry_max=0.02)
@@ -34,8 +35,12 @@ async def test_a_permanent_error_does_not_stall_later_writes() -> None:
     async def good() -> None:
         written.append("good")
 
-    recorder = Recorder(is_transient=lambda exc: isinstance(exc, OSError),
-                        retry_initial=0.01, retry_max=0.01, max_attempts_permanent=2)
+    recorder = Recorder(
+        is_transient=lambda exc: isinstance(exc, OSError),
+        retry_initial=0.01,
+        retry_max=0.01,
+        max_attempts_permanent=2,
+    )
     task = asyncio.create_task(recorder.run())
     recorder.submit("bad", bad)
     recorder.submit("good", good)

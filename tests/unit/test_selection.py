@@ -5,7 +5,9 @@ from router.domain.operators import Operator, OperatorStatus, Presence
 from router.domain.selection import choose_operators
 
 
-def status(op_id: str, presence: Presence = Presence.AVAILABLE, idle: float = 0.0) -> OperatorStatus:
+def status(
+    op_id: str, presence: Presence = Presence.AVAILABLE, idle: float = 0.0
+) -> OperatorStatus:
     return OperatorStatus(Operator(op_id, op_id, f"PJSIP/{op_id}"), presence, idle_since=idle)
 
 
