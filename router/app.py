@@ -59,10 +59,13 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
     for op in rules.operators:
         row = rows.get(op.id)
         if row is None or row.state_changed_at is None or op.id in synced.added:
-            # First sight of this operator: on duty until someone says otherwise.
-            statuses.append(
-                OperatorStatus(op, Presence.AVAILABLE, since=time.time(), idle_since=time.time())
+            # First sight of this operator: on duty until someone says otherwise; saved so
+            # a restart does not take them for "offline".
+            fresh = OperatorStatus(
+                op, Presence.AVAILABLE, since=time.time(), idle_since=time.time()
             )
+            persist(fresh)
+            statuses.append(fresh)
         else:
             statuses.append(
                 OperatorStatus(

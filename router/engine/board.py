@@ -44,9 +44,10 @@ class OperatorBoard:
             if current is None:
                 # A new operator is on duty until someone says otherwise (as at start-up).
                 now = self._clock()
-                self._statuses[op.id] = OperatorStatus(
-                    op, Presence.AVAILABLE, since=now, idle_since=now
-                )
+                fresh = OperatorStatus(op, Presence.AVAILABLE, since=now, idle_since=now)
+                self._statuses[op.id] = fresh
+                if self._on_change is not None:
+                    self._on_change(fresh)
             else:
                 current.operator = op
         self._retired -= seen  # re-added by this reload: stays

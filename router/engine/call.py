@@ -177,13 +177,28 @@ class InboundCall:
     async def _hold(self) -> None:
         """Put the caller in the call's bridge with music while operators ring."""
         ari = self.ctx.ari
-        try:
-            await self._guard(ari.create_bridge(self.bridge_id, "mixing", name=self.bridge_id))
-        except ari_errors.AriConflict:
-            pass  # adopted after a restart: the bridge is already there
-        self._bridge_ready = True
-        await self._guard(ari.add_channel(self.bridge_id, [self.id]))
+        members: tuple[str, ...] = ()
+        if self.resume is not None:  # adopted after a restart: the bridge may be there
+            try:
+                members = (await ari.get_bridge(self.bridge_id)).channel_ids
+                self._bridge_ready = True
+            except ari_errors.AriNotFound:
+                pass
+        if not self._bridge_ready:
+            await ari.create_bridge(self.bridge_id, "mixing", name=self.bridge_id)
+            self._bridge_ready = True
+        if self.id not in members:
+            await self._add_to_bridge(self.id)
         await self._guard(ari.start_bridge_moh(self.bridge_id, self.ctx.settings.moh_class))
+
+    async def _add_to_bridge(self, channel_id: str) -> None:
+        # Asterisk answers 400 "Channel not found" (not 404) for a vanished channel.
+        try:
+            await self.ctx.ari.add_channel(self.bridge_id, [channel_id])
+        except (ari_errors.AriNotFound, ari_errors.AriBadRequest):
+            if channel_id == self.id:
+                raise CallerGone() from None
+            raise
 
     async def _ring(self, status: OperatorStatus) -> RingResult:
         op = status.operator
@@ -253,7 +268,7 @@ class InboundCall:
                 await ari.stop_bridge_moh(self.bridge_id)
             except ari_errors.AriError:
                 pass
-            await self._guard(ari.add_channel(self.bridge_id, [leg]))
+            await self._add_to_bridge(leg)
             self.ctx.recorder_update(
                 self,
                 phase=Phase.BRIDGED.value,

@@ -139,3 +139,33 @@ async def sandbox_channels(sandbox) -> list[str]:  # type: ignore[no-untyped-def
             return []
         await asyncio.sleep(0.2)
     return [c["name"] for c in body]
+
+
+async def test_router_killed_while_an_operator_rings_the_call_is_routed_again(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(
+        tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]), ring_timeout_s=20
+    )
+    await router.start()
+    try:
+        behaviours = {"op1001": Behaviour("never"), "op1002": Behaviour("answer", hold=60)}
+        async with Phones(behaviours) as phones:
+            caller = asyncio.create_task(
+                place_call("79990002006", DID, hangup_after=10, timeout=40)
+            )
+            await phones.wait_for_invites("op1001", 1, timeout=10)
+            router.kill()
+            await router.start()  # reconcile: stop op1001's ring, ring the next operator
+            result = await caller
+            await phones.wait_idle("op1002", timeout=10)
+        assert result.ok, result.describe()
+        report = phones.report()
+        assert report["op1001"].invites == 1 and report["op1001"].cancelled == 1
+        assert report["op1002"].answered == 1
+        [call] = await router.wait_calls(1)
+        assert call["outcome"] == "answered" and call["operator_id"] == "op1002"
+        assert call["tried_operators"] == ["op1001", "op1002"]
+        assert "adopted" in [s["kind"] for s in call["journey"]]
+    finally:
+        await router.stop()
