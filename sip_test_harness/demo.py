@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.router_process import REPO, RouterProcess
 from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.scenarios import Behaviour
@@ -131,4 +132,5 @@ async def demo() -> int:
 
 
 def main() -> int:
-    return asyncio.run(demo())
+    with sandbox_lock():
+        return asyncio.run(demo())

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.sandbox import Sandbox
 
 
@@ -17,11 +18,12 @@ def sandbox() -> Iterator[Sandbox]:
     (``python -m sip_test_harness sandbox up``) it is reloaded and left up afterwards;
     if this session started it, this session takes it down again.
     """
-    box = Sandbox()
-    started_here = box.pid() is None
-    box.up()
-    try:
-        yield box
-    finally:
-        if started_here:
-            box.down()
+    with sandbox_lock():
+        box = Sandbox()
+        started_here = box.pid() is None
+        box.up()
+        try:
+            yield box
+        finally:
+            if started_here:
+                box.down()
