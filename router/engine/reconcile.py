@@ -94,6 +94,7 @@ class Reconciler:
         if row.id not in channels:
             if leg and leg in channels:
                 await self._hangup(leg)
+            await self._delete_bridge(BRIDGE_PREFIX + row.id)
             bridged = row.phase == Phase.BRIDGED.value
             outcome = Outcome.ANSWERED if bridged else Outcome.LOST
             ctx.recorder.submit(
@@ -197,10 +198,13 @@ class Reconciler:
             if bridge.id.startswith(BRIDGE_PREFIX) and not bridge.channel_ids:
                 owner = self.engine.owner_of(bridge.id.removeprefix(BRIDGE_PREFIX))
                 if owner is None:
-                    try:
-                        await self.engine.ctx.ari.delete_bridge(bridge.id)
-                    except ari_errors.AriError:
-                        pass
+                    await self._delete_bridge(bridge.id)
+
+    async def _delete_bridge(self, bridge_id: str) -> None:
+        try:
+            await self.engine.ctx.ari.delete_bridge(bridge_id)
+        except ari_errors.AriError:
+            pass  # already gone
 
     async def _hangup(self, channel_id: str) -> None:
         try:

@@ -130,15 +130,18 @@ async def test_asterisk_restart_router_reconnects_and_routes_the_next_call(
 
 
 async def sandbox_channels(sandbox) -> list[str]:  # type: ignore[no-untyped-def]
-    """Channels left in Asterisk, after giving hang-ups a moment to finish."""
+    """Channels and bridges left in Asterisk, after giving hang-ups a moment to finish."""
     from sip_test_harness.probe import ari_get
 
+    left: list[str] = []
     for _ in range(30):
-        status, body = await asyncio.to_thread(ari_get, sandbox.ari_access, "/channels")
-        if status == 200 and not body:
+        _, channels = await asyncio.to_thread(ari_get, sandbox.ari_access, "/channels")
+        _, bridges = await asyncio.to_thread(ari_get, sandbox.ari_access, "/bridges")
+        left = [c["name"] for c in channels] + [f"bridge {b['id']}" for b in bridges]
+        if not left:
             return []
         await asyncio.sleep(0.2)
-    return [c["name"] for c in body]
+    return left
 
 
 async def test_router_killed_while_an_operator_rings_the_call_is_routed_again(
