@@ -1,0 +1,1 @@
+"""The CRM adapter: patient lookup by phone in the clinic's information system over HTTP."""
