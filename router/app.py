@@ -16,6 +16,7 @@ from router.ari.client import AriClient
 from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
+from router.crm.client import CrmClient, CrmConfig
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
 from router.engine.context import CallContext, EngineSettings
@@ -122,6 +123,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
             settings=engine_settings,
             clock=time.monotonic,
             rules_version=lambda: rules.current.version,
+            crm=_crm_client(session, settings),
         )
         engine = Engine(ctx)
         stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
@@ -160,6 +162,30 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         finally:
             await runner.cleanup()
     return exit_code
+
+
+def _crm_client(session: aiohttp.ClientSession, settings: Settings) -> CrmClient | None:
+    cfg = settings.crm
+    if cfg is None:
+        return None
+    return CrmClient(
+        session,
+        CrmConfig(
+            url=cfg.url,
+            phone_format=cfg.phone_format,
+            auth=cfg.auth,
+            header_name=cfg.header_name,
+            username=cfg.username,
+            secret=cfg.secret.get_secret_value() or None,
+            timeout_ms=cfg.timeout_ms,
+            cache_found_s=cfg.cache_found_s,
+            cache_not_found_s=cfg.cache_not_found_s,
+            breaker_failures=cfg.breaker_failures,
+            breaker_open_s=cfg.breaker_open_s,
+            list_path=cfg.list_path,
+            fields=dict(cfg.fields),
+        ),
+    )
 
 
 async def _start_http(

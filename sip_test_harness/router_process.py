@@ -38,6 +38,7 @@ class RouterProcess:
         ring_timeout_s: int = 6,
         wrap_up_s: float = 0,
         app: str = "clinic-router",
+        extra_settings: str = "",
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -48,6 +49,7 @@ class RouterProcess:
         self.ring_timeout_s = ring_timeout_s
         self.wrap_up_s = wrap_up_s
         self.app = app
+        self.extra_settings = extra_settings  # more router.yaml sections, e.g. crm:
         self.proc: subprocess.Popen[bytes] | None = None
         self._write_config()
 
@@ -69,7 +71,7 @@ class RouterProcess:
             "routing:\n"
             f"  rules: {self.rules}\n"
             f"  ring_timeout_s: {self.ring_timeout_s}\n"
-            f"  wrap_up_s: {self.wrap_up_s}\n",
+            f"  wrap_up_s: {self.wrap_up_s}\n" + self.extra_settings,
             encoding="utf-8",
         )
 

@@ -238,6 +238,72 @@ class RoutingSettings(Section):
         return (base / value).resolve()
 
 
+class CrmSettings(Section):
+    """Optional patient lookup in the clinic's CRM over HTTP (see docs/configuration.md)."""
+
+    url: Text
+    phone_format: Literal["e164", "digits", "national"] = "e164"
+    auth: Literal["none", "header", "bearer", "basic"] = "none"
+    header_name: Text = "X-Api-Key"
+    username: Text | None = None
+    secret_env: EnvName | None = None
+    secret: SecretStr = Field(default=SecretStr(""), repr=False)
+    timeout_ms: Annotated[StrictInt, Field(ge=50, le=3000)] = 400
+    cache_found_s: Annotated[StrictInt, Field(ge=0, le=86400)] = 300
+    cache_not_found_s: Annotated[StrictInt, Field(ge=0, le=86400)] = 60
+    breaker_failures: Annotated[StrictInt, Field(ge=1, le=100)] = 5
+    breaker_open_s: Annotated[StrictInt, Field(ge=1, le=3600)] = 30
+    list_path: Text | None = None
+    fields: dict[str, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_from_env(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping) or not data.get("secret_env"):
+            return data
+        return _from_env(data, info, key="secret", env_key="secret_env", default="")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL, like https://crm.local/api?phone={phone}")
+        if "{phone}" not in value:
+            raise ValueError("must contain {phone} where the caller's number goes")
+        if parts.username or parts.password:
+            raise ValueError("must not hold credentials: use crm.auth and crm.secret_env")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(CRM_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"unknown field(s) {', '.join(sorted(unknown))} (known: {', '.join(CRM_FIELDS)})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _require_secret(self) -> CrmSettings:
+        if self.auth != "none" and not self.secret.get_secret_value():
+            raise ValueError(_missing_secret("CRM secret", "secret", self.secret_env, "crm"))
+        return self
+
+
+CRM_FIELDS = (
+    "patient_id",
+    "name",
+    "phones",
+    "assigned_operator",
+    "team",
+    "tags",
+    "language",
+    "preferred_branch",
+    "do_not_call",
+)
+
 _SECTIONS = ("ari", "database", "http", "logging", "routing")
 
 
@@ -249,6 +315,7 @@ class Settings(ConfigModel):
     http: HttpSettings
     logging: LoggingSettings
     routing: RoutingSettings
+    crm: CrmSettings | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from router.domain.operators import OperatorStatus
 from router.domain.phone import CallerId, normalise_caller
 from router.engine.context import CallContext, ChannelGone
 from router.logs import call_id_var
+from router.storage.models import PatientRecord
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +141,11 @@ class InboundCall:
         data: dict[str, object] = {"status": caller.status.value, "number": caller.e164}
         self.ctx.recorder_update(self, caller_e164=caller.e164, phase=Phase.ROUTING.value)
         if caller.e164 is not None:
-            try:
-                async with asyncio.timeout(self.ctx.settings.lookup_timeout_s):
-                    patients = await self.ctx.store.patients.find_by_phone(caller.e164)
-            except (TimeoutError, OSError) as exc:
-                data["lookup"] = f"failed: {type(exc).__name__}"
-                patients = []
-            except Exception as exc:  # noqa: BLE001 - a broken database must not cost the caller the call
-                log.warning("patient lookup failed: %s: %s", type(exc).__name__, exc)
-                data["lookup"] = f"failed: {type(exc).__name__}"
-                patients = []
+            # Local store and CRM are asked at once; each is bounded by its own timeout.
+            local, crm = await asyncio.gather(
+                self._local_lookup(caller.e164, data), self._crm_lookup(caller.e164, data)
+            )
+            patients = crm if crm else local  # the CRM is fresher when it knows the caller
             if patients:
                 # Several patients on one phone: prefer one with an assigned operator
                 # (the choice prompt comes with the personalised IVR).
@@ -158,11 +154,30 @@ class InboundCall:
                 self.assigned_operator = chosen.assigned_operator_id
                 data.update(
                     patient=chosen.id,
+                    source="crm" if crm else "local",
                     assigned_operator=chosen.assigned_operator_id,
+                    tags=list(chosen.tags),
                     patients_on_number=len(patients),
                 )
                 self.ctx.recorder_update(self, patient_id=chosen.id)
         self._event("identified", data)
+
+    async def _local_lookup(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
+        try:
+            async with asyncio.timeout(self.ctx.settings.lookup_timeout_s):
+                return await self.ctx.store.patients.find_by_phone(e164)
+        except Exception as exc:  # noqa: BLE001 - a broken database must not cost the caller the call
+            log.warning("patient lookup failed: %s: %s", type(exc).__name__, exc)
+            data["lookup"] = f"failed: {type(exc).__name__}"
+            return []
+
+    async def _crm_lookup(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
+        if self.ctx.crm is None:
+            return []
+        answer = await self.ctx.crm.lookup(e164)
+        data["crm"] = answer.status.value + (" (cached)" if answer.cached else "")
+        data["crm_ms"] = answer.ms
+        return list(answer.patients)
 
     async def _assigned_of(self, patient_id: str | None) -> str | None:
         if patient_id is None:

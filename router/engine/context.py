@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from router.ari.client import AriClient
+from router.crm.client import CrmClient
 from router.domain.calls import RingResult
 from router.engine.board import OperatorBoard
 from router.engine.recorder import Recorder
@@ -63,6 +64,7 @@ class CallContext:
         settings: EngineSettings,
         clock: Callable[[], float],
         rules_version: Callable[[], str | None],
+        crm: CrmClient | None = None,
     ) -> None:
         self.ari = ari
         self.store = store
@@ -72,6 +74,7 @@ class CallContext:
         self.channels: ChannelRouter | None = None  # the engine registers itself
         self.clock = clock
         self.rules_version = rules_version
+        self.crm: CrmClient | None = crm
 
     @staticmethod
     def now() -> datetime:
