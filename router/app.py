@@ -52,6 +52,7 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
             _utc(status.since) or datetime.now(UTC),
             _utc(status.idle_since),
             status.calls_today,
+            status.no_answers,
         )
         recorder.submit(f"operator {status.id}", lambda: store.operators.save_state(*snapshot))
 
@@ -76,6 +77,7 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
                     since=row.state_changed_at.timestamp(),
                     idle_since=row.idle_since.timestamp() if row.idle_since else 0.0,
                     calls_today=row.calls_today,
+                    no_answers=row.consecutive_no_answers,
                 )
             )
     board.load(statuses)
@@ -114,6 +116,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
             app=ari_cfg.app,
             ring_timeout_s=settings.routing.ring_timeout_s,
             wrap_up_s=settings.routing.wrap_up_s,
+            pause_after_no_answers=settings.routing.pause_after_no_answers,
         )
         ctx = CallContext(
             ari=ari,

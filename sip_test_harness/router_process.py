@@ -39,6 +39,7 @@ class RouterProcess:
         wrap_up_s: float = 0,
         app: str = "clinic-router",
         extra_settings: str = "",
+        pause_after_no_answers: int = 3,
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -49,6 +50,7 @@ class RouterProcess:
         self.ring_timeout_s = ring_timeout_s
         self.wrap_up_s = wrap_up_s
         self.app = app
+        self.pause_after_no_answers = pause_after_no_answers
         self.extra_settings = extra_settings  # more router.yaml sections, e.g. crm:
         self.proc: subprocess.Popen[bytes] | None = None
         self._write_config()
@@ -71,7 +73,8 @@ class RouterProcess:
             "routing:\n"
             f"  rules: {self.rules}\n"
             f"  ring_timeout_s: {self.ring_timeout_s}\n"
-            f"  wrap_up_s: {self.wrap_up_s}\n" + self.extra_settings,
+            f"  wrap_up_s: {self.wrap_up_s}\n"
+            f"  pause_after_no_answers: {self.pause_after_no_answers}\n" + self.extra_settings,
             encoding="utf-8",
         )
 

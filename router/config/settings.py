@@ -224,6 +224,8 @@ class RoutingSettings(Section):
     rules: Path = Field(default=Path("rules.yaml"), validate_default=True)
     ring_timeout_s: Annotated[StrictInt, Field(ge=5, le=300)] = 15  # ARI takes whole seconds
     wrap_up_s: Annotated[StrictFloat, Field(ge=0, le=3600)] = 0.0
+    # Rings in a row an operator lets ring out before being paused (reason no_answer); 0: never.
+    pause_after_no_answers: Annotated[StrictInt, Field(ge=0, le=100)] = 3
 
     @field_validator("rules", mode="before")
     @classmethod

@@ -43,6 +43,7 @@ class OperatorStatus:
     since: float = 0.0
     idle_since: float = 0.0
     calls_today: int = 0
+    no_answers: int = 0  # consecutive rings let ring out (see domain/presence.py)
 
     @property
     def id(self) -> str:

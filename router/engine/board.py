@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
+from router.domain.calls import RingResult
 from router.domain.operators import Operator, OperatorStatus, Presence
+from router.domain.presence import NO_ANSWER_REASON, after_ring
 from router.domain.selection import choose_operators
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,8 @@ class OperatorBoard:
             Presence.RINGING,
         ):
             status.idle_since = now
+        if presence is Presence.AVAILABLE and status.presence is Presence.PAUSED:
+            status.no_answers = 0  # back from a pause: a fresh start
         status.presence = presence
         status.reason = reason
         status.since = now
@@ -118,6 +122,21 @@ class OperatorBoard:
             status.since = status.idle_since = self._clock()
             if self._on_change is not None:
                 self._on_change(status)
+
+    def ring_result(self, operator_id: str, result: RingResult, pause_after: int) -> bool:
+        """Apply the no-answer policy; True when the operator was paused for it."""
+        status = self._statuses.get(operator_id)
+        if status is None:
+            return False
+        outcome = after_ring(status.no_answers, result, pause_after)
+        changed = outcome.no_answers != status.no_answers
+        status.no_answers = outcome.no_answers
+        if outcome.pause and status.presence is Presence.AVAILABLE:
+            self.set(operator_id, Presence.PAUSED, NO_ANSWER_REASON)
+            return True
+        if changed and self._on_change is not None:
+            self._on_change(status)
+        return False
 
     def connected(self, operator_id: str) -> None:
         status = self.get(operator_id)

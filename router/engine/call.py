@@ -236,7 +236,7 @@ class InboundCall:
             self._live_legs.discard(leg)
             self.ctx.detach(leg)
             self.ctx.board.ring_failed(op.id)
-            self.ctx.operator_no_answer(op.id, result)
+        self.ctx.operator_ring_result(op.id, result)
         if result is RingResult.CANCELLED:
             raise CallerGone()
         return result

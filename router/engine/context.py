@@ -38,6 +38,7 @@ class EngineSettings:
     app: str
     ring_timeout_s: int = 15
     wrap_up_s: float = 0.0
+    pause_after_no_answers: int = 3
     lookup_timeout_s: float = 0.5
     region: str = "RU"
     moh_class: str = "default"
@@ -98,9 +99,14 @@ class CallContext:
 
     # -- operators -------------------------------------------------------------------------
 
-    def operator_no_answer(self, operator_id: str, result: RingResult) -> None:
-        """Hook for presence policy (consecutive no-answers); see the skills issue."""
-        log.info("operator %s: %s", operator_id, result.value)
+    def operator_ring_result(self, operator_id: str, result: RingResult) -> None:
+        """Presence policy after every ring: too many rings let ring out pause the operator."""
+        if self.board.ring_result(operator_id, result, self.settings.pause_after_no_answers):
+            log.warning(
+                "operator %s paused: %d calls in a row not answered",
+                operator_id,
+                self.settings.pause_after_no_answers,
+            )
 
     def operator_call_finished(self, operator_id: str) -> None:
         loop = asyncio.get_running_loop()

@@ -156,6 +156,7 @@ def _operator_json(status: OperatorStatus) -> dict[str, object]:
         "state": status.presence.value,
         "reason": status.reason,
         "calls_today": status.calls_today,
+        "consecutive_no_answers": status.no_answers,
     }
 
 

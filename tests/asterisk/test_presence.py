@@ -1,0 +1,98 @@
+"""Operator presence on the real sandbox: ring-no-answer pauses, wrap-up, manual pause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sipp import Behaviour, Phones, place_call
+from tests.asterisk.rulesfile import write_rules
+
+pytestmark = pytest.mark.asterisk
+
+DID = "74952232222"
+
+
+async def operator(router: RouterProcess, op_id: str) -> dict:  # type: ignore[type-arg]
+    body = await router.get("/api/operators")
+    return next(o for o in body["operators"] if o["id"] == op_id)
+
+
+async def test_operator_who_lets_calls_ring_out_is_paused(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(
+        tmp_path,
+        rules=write_rules(tmp_path, ["op1001", "op1002"]),
+        ring_timeout_s=5,
+        pause_after_no_answers=2,
+    )
+    await router.start()
+    try:
+        behaviours = {"op1001": Behaviour("never"), "op1002": Behaviour("answer", hold=30)}
+        async with Phones(behaviours) as phones:
+            for n in range(3):
+                # Calls one after another: op1001 (idle longer) is rung first each time
+                # until it is paused; op1002 answers every call.
+                result = await place_call(f"7999000400{n}", DID, hangup_after=8, timeout=30)
+                assert result.ok, result.describe()
+                if n == 0:
+                    assert (await operator(router, "op1001"))["consecutive_no_answers"] == 1
+        report = phones.report()
+        assert report["op1001"].invites == 2  # the third call never rang the paused phone
+        assert report["op1002"].answered == 3
+        state = await operator(router, "op1001")
+        assert (state["state"], state["reason"]) == ("paused", "no_answer")
+        status, body = await router.request(
+            "PUT", "/api/operators/op1001/state", {"state": "available"}
+        )
+        assert status == 200 and body["consecutive_no_answers"] == 0
+    finally:
+        await router.stop()
+
+
+async def test_paused_operator_receives_nothing(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]))
+    await router.start()
+    try:
+        status, _ = await router.request(
+            "PUT", "/api/operators/op1001/state", {"state": "paused", "reason": "lunch"}
+        )
+        assert status == 200
+        behaviours = {
+            "op1001": Behaviour("answer", hold=30),
+            "op1002": Behaviour("answer", hold=30),
+        }
+        async with Phones(behaviours) as phones:
+            result = await place_call("79990004100", DID, hangup_after=2, timeout=20)
+        assert result.ok, result.describe()
+        report = phones.report()
+        assert report["op1001"].invites == 0 and report["op1002"].answered == 1
+    finally:
+        await router.stop()
+
+
+async def test_wrap_up_is_respected(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(
+        tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]), wrap_up_s=30
+    )
+    await router.start()
+    try:
+        behaviours = {
+            "op1001": Behaviour("answer", hold=30),
+            "op1002": Behaviour("answer", hold=30),
+        }
+        async with Phones(behaviours) as phones:
+            first = await place_call("79990004200", DID, hangup_after=1, timeout=20)
+            assert (await operator(router, "op1001"))["state"] == "wrap_up"
+            second = await place_call("79990004201", DID, hangup_after=1, timeout=20)
+            third = await place_call("79990004202", DID, hangup_after=1, timeout=20)
+        assert first.ok and second.ok
+        report = phones.report()
+        assert report["op1001"].answered == 1 and report["op1002"].answered == 1
+        # Both operators in wrap-up: the third caller finds nobody (no re-ring early).
+        assert third.ok
+        calls = await router.wait_calls(3)
+        assert calls[0]["outcome"] == "no_operator"
+    finally:
+        await router.stop()
