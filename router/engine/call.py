@@ -243,6 +243,8 @@ class InboundCall:
 
     async def _ring_leg(self, leg: str, endpoint: str) -> RingResult:
         settings = self.ctx.settings
+        if await self._in_use_elsewhere(endpoint):
+            return RingResult.BUSY
         try:
             await self.ctx.ari.originate(
                 endpoint,
@@ -272,6 +274,18 @@ class InboundCall:
         except TimeoutError:
             await self._hangup(leg)
             return RingResult.NO_ANSWER
+
+    async def _in_use_elsewhere(self, endpoint: str) -> bool:
+        """Is the phone on a call the router did not place (internal or outbound)?
+
+        The operator is reserved for us, so any channel on the endpoint is someone else's.
+        """
+        tech, _, resource = endpoint.partition("/")
+        try:
+            found = await self.ctx.ari.get_endpoint(tech, resource, request_timeout=1.0)
+        except ari_errors.AriError:
+            return False  # unknown: let the originate decide
+        return bool(found.channel_ids)
 
     async def _talk(self, leg: str, already_bridged: bool = False) -> None:
         ari = self.ctx.ari

@@ -96,3 +96,43 @@ async def test_wrap_up_is_respected(sandbox, tmp_path: Path) -> None:  # type: i
         assert calls[0]["outcome"] == "no_operator"
     finally:
         await router.stop()
+
+
+async def test_operator_busy_on_a_direct_call_is_skipped(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]))
+    await router.start()
+    try:
+        behaviours = {
+            "op1001": Behaviour("answer", hold=15),
+            "op1002": Behaviour("answer", hold=30),
+        }
+        async with Phones(behaviours) as phones:
+            # A call the router did not place: Asterisk rings op1001 directly.
+            await asyncio.to_thread(
+                sandbox.cli, "channel originate PJSIP/op1001 application Wait 20"
+            )
+            await phones.wait_for_invites("op1001", 1, timeout=10)
+            await phones.wait_until("op1001", lambda r: r.answered == 1, timeout=10)
+            result = await place_call("79990004300", DID, hangup_after=2, timeout=20)
+        assert result.ok, result.describe()
+        report = phones.report()
+        assert report["op1001"].invites == 1  # only the direct call
+        assert report["op1002"].answered == 1
+        [call] = await router.wait_calls(1)
+        assert call["operator_id"] == "op1002"
+        _, detail = await router.request("GET", f"/api/calls/{call['id']}")
+        assert [(a["operator"], a["result"]) for a in detail["ring_attempts"]] == [
+            ("op1001", "busy"),
+            ("op1002", "answered"),
+        ]
+    finally:
+        await sandbox_hangup(sandbox)
+        await router.stop()
+
+
+async def sandbox_hangup(sandbox) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    await asyncio.to_thread(sandbox.hangup_all)
