@@ -35,19 +35,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--format", choices=("text", "json"), default="text")
 
+    from router.simulate import add_simulate_parser
+
+    add_simulate_parser(sub)
+
     patients = sub.add_parser("patients", help="the patient store")
     psub = patients.add_subparsers(dest="patients_command", required=True)
-    imp = psub.add_parser("import", help="upsert patients from a CSV file")
+    imp = psub.add_parser("import", help="upsert patients from a CSV file (docs/patients.md)")
     imp.add_argument("file")
     imp.add_argument("--config", default=DEFAULT_CONFIG)
-    show = psub.add_parser("show", help="patients on a phone number")
+    imp.add_argument(
+        "--tz", default="Europe/Moscow", help="zone of date-times given without an offset"
+    )
+    imp.add_argument(
+        "--progress-every", type=int, default=100_000, metavar="N", help="report every N rows"
+    )
+    imp.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="processes checking rows (0: none)"
+    )
+    show = psub.add_parser("show", help="patients on a phone number, with the full profile")
     show.add_argument("phone")
     show.add_argument("--config", default=DEFAULT_CONFIG)
+    show.add_argument("--tz", default="Europe/Moscow", help="zone to show date-times in")
+    show.add_argument("--json", action="store_true", help="print what GET /api/patients returns")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "simulate":
+        from router.simulate import run_simulate
+
+        return run_simulate(args)
     if args.command == "check":
         from router.config.check import run_check
 
@@ -64,8 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         from router.patients_cli import import_csv, show_phone
 
         if args.patients_command == "import":
-            return asyncio.run(import_csv(settings, Path(args.file)))
-        return asyncio.run(show_phone(settings, args.phone))
+            return asyncio.run(
+                import_csv(
+                    settings,
+                    Path(args.file),
+                    tz_name=args.tz,
+                    progress_every=max(1, args.progress_every),
+                    workers=max(0, args.workers),
+                )
+            )
+        return asyncio.run(show_phone(settings, args.phone, tz_name=args.tz, as_json=args.json))
     return 2
 
 

@@ -40,6 +40,7 @@ class RouterProcess:
         app: str = "clinic-router",
         extra_settings: str = "",
         pause_after_no_answers: int = 3,
+        log_level: str = "debug",
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -50,6 +51,7 @@ class RouterProcess:
         self.ring_timeout_s = ring_timeout_s
         self.wrap_up_s = wrap_up_s
         self.app = app
+        self.log_level = log_level
         self.pause_after_no_answers = pause_after_no_answers
         self.extra_settings = extra_settings  # more router.yaml sections, e.g. crm:
         self.proc: subprocess.Popen[bytes] | None = None
@@ -69,7 +71,7 @@ class RouterProcess:
             f"  port: {self.port}\n"
             "  token_env: CLINIC_ROUTER_API_TOKEN\n"
             "logging:\n"
-            "  level: debug\n"
+            f"  level: {self.log_level}\n"
             "routing:\n"
             f"  rules: {self.rules}\n"
             f"  ring_timeout_s: {self.ring_timeout_s}\n"
@@ -84,6 +86,11 @@ class RouterProcess:
         env.update(CLINIC_ROUTER_ARI_PASSWORD=ARI_PASSWORD, CLINIC_ROUTER_API_TOKEN=TOKEN)
         env.pop("CLINIC_ROUTER_DB_URL", None)
         return env
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the router process while started."""
+        return self.proc.pid if self.proc is not None else None
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

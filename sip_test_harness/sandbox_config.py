@@ -22,6 +22,12 @@ CALLER_PORTS = tuple(range(5061, 5070))  # SIPp UACs acting as the carrier
 OPERATORS = tuple(f"op{1000 + n}" for n in range(1, 9))  # op1001..op1008
 LOAD_OPERATORS = tuple(f"lop{n:03d}" for n in range(1, 201))  # lop001..lop200
 LOAD_OPERATOR_PORT = 5100
+# SIPp UACs acting as a second carrier, for the benchmark's baselines only: the endpoint
+# `bench-trunk` enters [bench-inbound] (plain Dial, app_queue, minimal ARI app), never the
+# clinic-router dialplan
+BENCH_CALLER_PORTS = tuple(range(5091, 5100))
+BENCH_QUEUE = "bench"
+BENCH_ARI_APP = "bench-minimal"
 PATIENTS_PORT = 5080
 FALLBACK_QUEUE = "clinic-router-fallback"
 DIALPLAN_FILE = "clinic-router.conf"
@@ -73,9 +79,9 @@ def render_configs(layout: AsteriskLayout, dialplan: str, indications: str) -> d
         "rtp.conf": f"[general]\nrtpstart = {RTP_PORTS[0]}\nrtpend = {RTP_PORTS[1]}\n",
         "indications.conf": indications,
         "musiconhold.conf": _musiconhold_conf(layout.moh_dir),
-        "queues.conf": _queues_conf(OPERATORS),
+        "queues.conf": _queues_conf(OPERATORS) + _BENCH_QUEUE_CONF,
         "pjsip.conf": render_pjsip_conf(),
-        "extensions.conf": _EXTENSIONS_CONF,
+        "extensions.conf": _EXTENSIONS_CONF + _BENCH_EXTENSIONS,
         DIALPLAN_FILE: dialplan,
     }
 
@@ -239,6 +245,11 @@ def render_pjsip_conf() -> str:
         "[trunk]\ntype = identify\nendpoint = trunk\nmatch = "
         + ",".join(f"{HOST}:{port}" for port in CALLER_PORTS)
         + "\n\n",
+        "; benchmark baselines only: SIPp callers on ports 5091-5099 -> [bench-inbound]\n",
+        "[bench-trunk](clinic-endpoint)\ncontext = bench-inbound\ntrust_id_inbound = yes\n\n",
+        "[bench-trunk]\ntype = identify\nendpoint = bench-trunk\nmatch = "
+        + ",".join(f"{HOST}:{port}" for port in BENCH_CALLER_PORTS)
+        + "\n\n",
         "; outbound trunk to patients' phones (callbacks): SIPp UAS on 5080\n",
         _phone(
             "patients",
@@ -285,4 +296,36 @@ writeprotect = yes
 exten => echo,1,Answer()
  same => n,Echo()
 exten => hangup,1,Hangup()
+"""
+
+
+# The benchmark's baselines (sip_test_harness.bench): same load operators, no router.
+_BENCH_QUEUE_CONF = "\n".join(
+    [
+        "",
+        f"[{BENCH_QUEUE}]",
+        "; benchmark baseline (2): app_queue with the load operators as static members",
+        "strategy = rrmemory",
+        "timeout = 15",
+        "retry = 1",
+        "ringinuse = no",
+        "autofill = yes",
+        "announce-frequency = 0",
+        "joinempty = unavailable,invalid",
+        "leavewhenempty = unavailable,invalid",
+        *(f"member => PJSIP/{name}" for name in LOAD_OPERATORS),
+    ]
+) + "\n"
+
+_BENCH_EXTENSIONS = f"""
+; benchmark baselines, reached only from the endpoint bench-trunk (ports 5091-5099):
+; 900NNN... plain Dial() to lopNNN; 901... app_queue; 902... the minimal ARI app
+[bench-inbound]
+exten => _900XXX.,1,Dial(PJSIP/lop${{EXTEN:3:3}},30)
+ same => n,Hangup()
+exten => _901X.,1,Ringing()
+ same => n,Queue({BENCH_QUEUE},t,,,30)
+ same => n,Hangup()
+exten => _902X.,1,Stasis({BENCH_ARI_APP})
+ same => n,Hangup()
 """

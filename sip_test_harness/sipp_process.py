@@ -44,6 +44,7 @@ class SippRun:
     timeout_is_error: bool = False
     full_trace: bool = True  # -trace_msg (every message in full)
     local_ip: str = HOST  # SIP and RTP address of this SIPp (a real PBX needs a routable one)
+    extra: tuple[str, ...] = ()  # more options (load runs: -r, -inf, -l, -trace_logs ...)
 
     def log(self, kind: str) -> Path:
         """Path of one of this run's logs: ``short``, ``messages``, ``errors``, ``stderr``."""
@@ -84,6 +85,7 @@ class SippRun:
             argv += ["-s", self.service]
         for key, value in (self.variables or {}).items():
             argv += ["-set", key, value]
+        argv += self.extra
         if self.remote is not None:
             argv.append(self.remote)
         return argv

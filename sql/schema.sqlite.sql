@@ -106,3 +106,29 @@ CREATE INDEX ix_ring_attempts_call_id ON ring_attempts (call_id);
 CREATE INDEX ix_ring_attempts_operator_id_started_at ON ring_attempts (operator_id, started_at);
 
 INSERT INTO alembic_version (version_num) VALUES ('0001') RETURNING version_num;
+
+-- Running upgrade 0001 -> 0002
+
+ALTER TABLE patients ADD COLUMN birth_year SMALLINT;
+
+ALTER TABLE patients ADD COLUMN last_contact_at DATETIME;
+
+ALTER TABLE patients ADD COLUMN last_contact_operator_id TEXT;
+
+ALTER TABLE patients ADD COLUMN last_contact_category TEXT;
+
+ALTER TABLE patients ADD COLUMN last_contact_outcome TEXT;
+
+CREATE TABLE appointments (
+    id INTEGER NOT NULL,
+    patient_id TEXT NOT NULL,
+    starts_at DATETIME NOT NULL,
+    doctor TEXT,
+    branch TEXT,
+    CONSTRAINT pk_appointments PRIMARY KEY (id),
+    CONSTRAINT fk_appointments_patient_id_patients FOREIGN KEY(patient_id) REFERENCES patients (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_appointments_patient_id_starts_at ON appointments (patient_id, starts_at);
+
+UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';

@@ -1,6 +1,6 @@
-"""`config/rules.yaml`: who answers which calls. For now: the skills catalogue and the
-operators; lines, calendars, routes, menus, queues and callback policy come next as
-further top-level sections of the same file (see docs/configuration.md).
+"""`config/rules.yaml`: who answers which calls: the skills catalogue and the operators
+(here), and the routing sections (lines, calendars, routes, menus, queues, callback;
+schema in `rules_schema.py`, references in `rules_crosscheck.py`). See docs/rules.md.
 
 Validation happens in two passes that both always run, so one `check` shows everything:
 the schema (types, ranges, unknown keys) and the cross-checks (unique ids and endpoints,
@@ -11,12 +11,12 @@ when the schema pass failed somewhere.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, StrictInt, ValidationInfo, field_validator
+from pydantic import Field, StrictInt, ValidationError, ValidationInfo, field_validator
 
 from router.config.errors import ConfigError, ConfigIssue, suggest
 from router.config.fields import (
@@ -29,12 +29,37 @@ from router.config.fields import (
     Slug,
     Text,
 )
+from router.config.rules_build import (
+    Line,
+    build_calendar,
+    build_callback,
+    build_line,
+    build_menu,
+    build_queue,
+    build_routes,
+)
+from router.config.rules_crosscheck import routing_cross_check
+from router.config.rules_schema import (
+    CalendarSpec,
+    CallbackSpec,
+    LineSpec,
+    MenuSpec,
+    QueueSpec,
+    RouteSpec,
+)
 from router.config.validation import validate_document
 from router.config.yamlsafe import YamlDocument, load_yaml
+from router.domain.calendar import Calendar
+from router.domain.callback_policy import CallbackPolicy
+from router.domain.journey import RoutingWorld
+from router.domain.menus import Menu
 from router.domain.operators import Operator
+from router.domain.phone import normalise_did
+from router.domain.queue_steps import Queue
+from router.domain.routing import Route
 
 RULES_FORMAT = 1
-FUTURE_SECTIONS = ("lines", "calendars", "routes", "menus", "queues", "callback")
+FUTURE_SECTIONS: tuple[str, ...] = ()
 
 
 class About(Section):
@@ -74,6 +99,12 @@ class RulesFile(ConfigModel):
     about: About | None = None
     skills: dict[Slug, Text] = Field(default_factory=dict)
     operators: tuple[OperatorSpec, ...] = ()
+    lines: tuple[LineSpec, ...] = ()
+    calendars: dict[Slug, CalendarSpec] = Field(default_factory=dict)
+    routes: dict[Slug, tuple[RouteSpec, ...]] = Field(default_factory=dict)
+    menus: dict[Slug, MenuSpec] = Field(default_factory=dict)
+    queues: dict[Slug, QueueSpec] = Field(default_factory=dict)
+    callback: CallbackSpec | None = None
 
     @field_validator("format")
     @classmethod
@@ -84,11 +115,13 @@ class RulesFile(ConfigModel):
             )
         return value
 
-    @field_validator("skills", "operators", mode="before")
+    @field_validator(
+        "skills", "operators", "lines", "calendars", "routes", "menus", "queues", mode="before"
+    )
     @classmethod
     def _empty_section(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
-            return {} if info.field_name == "skills" else ()
+            return () if info.field_name in ("operators", "lines") else {}
         return value
 
 
@@ -101,9 +134,27 @@ class Rules:
     name: str | None
     skills: Mapping[str, str]  # skill id -> display name, in file order
     operators: tuple[Operator, ...]
+    # The routing sections; all optional, so a file with only skills and operators is valid.
+    lines: tuple[Line, ...] = ()
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    routes: Mapping[str, tuple[Route, ...]] = field(default_factory=dict)
+    menus: Mapping[str, Menu] = field(default_factory=dict)
+    queues: Mapping[str, Queue] = field(default_factory=dict)
+    callback: CallbackPolicy = field(default_factory=CallbackPolicy)
 
     def operator(self, operator_id: str) -> Operator | None:
         return next((o for o in self.operators if o.id == operator_id), None)
+
+    def world(self) -> RoutingWorld:
+        """The routing sections as the pure core's `RoutingWorld` (for `plan_journey`)."""
+        return RoutingWorld(
+            self.routes, self.menus, self.queues, self.calendars, self.operators, self.callback
+        )
+
+    def line_for(self, did: str) -> Line | None:
+        """The line a dialled number belongs to (compared as `normalise_did` reduces it)."""
+        number = normalise_did(did)
+        return next((line for line in self.lines if number in line.numbers), None)
 
 
 def load_rules(path: str | Path, *, source: str | None = None) -> Rules:
@@ -115,6 +166,7 @@ def load_rules(path: str | Path, *, source: str | None = None) -> Rules:
 def rules_from_document(doc: YamlDocument, *, loaded_from: Path) -> Rules:
     spec, issues = validate_document(RulesFile, doc)
     issues.extend(cross_check(doc))
+    issues.extend(routing_cross_check(doc, _valid_operators(doc.data)))
     if issues or spec is None:
         raise ConfigError(issues)
     return Rules(
@@ -123,7 +175,25 @@ def rules_from_document(doc: YamlDocument, *, loaded_from: Path) -> Rules:
         name=spec.about.name if spec.about else None,
         skills=MappingProxyType(dict(spec.skills)),
         operators=tuple(_operator(o) for o in spec.operators),
+        lines=tuple(build_line(line) for line in spec.lines),
+        calendars=MappingProxyType({k: build_calendar(k, v) for k, v in spec.calendars.items()}),
+        routes=build_routes(spec.routes),
+        menus=MappingProxyType({k: build_menu(k, v) for k, v in spec.menus.items()}),
+        queues=MappingProxyType({k: build_queue(k, v) for k, v in spec.queues.items()}),
+        callback=build_callback(spec.callback),
     )
+
+
+def _valid_operators(data: Any) -> list[Operator]:
+    """The operators that pass the schema, one by one (the others are already reported)."""
+    raw = data.get("operators") if isinstance(data, Mapping) else None
+    valid = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            valid.append(_operator(OperatorSpec.model_validate(item)))
+        except ValidationError:
+            continue
+    return valid
 
 
 def _operator(spec: OperatorSpec) -> Operator:

@@ -18,6 +18,7 @@ from router.domain.operators import SETTABLE, OperatorStatus, Presence
 from router.engine.board import OperatorBoard, UnknownOperator
 from router.http.auth import token_middleware
 from router.http.errors import ApiError, error_middleware
+from router.http.patients import parse_phone, phone_json
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def build_app(deps: ApiDeps, token: str) -> web.Application:
     app.router.add_get("/api/calls/{call_id}", get_call)
     app.router.add_get("/api/operators", list_operators)
     app.router.add_put("/api/operators/{operator_id}/state", set_operator_state)
+    app.router.add_get("/api/patients", get_patients)
     app.router.add_get("/api/rules", get_rules)
     app.router.add_post("/api/rules/reload", reload_rules)
     return app
@@ -198,6 +200,14 @@ async def set_operator_state(request: web.Request) -> web.Response:
         )
     board.set(operator_id, presence, reason if presence is Presence.PAUSED else None)
     return _json(_operator_json(board.get(operator_id)))
+
+
+async def get_patients(request: web.Request) -> web.Response:
+    """Every patient on `?phone=` (any common notation), with appointments and last
+    contact; an empty list when the number is valid but unknown."""
+    e164 = parse_phone(request.query.get("phone"))
+    records = await request.app[DEPS].store.patients.find_by_phone(e164)
+    return _json(phone_json(e164, records))
 
 
 async def get_rules(request: web.Request) -> web.Response:

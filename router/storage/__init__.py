@@ -9,8 +9,10 @@ import time.
 from router.storage.calls import CallRepository
 from router.storage.db import Database, is_transient_error
 from router.storage.models import (
+    Appointment,
     CallRow,
     EventRow,
+    LastContact,
     OperatorRow,
     OperatorSync,
     PatientRecord,
@@ -21,10 +23,12 @@ from router.storage.patients import PatientRepository
 from router.storage.store import Store
 
 __all__ = [
+    "Appointment",
     "CallRepository",
     "CallRow",
     "Database",
     "EventRow",
+    "LastContact",
     "OperatorRepository",
     "OperatorRow",
     "OperatorSync",

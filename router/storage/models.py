@@ -12,8 +12,28 @@ from router.domain.operators import Presence
 
 
 @dataclass(frozen=True, slots=True)
+class Appointment:
+    """A booked visit. `starts_at` is aware (read back in UTC)."""
+
+    starts_at: datetime
+    doctor: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LastContact:
+    """The patient's last contact with the clinic, as the clinic's systems recorded it."""
+
+    at: datetime  # aware (read back in UTC)
+    operator_id: str | None = None
+    category: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PatientRecord:
-    """A patient as imported from the clinic's systems. `phones` are E.164, in order."""
+    """A patient as imported from the clinic's systems. `phones` are E.164, in order;
+    `appointments` are in time order (the repository sorts them on write)."""
 
     id: str
     name: str
@@ -24,6 +44,9 @@ class PatientRecord:
     language: str | None = None
     preferred_branch: str | None = None
     do_not_call: bool = False
+    birth_year: int | None = None  # tells apart patients sharing a phone
+    last_contact: LastContact | None = None
+    appointments: tuple[Appointment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, text
+from sqlalchemy import ColumnElement, Integer, delete, insert, literal_column, null, select, text
+from sqlalchemy import type_coerce as typed
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.storage.db import Database
-from router.storage.models import PatientRecord
-from router.storage.tables import dialect_insert, patient_phones, patients
+from router.storage.models import Appointment, LastContact, PatientRecord
+from router.storage.tables import appointments, dialect_insert, patient_phones, patients
+from router.storage.types import SafeText, UtcDateTime
 
 _E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 _ANALYZE_AFTER = 1_000  # rows; smaller imports barely move the statistics
@@ -28,7 +31,14 @@ _UPSERTED = (
     "preferred_branch",
     "do_not_call",
     "updated_at",
+    "birth_year",
+    "last_contact_at",
+    "last_contact_operator_id",
+    "last_contact_category",
+    "last_contact_outcome",
 )
+_PHONE, _VISIT = 0, 1  # the kinds of detail rows `_load` reads with each patient
+Matches = Callable[[ColumnElement[str]], ColumnElement[bool]]  # a filter on a patient id
 
 
 def _utcnow() -> datetime:
@@ -52,17 +62,19 @@ class PatientRepository:
     async def find_by_phone(self, e164: str) -> list[PatientRecord]:
         """Every patient with this number, by id; empty when the number is unknown."""
         holders = select(patient_phones.c.patient_id).where(patient_phones.c.phone == e164)
-        return await self._load(patients.c.id.in_(holders))
+        return await self._load(lambda column: column.in_(holders))
 
     async def get(self, patient_id: str) -> PatientRecord | None:
-        found = await self._load(patients.c.id == patient_id)
+        found = await self._load(lambda column: column == patient_id)
         return found[0] if found else None
 
     async def upsert(self, records: Sequence[PatientRecord]) -> int:
-        """Insert or replace patients by id, with their phones; returns how many were written.
+        """Insert or replace patients by id, with their phones and appointments (both
+        replaced whole); returns how many were written.
 
-        Every record is checked before anything is written (a bad phone raises
-        `ValueError` naming the patient). When one id appears twice the last one wins.
+        Every record is checked before anything is written (a bad phone, a naive datetime
+        or an impossible birth year raises `ValueError` naming the patient). When one id
+        appears twice the last one wins.
         Batches of `batch_size` are committed one by one: on SQLite a single transaction
         over a 100k-patient import would hold the write lock for seconds and stall every
         call's journey writes. Re-running a failed import is safe (it is an upsert).
@@ -71,22 +83,32 @@ class PatientRepository:
         now = self._clock()
         for chunk in _batches(list(latest.values()), self._batch_size):
             async with self._db.begin() as conn:
-                await conn.execute(self._upsert_statement(), [_patient_row(r, now) for r in chunk])
-                await conn.execute(
-                    delete(patient_phones).where(
-                        patient_phones.c.patient_id.in_([r.id for r in chunk])
-                    )
-                )
-                phone_rows = [
-                    {"phone": phone, "patient_id": r.id, "position": position}
-                    for r in chunk
-                    for position, phone in enumerate(r.phones)
-                ]
-                if phone_rows:
-                    await conn.execute(insert(patient_phones), phone_rows)
+                await self._write(conn, chunk, now)
         if self._db.dialect_name == "postgresql" and len(latest) >= _ANALYZE_AFTER:
             await self._refresh_statistics(len(latest))
         return len(latest)
+
+    async def _write(
+        self, conn: AsyncConnection, chunk: list[PatientRecord], now: datetime
+    ) -> None:
+        await conn.execute(self._upsert_statement(), [_patient_row(r, now) for r in chunk])
+        ids = [r.id for r in chunk]
+        await conn.execute(delete(patient_phones).where(patient_phones.c.patient_id.in_(ids)))
+        await conn.execute(delete(appointments).where(appointments.c.patient_id.in_(ids)))
+        phone_rows = [
+            {"phone": phone, "patient_id": r.id, "position": position}
+            for r in chunk
+            for position, phone in enumerate(r.phones)
+        ]
+        if phone_rows:
+            await conn.execute(insert(patient_phones), phone_rows)
+        visit_rows = [
+            {"patient_id": r.id, "starts_at": a.starts_at, "doctor": a.doctor, "branch": a.branch}
+            for r in chunk
+            for a in r.appointments
+        ]
+        if visit_rows:
+            await conn.execute(insert(appointments), visit_rows)
 
     async def _refresh_statistics(self, written: int) -> None:
         # Until autovacuum catches up (a minute or more), the planner's statistics predate
@@ -97,7 +119,7 @@ class PatientRepository:
         async with self._db.begin() as conn:
             known = (await conn.execute(_ESTIMATED_ROWS, {"table": "patients"})).scalar()
             if known is None or known < 0 or written >= _ANALYZE_SHARE * known:
-                await conn.execute(text("ANALYZE patients, patient_phones"))
+                await conn.execute(text("ANALYZE patients, patient_phones, appointments"))
 
     def _upsert_statement(self) -> Any:
         stmt = dialect_insert(self._db.dialect_name, patients)
@@ -106,23 +128,46 @@ class PatientRepository:
             set_={name: stmt.excluded[name] for name in _UPSERTED},
         )
 
-    async def _load(self, where: ColumnElement[bool]) -> list[PatientRecord]:
-        # One statement for the patients and all their phones: one round trip on the
-        # call path, and a consistent view even while an import replaces phones.
+    async def _load(self, matches: Matches) -> list[PatientRecord]:
+        # One statement for the patients with all their phones and appointments: one
+        # round trip on the call path, and a consistent view even while an import replaces
+        # them (READ COMMITTED gives each statement, not each connection, its snapshot).
+        # Phones and appointments come as one UNION ALL of detail rows (not two joins,
+        # which would multiply them); each branch is filtered by the patient first so that
+        # SQLite never materialises more than this caller's rows.
+        visits = select(
+            appointments.c.patient_id.label("owner"),
+            literal_column(str(_VISIT), Integer).label("kind"),
+            appointments.c.id.label("ord"),
+            appointments.c.doctor.label("a"),
+            appointments.c.branch.label("b"),
+            appointments.c.starts_at.label("at"),
+        ).where(matches(appointments.c.patient_id))
+        phones = select(
+            patient_phones.c.patient_id,
+            literal_column(str(_PHONE), Integer),
+            patient_phones.c.position,
+            patient_phones.c.phone,
+            typed(null(), SafeText),
+            typed(null(), UtcDateTime),
+        ).where(matches(patient_phones.c.patient_id))
+        detail = visits.union_all(phones).subquery()  # column types: from `visits`
         stmt = (
-            select(patients, patient_phones.c.phone)
-            .outerjoin(patient_phones, patient_phones.c.patient_id == patients.c.id)
-            .where(where)
-            .order_by(patients.c.id, patient_phones.c.position)
+            select(patients, detail.c.kind, detail.c.a, detail.c.b, detail.c.at)
+            .outerjoin(detail, detail.c.owner == patients.c.id)
+            .where(matches(patients.c.id))
+            .order_by(patients.c.id, detail.c.kind, detail.c.at, detail.c.ord)
         )
         async with self._db.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        found: dict[str, tuple[Any, list[str]]] = {}  # insertion-ordered: by id
+        found: dict[str, tuple[Any, list[str], list[Appointment]]] = {}  # ordered by id
         for row in rows:
-            _, phones = found.setdefault(row.id, (row._mapping, []))
-            if row.phone is not None:
-                phones.append(row.phone)
-        return [_record(row, tuple(phones)) for row, phones in found.values()]
+            _, phone_list, visit_list = found.setdefault(row.id, (row._mapping, [], []))
+            if row.kind == _PHONE:
+                phone_list.append(row.a)
+            elif row.kind == _VISIT:
+                visit_list.append(Appointment(starts_at=row.at, doctor=row.a, branch=row.b))
+        return [_record(row, tuple(p), tuple(v)) for row, p, v in found.values()]
 
 
 def _checked(record: PatientRecord) -> PatientRecord:
@@ -133,11 +178,23 @@ def _checked(record: PatientRecord) -> PatientRecord:
             raise ValueError(
                 f"patient {record.id!r}: phone {phone!r} is not E.164 ('+' and 2-15 digits)"
             )
+    if record.birth_year is not None and not 1000 <= record.birth_year <= 9999:
+        raise ValueError(f"patient {record.id!r}: birth year {record.birth_year} is impossible")
+    moments = [a.starts_at for a in record.appointments]
+    if record.last_contact is not None:
+        moments.append(record.last_contact.at)
+    for moment in moments:
+        if moment.utcoffset() is None:
+            raise ValueError(f"patient {record.id!r}: naive datetime {moment.isoformat()}")
     unique = tuple(dict.fromkeys(record.phones))  # the same number twice adds nothing
-    return record if unique == record.phones else replace(record, phones=unique)
+    in_order = tuple(sorted(record.appointments, key=lambda a: a.starts_at))
+    if unique == record.phones and in_order == record.appointments:
+        return record
+    return replace(record, phones=unique, appointments=in_order)
 
 
 def _patient_row(record: PatientRecord, now: datetime) -> dict[str, object]:
+    contact = record.last_contact
     return {
         "id": record.id,
         "name": record.name,
@@ -148,10 +205,16 @@ def _patient_row(record: PatientRecord, now: datetime) -> dict[str, object]:
         "preferred_branch": record.preferred_branch,
         "do_not_call": record.do_not_call,
         "updated_at": now,
+        "birth_year": record.birth_year,
+        "last_contact_at": contact.at if contact else None,
+        "last_contact_operator_id": contact.operator_id if contact else None,
+        "last_contact_category": contact.category if contact else None,
+        "last_contact_outcome": contact.outcome if contact else None,
     }
 
 
-def _record(row: Any, phones: tuple[str, ...]) -> PatientRecord:
+def _record(row: Any, phones: tuple[str, ...], visits: tuple[Appointment, ...]) -> PatientRecord:
+    contact_at = row["last_contact_at"]
     return PatientRecord(
         id=row["id"],
         name=row["name"],
@@ -162,6 +225,16 @@ def _record(row: Any, phones: tuple[str, ...]) -> PatientRecord:
         language=row["language"],
         preferred_branch=row["preferred_branch"],
         do_not_call=bool(row["do_not_call"]),
+        birth_year=row["birth_year"],
+        last_contact=None
+        if contact_at is None
+        else LastContact(
+            at=contact_at,
+            operator_id=row["last_contact_operator_id"],
+            category=row["last_contact_category"],
+            outcome=row["last_contact_outcome"],
+        ),
+        appointments=visits,
     )
 
 

@@ -53,6 +53,11 @@ patients = Table(
     Column("preferred_branch", SafeText),
     Column("do_not_call", Boolean, nullable=False, server_default=false()),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("birth_year", SmallInteger),
+    Column("last_contact_at", UtcDateTime),
+    Column("last_contact_operator_id", SafeText),  # no FK, as for assigned_operator_id
+    Column("last_contact_category", SafeText),
+    Column("last_contact_outcome", SafeText),
     Index(None, "assigned_operator_id"),
 )
 
@@ -71,6 +76,24 @@ patient_phones = Table(
     Column("position", SmallInteger, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("phone", "patient_id"),
     Index(None, "patient_id"),  # replacing a patient's phones deletes by patient
+)
+
+# Replaced whole with the patient on every upsert. The index's leading column serves that
+# delete and "this patient's appointments in time order" on the call path.
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column(
+        "patient_id",
+        SafeText,
+        ForeignKey("patients.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("doctor", SafeText),
+    Column("branch", SafeText),
+    Index(None, "patient_id", "starts_at"),
 )
 
 operators = Table(

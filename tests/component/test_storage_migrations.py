@@ -20,7 +20,15 @@ from router.storage.migrate import current_revision, head_revision, migrate
 from router.storage.tables import metadata
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"patients", "patient_phones", "operators", "calls", "call_events", "ring_attempts"}
+TABLES = {
+    "patients",
+    "patient_phones",
+    "appointments",
+    "operators",
+    "calls",
+    "call_events",
+    "ring_attempts",
+}
 
 
 def _schema_diff(connection: Connection) -> list[Any]:
@@ -152,3 +160,38 @@ async def test_store_open_can_migrate_first(backend: str, tmp_path: Path) -> Non
         finally:
             await store.close()
         assert await current_revision(url) == head_revision()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_0002_keeps_the_patients_of_0001(backend: str, tmp_path: Path) -> None:
+    async with empty_database(backend, tmp_path) as url:
+        await migrate(url, "0001")
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO patients (id, name, tags, updated_at) "
+                        "VALUES ('p1', 'Anna', '[]', CURRENT_TIMESTAMP)"
+                    )
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO patient_phones (phone, patient_id) "
+                        "VALUES ('+79161234567', 'p1')"
+                    )
+                )
+        finally:
+            await engine.dispose()
+        await migrate(url)
+        store = await Store.open(url)
+        try:
+            [found] = await store.patients.find_by_phone("+79161234567")
+            assert (found.id, found.birth_year, found.last_contact, found.appointments) == (
+                "p1",
+                None,
+                None,
+                (),
+            )
+        finally:
+            await store.close()

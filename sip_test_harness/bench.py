@@ -1,0 +1,146 @@
+"""``make bench``: micro-benchmarks, then the interleaved end-to-end A/B ramp.
+
+Prints the side-by-side table and writes it, with machine, date and commit, to
+docs/benchmarks.md. A benchmark reports figures; it never fails.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+
+from sip_test_harness import bench_micro
+from sip_test_harness.bench_e2e import LABELS, MODES, ModeResult, ramp
+from sip_test_harness.router_process import REPO
+from sip_test_harness.sandbox import Sandbox
+
+RATES = (25.0, 50.0, 100.0)
+COMMON_RATE = 50.0
+SECONDS = 8.0  # of calls per run
+OUT = REPO / "docs" / "benchmarks.md"
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            models = [
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            ]
+    except OSError:
+        models = []
+    cpu = models[0] if models else cpu
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, {Sandbox().status()}".replace("\n", " ")
+        + f"\n\nDate: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Commit: `{commit}`."
+    )
+
+
+def _fmt(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+def _table(results: dict[str, ModeResult]) -> list[str]:
+    lines = [
+        f"| mode | highest clean rate (calls/s, ramp {'/'.join(f'{r:g}' for r in RATES)}) "
+        f"| setup p50 / p99 ms at {COMMON_RATE:g}/s | INVITE→operator ringing p50 / p99 ms "
+        "| Asterisk CPU ms/call | app CPU ms/call | router RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for mode in MODES:
+        result = results[mode]
+        run = result.runs.get(COMMON_RATE)
+        setup = ring = "—"
+        ast = app = rss = None
+        if run is not None:
+            setup = f"{_fmt(run.setup_ms['p50'])} / {_fmt(run.setup_ms['p99'])}"
+            ring = f"{_fmt(run.ring_ms['p50'])} / {_fmt(run.ring_ms['p99'])}"
+            ast = run.asterisk_cpu_ms_per_call
+            app = run.router_cpu_ms_per_call or run.app_cpu_ms_per_call
+            rss = run.router_rss_mb
+        stop = f" (failed at {result.stopped_at:g})" if result.stopped_at else ""
+        lines.append(
+            f"| {LABELS[mode]} | {_fmt(result.best_rate)}{stop} | {setup} | {ring} | "
+            f"{_fmt(ast)} | {_fmt(app)} | {_fmt(rss)} |"
+        )
+    return lines
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "—" if not a or not b else f"{a / b:.2f}×"
+
+
+def _ratios(results: dict[str, ModeResult]) -> list[str]:
+    router = results["router"]
+    common = router.runs.get(COMMON_RATE)
+    lines = []
+    for mode in ("dial", "queue", "minimal"):
+        other = results[mode]
+        base = other.runs.get(COMMON_RATE)
+        line = f"- clinic-router vs {LABELS[mode]}: highest clean rate "
+        line += _ratio(router.best_rate, other.best_rate)
+        if common and base:
+            line += ", Asterisk CPU/call " + _ratio(
+                common.asterisk_cpu_ms_per_call, base.asterisk_cpu_ms_per_call
+            )
+            if mode == "minimal":
+                line += ", app CPU/call " + _ratio(
+                    common.router_cpu_ms_per_call, base.app_cpu_ms_per_call
+                )
+            p99, base_p99 = common.setup_ms["p99"], base.setup_ms["p99"]
+            if p99 is not None and base_p99 is not None:
+                line += f", setup p99 {p99 - base_p99:+.1f} ms"
+        lines.append(line)
+    return lines
+
+
+def main() -> int:
+    """Run everything (≈ 5 min with the patient store cached) and write the report."""
+    print("micro-benchmarks (in process)...", flush=True)
+    micros = bench_micro.run_all()
+    for m in micros:
+        print(f"  {m.name}: median {m.median_us} µs, p99 {m.p99_us} µs ({m.note})", flush=True)
+    print("end to end, interleaved A/B ramp...", flush=True)
+    results = ramp(RATES, SECONDS)
+    text = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m sip_test_harness bench`) from a real run; "
+        "rerun it as routing features land. Figures, not asserts.",
+        "",
+        f"Machine: {_machine()}",
+        "",
+        "## In-process decisions",
+        "",
+        "| decision | median µs | p99 µs | setup |",
+        "|---|---|---|---|",
+        *(f"| {m.name} | {m.median_us} | {m.p99_us} | {m.note} |" for m in micros),
+        "| rule evaluation | — | — | not in router.domain yet |",
+        "",
+        "## End to end: the same calls through four call paths",
+        "",
+        f"Each run: {SECONDS:g} s of calls from unknown numbers (one SIPp UAC), 200 load "
+        "operators on one SIPp UAS answering at once, the caller hangs up 1 s after the "
+        "answer. Rates interleaved (every mode at a rate before the next rate); a mode "
+        "leaves the ramp at its first run with a failed or lost call or a leftover channel "
+        "or bridge. Setup = caller's INVITE → its 200 OK (ARI apps answer before ringing "
+        "the operator; Dial/Queue answer when the operator does), so compare the ringing "
+        "column across modes. CPU per call = process CPU over the run / calls offered.",
+        "",
+        *_table(results),
+        "",
+        "Ratios at the same run:",
+        "",
+        *_ratios(results),
+        "",
+    ]
+    OUT.write_text("\n".join(text), encoding="utf-8")
+    print("\n".join(text[text.index("## End to end: the same calls through four call paths") :]))
+    print(f"written to {OUT}")
+    return 0

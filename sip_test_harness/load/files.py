@@ -1,0 +1,90 @@
+"""Files a load run writes into its work folder: rules, patients, injection CSVs, XML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sip_test_harness.load.mix import Mix, Stream
+
+ROUTER_DID = "74952232222"
+# the benchmark's baselines, dialled through the endpoint bench-trunk (sandbox_config)
+MODE_DID_PREFIX = {"dial": "900", "queue": "901", "minimal": "902"}
+
+
+def load_operators(count: int) -> list[str]:
+    """``lop001``..``lopK`` (the sandbox has 200)."""
+    if not 1 <= count <= 200:
+        raise ValueError(f"--operators must be 1..200, got {count}")
+    return [f"lop{n:03d}" for n in range(1, count + 1)]
+
+
+def rules_yaml(operators: Sequence[str]) -> str:
+    """A rules file listing the load operators (one team, one skill)."""
+    lines = ["format: 1", "skills:", "  paid: Paid services", "operators:"]
+    for op in operators:
+        lines += [
+            f"  - id: {op}",
+            f"    name: Load operator {op}",
+            f"    endpoint: PJSIP/{op}",
+            "    team: load",
+            "    skills: {paid: 3}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def caller_number(stream_index: int, stream: Stream, n: int) -> str:
+    """A distinct From user per call (known ones are imported as patients)."""
+    if stream.caller == "anonymous":
+        return "anonymous"
+    prefix = "7916" if stream.caller == "known" else "7999"
+    return f"{prefix}{stream_index}{n:06d}"
+
+
+def did_for(mode: str, n: int, answering: Sequence[str]) -> str:
+    """The number dialled: the clinic's DID, or a baseline's prefix (Dial: the operator)."""
+    if mode == "router":
+        return ROUTER_DID
+    if mode == "dial":
+        op = answering[n % len(answering)]
+        return f"900{op[3:]}{n:05d}"
+    return f"{MODE_DID_PREFIX[mode]}{n:06d}"
+
+
+@dataclass(frozen=True)
+class StreamFiles:
+    """Injection file and numbers of one caller stream."""
+
+    stream: Stream
+    injection: Path
+    numbers: tuple[str, ...]
+
+
+def write_streams(
+    folder: Path,
+    mix: Mix,
+    counts: Mapping[str, int],
+    mode: str,
+    answering: Sequence[str],
+) -> list[StreamFiles]:
+    """One ``-inf`` file per stream: ``from;did;`` per call, in order."""
+    out = []
+    for index, stream in enumerate(mix.streams):
+        numbers = tuple(caller_number(index, stream, n) for n in range(counts[stream.name]))
+        lines = ["SEQUENTIAL"]
+        lines += [f"{num};{did_for(mode, n, answering)};" for n, num in enumerate(numbers)]
+        path = folder / f"{stream.name}.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="ascii")
+        out.append(StreamFiles(stream, path, numbers))
+    return out
+
+
+def patients_csv(streams: Sequence[StreamFiles]) -> str:
+    """Patients for the known callers' numbers (for ``clinic-router patients import``)."""
+    lines = ["patient_id,name,phones"]
+    for files in streams:
+        if files.stream.caller != "known":
+            continue
+        lines += [f"L{num},Load patient {num},+{num}" for num in files.numbers]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,145 @@
+"""What Asterisk and the router say after a run: leftover channels and bridges, journeys."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from sip_test_harness.errors import SippError
+from sip_test_harness.load.stats import CallerCall, number_key
+from sip_test_harness.probe import AriAccess
+
+API_LIMIT = 500  # GET /api/calls?limit= accepts at most this
+
+
+async def ari_counts(ari: AriAccess) -> tuple[int, int]:
+    """(channels, bridges) Asterisk has now."""
+    headers = {"Authorization": ari.authorization()}
+    async with aiohttp.ClientSession(
+        headers=headers, timeout=aiohttp.ClientTimeout(total=10)
+    ) as session:
+        counts = []
+        for kind in ("channels", "bridges"):
+            async with session.get(f"{ari.url}/{kind}") as response:
+                response.raise_for_status()
+                counts.append(len(await response.json()))
+    return counts[0], counts[1]
+
+
+async def wait_drained(ari: AriAccess, timeout: float) -> tuple[int, int]:
+    """Poll until Asterisk has no channel and no bridge, or ``timeout``; the last counts."""
+    deadline = time.monotonic() + timeout
+    counts: tuple[int, int] | None = None
+    while True:
+        try:
+            counts = await ari_counts(ari)
+        except (aiohttp.ClientError, TimeoutError):
+            counts = None  # Asterisk's HTTP server busy or closing idle sessions: ask again
+        if counts == (0, 0):
+            return counts
+        if time.monotonic() > deadline:
+            if counts is None:
+                raise SippError(f"ARI did not answer GET /channels for {timeout} s")
+            return counts
+        await asyncio.sleep(0.25)
+
+
+async def wait_online(ari: AriAccess, endpoints: Iterable[str], timeout: float) -> None:
+    """Poll ``GET /endpoints/PJSIP`` until every endpoint named is ``online``."""
+    wanted = set(endpoints)
+    headers = {"Authorization": ari.authorization()}
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(
+        headers=headers, timeout=aiohttp.ClientTimeout(total=10)
+    ) as session:
+        while True:
+            async with session.get(f"{ari.url}/endpoints/PJSIP") as response:
+                response.raise_for_status()
+                states = {e["resource"]: e.get("state") for e in await response.json()}
+            offline = sorted(name for name in wanted if states.get(name) != "online")
+            if not offline:
+                return
+            if time.monotonic() > deadline:
+                raise SippError(
+                    f"{len(offline)} load operators not online after {timeout} s: "
+                    f"{', '.join(offline[:5])}..."
+                )
+            await asyncio.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class Journey:
+    """The part of a router journey the load report needs."""
+
+    caller_raw: str
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class RouterApi:
+    """The router's HTTP API (``/api/calls`` with a bearer token)."""
+
+    url: str
+    token: str
+    db_path: Path | None = None  # a local SQLite store: read directly past API_LIMIT calls
+
+    async def journeys(self, expected: int) -> list[Journey]:
+        if expected > API_LIMIT and self.db_path is not None:
+            return await asyncio.to_thread(_sqlite_journeys, self.db_path)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.get(f"{self.url}/api/calls?limit={API_LIMIT}", headers=headers) as response,
+        ):
+            response.raise_for_status()
+            body: dict[str, Any] = await response.json()
+        return [Journey(c["caller_raw"], c["outcome"]) for c in body["calls"]]
+
+    async def wait_outcomes(self, expected: int, timeout: float) -> list[Journey]:
+        """Journeys once every one has an outcome (or at ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            journeys = await self.journeys(expected)
+            settled = all(j.outcome for j in journeys)
+            if (settled and len(journeys) >= min(expected, API_LIMIT)) or (
+                time.monotonic() > deadline
+            ):
+                return journeys
+            await asyncio.sleep(0.5)
+
+
+def _sqlite_journeys(path: Path) -> list[Journey]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT caller_raw, outcome FROM calls").fetchall()
+    return [Journey(str(raw), outcome) for raw, outcome in rows]
+
+
+def lost_calls(calls: Iterable[CallerCall], journeys: Iterable[Journey], abandon: set[str]) -> int:
+    """Calls the PBX accepted that have no journey with an outcome.
+
+    Callers are matched by number (each call has its own), anonymous ones by count.
+    """
+    ended = Counter(number_key(j.caller_raw) for j in journeys if j.outcome)
+    lost = 0
+    for call in calls:
+        if call.failed(call.stream in abandon):
+            continue
+        key = number_key(call.number)
+        if ended[key] > 0:
+            ended[key] -= 1
+        else:
+            lost += 1
+    return lost
+
+
+def outcomes(journeys: Iterable[Journey]) -> dict[str, int]:
+    """Journeys by outcome (``none`` = no outcome yet)."""
+    return dict(Counter(j.outcome or "none" for j in journeys))
