@@ -80,7 +80,9 @@ async def import_rows(
 
     `workers` processes check rows (normalising phone numbers is most of the CPU) while
     this one writes the previous chunk; 0 checks them here. At most `workers + 1` chunks
-    of `chunk_rows` rows are in memory, whatever the file's size.
+    of `chunk_rows` rows are in memory, whatever the file's size. The workers are
+    spawned: a script calling this with `workers > 0` needs the usual
+    `if __name__ == "__main__":` guard (the `clinic-router` command has it).
     """
     started = time.monotonic()
     progress = _Progress(source, err, progress_every, started)
