@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from router.config.errors import ConfigError
-from router.config.rules import FUTURE_SECTIONS, Rules, load_rules
+from router.config.rules import Rules, load_rules
 from router.domain.operators import Operator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,14 +109,6 @@ def test_unknown_skill_inside_a_merged_set_points_at_the_anchor(tmp_path: Path) 
     assert errors == [
         "rules.yaml:3:66: operators[0].skills.pad: unknown skill 'pad' (did you mean 'paid'?)",
         "rules.yaml:3:66: operators[1].skills.pad: unknown skill 'pad' (did you mean 'paid'?)",
-    ]
-
-
-@pytest.mark.parametrize("section", FUTURE_SECTIONS)
-def test_future_sections_are_named_as_such(tmp_path: Path, section: str) -> None:
-    assert _errors(tmp_path, f"{section}: {{}}\n") == [
-        f"rules.yaml:1:1: {section}: the '{section}' section is not supported by this"
-        " version of clinic-router yet"
     ]
 
 
