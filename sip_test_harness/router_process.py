@@ -116,19 +116,23 @@ class RouterProcess:
             await self.wait_health(lambda h: h.get("ari_connected") is True, 20)
 
     async def wait_health(self, predicate: Any, timeout: float) -> dict[str, Any]:
+        return await self.wait_get("/health", predicate, timeout)
+
+    async def wait_get(self, path: str, predicate: Any, timeout: float) -> dict[str, Any]:
+        """Poll `GET path` until `predicate(body)` holds; fail with the router's log."""
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"router exited with {self.proc.returncode}:\n{self.tail()}")
             try:
-                last = await self.get("/health")
+                last = await self.get(path)
                 if predicate(last):
                     return dict(last)
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-        raise AssertionError(f"router health never matched (last {last}):\n{self.tail()}")
+        raise AssertionError(f"{path} never matched (last {last}):\n{self.tail()}")
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {TOKEN}"}

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from router.ari.channels import ChannelCalls, play_body
+from router.ari.errors import AriBadRequest, AriChannelMissing
 from router.ari.models import Application, AsteriskPing, Bridge, Endpoint, Playback
 from router.ari.transport import AriHttp
 
@@ -84,12 +85,17 @@ class AriClient(ChannelCalls):
         self, bridge_id: str, channel_ids: Sequence[str], *, request_timeout: float | None = None
     ) -> None:
         ids = [channel_ids] if isinstance(channel_ids, str) else list(channel_ids)
-        await self._http.request(
-            "POST",
-            ("bridges", bridge_id, "addChannel"),
-            params={"channel": ",".join(ids)},
-            request_timeout=request_timeout,
-        )
+        try:
+            await self._http.request(
+                "POST",
+                ("bridges", bridge_id, "addChannel"),
+                params={"channel": ",".join(ids)},
+                request_timeout=request_timeout,
+            )
+        except AriBadRequest as exc:
+            if "not found" not in exc.message.lower():
+                raise
+            raise AriChannelMissing(exc.status, exc.message, exc.method, exc.path) from None
 
     async def remove_channel(
         self, bridge_id: str, channel_id: str, *, request_timeout: float | None = None

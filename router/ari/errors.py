@@ -45,6 +45,11 @@ class AriNotFound(AriError):
     """404: the channel, bridge, playback, variable or application does not exist (any more)."""
 
 
+class AriChannelMissing(AriBadRequest, AriNotFound):
+    """`addChannel` named a channel that is gone: Asterisk says 400 "Channel not found",
+    but for callers it is a 404 like any other vanished channel."""
+
+
 class AriConflict(AriError):
     """409: the object is in the wrong state, e.g. ``Channel not in Stasis application``,
     or a broadcast channel that another application already claimed."""

@@ -30,7 +30,6 @@ class OperatorBoard:
         self._clock = clock
         self._statuses: dict[str, OperatorStatus] = {}
         self._on_change = on_change
-        self._wrap_up_timers: dict[str, object] = {}
         self._retired: set[str] = set()
 
     def load(self, statuses: Iterable[OperatorStatus]) -> None:
@@ -155,10 +154,9 @@ class OperatorBoard:
             self.set(operator_id, Presence.AVAILABLE)
             return
         self.set(operator_id, Presence.WRAP_UP)
-        self._wrap_up_timers[operator_id] = schedule(wrap_up_s, self._wrap_up_over, operator_id)
+        schedule(wrap_up_s, self._wrap_up_over, operator_id)
 
     def _wrap_up_over(self, operator_id: str) -> None:
-        self._wrap_up_timers.pop(operator_id, None)
         status = self._statuses.get(operator_id)
         if status is not None and status.presence is Presence.WRAP_UP:
             self.set(operator_id, Presence.AVAILABLE)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from router.ari import errors as ari_errors
@@ -26,12 +25,13 @@ from router.ari.events import (
     ChannelHangupRequest,
     Event,
     PlaybackFinished,
-    StasisEnd,
     StasisStart,
 )
 from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cause
 from router.domain.operators import OperatorStatus
 from router.domain.phone import CallerId, normalise_caller
+from router.engine.call_state import CallerGone, Resume, channel_of, is_terminal
+from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext, ChannelGone
 from router.logs import call_id_var
 from router.storage.models import PatientRecord
@@ -41,26 +41,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SHUTDOWN_CAUSE = 4  # soft hangup cause Asterisk uses when it shuts down or restarts
-
-
-class CallerGone(Exception):
-    """The caller's channel ended (hang-up, or Asterisk went away)."""
-
-    def __init__(self, cause: int | None = None, asterisk_shutdown: bool = False) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.asterisk_shutdown = asterisk_shutdown
-
-
-@dataclass
-class Resume:
-    """What a restarted router knows about a call it adopts."""
-
-    tried: list[str] = field(default_factory=list)
-    bridged_with: str | None = None  # operator channel id when the call is already talking
-    operator_id: str | None = None
-    patient_id: str | None = None
-    caller_e164: str | None = None
 
 
 class InboundCall:
@@ -85,6 +65,8 @@ class InboundCall:
         self.operator_channel: str | None = resume.bridged_with if resume else None
         self.operator_id: str | None = resume.operator_id if resume else None
         self.patient_id: str | None = resume.patient_id if resume else None
+        # Only a validated number reaches an operator's display; set once per call.
+        self.caller_e164: str | None = resume.caller_e164 if resume else None
         self.assigned_operator: str | None = None
         self.outcome: Outcome | None = None
         self._bridge_ready = False
@@ -118,6 +100,7 @@ class InboundCall:
             self._event("arrived", {"did": self.did})
             await self._guard(self.ctx.ari.answer(self.id))
             caller = normalise_caller(self.caller_raw, region=self.ctx.settings.region)
+            self.caller_e164 = caller.e164
             await self._identify(caller)
         else:
             self._event("adopted", {"state": "waiting", "tried": self.tried})
@@ -139,7 +122,7 @@ class InboundCall:
 
     async def _identify(self, caller: CallerId) -> None:
         data: dict[str, object] = {"status": caller.status.value, "number": caller.e164}
-        self.ctx.recorder_update(self, caller_e164=caller.e164, phase=Phase.ROUTING.value)
+        self.ctx.recorder_update(self.id, caller_e164=caller.e164, phase=Phase.ROUTING.value)
         if caller.e164 is not None:
             # Local store and CRM are asked at once; each is bounded by its own timeout.
             local, crm = await asyncio.gather(
@@ -159,7 +142,7 @@ class InboundCall:
                     tags=list(chosen.tags),
                     patients_on_number=len(patients),
                 )
-                self.ctx.recorder_update(self, patient_id=chosen.id)
+                self.ctx.recorder_update(self.id, patient_id=chosen.id)
         self._event("identified", data)
 
     async def _local_lookup(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
@@ -207,10 +190,9 @@ class InboundCall:
         await self._guard(ari.start_bridge_moh(self.bridge_id, self.ctx.settings.moh_class))
 
     async def _add_to_bridge(self, channel_id: str) -> None:
-        # Asterisk answers 400 "Channel not found" (not 404) for a vanished channel.
         try:
             await self.ctx.ari.add_channel(self.bridge_id, [channel_id])
-        except (ari_errors.AriNotFound, ari_errors.AriBadRequest):
+        except ari_errors.AriNotFound:
             if channel_id == self.id:
                 raise CallerGone() from None
             raise
@@ -224,7 +206,7 @@ class InboundCall:
         self._live_legs.add(leg)
         started = self.ctx.clock()
         self._event("ringing", {"operator": op.id, "endpoint": op.endpoint, "leg": leg})
-        self.ctx.recorder_update(self, tried_operators=list(self.tried), operator_channel_id=leg)
+        self.ctx.recorder_update(self.id, tried_operators=list(self.tried), operator_channel_id=leg)
         result = await self._ring_leg(leg, op.endpoint)
         elapsed_ms = int((self.ctx.clock() - started) * 1000)
         self.ctx.recorder_ring(self, op.id, leg, result, elapsed_ms)
@@ -252,7 +234,7 @@ class InboundCall:
                 app=settings.app,
                 app_args=["operator", self.id],
                 timeout_s=settings.ring_timeout_s,
-                caller_id=self._caller_id_for_operator(),
+                caller_id=self.caller_e164,
             )
         except (ari_errors.AriServerError, ari_errors.AriBadRequest, ari_errors.AriNotFound):
             return RingResult.UNAVAILABLE  # 500 "Allocation failed": unregistered/unreachable
@@ -265,7 +247,7 @@ class InboundCall:
                     if self._is_caller_end(event):
                         await self._hangup(leg)
                         return RingResult.CANCELLED
-                    if _channel_of(event) != leg:
+                    if channel_of(event) != leg:
                         continue
                     if isinstance(event, StasisStart):
                         return RingResult.ANSWERED
@@ -299,7 +281,7 @@ class InboundCall:
                 pass
             await self._add_to_bridge(leg)
             self.ctx.recorder_update(
-                self,
+                self.id,
                 phase=Phase.BRIDGED.value,
                 operator_id=op_id,
                 answered_at=self.ctx.now(),
@@ -321,7 +303,7 @@ class InboundCall:
             event = await self.queue.get()
             if self._is_caller_end(event):
                 return "caller"
-            if _channel_of(event) == leg and _is_terminal(event):
+            if channel_of(event) == leg and is_terminal(event):
                 self._live_legs.discard(leg)
                 return "operator"
 
@@ -386,13 +368,10 @@ class InboundCall:
         if not self._handed_to_fallback:
             await self._hangup(self.id)
         if self._bridge_ready or self.resume is not None:
-            try:
-                await self.ctx.ari.delete_bridge(self.bridge_id)
-            except ari_errors.AriError:
-                pass
+            await delete_bridge(self.ctx.ari, self.bridge_id)
         outcome = self.outcome or Outcome.ABANDONED
         self.ctx.recorder_update(
-            self, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=self.ctx.now()
+            self.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=self.ctx.now()
         )
         self._event("outcome", {"outcome": outcome.value, "operator": self.operator_id})
         self.ctx.detach_all(self)
@@ -401,14 +380,10 @@ class InboundCall:
     # -- helpers ------------------------------------------------------------------------------
 
     def _event(self, kind: str, data: dict[str, object]) -> None:
-        self.ctx.recorder_event(self, kind, data)
-
-    def _caller_id_for_operator(self) -> str | None:
-        caller = normalise_caller(self.caller_raw, region=self.ctx.settings.region)
-        return caller.e164  # only a validated number reaches the operator's display
+        self.ctx.recorder_event(self.id, kind, data)
 
     def _is_caller_end(self, event: Event | ChannelGone) -> bool:
-        if _channel_of(event) != self.id or not _is_terminal(event):
+        if channel_of(event) != self.id or not is_terminal(event):
             return False
         if isinstance(event, ChannelHangupRequest) and event.soft and event.cause == SHUTDOWN_CAUSE:
             raise CallerGone(event.cause, asterisk_shutdown=True)
@@ -422,21 +397,5 @@ class InboundCall:
             raise CallerGone() from None
 
     async def _hangup(self, channel_id: str) -> None:
-        try:
-            await self.ctx.ari.hangup(channel_id)
-        except ari_errors.AriNotFound:
-            pass
-        except ari_errors.AriError as exc:
-            log.warning("hangup of %s failed: %s", channel_id, exc)
+        await hang_up(self.ctx.ari, channel_id)
         self._live_legs.discard(channel_id)
-
-
-def _channel_of(event: Event | ChannelGone) -> str | None:
-    if isinstance(event, ChannelGone):
-        return event.channel_id
-    channel = getattr(event, "channel", None)
-    return getattr(channel, "id", None)
-
-
-def _is_terminal(event: Event | ChannelGone) -> bool:
-    return isinstance(event, (ChannelDestroyed, StasisEnd, ChannelHangupRequest, ChannelGone))

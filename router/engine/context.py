@@ -14,6 +14,7 @@ from router.crm.client import CrmClient
 from router.domain.calls import RingResult
 from router.engine.board import OperatorBoard
 from router.engine.recorder import Recorder
+from router.storage.models import CallRow
 
 if TYPE_CHECKING:
     from router.engine.call import InboundCall
@@ -115,8 +116,6 @@ class CallContext:
     # -- journey (write-behind) ------------------------------------------------------------
 
     def recorder_create(self, call: InboundCall) -> None:
-        from router.storage.models import CallRow  # local: keeps import cycles out of the core
-
         row = CallRow(
             id=call.id,
             app=self.settings.app,
@@ -128,14 +127,13 @@ class CallContext:
         )
         self.recorder.submit(f"create {call.id}", lambda: self.store.calls.create(row))
 
-    def recorder_update(self, call: InboundCall, **fields: object) -> None:
-        call_id = call.id
+    def recorder_update(self, call_id: str, **fields: object) -> None:
         self.recorder.submit(
             f"update {call_id}", lambda: self.store.calls.update(call_id, **fields)
         )
 
-    def recorder_event(self, call: InboundCall, kind: str, data: dict[str, object]) -> None:
-        call_id, at = call.id, self.now()
+    def recorder_event(self, call_id: str, kind: str, data: dict[str, object]) -> None:
+        at = self.now()
         self.recorder.submit(
             f"event {call_id} {kind}",
             lambda: self.store.calls.append_event(call_id, kind, data, at),

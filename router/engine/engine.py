@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from router.ari import errors as ari_errors
 from router.ari.events import CallBroadcast, Event, StasisStart
-from router.engine.call import InboundCall, Resume
+from router.engine.call import InboundCall
+from router.engine.call_state import Resume
+from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, ChannelGone
 from router.engine.reconcile import Reconciler
 
@@ -78,7 +80,7 @@ class Engine:
             if tuple(event.args[:1]) == (OPERATOR_ARG,):
                 # An operator leg whose call is no longer ours (e.g. answered just after a
                 # restart): nobody is waiting for it.
-                self.spawn(self._hangup(event.channel.id), f"orphan {event.channel.id}")
+                self.spawn(hang_up(self.ctx.ari, event.channel.id), f"orphan {event.channel.id}")
                 return
             self.start_call(
                 event.channel.id, event.channel.exten or "", event.channel.caller_number or ""
@@ -151,12 +153,6 @@ class Engine:
         except ari_errors.AriError as exc:
             log.warning("claim of %s failed: %s", channel_id, exc)
 
-    async def _hangup(self, channel_id: str) -> None:
-        try:
-            await self.ctx.ari.hangup(channel_id)
-        except ari_errors.AriError:
-            pass
-
     # -- task ownership ----------------------------------------------------------------------
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:
@@ -185,6 +181,3 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-Spawner = Callable[[Awaitable[None], str], None]

@@ -18,7 +18,8 @@ from router.ari import errors as ari_errors
 from router.ari.models import Bridge, Channel
 from router.domain.calls import Outcome, Phase
 from router.domain.operators import Presence
-from router.engine.call import Resume
+from router.engine.call_state import Resume
+from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import ChannelGone
 
 if TYPE_CHECKING:
@@ -79,62 +80,59 @@ class Reconciler:
             log.error("reconcile: cannot read open calls (%s: %s)", type(exc).__name__, exc)
             return handled
         for row in rows:
-            if self.engine.owner_of(row.id) is not None:
-                handled.add(row.id)
-                continue
-            handled.update(c for c in (row.id, row.operator_channel_id) if c)
-            await self._reconcile_row(row, channels, bridge_of)
+            handled.add(row.id)
+            if self.engine.owner_of(row.id) is None:
+                handled.update(await self._reconcile_row(row, channels, bridge_of))
         return handled
 
     async def _reconcile_row(
         self, row: CallRow, channels: dict[str, Channel], bridge_of: dict[str, Bridge]
-    ) -> None:
+    ) -> list[str]:
+        """Adopt, route again or close one open call; returns its operator legs."""
         ctx = self.engine.ctx
-        leg = row.operator_channel_id
+        # Legs come from Asterisk, not only from the row: the process may have died right
+        # after an originate, before the journal write naming the leg was flushed.
+        legs = _legs_of(row.id, channels)
         if row.id not in channels:
-            if leg and leg in channels:
+            for leg in legs:
                 await self._hangup(leg)
             await self._delete_bridge(BRIDGE_PREFIX + row.id)
             bridged = row.phase == Phase.BRIDGED.value
             outcome = Outcome.ANSWERED if bridged else Outcome.LOST
-            ctx.recorder.submit(
-                f"close {row.id}",
-                lambda: ctx.store.calls.update(
-                    row.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=ctx.now()
-                ),
+            ctx.recorder_update(
+                row.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=ctx.now()
             )
-            ctx.recorder.submit(
-                f"event {row.id}",
-                lambda: ctx.store.calls.append_event(
-                    row.id,
-                    "closed_on_reconnect",
-                    {
-                        "reason": "the call ended while the router was away",
-                        "outcome": outcome.value,
-                    },
-                    ctx.now(),
-                ),
+            ctx.recorder_event(
+                row.id,
+                "closed_on_reconnect",
+                {"reason": "the call ended while the router was away", "outcome": outcome.value},
             )
             log.info("call %s ended while the router was away: %s", row.id, outcome.value)
-            return
+            return legs
         bridge = bridge_of.get(row.id)
+        talking = next((leg for leg in legs if bridge and leg in bridge.channel_ids), None)
         tried = list(row.tried_operators or [])
-        if bridge is not None and leg and leg in bridge.channel_ids and leg in channels:
-            self.engine.adopt(
-                row,
-                Resume(
-                    tried=tried,
-                    bridged_with=leg,
-                    operator_id=row.operator_id,
-                    patient_id=row.patient_id,
-                ),
+        for leg in legs:
+            operator_id = self._operator_of(channels[leg]) or ""
+            if operator_id and operator_id not in tried:
+                tried.append(operator_id)  # rung by the previous process: never ring again
+            if leg != talking:
+                await self._hangup(leg)  # still ringing for a process that is gone
+        if talking is not None:
+            resume = Resume(
+                tried=tried,
+                bridged_with=talking,
+                operator_id=row.operator_id or self._operator_of(channels[talking]),
+                patient_id=row.patient_id,
             )
-            return
-        if leg and leg in channels:
-            await self._hangup(leg)  # rung by the previous process; ring the next one fresh
-        self.engine.adopt(
-            row, Resume(tried=tried, patient_id=row.patient_id, caller_e164=row.caller_e164)
-        )
+        else:
+            resume = Resume(tried=tried, patient_id=row.patient_id, caller_e164=row.caller_e164)
+        self.engine.adopt(row, resume)
+        return legs
+
+    def _operator_of(self, leg: Channel) -> str | None:
+        status = self.engine.ctx.board.by_endpoint(_endpoint(leg.name))
+        return status.id if status else None
 
     async def _adopt_unknown_channels(
         self,
@@ -151,10 +149,7 @@ class Reconciler:
             if channel is None:
                 continue
             if LEG_MARK in channel_id:
-                caller_id = channel_id.split(LEG_MARK)[0]
-                if caller_id not in channels:
-                    await self._hangup(channel_id)
-                continue
+                continue  # operator legs are settled with their caller below
             bridge = bridge_of.get(channel_id)
             partner = next(
                 (
@@ -165,8 +160,9 @@ class Reconciler:
                 None,
             )
             if partner is not None:
-                status = self.engine.ctx.board.by_endpoint(_endpoint(channels[partner].name))
-                resume = Resume(bridged_with=partner, operator_id=status.id if status else None)
+                resume = Resume(
+                    bridged_with=partner, operator_id=self._operator_of(channels[partner])
+                )
             else:
                 resume = Resume()
             self.engine.start_call(
@@ -177,6 +173,19 @@ class Reconciler:
                 call = self.engine.owner_of(channel_id)
                 if call is not None:
                     self.engine.ctx.recorder_create(call)
+        await self._hang_up_orphan_legs(channels, bridge_of, handled)
+
+    async def _hang_up_orphan_legs(
+        self, channels: dict[str, Channel], bridge_of: dict[str, Bridge], handled: set[str]
+    ) -> None:
+        """Operator legs no open call settled: keep only one talking to its caller."""
+        for channel_id in channels:
+            if LEG_MARK not in channel_id or channel_id in handled:
+                continue
+            caller_id = channel_id.split(LEG_MARK)[0]
+            bridge = bridge_of.get(channel_id)
+            if bridge is None or caller_id not in bridge.channel_ids:
+                await self._hangup(channel_id)
 
     def _operators_on_adopted_calls(self) -> set[str]:
         return {
@@ -201,16 +210,15 @@ class Reconciler:
                     await self._delete_bridge(bridge.id)
 
     async def _delete_bridge(self, bridge_id: str) -> None:
-        try:
-            await self.engine.ctx.ari.delete_bridge(bridge_id)
-        except ari_errors.AriError:
-            pass  # already gone
+        await delete_bridge(self.engine.ctx.ari, bridge_id)
 
     async def _hangup(self, channel_id: str) -> None:
-        try:
-            await self.engine.ctx.ari.hangup(channel_id)
-        except ari_errors.AriError:
-            pass
+        await hang_up(self.engine.ctx.ari, channel_id)
+
+
+def _legs_of(call_id: str, channels: dict[str, Channel]) -> list[str]:
+    """Operator legs are originated as `<call id>-op<n>`."""
+    return sorted(c for c in channels if c.startswith(call_id + LEG_MARK))
 
 
 def _endpoint(channel_name: str) -> str:

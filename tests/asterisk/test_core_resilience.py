@@ -17,14 +17,8 @@ pytestmark = pytest.mark.asterisk
 DID = "74952232222"
 
 
-async def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def first_call_bridged(body: dict) -> bool:  # type: ignore[type-arg]
+    return bool(body["calls"]) and body["calls"][0]["phase"] == "bridged"
 
 
 async def test_sigkill_during_a_bridged_call_keeps_it_and_completes_the_journey(
@@ -35,15 +29,10 @@ async def test_sigkill_during_a_bridged_call_keeps_it_and_completes_the_journey(
     try:
         async with Phones({"op1001": Behaviour("answer", hold=60)}) as phones:
             caller = asyncio.create_task(place_call("79990002001", DID, hangup_after=8, timeout=30))
-
-            async def bridged() -> bool:
-                calls = await router.calls()
-                return bool(calls) and calls[0]["phase"] == "bridged"
-
-            await wait_until(bridged, 10, "the call to be bridged")
+            await router.wait_get("/api/calls?limit=1", first_call_bridged, 10)
             router.kill()
-            await asyncio.sleep(2)
-            assert not caller.done(), "the call must survive the router's death"
+            ended, _ = await asyncio.wait({caller}, timeout=2)
+            assert not ended, "the call must survive the router's death"
             await router.start()
             result = await caller
             await phones.wait_idle("op1001", timeout=10)
@@ -67,12 +56,7 @@ async def test_caller_hangs_up_while_the_router_is_dead(sandbox, tmp_path: Path)
     try:
         async with Phones({"op1001": Behaviour("answer", hold=60)}) as phones:
             caller = asyncio.create_task(place_call("79990002002", DID, hangup_after=4, timeout=30))
-
-            async def bridged() -> bool:
-                calls = await router.calls()
-                return bool(calls) and calls[0]["phase"] == "bridged"
-
-            await wait_until(bridged, 10, "the call to be bridged")
+            await router.wait_get("/api/calls?limit=1", first_call_bridged, 10)
             router.kill()
             result = await caller  # the caller hangs up while nobody owns the call
             await router.start()  # reconcile: the operator leg is hung up, the journey closed

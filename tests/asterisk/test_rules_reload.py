@@ -17,18 +17,6 @@ pytestmark = pytest.mark.asterisk
 DID = "74952232222"
 
 
-async def wait_rules(router: RouterProcess, predicate, timeout: float = 10) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    body: dict = {}  # type: ignore[type-arg]
-    while loop.time() < deadline:
-        body = await router.get("/api/rules")
-        if predicate(body):
-            return body
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"rules never matched: {body}")
-
-
 async def test_broken_edit_rejected_good_edit_routes_next_call(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rules = write_rules(tmp_path, ["op1001"])
     router = RouterProcess(tmp_path, rules=rules)
@@ -46,13 +34,15 @@ async def test_broken_edit_rejected_good_edit_routes_next_call(sandbox, tmp_path
             await phones.wait_for_invites("op1001", 1, timeout=10)
 
             rules.write_text(rules.read_text() + "  - id: [broken\n", encoding="utf-8")
-            rejected = await wait_rules(router, lambda r: r["last_rejected"] is not None)
+            rejected = await router.wait_get(
+                "/api/rules", lambda r: r["last_rejected"] is not None, 10
+            )
             assert rejected["version"] == first_version
             assert rejected["last_rejected"]["trigger"] == "file change"
             assert any(str(rules) in e for e in rejected["last_rejected"]["errors"])
 
             write_rules(tmp_path, ["op1002"])
-            await wait_rules(router, lambda r: r["version"] != first_version)
+            await router.wait_get("/api/rules", lambda r: r["version"] != first_version, 10)
             assert not call_a.done(), "the call in progress must not be touched by reloads"
 
             result_b = await place_call("79990003002", DID, hangup_after=2, timeout=20)

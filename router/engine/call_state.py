@@ -1,0 +1,40 @@
+"""Plain values a call coroutine works with: what a restart knows, how a caller leaves,
+and which events concern which channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from router.ari.events import ChannelDestroyed, ChannelHangupRequest, Event, StasisEnd
+from router.engine.context import ChannelGone
+
+
+class CallerGone(Exception):
+    """The caller's channel ended (hang-up, or Asterisk went away)."""
+
+    def __init__(self, cause: int | None = None, asterisk_shutdown: bool = False) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.asterisk_shutdown = asterisk_shutdown
+
+
+@dataclass
+class Resume:
+    """What a restarted router knows about a call it adopts."""
+
+    tried: list[str] = field(default_factory=list)
+    bridged_with: str | None = None  # operator channel id when the call is already talking
+    operator_id: str | None = None
+    patient_id: str | None = None
+    caller_e164: str | None = None
+
+
+def channel_of(event: Event | ChannelGone) -> str | None:
+    if isinstance(event, ChannelGone):
+        return event.channel_id
+    channel = getattr(event, "channel", None)
+    return getattr(channel, "id", None)
+
+
+def is_terminal(event: Event | ChannelGone) -> bool:
+    return isinstance(event, (ChannelDestroyed, StasisEnd, ChannelHangupRequest, ChannelGone))
