@@ -22,8 +22,10 @@ from router.engine.board import OperatorBoard
 from router.engine.context import CallContext, EngineSettings
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder
+from router.engine.waiting_room import WaitingRoom
 from router.http.api import ApiDeps, build_app
 from router.live_rules import LiveRules
+from router.storage.journal import Journal, OperatorState
 from router.storage.store import Store, is_transient_error
 
 log = logging.getLogger(__name__)
@@ -45,16 +47,17 @@ async def _load_board(store: Store, rules: Rules, recorder: Recorder) -> Operato
     rows = {row.id: row for row in await store.operators.list()}
 
     def persist(status: OperatorStatus) -> None:
-        snapshot = (
-            status.id,
-            status.presence,
-            status.reason,
-            _utc(status.since) or datetime.now(UTC),
-            _utc(status.idle_since),
-            status.calls_today,
-            status.no_answers,
+        recorder.record(
+            OperatorState(
+                status.id,
+                status.presence,
+                status.reason,
+                _utc(status.since) or datetime.now(UTC),
+                _utc(status.idle_since),
+                status.calls_today,
+                status.no_answers,
+            )
         )
-        recorder.submit(f"operator {status.id}", lambda: store.operators.save_state(*snapshot))
 
     board = OperatorBoard(clock=time.time, on_change=persist)
     statuses = []
@@ -89,7 +92,7 @@ def _utc(epoch: float) -> datetime | None:
 
 
 async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) -> int:
-    recorder = Recorder(is_transient=is_transient_error)
+    recorder = Recorder(Journal(store.db).apply, is_transient=is_transient_error)
     board = await _load_board(store, rules.current, recorder)
 
     async def apply_rules(new: Rules) -> None:
@@ -117,6 +120,10 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
             ring_timeout_s=settings.routing.ring_timeout_s,
             wrap_up_s=settings.routing.wrap_up_s,
             pause_after_no_answers=settings.routing.pause_after_no_answers,
+            unrouted_max_wait_s=settings.routing.unrouted_max_wait_s,
+            ageing_s=settings.routing.ageing_s,
+            shared_phone_prompt=settings.routing.shared_phone_prompt,
+            shared_phone_timeout_s=settings.routing.shared_phone_timeout_s,
         )
         ctx = CallContext(
             ari=ari,
@@ -126,6 +133,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
             settings=engine_settings,
             clock=time.monotonic,
             rules_version=lambda: rules.current.version,
+            rules=lambda: rules.current,
+            room=WaitingRoom(board, time.monotonic, settings.routing.ageing_s),
             crm=_crm_client(session, settings),
         )
         engine = Engine(ctx)

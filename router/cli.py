@@ -1,6 +1,7 @@
 """The `clinic-router` command.
 
-Exit codes: 0 ok, 1 `check` found problems, 2 bad settings or usage (one line per problem,
+Exit codes: 0 ok, 1 `check` found problems (`patients show`, `callbacks show|cancel|done`:
+nothing found or nothing to change), 2 bad settings or usage (one line per problem,
 never a traceback), 3 another router took over the Stasis app.
 """
 
@@ -58,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--config", default=DEFAULT_CONFIG)
     show.add_argument("--tz", default="Europe/Moscow", help="zone to show date-times in")
     show.add_argument("--json", action="store_true", help="print what GET /api/patients returns")
+
+    from router.callbacks_cli import add_callbacks_parser
+
+    add_callbacks_parser(sub, DEFAULT_CONFIG)
     return parser
 
 
@@ -93,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         return asyncio.run(show_phone(settings, args.phone, tz_name=args.tz, as_json=args.json))
+    if args.command == "callbacks":
+        from router.callbacks_cli import run_callbacks
+
+        return asyncio.run(run_callbacks(args, settings, sys.stdout))
     return 2
 
 

@@ -31,7 +31,8 @@ from router.config.yamlsafe import YamlDocument, load_yaml
 from router.domain.journey import Journey, plan_journey
 from router.domain.operators import OperatorStatus, Presence
 from router.domain.phone import normalise_caller
-from router.domain.routing import CallerFacts, RoutesTarget
+from router.domain.routing import RoutesTarget
+from router.engine.facts import caller_facts, zone_of
 from router.storage.models import PatientRecord
 
 
@@ -88,21 +89,12 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     if line is None:
         numbers = ", ".join(n for ln in rules.lines for n in ln.numbers) or "none defined"
         raise UsageError(f"no line has the number {args.line!r} (lines: {numbers})")
-    zone = _zone_of(rules, line)
+    zone = zone_of(rules, line)
     now = _parse_at(args.at, zone)
     caller = normalise_caller(args.caller, area_code=line.area_code)
     patient = _find_patient(caller.e164, args.patients, settings_doc, config, zone)
-    rec = patient.record
-    facts = CallerFacts(
-        now=now,
-        line=line.id,
-        branch=line.branch,
-        calendar=line.calendar,
-        known=rec is not None,
-        tags=frozenset(rec.tags) if rec else frozenset(),
-        assigned_operator=rec.assigned_operator_id if rec else None,
-        language=(rec.language if rec and rec.language else line.language),
-        appointments=_appointments(args.appointment, now.date()) + _booked(rec, zone),
+    facts = caller_facts(
+        rules, line, patient.record, now, _appointments(args.appointment, now.date())
     )
     statuses = _statuses(rules, args.operators_state)
     journey = plan_journey(
@@ -128,11 +120,6 @@ def _load(config: Path) -> tuple[Rules, YamlDocument | None]:
     return load_rules(rules_path, source=display_path(rules_path)), doc
 
 
-def _zone_of(rules: Rules, line: Line) -> ZoneInfo:
-    calendar = rules.calendars.get(line.calendar or "")
-    return ZoneInfo(calendar.timezone if calendar else "Europe/Moscow")
-
-
 def _parse_at(text: str | None, zone: ZoneInfo) -> datetime:
     if text is None:
         return datetime.now(zone)
@@ -153,12 +140,6 @@ def _appointments(text: str | None, today: date) -> tuple[date, ...]:
         return (date.fromisoformat(text),)
     except ValueError:
         raise UsageError(f"--appointment {text!r}: write YYYY-MM-DD, today or tomorrow") from None
-
-
-def _booked(record: PatientRecord | None, zone: ZoneInfo) -> tuple[date, ...]:
-    """Local dates of the patient's booked visits (what `appointment:` conditions test)."""
-    visits = getattr(record, "appointments", ())
-    return tuple(v.starts_at.astimezone(zone).date() for v in visits)
 
 
 def _statuses(rules: Rules, state_file: str | None) -> dict[str, OperatorStatus]:

@@ -106,6 +106,8 @@ def main() -> int:
     micros = bench_micro.run_all()
     for m in micros:
         print(f"  {m.name}: median {m.median_us} µs, p99 {m.p99_us} µs ({m.note})", flush=True)
+    journal = bench_micro.journal_writes()
+    print(f"  journal writes: {journal.cpu_ms_per_call} CPU ms per call", flush=True)
     print("end to end, interleaved A/B ramp...", flush=True)
     results = ramp(RATES, SECONDS)
     text = [
@@ -122,6 +124,12 @@ def main() -> int:
         "|---|---|---|---|",
         *(f"| {m.name} | {m.median_us} | {m.p99_us} | {m.note} |" for m in micros),
         "| rule evaluation | — | — | not in router.domain yet |",
+        "",
+        f"Journal writes per call ({journal.writes_per_call} writes: create, 6 events, "
+        f"4 updates, 1 ring attempt; {journal.calls} calls at {journal.rate:g}/s into a "
+        "SQLite file through the journey writer; CPU of every thread, the driver's removed): "
+        f"batched {journal.cpu_ms_per_call['batched']} ms, one transaction per write "
+        f"{journal.cpu_ms_per_call['per_write']} ms.",
         "",
         "## End to end: the same calls through four call paths",
         "",

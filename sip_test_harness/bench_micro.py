@@ -2,7 +2,11 @@
 
 * operator selection: 2,000 operators, 1,000 waiting calls, ``router.domain.selection``;
 * caller lookup: ``find_by_phone`` in a 1,000,000-patient SQLite store, built once and
-  cached under ``.cache/bench/`` (delete the folder to rebuild).
+  cached under ``.cache/bench/`` (delete the folder to rebuild);
+* journal writes per call: the writes one routed call makes, through the journey writer
+  into a SQLite file, batched as the router writes them and one transaction per write
+  (the writer before batching), CPU ms per call
+  (``python -m sip_test_harness.bench_micro journal``).
 """
 
 from __future__ import annotations
@@ -10,14 +14,19 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from router.domain.operators import Operator, OperatorStatus, Presence
 from router.domain.selection import choose_operators
-from router.storage import PatientRecord, Store
+from router.engine.recorder import Recorder
+from router.storage import CallRow, PatientRecord, Store, is_transient_error
+from router.storage.journal import CallEvent, CallUpdate, Journal, NewCall, RingAttempt
 from router.storage.migrate import migrate
 from sip_test_harness.router_process import REPO
 
@@ -135,6 +144,162 @@ def caller_lookup(rounds: int = 2_000, progress: Callable[[str], None] = print) 
     return _figures("caller lookup", seconds, f"{PATIENTS:,} patients, SQLite, find_by_phone")
 
 
+@dataclass(frozen=True)
+class JournalFigures:
+    """CPU per call of the journal writes, each way of writing them."""
+
+    calls: int
+    rate: float
+    writes_per_call: int
+    cpu_ms_per_call: dict[str, float]  # way -> median over the rounds, driver's CPU removed
+
+
+class _PerWrite:
+    """One transaction per write: the journey writer before batching."""
+
+    def __init__(self, recorder: Recorder, store: Store) -> None:
+        self.recorder, self.calls = recorder, store.calls
+
+    def create(self, row: CallRow) -> None:
+        self.recorder.submit("create", lambda: self.calls.create(row))
+
+    def update(self, call_id: str, **fields: object) -> None:
+        self.recorder.submit("update", lambda: self.calls.update(call_id, **fields))
+
+    def event(self, call_id: str, kind: str, data: dict[str, object]) -> None:
+        at = datetime.now(UTC)
+        self.recorder.submit("event", lambda: self.calls.append_event(call_id, kind, data, at))
+
+    def ring(self, call_id: str, operator_id: str, leg: str) -> None:
+        ended = datetime.now(UTC)
+        begun = ended - timedelta(milliseconds=800)
+        self.recorder.submit(
+            "ring",
+            lambda: self.calls.record_ring_attempt(
+                call_id=call_id,
+                operator_id=operator_id,
+                channel_id=leg,
+                started_at=begun,
+                ended_at=ended,
+                result="answered",
+                duration_ms=800,
+            ),
+        )
+
+
+class _Batched:
+    """Journal records, as `CallContext.recorder_*` queue them."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def create(self, row: CallRow) -> None:
+        self.recorder.record(NewCall(row))
+
+    def update(self, call_id: str, **fields: object) -> None:
+        self.recorder.record(CallUpdate(call_id, fields))
+
+    def event(self, call_id: str, kind: str, data: dict[str, object]) -> None:
+        self.recorder.record(CallEvent(call_id, kind, data, datetime.now(UTC)))
+
+    def ring(self, call_id: str, operator_id: str, leg: str) -> None:
+        ended = datetime.now(UTC)
+        begun = ended - timedelta(milliseconds=800)
+        self.recorder.record(RingAttempt(call_id, operator_id, leg, begun, ended, "answered", 800))
+
+
+_Sink = _PerWrite | _Batched | None  # None: the driver alone, to subtract its CPU
+WRITES_PER_CALL = 12  # 1 create, 6 events, 4 updates, 1 ring attempt
+
+
+async def _one_call(sink: _Sink, n: int, step_s: float) -> None:
+    """What a routed call writes (as `router.engine.call` does), spread over its life."""
+    cid, number, leg = f"bench-{n:06d}", f"+7916{n:07d}", f"bench-{n:06d};op-1"
+    steps: list[Callable[[_PerWrite | _Batched], None]] = [
+        lambda s: s.create(CallRow(cid, "clinic-router", number, "100", datetime.now(UTC))),
+        lambda s: s.event(cid, "arrived", {"did": "100", "line": "main"}),
+        lambda s: s.update(cid, caller_e164=number, phase="routing"),
+        lambda s: s.event(cid, "identified", {"patient": None, "known": False}),
+        lambda s: s.event(cid, "queued", {"queue": "general", "step": 0}),
+        lambda s: s.update(cid, tried_operators=["op001"], operator_channel_id=leg),
+        lambda s: s.event(cid, "ringing", {"operator": "op001", "leg": leg}),
+        lambda s: s.ring(cid, "op001", leg),
+        lambda s: s.update(cid, phase="bridged", answered_at=datetime.now(UTC), bridge_id=cid),
+        lambda s: s.event(cid, "answered", {"operator": "op001"}),
+        lambda s: s.update(cid, phase="ended", outcome="answered", ended_at=datetime.now(UTC)),
+        lambda s: s.event(cid, "outcome", {"outcome": "answered", "operator": "op001"}),
+    ]
+    for step in steps:
+        if sink is not None:
+            step(sink)
+        await asyncio.sleep(step_s)
+
+
+async def _journal_round(way: str, folder: Path, calls: int, rate: float) -> float:
+    """CPU seconds (every thread of this process) to write `calls` calls' journals."""
+    url = f"sqlite+aiosqlite:///{folder / f'{way}.db'}"
+    await migrate(url)
+    store = await Store.open(url)
+    if way == "batched":
+        recorder = Recorder(Journal(store.db).apply, is_transient=is_transient_error)
+    else:  # as the writer was: every write alone, as soon as it is queued
+        recorder = Recorder(is_transient=is_transient_error, linger_s=0)
+    sink: _Sink = None
+    if way == "batched":
+        sink = _Batched(recorder)
+    elif way == "per_write":
+        sink = _PerWrite(recorder, store)
+    writer = asyncio.create_task(recorder.run())
+    try:
+        began = time.process_time()
+        tasks = []
+        for n in range(calls):
+            tasks.append(asyncio.create_task(_one_call(sink, n, 0.05)))
+            await asyncio.sleep(1 / rate)
+        await asyncio.gather(*tasks)
+        if not await recorder.flush(60):
+            raise RuntimeError(f"{way}: the journal was not written within 60 s")
+        return time.process_time() - began
+    finally:
+        writer.cancel()
+        await store.close()
+
+
+def journal_writes(calls: int = 200, rate: float = 40.0, rounds: int = 3) -> JournalFigures:
+    """CPU per call of one call's journal writes at `rate` calls/s, ways interleaved."""
+    ways = ("driver", "per_write", "batched")
+    seconds: dict[str, list[float]] = {way: [] for way in ways}
+    with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
+        for r in range(rounds):
+            for way in ways:
+                folder = Path(tmp) / str(r)
+                folder.mkdir(exist_ok=True)
+                seconds[way].append(asyncio.run(_journal_round(way, folder, calls, rate)))
+    driver = statistics.median(seconds["driver"])
+    per_call = {
+        way: round((statistics.median(seconds[way]) - driver) * 1000 / calls, 2) for way in ways[1:]
+    }
+    return JournalFigures(calls, rate, WRITES_PER_CALL, per_call)
+
+
 def run_all(progress: Callable[[str], None] = print) -> list[Micro]:
     """Every micro-benchmark (rule evaluation: not in router.domain yet)."""
     return [selection(), caller_lookup(progress=progress)]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m sip_test_harness.bench_micro journal``: the journal figures alone."""
+    if argv[1:] != ["journal"]:
+        print("usage: python -m sip_test_harness.bench_micro journal", file=sys.stderr)
+        return 2
+    figures = journal_writes()
+    print(
+        f"journal writes per call ({figures.writes_per_call} writes, {figures.calls} calls "
+        f"at {figures.rate:g}/s, SQLite file): "
+        + ", ".join(f"{way} {ms} CPU ms/call" for way, ms in figures.cpu_ms_per_call.items())
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -27,6 +27,7 @@ from sip_test_harness import rootfs
 from sip_test_harness.errors import SandboxError
 from sip_test_harness.probe import AriAccess, ari_get, port_in_use, websocket_accepted
 from sip_test_harness.processes import alive, command_line, terminate_group, wait_exit
+from sip_test_harness.prompts import install_prompts
 from sip_test_harness.sandbox_config import (
     AMI_PORT,
     DIALPLAN_FILE,
@@ -61,6 +62,9 @@ class SandboxStatus:
         state = f"up (pid {self.pid})" if self.running else "down"
         where = f"chroot {self.root}" if self.root else "system Asterisk"
         return f"sandbox {state}; {self.version or 'Asterisk version unknown'}; {where}"
+
+
+SOUNDS_DIR = "/usr/share/asterisk/sounds"
 
 
 def default_root() -> Path:
@@ -157,6 +161,7 @@ class Sandbox:
         """Start Asterisk (building the root first if needed) and wait until ARI is usable."""
         self.build()
         self.write_config()
+        install_prompts(lambda lang: self._host_resolved(f"{SOUNDS_DIR}/{lang}"), self._progress)
         pid = self.pid()
         if pid is not None:
             self._progress(f"sandbox already up (pid {pid}): config rewritten, core reload")
@@ -277,6 +282,17 @@ class Sandbox:
     def _host(self, path: str) -> Path:
         """A path as Asterisk sees it, translated to the host's view."""
         return self.root / path.lstrip("/") if self.root is not None else Path(path)
+
+    def _host_resolved(self, path: str) -> Path:
+        """`_host`, following symlinks as Asterisk would see them (absolute ones point
+        inside the chroot: Debian links sounds/ru to /etc/alternatives/...)."""
+        host = self._host(path)
+        for _ in range(10):
+            if not host.is_symlink():
+                return host
+            target = os.readlink(host)
+            host = self._host(target) if target.startswith("/") else host.parent / target
+        return host
 
     def _conf_path(self) -> str:
         return f"{self.layout.etc_dir}/asterisk.conf"

@@ -135,4 +135,64 @@ CREATE INDEX ix_appointments_patient_id_starts_at ON appointments (patient_id, s
 
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
+-- Running upgrade 0002 -> 0003
+
+CREATE TABLE callback_tasks (
+    id BIGSERIAL NOT NULL,
+    number_e164 TEXT NOT NULL,
+    patient_id TEXT,
+    line TEXT,
+    state TEXT NOT NULL,
+    reasons JSONB NOT NULL,
+    miss_count INTEGER NOT NULL,
+    first_missed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    last_missed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    priority INTEGER DEFAULT 0 NOT NULL,
+    due_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    attempts INTEGER DEFAULT 0 NOT NULL,
+    attempt_started_at TIMESTAMP WITH TIME ZONE,
+    last_attempt_at TIMESTAMP WITH TIME ZONE,
+    last_outcome TEXT,
+    claimed_by TEXT,
+    claimed_at TIMESTAMP WITH TIME ZONE,
+    closed_at TIMESTAMP WITH TIME ZONE,
+    close_reason TEXT,
+    closed_by TEXT,
+    closed_call_id TEXT,
+    note TEXT,
+    preferred_operator_id TEXT,
+    callback_number TEXT,
+    keep_place BOOLEAN DEFAULT false NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_callback_tasks PRIMARY KEY (id)
+);
+
+CREATE UNIQUE INDEX uq_callback_tasks_active_number ON callback_tasks (number_e164) WHERE state IN ('open', 'claimed');
+
+CREATE INDEX ix_callback_tasks_due ON callback_tasks (due_at) WHERE state IN ('open', 'claimed');
+
+CREATE INDEX ix_callback_tasks_closed_at ON callback_tasks (closed_at);
+
+CREATE TABLE misses (
+    id BIGSERIAL NOT NULL,
+    call_id TEXT NOT NULL,
+    line TEXT,
+    number_e164 TEXT,
+    patient_id TEXT,
+    reason TEXT NOT NULL,
+    waited_s FLOAT NOT NULL,
+    missed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    task_id BIGINT,
+    anonymous BOOLEAN DEFAULT false NOT NULL,
+    CONSTRAINT pk_misses PRIMARY KEY (id),
+    CONSTRAINT fk_misses_task_id_callback_tasks FOREIGN KEY(task_id) REFERENCES callback_tasks (id) ON DELETE SET NULL,
+    CONSTRAINT uq_misses_call_id UNIQUE (call_id)
+);
+
+CREATE INDEX ix_misses_missed_at ON misses (missed_at);
+
+CREATE INDEX ix_misses_task_id ON misses (task_id);
+
+UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
+
 COMMIT;

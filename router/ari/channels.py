@@ -165,6 +165,34 @@ class ChannelCalls:
             "DELETE", ("playbacks", playback_id), request_timeout=request_timeout
         )
 
+    async def record(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        max_duration_s: int = 120,
+        max_silence_s: int = 10,
+        beep: bool = True,
+        request_timeout: float | None = None,
+    ) -> None:
+        """Record the caller (a voicemail) as `name`.wav in Asterisk's recording folder;
+        `#` ends it. The end arrives as RecordingFinished/RecordingFailed."""
+        params = {
+            "name": name,
+            "format": "wav",
+            "maxDurationSeconds": str(max_duration_s),
+            "maxSilenceSeconds": str(max_silence_s),
+            "beep": "true" if beep else "false",
+            "terminateOn": "#",
+            "ifExists": "overwrite",
+        }
+        await self._http.request(
+            "POST",
+            ("channels", channel_id, "record"),
+            params=params,
+            request_timeout=request_timeout,
+        )
+
     async def set_variable(
         self, channel_id: str, name: str, value: str, *, request_timeout: float | None = None
     ) -> None:

@@ -142,6 +142,20 @@ class PlaybackFinished(PlaybackEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingEnded(Event):
+    """RecordingFinished or RecordingFailed of a channel recording (a voicemail)."""
+
+    name: str
+    target_uri: str
+    state: str  # done, failed, canceled
+    duration_s: int | None = None
+
+    def channel_ids(self) -> tuple[str, ...]:
+        kind, _, target = self.target_uri.partition(":")
+        return (target,) if kind == "channel" and target else ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Dial(Event):
     peer: Channel  # the dialled channel
     caller: Channel | None = None  # absent for a plain originate
@@ -285,6 +299,8 @@ _PARSERS: dict[str, _Parser] = {
     "PlaybackStarted": lambda d, c: PlaybackStarted(**c, playback=_playback(d)),
     "PlaybackContinuing": lambda d, c: PlaybackContinuing(**c, playback=_playback(d)),
     "PlaybackFinished": lambda d, c: PlaybackFinished(**c, playback=_playback(d)),
+    "RecordingFinished": lambda d, c: _recording(d, c),
+    "RecordingFailed": lambda d, c: _recording(d, c),
     "Dial": lambda d, c: Dial(
         **c,
         peer=_peer(d),
@@ -311,6 +327,19 @@ _PARSERS: dict[str, _Parser] = {
     "ApplicationReplaced": lambda d, c: ApplicationReplaced(**c),
     "ApplicationRegistered": lambda d, c: ApplicationRegistered(**c),
 }
+
+
+def _recording(data: JsonObject, common: _Common) -> RecordingEnded:
+    recording = data.get("recording")
+    if not isinstance(recording, dict):
+        raise ValueError("recording is missing")
+    return RecordingEnded(
+        **common,
+        name=text(recording, "name"),
+        target_uri=text(recording, "target_uri"),
+        state=text(recording, "state"),
+        duration_s=integer(recording, "duration"),
+    )
 
 
 def parse_event(data: Mapping[str, Any] | Any) -> Event:

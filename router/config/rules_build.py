@@ -130,6 +130,7 @@ def build_menu(name: str, spec: MenuSpec) -> Menu:
             key=o.key,
             label=o.label,
             then=build_target(o.then),
+            prompt=o.prompt,
             hide_when=build_condition(o.hide_when) if o.hide_when else None,
             auto_when=build_condition(o.auto_when) if o.auto_when else None,
         )
@@ -166,4 +167,7 @@ def build_callback(spec: CallbackSpec | None) -> CallbackPolicy:
         retry_after_min=spec.retry_after_min,
         max_attempts=spec.max_attempts,
         calendar=spec.calendar,
+        repeat_priority_step=spec.repeat_priority_step,
+        dispatch_min_free_operators=spec.dispatch_min_free_operators,
+        dispatch_max_inbound_wait_s=spec.dispatch_max_inbound_wait_s,
     )

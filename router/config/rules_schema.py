@@ -237,6 +237,7 @@ class RouteSpec(ConfigModel):
 class OptionSpec(ConfigModel):
     key: DtmfKey
     label: Text
+    prompt: Text | None = None  # played after the menu's prompt, only when the option is offered
     then: TargetSpec
     hide_when: ConditionSpec | None = None
     auto_when: ConditionSpec | None = None
@@ -286,6 +287,9 @@ class CallbackSpec(ConfigModel):
     ] = (0, 30, 120)
     max_attempts: Annotated[StrictInt, Field(ge=1, le=20)] = 3
     calendar: Slug | None = None
+    repeat_priority_step: Annotated[StrictInt, Field(ge=0, le=100)] = 1
+    dispatch_min_free_operators: Annotated[StrictInt, Field(ge=1, le=100)] = 1
+    dispatch_max_inbound_wait_s: Seconds | None = None
 
 
 AssignedSpec.model_rebuild()

@@ -226,6 +226,13 @@ class RoutingSettings(Section):
     wrap_up_s: Annotated[StrictFloat, Field(ge=0, le=3600)] = 0.0
     # Rings in a row an operator lets ring out before being paused (reason no_answer); 0: never.
     pause_after_no_answers: Annotated[StrictInt, Field(ge=0, le=100)] = 3
+    # Calls to a number no line lists, or that no route took: any operator, waiting this long.
+    unrouted_max_wait_s: Annotated[StrictInt, Field(ge=0, le=3600)] = 0
+    # Seconds of waiting worth one point of queue priority (nobody starves); 0: no ageing.
+    ageing_s: Annotated[StrictInt, Field(ge=0, le=3600)] = 60
+    # A phone shared by several patients: the prompt that asks which one, and how long to wait.
+    shared_phone_prompt: Text = "clinic-which-patient"
+    shared_phone_timeout_s: Annotated[StrictInt, Field(ge=1, le=30)] = 5
 
     @field_validator("rules", mode="before")
     @classmethod

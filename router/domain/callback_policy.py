@@ -29,6 +29,10 @@ class CallbackPolicy:
     retry_after_min: tuple[int, ...] = (0, 30, 120)  # after the miss, then between tries
     max_attempts: int = 3
     calendar: str | None = None  # calling hours; None = any time
+    # Added for the callback ledger and dispatch (router/domain/callback_schedule.py):
+    repeat_priority_step: int = 1  # priority added by each further miss of an open task
+    dispatch_min_free_operators: int = 1  # K: callbacks need at least K free operators
+    dispatch_max_inbound_wait_s: int | None = None  # X: none while a caller waits over X s
 
 
 @dataclass(frozen=True, slots=True)

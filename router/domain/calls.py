@@ -18,6 +18,9 @@ class Outcome(StrEnum):
     ANSWERED = "answered"  # an operator answered; the conversation happened
     ABANDONED = "abandoned"  # the caller hung up before an operator answered
     NO_OPERATOR = "no_operator"  # nobody could take it (none available / none answered)
+    CALLBACK = "callback"  # the rules promised a call back (after hours, max wait, asked)
+    VOICEMAIL = "voicemail"  # the caller was asked to leave a message
+    MESSAGE = "message"  # a message was played and the call ended, as the rules say
     FAILED = "failed"  # a technical failure ended it (Asterisk restart, ARI error)
     LOST = "lost"  # the call vanished while the router was away; how it ended is unknown
 

@@ -24,6 +24,7 @@ class MenuOption:
     then: Target
     hide_when: Condition | None = None
     auto_when: Condition | None = None
+    prompt: str | None = None  # "for paid services press 1": played only when offered
 
 
 @dataclass(frozen=True, slots=True)

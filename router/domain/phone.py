@@ -90,6 +90,14 @@ def _to_e164(digits: str, *, plus: bool, region: str, area_code: str | None) -> 
     return None
 
 
+_E164_FORM = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def is_e164(text: str) -> bool:
+    """Whether `text` is already in E.164 form ('+' and 2-15 digits); no validity check."""
+    return _E164_FORM.fullmatch(text) is not None
+
+
 def normalise_did(raw: str | None) -> str:
     """A dialled number as the dialplan saw it, reduced to `+` and digits (for matching)."""
     text = (raw or "")[:MAX_RAW_LENGTH]

@@ -29,8 +29,15 @@ class OperatorBoard:
     def __init__(self, clock: Callable[[], float], on_change: StateListener | None = None) -> None:
         self._clock = clock
         self._statuses: dict[str, OperatorStatus] = {}
-        self._on_change = on_change
+        self._listeners: list[StateListener] = [on_change] if on_change else []
         self._retired: set[str] = set()
+
+    def add_listener(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self, status: OperatorStatus) -> None:
+        for listener in self._listeners:
+            listener(status)
 
     def load(self, statuses: Iterable[OperatorStatus]) -> None:
         for status in statuses:
@@ -47,8 +54,7 @@ class OperatorBoard:
                 now = self._clock()
                 fresh = OperatorStatus(op, Presence.AVAILABLE, since=now, idle_since=now)
                 self._statuses[op.id] = fresh
-                if self._on_change is not None:
-                    self._on_change(fresh)
+                self._changed(fresh)
             else:
                 current.operator = op
         self._retired -= seen  # re-added by this reload: stays
@@ -62,6 +68,9 @@ class OperatorBoard:
 
     def statuses(self) -> list[OperatorStatus]:
         return sorted(self._statuses.values(), key=lambda s: s.id)
+
+    def has(self, operator_id: str) -> bool:
+        return operator_id in self._statuses
 
     def get(self, operator_id: str) -> OperatorStatus:
         try:
@@ -97,8 +106,7 @@ class OperatorBoard:
         status.presence = presence
         status.reason = reason
         status.since = now
-        if self._on_change is not None:
-            self._on_change(status)
+        self._changed(status)
         return status
 
     def reserve(self, operator_id: str) -> None:
@@ -107,6 +115,13 @@ class OperatorBoard:
         if status.presence is not Presence.AVAILABLE:
             raise RuntimeError(f"operator {operator_id} is {status.presence}, not available")
         self.set(operator_id, Presence.RINGING)
+
+    def release(self, operator_id: str) -> None:
+        """A reservation not used (the call left first): available again, place kept."""
+        status = self._statuses.get(operator_id)
+        if status is not None and status.presence is Presence.RINGING:
+            status.presence = Presence.AVAILABLE
+            self._changed(status)
 
     def ring_failed(self, operator_id: str) -> None:
         """A ring attempt ended without an answer: back to the pool, but behind the others,
@@ -119,8 +134,7 @@ class OperatorBoard:
         if status is not None and status.presence is Presence.RINGING:
             status.presence = Presence.AVAILABLE
             status.since = status.idle_since = self._clock()
-            if self._on_change is not None:
-                self._on_change(status)
+            self._changed(status)
 
     def ring_result(self, operator_id: str, result: RingResult, pause_after: int) -> bool:
         """Apply the no-answer policy; True when the operator was paused for it."""
@@ -133,8 +147,8 @@ class OperatorBoard:
         if outcome.pause and status.presence is Presence.AVAILABLE:
             self.set(operator_id, Presence.PAUSED, NO_ANSWER_REASON)
             return True
-        if changed and self._on_change is not None:
-            self._on_change(status)
+        if changed:
+            self._changed(status)
         return False
 
     def connected(self, operator_id: str) -> None:

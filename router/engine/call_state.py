@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from router.ari.events import ChannelDestroyed, ChannelHangupRequest, Event, StasisEnd
+from router.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from router.engine.context import ChannelGone
 
 
@@ -29,12 +29,12 @@ class Resume:
     caller_e164: str | None = None
 
 
-def channel_of(event: Event | ChannelGone) -> str | None:
+def channel_of(event: object) -> str | None:
     if isinstance(event, ChannelGone):
         return event.channel_id
     channel = getattr(event, "channel", None)
     return getattr(channel, "id", None)
 
 
-def is_terminal(event: Event | ChannelGone) -> bool:
+def is_terminal(event: object) -> bool:
     return isinstance(event, (ChannelDestroyed, StasisEnd, ChannelHangupRequest, ChannelGone))

@@ -11,13 +11,17 @@ from typing import TYPE_CHECKING, Protocol
 
 from router.ari.client import AriClient
 from router.crm.client import CrmClient
+from router.domain.callback_schedule import CloseReason, MissPlan
 from router.domain.calls import RingResult
 from router.engine.board import OperatorBoard
 from router.engine.recorder import Recorder
-from router.storage.models import CallRow
+from router.storage.journal import CallEvent, CallUpdate, NewCall, RingAttempt
+from router.storage.models import CallRow, MissInput
 
 if TYPE_CHECKING:
-    from router.engine.call import InboundCall
+    from router.config.rules import Rules
+    from router.engine.call_base import CallBase as InboundCall
+    from router.engine.waiting_room import WaitingRoom
     from router.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,12 @@ class EngineSettings:
     moh_class: str = "default"
     fallback_context: str = "clinic-router-fallback"
     no_operator_prompt: str = "sound:vm-nobodyavail"
+    # Calls to a number no line lists (or whose routes found nothing): any operator, and
+    # how long to wait for one. 0 keeps the caller waiting not at all.
+    unrouted_max_wait_s: int = 0
+    ageing_s: float = 60.0
+    shared_phone_prompt: str = "clinic-which-patient"
+    shared_phone_timeout_s: int = 5
 
 
 class ChannelRouter(Protocol):
@@ -66,6 +76,8 @@ class CallContext:
         settings: EngineSettings,
         clock: Callable[[], float],
         rules_version: Callable[[], str | None],
+        rules: Callable[[], Rules],
+        room: WaitingRoom,
         crm: CrmClient | None = None,
     ) -> None:
         self.ari = ari
@@ -76,6 +88,8 @@ class CallContext:
         self.channels: ChannelRouter | None = None  # the engine registers itself
         self.clock = clock
         self.rules_version = rules_version
+        self.rules = rules
+        self.room = room
         self.crm: CrmClient | None = crm
 
     @staticmethod
@@ -113,6 +127,48 @@ class CallContext:
         loop = asyncio.get_running_loop()
         self.board.finished(operator_id, self.settings.wrap_up_s, loop.call_later)
 
+    def record_miss(
+        self, call: InboundCall, reason: str, waited_s: float, plan: MissPlan, line: str | None
+    ) -> None:
+        """A call no operator answered: into the journey and the callback ledger (one open
+        task per number; idempotent per call, so a retried write cannot count twice)."""
+        self.recorder_event(
+            call.id,
+            "miss",
+            {
+                "reason": reason,
+                "waited_s": round(waited_s, 1),
+                "task": plan.create_task,
+                "why": plan.why,
+                "due": plan.due_at.isoformat() if plan.due_at else None,
+            },
+        )
+        miss = MissInput(
+            call_id=call.id,
+            line=line,
+            number_e164=call.caller_e164,
+            patient_id=call.patient_id,
+            reason=reason,
+            waited_s=waited_s,
+            missed_at=self.now(),
+            due_at=plan.due_at,
+            create_task=plan.create_task,
+            priority_raise=plan.priority_raise,
+        )
+        self.recorder.submit(f"miss {call.id}", lambda: self.store.callbacks.record_miss(miss))
+
+    def reached_operator(self, call: InboundCall) -> None:
+        """The patient got through: their open callback task is done (auto-close)."""
+        number, at = call.caller_e164, self.now()
+        if number is None:
+            return
+        self.recorder.submit(
+            f"close callbacks {call.id}",
+            lambda: self.store.callbacks.close_for_number(
+                number, CloseReason.REACHED_OPERATOR, at, call.id
+            ),
+        )
+
     # -- journey (write-behind) ------------------------------------------------------------
 
     def recorder_create(self, call: InboundCall) -> None:
@@ -125,34 +181,19 @@ class CallContext:
             phase="new",
             rules_version=self.rules_version(),
         )
-        self.recorder.submit(f"create {call.id}", lambda: self.store.calls.create(row))
+        self.recorder.record(NewCall(row))
 
     def recorder_update(self, call_id: str, **fields: object) -> None:
-        self.recorder.submit(
-            f"update {call_id}", lambda: self.store.calls.update(call_id, **fields)
-        )
+        self.recorder.record(CallUpdate(call_id, fields))
 
     def recorder_event(self, call_id: str, kind: str, data: dict[str, object]) -> None:
-        at = self.now()
-        self.recorder.submit(
-            f"event {call_id} {kind}",
-            lambda: self.store.calls.append_event(call_id, kind, data, at),
-        )
+        self.recorder.record(CallEvent(call_id, kind, data, self.now()))
 
     def recorder_ring(
         self, call: InboundCall, operator_id: str, leg: str, result: RingResult, elapsed_ms: int
     ) -> None:
-        call_id, ended = call.id, self.now()
+        ended = self.now()
         begun = ended - timedelta(milliseconds=elapsed_ms)
-        self.recorder.submit(
-            f"ring {call_id} {operator_id}",
-            lambda: self.store.calls.record_ring_attempt(
-                call_id=call_id,
-                operator_id=operator_id,
-                channel_id=leg,
-                started_at=begun,
-                ended_at=ended,
-                result=result.value,
-                duration_ms=elapsed_ms,
-            ),
+        self.recorder.record(
+            RingAttempt(call.id, operator_id, leg, begun, ended, result.value, elapsed_ms)
         )

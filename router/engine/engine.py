@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from router.ari import errors as ari_errors
 from router.ari.events import CallBroadcast, Event, StasisStart
 from router.engine.call import InboundCall
+from router.engine.call_base import CallBase
 from router.engine.call_state import Resume
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, ChannelGone
@@ -33,6 +34,8 @@ EVENT_TYPES = (
     "ChannelHangupRequest",
     "PlaybackFinished",
     "ChannelDtmfReceived",
+    "RecordingFinished",
+    "RecordingFailed",
     "CallBroadcast",
 )
 
@@ -44,7 +47,7 @@ class Engine:
         self.ctx = ctx
         ctx.channels = self
         self._calls: dict[str, InboundCall] = {}
-        self._channels: dict[str, InboundCall] = {}
+        self._channels: dict[str, CallBase] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.connected = False
         self.reconciler = Reconciler(self)
@@ -52,13 +55,13 @@ class Engine:
 
     # -- channel ownership (used by the calls through the context) --------------------------
 
-    def attach(self, channel_id: str, call: InboundCall) -> None:
+    def attach(self, channel_id: str, call: CallBase) -> None:
         self._channels[channel_id] = call
 
     def detach(self, channel_id: str) -> None:
         self._channels.pop(channel_id, None)
 
-    def detach_all(self, call: InboundCall) -> None:
+    def detach_all(self, call: CallBase) -> None:
         for channel_id in [c for c, owner in self._channels.items() if owner is call]:
             del self._channels[channel_id]
         self._calls.pop(call.id, None)
@@ -66,7 +69,7 @@ class Engine:
     def live_calls(self) -> list[InboundCall]:
         return list(self._calls.values())
 
-    def owner_of(self, channel_id: str) -> InboundCall | None:
+    def owner_of(self, channel_id: str) -> CallBase | None:
         return self._channels.get(channel_id)
 
     # -- events ------------------------------------------------------------------------------
@@ -93,7 +96,7 @@ class Engine:
                 delivered.add(id(call))
                 self.deliver(call, event)
 
-    def deliver(self, call: InboundCall, event: Event | ChannelGone) -> None:
+    def deliver(self, call: CallBase, event: Event | ChannelGone) -> None:
         try:
             call.queue.put_nowait(event)
         except asyncio.QueueFull:

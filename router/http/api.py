@@ -6,10 +6,9 @@ router is usable); everything under `/api/` needs the token.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +16,9 @@ from aiohttp import web
 from router.domain.operators import SETTABLE, OperatorStatus, Presence
 from router.engine.board import OperatorBoard, UnknownOperator
 from router.http.auth import token_middleware
+from router.http.callbacks import add_callback_routes
 from router.http.errors import ApiError, error_middleware
+from router.http.json_io import int_param, json_response
 from router.http.patients import parse_phone, phone_json
 
 
@@ -30,6 +31,7 @@ class ApiDeps:
     rules_version: Callable[[], str | None]
     recorder_backlog: Callable[[], int]
     db_ping: Callable[[], Awaitable[bool]]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # ages and closing times
 
 
 DEPS = web.AppKey("deps", ApiDeps)
@@ -49,21 +51,8 @@ def build_app(deps: ApiDeps, token: str) -> web.Application:
     app.router.add_get("/api/patients", get_patients)
     app.router.add_get("/api/rules", get_rules)
     app.router.add_post("/api/rules/reload", reload_rules)
+    add_callback_routes(app, deps.store.callbacks, deps.clock)
     return app
-
-
-def _json(data: object, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(data, ensure_ascii=False, default=_default),
-        content_type="application/json",
-    )
-
-
-def _default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -77,31 +66,46 @@ async def health(request: web.Request) -> web.Response:
         "rules_version": deps.rules_version(),
         "journal_backlog": deps.recorder_backlog(),
     }
-    return _json(body, 200 if ari_ok else 503)
+    return json_response(body, 200 if ari_ok else 503)
 
 
-def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+def _time_param(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
     if raw is None:
-        return default
+        return None
     try:
-        value = int(raw)
+        value = datetime.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "bad_parameter", f"{name} must be an integer") from None
-    if not lo <= value <= hi:
-        raise ApiError(400, "bad_parameter", f"{name} must be between {lo} and {hi}")
+        value = None
+    if value is None or value.utcoffset() is None:
+        # A "+" left unescaped in a query string arrives as a space.
+        raise ApiError(
+            400,
+            "bad_parameter",
+            f"{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-23T09:00:00Z "
+            "(write + as %2B)",
+        )
     return value
 
 
 async def list_calls(request: web.Request) -> web.Response:
+    """Calls newest first with their journeys; `since` bounds them, `limit` sizes a page
+    and `next` holds the parameters of the next page (`before`, `before_id`), or null."""
     deps = request.app[DEPS]
-    limit = _int_param(request, "limit", 50, 1, 500)
-    rows = await deps.store.calls.recent(limit=limit)
-    result = []
-    for row in rows:
-        events = await deps.store.calls.events(row.id)
-        result.append(_call_json(row, events))
-    return _json({"calls": result})
+    limit = int_param(request, "limit", 50, 1, 500)
+    since = _time_param(request, "since")
+    before = _time_param(request, "before")
+    before_id = request.query.get("before_id")
+    if before_id is not None and before is None:
+        raise ApiError(400, "bad_parameter", "before_id needs before")
+    rows = await deps.store.calls.recent(
+        limit=limit, before=before, before_id=before_id, since=since
+    )
+    journeys = await deps.store.calls.events_of([row.id for row in rows])
+    page = [_call_json(row, journeys[row.id]) for row in rows]
+    last = rows[-1] if len(rows) == limit else None
+    after = None if last is None else {"before": last.started_at, "before_id": last.id}
+    return json_response({"calls": page, "next": after})
 
 
 async def get_call(request: web.Request) -> web.Response:
@@ -123,7 +127,7 @@ async def get_call(request: web.Request) -> web.Response:
         }
         for a in attempts
     ]
-    return _json(body)
+    return json_response(body)
 
 
 def _call_json(row: Any, events: list[Any]) -> dict[str, object]:
@@ -164,7 +168,7 @@ def _operator_json(status: OperatorStatus) -> dict[str, object]:
 
 async def list_operators(request: web.Request) -> web.Response:
     board = request.app[DEPS].board
-    return _json({"operators": [_operator_json(s) for s in board.statuses()]})
+    return json_response({"operators": [_operator_json(s) for s in board.statuses()]})
 
 
 async def set_operator_state(request: web.Request) -> web.Response:
@@ -199,7 +203,7 @@ async def set_operator_state(request: web.Request) -> web.Response:
             f"operator is {status.presence.value}; change the state after the call",
         )
     board.set(operator_id, presence, reason if presence is Presence.PAUSED else None)
-    return _json(_operator_json(board.get(operator_id)))
+    return json_response(_operator_json(board.get(operator_id)))
 
 
 async def get_patients(request: web.Request) -> web.Response:
@@ -207,12 +211,12 @@ async def get_patients(request: web.Request) -> web.Response:
     contact; an empty list when the number is valid but unknown."""
     e164 = parse_phone(request.query.get("phone"))
     records = await request.app[DEPS].store.patients.find_by_phone(e164)
-    return _json(phone_json(e164, records))
+    return json_response(phone_json(e164, records))
 
 
 async def get_rules(request: web.Request) -> web.Response:
     """The rules in force (version = content hash, load time) and the last rejected edit."""
-    return _json(request.app[DEPS].rules.describe())
+    return json_response(request.app[DEPS].rules.describe())
 
 
 async def reload_rules(request: web.Request) -> web.Response:
@@ -225,4 +229,4 @@ async def reload_rules(request: web.Request) -> web.Response:
             f"the rules file has errors; still serving version {result.version}",
             {"errors": list(result.errors)},
         )
-    return _json({"changed": result.changed, **live.describe()})
+    return json_response({"changed": result.changed, **live.describe()})

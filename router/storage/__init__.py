@@ -1,4 +1,5 @@
-"""Persistence: patients, operators, calls and their journeys, on SQLite or PostgreSQL.
+"""Persistence: patients, operators, calls and their journeys, the callback ledger, on
+SQLite or PostgreSQL.
 
 SQLAlchemy 2 (async, Core) with alembic migrations. The repositories and their values
 are re-exported here; migrations are run with `router.storage.migrate.migrate(url)`
@@ -6,13 +7,19 @@ are re-exported here; migrations are run with `router.storage.migrate.migrate(ur
 import time.
 """
 
+from router.storage.callbacks import CallbacksRepo, TaskClosedError
 from router.storage.calls import CallRepository
 from router.storage.db import Database, is_transient_error
 from router.storage.models import (
     Appointment,
+    CallbackSummary,
+    CallbackTask,
     CallRow,
     EventRow,
     LastContact,
+    MissInput,
+    MissResult,
+    MissRow,
     OperatorRow,
     OperatorSync,
     PatientRecord,
@@ -26,9 +33,15 @@ __all__ = [
     "Appointment",
     "CallRepository",
     "CallRow",
+    "CallbackSummary",
+    "CallbackTask",
+    "CallbacksRepo",
     "Database",
     "EventRow",
     "LastContact",
+    "MissInput",
+    "MissResult",
+    "MissRow",
     "OperatorRepository",
     "OperatorRow",
     "OperatorSync",
@@ -36,5 +49,6 @@ __all__ = [
     "PatientRepository",
     "RingAttemptRow",
     "Store",
+    "TaskClosedError",
     "is_transient_error",
 ]

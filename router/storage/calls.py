@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
@@ -33,21 +34,8 @@ class CallRepository:
         Idempotent so that a write retried after an ambiguous failure (the commit went
         through, the answer was lost) does not turn into an error.
         """
-        values = {
-            "id": call.id,
-            "app": call.app,
-            # Caller ID and DID come from the network: bounded like Asterisk bounds them.
-            "caller_raw": call.caller_raw[:MAX_RAW_LENGTH],
-            "did": call.did[:MAX_RAW_LENGTH],
-            "started_at": call.started_at,
-            "tried_operators": _str_list(call.tried_operators),
-        }
-        for name, check in _UPDATABLE.items():
-            if name != "tried_operators":
-                values[name] = check(getattr(call, name))
-        stmt = dialect_insert(self._db.dialect_name, calls).values(values)
         async with self._db.begin() as conn:
-            result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+            result = await conn.execute(create_statement(self._db.dialect_name), call_values(call))
         return result.rowcount == 1
 
     async def update(self, call_id: str, **fields: object) -> bool:
@@ -57,14 +45,7 @@ class CallRepository:
         fixed at creation); an unknown name or a value of the wrong kind raises
         `ValueError`/`TypeError` before anything is written.
         """
-        if not fields:
-            raise ValueError("update() needs at least one field")
-        unknown = sorted(set(fields) - _UPDATABLE.keys())
-        if unknown:
-            raise ValueError(
-                f"cannot update {', '.join(unknown)} (updatable: {', '.join(UPDATABLE)})"
-            )
-        values = {name: _UPDATABLE[name](value) for name, value in fields.items()}
+        values = update_values(fields)
         async with self._db.begin() as conn:
             result = await conn.execute(update(calls).where(calls.c.id == call_id).values(values))
         return result.rowcount == 1
@@ -74,9 +55,7 @@ class CallRepository:
     ) -> None:
         """Add one step to a call's journey. `data` must be JSON-serialisable."""
         async with self._db.begin() as conn:
-            await conn.execute(
-                insert(call_events).values(call_id=call_id, kind=kind, data=dict(data), at=at)
-            )
+            await conn.execute(INSERT_EVENT, event_values(call_id, kind, data, at))
 
     async def record_ring_attempt(
         self,
@@ -93,19 +72,11 @@ class CallRepository:
 
         `result` is a `RingResult` value. `duration_ms` defaults to `ended_at - started_at`.
         """
-        if duration_ms is None and ended_at is not None:
-            duration_ms = round((ended_at - started_at).total_seconds() * 1000)
-        stmt = insert(ring_attempts).values(
-            call_id=call_id,
-            operator_id=operator_id,
-            channel_id=channel_id,
-            started_at=started_at,
-            ended_at=ended_at,
-            result=None if result is None else RingResult(result).value,
-            duration_ms=duration_ms,
+        values = ring_values(
+            call_id, operator_id, channel_id, started_at, ended_at, result, duration_ms
         )
         async with self._db.begin() as conn:
-            inserted = await conn.execute(stmt)
+            inserted = await conn.execute(insert(ring_attempts).values(values))
         key = inserted.inserted_primary_key
         if key is None:  # cannot happen for a single-row INSERT; keeps the type exact
             raise RuntimeError("the database returned no id for the ring attempt")
@@ -125,17 +96,24 @@ class CallRepository:
         return await self._calls(stmt)
 
     async def recent(
-        self, limit: int = 50, before: datetime | None = None, *, before_id: str | None = None
+        self,
+        limit: int = 50,
+        before: datetime | None = None,
+        *,
+        before_id: str | None = None,
+        since: datetime | None = None,
     ) -> list[CallRow]:
         """The latest calls, newest first, at most `limit` (1..`MAX_RECENT`).
 
         Next page: pass the last row's `started_at` as `before` and its `id` as
         `before_id` (without `before_id`, calls started in the same microsecond as
-        `before` are skipped).
+        `before` are skipped). `since`: only calls started at or after that time.
         """
         if not 1 <= limit <= MAX_RECENT:
             raise ValueError(f"limit must be 1..{MAX_RECENT}, not {limit}")
         stmt = select(calls).order_by(calls.c.started_at.desc(), calls.c.id.desc()).limit(limit)
+        if since is not None:
+            stmt = stmt.where(calls.c.started_at >= since)
         if before is not None and before_id is not None:
             stmt = stmt.where(
                 or_(
@@ -149,16 +127,26 @@ class CallRepository:
 
     async def events(self, call_id: str) -> list[EventRow]:
         """The call's journey in time order (insertion order among equal times)."""
+        return (await self.events_of([call_id]))[call_id]
+
+    async def events_of(self, call_ids: Sequence[str]) -> dict[str, list[EventRow]]:
+        """The journeys of several calls in one query: every id given is a key (an empty
+        list when the call has no events), each journey in `events` order."""
+        journeys: dict[str, list[EventRow]] = {call_id: [] for call_id in call_ids}
+        if not journeys:
+            return journeys
         stmt = (
             select(call_events)
-            .where(call_events.c.call_id == call_id)
+            .where(call_events.c.call_id.in_(list(journeys)))
             .order_by(call_events.c.at, call_events.c.id)
         )
         async with self._db.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [
-            EventRow(id=r.id, call_id=r.call_id, at=r.at, kind=r.kind, data=r.data) for r in rows
-        ]
+        for r in rows:
+            journeys[r.call_id].append(
+                EventRow(id=r.id, call_id=r.call_id, at=r.at, kind=r.kind, data=r.data)
+            )
+        return journeys
 
     async def ring_attempts(self, call_id: str) -> list[RingAttemptRow]:
         """Every operator rung for the call, in the order they were rung."""
@@ -175,6 +163,73 @@ class CallRepository:
         async with self._db.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_call_row(row._mapping) for row in rows]
+
+
+# -- the rows the writes make: shared by the methods above and the journal's batches --------
+
+INSERT_EVENT = insert(call_events)
+INSERT_RING_ATTEMPT = insert(ring_attempts)
+
+
+@cache
+def create_statement(dialect_name: str) -> Any:
+    """INSERT of a new call that leaves an already stored id alone (takes `call_values`)."""
+    return dialect_insert(dialect_name, calls).on_conflict_do_nothing(index_elements=["id"])
+
+
+def call_values(call: CallRow) -> dict[str, object]:
+    """Every column of a new call, checked like `update` checks them."""
+    values: dict[str, object] = {
+        "id": call.id,
+        "app": call.app,
+        # Caller ID and DID come from the network: bounded like Asterisk bounds them.
+        "caller_raw": call.caller_raw[:MAX_RAW_LENGTH],
+        "did": call.did[:MAX_RAW_LENGTH],
+        "started_at": call.started_at,
+        "tried_operators": _str_list(call.tried_operators),
+    }
+    for name, check in _UPDATABLE.items():
+        if name != "tried_operators":
+            values[name] = check(getattr(call, name))
+    return values
+
+
+def update_values(fields: Mapping[str, object]) -> dict[str, object]:
+    """`fields` checked and converted for an UPDATE of `calls` (see `CallRepository.update`)."""
+    if not fields:
+        raise ValueError("update() needs at least one field")
+    unknown = sorted(set(fields) - _UPDATABLE.keys())
+    if unknown:
+        raise ValueError(f"cannot update {', '.join(unknown)} (updatable: {', '.join(UPDATABLE)})")
+    return {name: _UPDATABLE[name](value) for name, value in fields.items()}
+
+
+def event_values(
+    call_id: str, kind: str, data: Mapping[str, object], at: datetime
+) -> dict[str, object]:
+    return {"call_id": call_id, "kind": kind, "data": dict(data), "at": at}
+
+
+def ring_values(
+    call_id: str,
+    operator_id: str,
+    channel_id: str | None,
+    started_at: datetime,
+    ended_at: datetime | None,
+    result: str | None,
+    duration_ms: int | None,
+) -> dict[str, object]:
+    if duration_ms is None and ended_at is not None:
+        duration_ms = round((ended_at - started_at).total_seconds() * 1000)
+    return {
+        "call_id": call_id,
+        "operator_id": operator_id,
+        "channel_id": channel_id,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "result": None if result is None else RingResult(result).value,
+        "duration_ms": duration_ms,
+    }
 
 
 def _opt_str(value: object) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from router.domain.callback_schedule import TaskState
 from router.domain.calls import Phase
 from router.domain.operators import Presence
 
@@ -125,3 +126,104 @@ class OperatorSync:
 
     added: tuple[str, ...]
     removed: tuple[str, ...]  # left the configuration: now offline and `configured=False`
+
+
+@dataclass(frozen=True, slots=True)
+class MissInput:
+    """One missed call, as the engine (or the fallback catch-up) reports it to the ledger.
+
+    `create_task` and `due_at` come from the callback policy (`plan_miss`); a miss with
+    `number_e164=None` (withheld caller ID) is recorded as lost-anonymous, never a task.
+    """
+
+    call_id: str
+    line: str | None
+    number_e164: str | None
+    patient_id: str | None
+    reason: str  # a `MissReason` value or a finer one (`ivr_abandoned`, `fallback`...)
+    waited_s: float
+    missed_at: datetime
+    due_at: datetime | None  # the first attempt; None: at `missed_at`
+    create_task: bool
+    priority_raise: int = 1  # added to an open task's priority when this miss joins it
+    # "Keep my place": the caller's original place (when they started waiting). Tasks are
+    # worked in the order of their place, so the callback does not go to the back.
+    place_at: datetime | None = None
+    keep_place: bool = False
+    callback_number: str | None = None  # another number the caller asked to be called on
+    preferred_operator_id: str | None = None  # assigned manager, or last operator spoken to
+
+
+@dataclass(frozen=True, slots=True)
+class MissResult:
+    miss_id: int
+    task_id: int | None  # None: no task (anonymous, or the policy made none)
+    created: bool  # this miss opened a new task (else it joined an open one, or none)
+    miss_count: int  # the task's misses so far; 0 without a task
+    duplicate: bool = False  # this call's miss was recorded before: nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackTask:
+    """A callback task: one active (open or claimed) task per patient number."""
+
+    id: int
+    number_e164: str
+    patient_id: str | None
+    line: str | None
+    state: TaskState
+    reasons: tuple[str, ...]  # every miss reason, first seen first
+    miss_count: int
+    first_missed_at: datetime  # the task's place in line (with `priority`)
+    last_missed_at: datetime
+    priority: int
+    due_at: datetime
+    attempts: int
+    attempt_started_at: datetime | None  # set while a dial may be under way
+    last_attempt_at: datetime | None
+    last_outcome: str | None  # an `AttemptOutcome` value
+    claimed_by: str | None
+    claimed_at: datetime | None
+    closed_at: datetime | None
+    close_reason: str | None  # a `CloseReason` value
+    closed_by: str | None
+    closed_call_id: str | None  # the inbound call that reached an operator
+    note: str | None
+    preferred_operator_id: str | None
+    callback_number: str | None
+    keep_place: bool
+    created_at: datetime
+
+    @property
+    def dial_number(self) -> str:
+        """The number to call: the one the caller gave, else the one they called from."""
+        return self.callback_number or self.number_e164
+
+
+@dataclass(frozen=True, slots=True)
+class MissRow:
+    id: int
+    call_id: str
+    line: str | None
+    number_e164: str | None
+    patient_id: str | None
+    reason: str
+    waited_s: float
+    missed_at: datetime
+    task_id: int | None
+    anonymous: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSummary:
+    """Figures for supervisors; the period ones count from `since` (None: all history)."""
+
+    since: datetime | None
+    open_tasks: int  # open or claimed, whenever they were created
+    oldest_open_age_s: float | None
+    misses: int
+    lost_anonymous: int
+    closed: int
+    closed_by_reason: Mapping[str, int]
+    median_time_to_callback_s: float | None  # first miss to a callback conversation
+    share_closed_connected: float | None  # of the tasks closed in the period

@@ -88,19 +88,34 @@ class OperatorRepository:
         `datetime.fromtimestamp(t, UTC)`). `consecutive_no_answers=None` leaves the
         stored count as it is.
         """
-        values: dict[str, object] = {
-            "state": Presence(presence).value,
-            "state_reason": reason,
-            "state_changed_at": changed_at,
-            "idle_since": idle_since,
-            "calls_today": calls_today,
-        }
-        if consecutive_no_answers is not None:
-            values["consecutive_no_answers"] = consecutive_no_answers
+        values = state_values(
+            presence, reason, changed_at, idle_since, calls_today, consecutive_no_answers
+        )
         stmt = update(operators).where(operators.c.id == operator_id).values(values)
         async with self._db.begin() as conn:
             result = await conn.execute(stmt)
         return result.rowcount == 1
+
+
+def state_values(
+    presence: Presence | str,
+    reason: str | None,
+    changed_at: datetime,
+    idle_since: datetime | None,
+    calls_today: int,
+    consecutive_no_answers: int | None,
+) -> dict[str, object]:
+    """The columns `save_state` sets (shared with the journal's batches)."""
+    values: dict[str, object] = {
+        "state": Presence(presence).value,
+        "state_reason": reason,
+        "state_changed_at": changed_at,
+        "idle_since": idle_since,
+        "calls_today": calls_today,
+    }
+    if consecutive_no_answers is not None:
+        values["consecutive_no_answers"] = consecutive_no_answers
+    return values
 
 
 # executemany: one statement, one parameter set per operator. The parameter names differ

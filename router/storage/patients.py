@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,12 +11,12 @@ from sqlalchemy import ColumnElement, Integer, delete, insert, literal_column, n
 from sqlalchemy import type_coerce as typed
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from router.domain.phone import is_e164
 from router.storage.db import Database
 from router.storage.models import Appointment, LastContact, PatientRecord
 from router.storage.tables import appointments, dialect_insert, patient_phones, patients
 from router.storage.types import SafeText, UtcDateTime
 
-_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 _ANALYZE_AFTER = 1_000  # rows; smaller imports barely move the statistics
 _ANALYZE_SHARE = 0.2  # of the rows the statistics know (cf. autovacuum_analyze_scale_factor)
 # reltuples: the planner's row estimate, -1 before the first ANALYZE (PostgreSQL 14+).
@@ -174,7 +173,7 @@ def _checked(record: PatientRecord) -> PatientRecord:
     if not record.id:
         raise ValueError("patient with an empty id")
     for phone in record.phones:
-        if not _E164.match(phone):
+        if not is_e164(phone):
             raise ValueError(
                 f"patient {record.id!r}: phone {phone!r} is not E.164 ('+' and 2-15 digits)"
             )

@@ -1,10 +1,11 @@
-"""The storage facade the composition root builds: one database, three repositories."""
+"""The storage facade the composition root builds: one database, four repositories."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from router.storage.callbacks import CallbacksRepo
 from router.storage.calls import CallRepository
 from router.storage.db import Database, is_transient_error
 from router.storage.migrate import migrate as run_migrations
@@ -19,7 +20,7 @@ def _utcnow() -> datetime:
 
 
 class Store:
-    """`store.patients`, `store.operators`, `store.calls` over one `Database`.
+    """`store.patients`, `store.operators`, `store.calls`, `store.callbacks` over one `Database`.
 
     Build it once in the composition root (`await Store.open(url)`), pass it down, and
     `await store.close()` on shutdown. Migrate before use: `Store.open(url, migrate=True)`
@@ -31,6 +32,7 @@ class Store:
         self.patients = PatientRepository(db, clock=clock)
         self.operators = OperatorRepository(db, clock=clock)
         self.calls = CallRepository(db)
+        self.callbacks = CallbacksRepo(db, clock=clock)
 
     @classmethod
     async def open(

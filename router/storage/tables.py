@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     SmallInteger,
     Table,
+    UniqueConstraint,
     false,
     text,
     true,
@@ -182,6 +184,76 @@ ring_attempts = Table(
     Column("duration_ms", Integer),
     Index(None, "call_id"),
     Index(None, "operator_id", "started_at"),  # "who does not pick up" per period
+)
+
+# The callback ledger. A task per patient number being worked; states are the values of
+# `router.domain.callback_schedule.TaskState`. No foreign keys to calls or patients: a
+# miss learned from the dialplan fallback has no call row, and tasks outlive re-imports.
+ACTIVE_TASK = "state IN ('open', 'claimed')"
+callback_tasks = Table(
+    "callback_tasks",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column("number_e164", SafeText, nullable=False),
+    Column("patient_id", SafeText),
+    Column("line", SafeText),
+    Column("state", SafeText, nullable=False),
+    Column("reasons", PortableJson, nullable=False),
+    Column("miss_count", Integer, nullable=False),
+    Column("first_missed_at", UtcDateTime, nullable=False),  # the task's place in line
+    Column("last_missed_at", UtcDateTime, nullable=False),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("attempt_started_at", UtcDateTime),  # set while a dial may be under way
+    Column("last_attempt_at", UtcDateTime),
+    Column("last_outcome", SafeText),
+    Column("claimed_by", SafeText),
+    Column("claimed_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("close_reason", SafeText),
+    Column("closed_by", SafeText),
+    Column("closed_call_id", SafeText),
+    Column("note", SafeText),
+    Column("preferred_operator_id", SafeText),
+    Column("callback_number", SafeText),
+    Column("keep_place", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UtcDateTime, nullable=False),
+    # One active task per number, enforced by the database itself: two routers recording
+    # misses of one number at once cannot both create one (the loser updates it instead).
+    Index(
+        "uq_callback_tasks_active_number",
+        "number_e164",
+        unique=True,
+        sqlite_where=text(ACTIVE_TASK),
+        postgresql_where=text(ACTIVE_TASK),
+    ),
+    # The dispatcher's scan: active tasks only, so it stays small however long history is.
+    Index(
+        "ix_callback_tasks_due",
+        "due_at",
+        sqlite_where=text(ACTIVE_TASK),
+        postgresql_where=text(ACTIVE_TASK),
+    ),
+    Index(None, "closed_at"),  # the supervisors' figures over a period
+)
+
+misses = Table(
+    "misses",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column("call_id", SafeText, nullable=False),
+    Column("line", SafeText),
+    Column("number_e164", SafeText),  # None: withheld or invalid caller ID
+    Column("patient_id", SafeText),
+    Column("reason", SafeText, nullable=False),
+    Column("waited_s", Float, nullable=False),
+    Column("missed_at", UtcDateTime, nullable=False),
+    Column("task_id", _AUTO_ID, ForeignKey("callback_tasks.id", ondelete="SET NULL")),
+    Column("anonymous", Boolean, nullable=False, server_default=false()),
+    UniqueConstraint("call_id"),  # one miss per call: a retried write records nothing twice
+    Index(None, "missed_at"),
+    Index(None, "task_id"),
 )
 
 

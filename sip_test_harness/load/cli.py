@@ -110,8 +110,8 @@ async def start_router(workdir: Path, options: LoadOptions) -> RouterProcess:
 
 
 def router_api(router: RouterProcess) -> observe.RouterApi:
-    """The API of a router started by the harness (its SQLite store read past 500 calls)."""
-    return observe.RouterApi(f"http://127.0.0.1:{router.port}", TOKEN, router.db_path)
+    """The API of a router started by the harness."""
+    return observe.RouterApi(f"http://127.0.0.1:{router.port}", TOKEN)
 
 
 async def _remote_run(args: argparse.Namespace, options: LoadOptions) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -17,7 +16,7 @@ from sip_test_harness.errors import SippError
 from sip_test_harness.load.stats import CallerCall, number_key
 from sip_test_harness.probe import AriAccess
 
-API_LIMIT = 500  # GET /api/calls?limit= accepts at most this
+API_LIMIT = 500  # GET /api/calls?limit= accepts at most this (one page)
 
 
 async def ari_counts(ari: AriAccess) -> tuple[int, int]:
@@ -89,37 +88,38 @@ class RouterApi:
 
     url: str
     token: str
-    db_path: Path | None = None  # a local SQLite store: read directly past API_LIMIT calls
 
-    async def journeys(self, expected: int) -> list[Journey]:
-        if expected > API_LIMIT and self.db_path is not None:
-            return await asyncio.to_thread(_sqlite_journeys, self.db_path)
-        headers = {"Authorization": f"Bearer {self.token}"}
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
-            session.get(f"{self.url}/api/calls?limit={API_LIMIT}", headers=headers) as response,
-        ):
-            response.raise_for_status()
-            body: dict[str, Any] = await response.json()
-        return [Journey(c["caller_raw"], c["outcome"]) for c in body["calls"]]
+    async def journeys(self, since: datetime | None = None) -> list[Journey]:
+        """The journeys of every call started at or after ``since``, page by page."""
+        params = {"limit": str(API_LIMIT)}
+        if since is not None:
+            params["since"] = since.isoformat()
+        journeys: list[Journey] = []
+        async with aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as session:
+            while True:
+                async with session.get(f"{self.url}/api/calls", params=params) as response:
+                    response.raise_for_status()
+                    body: dict[str, Any] = await response.json()
+                journeys += [Journey(c["caller_raw"], c["outcome"]) for c in body["calls"]]
+                after = body.get("next")  # absent from routers without paging
+                if not after:
+                    return journeys
+                params.update(before=after["before"], before_id=after["before_id"])
 
-    async def wait_outcomes(self, expected: int, timeout: float) -> list[Journey]:
+    async def wait_outcomes(
+        self, expected: int, timeout: float, since: datetime | None = None
+    ) -> list[Journey]:
         """Journeys once every one has an outcome (or at ``timeout``)."""
         deadline = time.monotonic() + timeout
         while True:
-            journeys = await self.journeys(expected)
+            journeys = await self.journeys(since)
             settled = all(j.outcome for j in journeys)
-            if (settled and len(journeys) >= min(expected, API_LIMIT)) or (
-                time.monotonic() > deadline
-            ):
+            if (settled and len(journeys) >= expected) or time.monotonic() > deadline:
                 return journeys
             await asyncio.sleep(0.5)
-
-
-def _sqlite_journeys(path: Path) -> list[Journey]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT caller_raw, outcome FROM calls").fetchall()
-    return [Journey(str(raw), outcome) for raw, outcome in rows]
 
 
 def lost_calls(calls: Iterable[CallerCall], journeys: Iterable[Journey], abandon: set[str]) -> int:

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sip_test_harness.errors import HarnessError, SippError
@@ -28,6 +29,7 @@ from sip_test_harness.sipp_process import SippProcess, SippRun, udp_port_bound
 SANDBOX_ARI = AriAccess()
 MODES = ("router", "dial", "queue", "minimal")
 Progress = Callable[[str], None]
+CLOCK_MARGIN = timedelta(seconds=5)
 
 
 def _stderr(line: str) -> None:
@@ -210,6 +212,9 @@ async def run_load(
     run = prepare(options, folder)
     check_ports(options.mode, len(run.streams), options.local_ip)
     before = [procstat.cpu_seconds(options.asterisk_pid), procstat.cpu_seconds(options.app_pid)]
+    # This run's journeys only (a router's history holds earlier runs of the same numbers);
+    # the margin allows for the router's clock being a little behind ours.
+    since = datetime.now(UTC) - CLOCK_MARGIN
     ok = False
     try:
         await _start_phones(run)
@@ -219,7 +224,7 @@ async def run_load(
         if options.ari is not None:
             leftovers = await observe.wait_drained(options.ari, options.drain_timeout)
         after = [procstat.cpu_seconds(options.asterisk_pid), procstat.cpu_seconds(options.app_pid)]
-        result = await _report(run, router, leftovers)
+        result = await _report(run, router, leftovers, since)
         result.duration_s = round(duration, 1)
         result.asterisk_cpu_ms_per_call = procstat.ms_per_call(before[0], after[0], result.offered)
         app_cpu = procstat.ms_per_call(before[1], after[1], result.offered)
@@ -239,7 +244,10 @@ async def run_load(
 
 
 async def _report(
-    run: _Run, router: observe.RouterApi | None, leftovers: tuple[int | None, int | None]
+    run: _Run,
+    router: observe.RouterApi | None,
+    leftovers: tuple[int | None, int | None],
+    since: datetime,
 ) -> report.LoadReport:
     calls = _caller_calls(run)
     assert run.phones is not None
@@ -253,7 +261,7 @@ async def _report(
     result = report.summarise(run.options.mode, calls, planned, abandon, anonymous_answers)
     result.leftover_channels, result.leftover_bridges = leftovers
     if router is not None:
-        journeys = await router.wait_outcomes(result.offered, 30)
+        journeys = await router.wait_outcomes(result.offered, 30, since)
         result.lost = observe.lost_calls(calls, journeys, abandon)
         result.router_outcomes = observe.outcomes(journeys)
     return result

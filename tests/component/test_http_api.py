@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import event
 
 from router.config.rules import load_rules
 from router.domain.operators import Operator, OperatorStatus, Presence
 from router.engine.board import OperatorBoard
 from router.http.api import ApiDeps, build_app
 from router.live_rules import LiveRules
+from router.storage.journal import CallUpdate, Journal, NewCall
 from router.storage.models import CallRow
 from router.storage.store import Store
+from sip_test_harness.load import observe
 
 TOKEN = "t" * 24
 GOOD_RULES = """skills:
@@ -108,6 +111,76 @@ async def test_calls_newest_first_with_journey(api) -> None:  # type: ignore[no-
     assert (status, body["error_id"]) == (400, "bad_parameter")
     status, body = await call("GET", f"{base}/api/calls/nope")
     assert (status, body["error_id"]) == (404, "call_not_found")
+
+
+async def test_calls_since_and_paged_with_journeys_in_one_query(api) -> None:  # type: ignore[no-untyped-def]
+    base, store, _ = api
+    t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    for n in range(7):
+        at = t0 + timedelta(minutes=n)
+        row = CallRow(
+            id=f"c{n}", app="clinic-router", caller_raw=f"+7{n}", did="100", started_at=at
+        )
+        await store.calls.create(row)
+        await store.calls.append_event(f"c{n}", "arrived", {"n": n}, at)
+        await store.calls.append_event(f"c{n}", "outcome", {"n": n}, at + timedelta(seconds=1))
+    selects: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if "call_events" in statement:
+            selects.append(statement)
+
+    event.listen(store.db.engine.sync_engine, "before_cursor_execute", seen)
+    since = (t0 + timedelta(minutes=2)).astimezone(timezone(timedelta(hours=3))).isoformat()
+    params: dict[str, str] = {"limit": "2", "since": since}
+    pages = []
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
+        while True:
+            async with session.get(f"{base}/api/calls", params=params) as resp:
+                assert resp.status == 200
+                body = await resp.json()
+            pages.append([c["id"] for c in body["calls"]])
+            for c in body["calls"]:
+                assert [e["kind"] for e in c["journey"]] == ["arrived", "outcome"]
+                assert c["journey"][0]["data"] == {"n": int(c["id"][1:])}
+            if body["next"] is None:
+                break
+            params.update(body["next"])
+    assert pages == [["c6", "c5"], ["c4", "c3"], ["c2"]]
+    assert len(selects) == len(pages)  # one query of journeys per page, not one per call
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=yesterday",
+        "since=2026-11-23T10:00:00",  # no offset: which zone?
+        "since=2026-11-23T10:00:00+03:00",  # the + unescaped: a space arrives
+        "before_id=c1",
+    ],
+)
+async def test_calls_bad_time_parameters(api, query: str) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = api
+    status, body = await call("GET", f"{base}/api/calls?{query}")
+    assert (status, body["error_id"]) == (400, "bad_parameter")
+
+
+async def test_the_load_harness_reads_every_journey_page_by_page(api) -> None:  # type: ignore[no-untyped-def]
+    base, store, _ = api
+    t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    count = observe.API_LIMIT + 20
+    rows = [
+        NewCall(CallRow(f"c{n:04d}", "clinic-router", f"+7{n}", "100", t0 + timedelta(seconds=n)))
+        for n in range(-5, count)
+    ]
+    await Journal(store.db).apply(rows)
+    await Journal(store.db).apply(
+        [CallUpdate(f"c{n:04d}", {"outcome": "answered"}) for n in range(0, count, 2)]
+    )
+    journeys = await observe.RouterApi(base, TOKEN).journeys(since=t0)
+    assert len(journeys) == count
+    assert sorted(j.caller_raw for j in journeys) == sorted(f"+7{n}" for n in range(count))
+    assert sum(1 for j in journeys if j.outcome == "answered") == count // 2
 
 
 async def test_operator_state_changes(api) -> None:  # type: ignore[no-untyped-def]

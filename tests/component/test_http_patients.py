@@ -9,13 +9,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from api_support import TOKEN, serving
 
-from router.engine.board import OperatorBoard
-from router.http.api import ApiDeps, build_app
 from router.storage import Appointment, LastContact, PatientRecord, Store
 
-TOKEN = "t" * 24
 MOTHER = PatientRecord(
     id="p1",
     name="Анна",
@@ -36,23 +33,10 @@ CHILD = PatientRecord(id="p2", name="Миша", phones=("+79161234567",), birth_
 async def base(tmp_path: Path) -> AsyncIterator[str]:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", migrate=True)
     await store.patients.upsert([MOTHER, CHILD])
-    deps = ApiDeps(
-        rules=None,  # not used by these routes
-        store=store,
-        board=OperatorBoard(lambda: 1000.0),
-        ari_connected=lambda: True,
-        rules_version=lambda: None,
-        recorder_backlog=lambda: 0,
-        db_ping=store.ping,
-    )
-    runner = web.AppRunner(build_app(deps, TOKEN))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with serving(store) as base_url:
+            yield base_url
     finally:
-        await runner.cleanup()
         await store.close()
 
 

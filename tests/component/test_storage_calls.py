@@ -180,6 +180,30 @@ async def test_recent_is_newest_first_and_pages(store: Store) -> None:
     ]
     with pytest.raises(ValueError):
         await store.calls.recent(limit=0)
+    since = await store.calls.recent(since=T0 + timedelta(minutes=3))
+    assert [c.id for c in since] == ["c4", "c3b", "c3"]
+    page = await store.calls.recent(limit=2, since=T0 + timedelta(minutes=2))
+    nxt = await store.calls.recent(
+        limit=2, before=page[-1].started_at, before_id=page[-1].id, since=T0 + timedelta(minutes=2)
+    )
+    assert [c.id for c in page + nxt] == ["c4", "c3b", "c3", "c2"]
+
+
+async def test_events_of_several_calls_in_one_query(store: Store) -> None:
+    for cid in ("a", "b", "quiet"):
+        await store.calls.create(call(cid))
+    await store.calls.append_event("a", "second", {}, T0 + timedelta(seconds=1))
+    await store.calls.append_event("b", "only", {"n": 1}, T0)
+    await store.calls.append_event("a", "first", {}, T0)
+    journeys = await store.calls.events_of(["a", "b", "quiet", "unknown"])
+    assert {cid: [e.kind for e in events] for cid, events in journeys.items()} == {
+        "a": ["first", "second"],
+        "b": ["only"],
+        "quiet": [],
+        "unknown": [],
+    }
+    assert journeys["b"][0].data == {"n": 1}
+    assert await store.calls.events_of([]) == {}
 
 
 async def test_open_calls_are_the_app_s_unfinished_calls(store: Store) -> None:

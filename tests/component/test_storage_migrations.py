@@ -28,6 +28,8 @@ TABLES = {
     "calls",
     "call_events",
     "ring_attempts",
+    "callback_tasks",
+    "misses",
 }
 
 

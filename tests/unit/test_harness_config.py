@@ -23,7 +23,7 @@ def sections(text: str) -> list[tuple[str, dict[str, list[str]]]]:
     for raw in text.splitlines():
         line = raw.split(";", 1)[0].strip()
         if line.startswith("["):
-            result.append((line[1:line.index("]")], {}))
+            result.append((line[1 : line.index("]")], {}))
         elif "=" in line and result:
             key, value = (part.strip() for part in line.split("=", 1))
             result[-1][1].setdefault(key.rstrip(">").strip(), []).append(value.lstrip(">").strip())
@@ -32,9 +32,21 @@ def sections(text: str) -> list[tuple[str, dict[str, list[str]]]]:
 
 def test_every_file_is_rendered() -> None:
     files = render_configs(AsteriskLayout(), "; dialplan", "[general]\n")
-    assert {"asterisk.conf", "modules.conf", "logger.conf", "http.conf", "ari.conf",
-            "manager.conf", "rtp.conf", "indications.conf", "musiconhold.conf", "queues.conf",
-            "pjsip.conf", "extensions.conf", "clinic-router.conf"} == set(files)
+    assert {
+        "asterisk.conf",
+        "modules.conf",
+        "logger.conf",
+        "http.conf",
+        "ari.conf",
+        "manager.conf",
+        "rtp.conf",
+        "indications.conf",
+        "musiconhold.conf",
+        "queues.conf",
+        "pjsip.conf",
+        "extensions.conf",
+        "clinic-router.conf",
+    } == set(files)
     assert files["clinic-router.conf"] == "; dialplan"
     assert "#include clinic-router.conf" in files["extensions.conf"]
     assert "astetcdir => /etc/asterisk.clinic" in files["asterisk.conf"]
@@ -58,8 +70,11 @@ def test_ports_and_credentials_follow_the_contract() -> None:
 
 def test_pjsip_identifies_each_sipp_by_its_port() -> None:
     parsed = sections(render_pjsip_conf())
-    matches = {values["endpoint"][0]: values["match"][0] for _, values in parsed
-               if values.get("type") == ["identify"]}
+    matches = {
+        values["endpoint"][0]: values["match"][0]
+        for _, values in parsed
+        if values.get("type") == ["identify"]
+    }
     assert matches["trunk"] == ",".join(f"127.0.0.1:{p}" for p in range(5061, 5070))
     for name in OPERATORS:
         assert matches[name] == f"127.0.0.1:{operator_port(name)}"
@@ -69,8 +84,7 @@ def test_pjsip_identifies_each_sipp_by_its_port() -> None:
 
 
 def test_pjsip_phones_and_contacts() -> None:
-    aors = {name: values for name, values in sections(render_pjsip_conf())
-            if "contact" in values}
+    aors = {name: values for name, values in sections(render_pjsip_conf()) if "contact" in values}
     assert aors["op1001"]["contact"] == ["sip:op1001@127.0.0.1:5071"]
     assert aors["op1008"]["contact"] == ["sip:op1008@127.0.0.1:5078"]
     assert aors["patients"]["contact"] == ["sip:127.0.0.1:5080"]
@@ -84,11 +98,17 @@ def test_pjsip_phones_and_contacts() -> None:
 def test_dialplan_follows_the_contract() -> None:
     text = DIALPLAN.read_text()
     contexts = dict(sections(text.replace("exten =>", "exten =")))
-    assert set(contexts) >= {"clinic-router-inbound", "clinic-router-entry",
-                             "clinic-router-fallback", "clinic-router-operators"}
+    assert set(contexts) >= {
+        "clinic-router-inbound",
+        "clinic-router-entry",
+        "clinic-router-fallback",
+        "clinic-router-operators",
+    }
     inbound = contexts["clinic-router-inbound"]["exten"]
-    assert inbound == ["_X.,1,Goto(clinic-router-entry,${EXTEN},1)",
-                       "_+X.,1,Goto(clinic-router-entry,${EXTEN},1)"]
+    assert inbound == [
+        "_X.,1,Goto(clinic-router-entry,${EXTEN},1)",
+        "_+X.,1,Goto(clinic-router-entry,${EXTEN},1)",
+    ]
     entry = re.search(r"^\[clinic-router-entry\](.*?)\n\[", text, re.S | re.M)
     assert entry is not None
     assert "StasisBroadcast(1000,^clinic-router)\n" in entry.group(1)

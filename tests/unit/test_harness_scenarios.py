@@ -23,8 +23,9 @@ from sip_test_harness.sipp_process import SippRun, media_port
 
 def parse(xml: str) -> ET.Element:
     # ElementTree cannot fetch sipp.dtd; drop the DOCTYPE line
-    return ET.fromstring("\n".join(line for line in xml.splitlines()
-                                   if not line.startswith(("<?xml", "<!DOCTYPE"))))
+    return ET.fromstring(
+        "\n".join(line for line in xml.splitlines() if not line.startswith(("<?xml", "<!DOCTYPE")))
+    )
 
 
 def test_every_template_has_its_own_folder() -> None:
@@ -45,7 +46,10 @@ def test_caller_hangs_up_and_sends_dtmf() -> None:
     assert (bye.get("timeout"), bye.get("ontimeout")) == ("2500", "hangup")
     pcaps = [e.find("action/exec").get("play_pcap_audio") for e in root if e.tag == "nop"]
     assert [Path(p).name for p in pcaps] == [
-        "dtmf_2833_1.pcap", "dtmf_2833_star.pcap", "dtmf_2833_pound.pcap"]
+        "dtmf_2833_1.pcap",
+        "dtmf_2833_star.pcap",
+        "dtmf_2833_pound.pcap",
+    ]
     if PCAP_DIR.exists():  # sip-tester installed: the names are real files
         assert all(Path(p).exists() for p in pcaps)
     pauses = [e.get("milliseconds") for e in root if e.tag == "pause"]
@@ -68,12 +72,15 @@ def test_cancel_scenario_cancels_on_every_provisional_wait() -> None:
     assert {e.get("timeout") for e in waits} == {"3000"}
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("answer", Behaviour()),
-    ("busy", Behaviour(kind="busy")),
-    ("never", Behaviour(kind="never")),
-    ("delay:2.5", Behaviour(answer_after=2.5)),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("answer", Behaviour()),
+        ("busy", Behaviour(kind="busy")),
+        ("never", Behaviour(kind="never")),
+        ("delay:2.5", Behaviour(answer_after=2.5)),
+    ],
+)
 def test_behaviour_specs(spec: str, expected: Behaviour) -> None:
     assert Behaviour.parse(spec) == expected
 
@@ -105,15 +112,24 @@ def test_render_insists_on_every_placeholder() -> None:
 
 
 def test_sipp_argv_has_pinned_defaults(tmp_path: Path) -> None:
-    run = SippRun(name="caller-5061", scenario=tmp_path / "c.xml", port=5061, log_dir=tmp_path,
-                  max_calls=1, timeout=20, remote="127.0.0.1:5060", service="+74952232222",
-                  variables={"from_user": "7916 [x]"}, timeout_is_error=True)
+    run = SippRun(
+        name="caller-5061",
+        scenario=tmp_path / "c.xml",
+        port=5061,
+        log_dir=tmp_path,
+        max_calls=1,
+        timeout=20,
+        remote="127.0.0.1:5060",
+        service="+74952232222",
+        variables={"from_user": "7916 [x]"},
+        timeout_is_error=True,
+    )
     argv = run.argv()
     assert argv[0] == "sipp" and argv[-1] == "127.0.0.1:5060"
     pairs = dict(itertools.pairwise(argv))
     assert pairs["-p"] == "5061" and pairs["-mp"] == str(media_port(5061))
     assert pairs["-m"] == "1" and pairs["-timeout"] == "20s" and pairs["-s"] == "+74952232222"
-    assert argv[argv.index("-set") + 1:argv.index("-set") + 3] == ["from_user", "7916 [x]"]
+    assert argv[argv.index("-set") + 1 : argv.index("-set") + 3] == ["from_user", "7916 [x]"]
     assert "-aa" in argv and "-timeout_error" in argv and "-nostdin" in argv
 
 

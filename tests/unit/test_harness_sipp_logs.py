@@ -9,17 +9,19 @@ def line(at: float, direction: str, call_id: str, cseq: str, first: str) -> str:
     return f"2026-11-23\t11:33:54.397086\t{at}\t{direction}\t{call_id}\tCSeq:{cseq}\t{first}"
 
 
-CALLER_LOG = "\n".join([
-    line(10.0, "S", "1-1@h", "1 INVITE", "INVITE sip:+74952232222@127.0.0.1:5060 SIP/2.0"),
-    line(10.001, "R", "1-1@h", "1 INVITE", "SIP/2.0 100 Trying"),
-    line(11.0, "R", "1-1@h", "1 INVITE", "SIP/2.0 183 Session Progress"),
-    line(12.5, "R", "1-1@h", "1 INVITE", "SIP/2.0 200 OK"),
-    line(12.6, "R", "1-1@h", "1 INVITE", "SIP/2.0 200 OK"),  # retransmission
-    line(12.501, "S", "1-1@h", "1 ACK", "ACK sip:127.0.0.1:5060 SIP/2.0"),
-    line(14.0, "R", "1-1@h", "31810 BYE", "BYE sip:79161234567@127.0.0.1:5061 SIP/2.0"),
-    line(14.001, "S", "1-1@h", "31810 BYE", "SIP/2.0 200 OK"),
-    "2026-11-23\t11:33:5",  # a partial last line while SIPp writes
-])
+CALLER_LOG = "\n".join(
+    [
+        line(10.0, "S", "1-1@h", "1 INVITE", "INVITE sip:+74952232222@127.0.0.1:5060 SIP/2.0"),
+        line(10.001, "R", "1-1@h", "1 INVITE", "SIP/2.0 100 Trying"),
+        line(11.0, "R", "1-1@h", "1 INVITE", "SIP/2.0 183 Session Progress"),
+        line(12.5, "R", "1-1@h", "1 INVITE", "SIP/2.0 200 OK"),
+        line(12.6, "R", "1-1@h", "1 INVITE", "SIP/2.0 200 OK"),  # retransmission
+        line(12.501, "S", "1-1@h", "1 ACK", "ACK sip:127.0.0.1:5060 SIP/2.0"),
+        line(14.0, "R", "1-1@h", "31810 BYE", "BYE sip:79161234567@127.0.0.1:5061 SIP/2.0"),
+        line(14.001, "S", "1-1@h", "31810 BYE", "SIP/2.0 200 OK"),
+        "2026-11-23\t11:33:5",  # a partial last line while SIPp writes
+    ]
+)
 
 
 def test_caller_summary() -> None:
@@ -31,34 +33,38 @@ def test_caller_summary() -> None:
 
 
 def test_rejected_call_has_its_final_status() -> None:
-    log = "\n".join([
-        line(1.0, "S", "c", "1 INVITE", "INVITE sip:1@h SIP/2.0"),
-        line(1.1, "R", "c", "1 INVITE", "SIP/2.0 404 Not Found"),
-    ])
+    log = "\n".join(
+        [
+            line(1.0, "S", "c", "1 INVITE", "INVITE sip:1@h SIP/2.0"),
+            line(1.1, "R", "c", "1 INVITE", "SIP/2.0 404 Not Found"),
+        ]
+    )
     summary = call_summary(parse_shortmsg(log))
     assert (summary.answered, summary.final_status, summary.hangup_by) == (False, 404, None)
 
 
-PHONE_LOG = "\n".join([
-    line(1.0, "R", "opt-1", "5 OPTIONS", "OPTIONS sip:op1001@127.0.0.1:5071 SIP/2.0"),
-    line(1.0, "S", "opt-1", "5 OPTIONS", "SIP/2.0 200 OK"),
-    # answered, then the phone hangs up
-    line(2.0, "R", "a", "7 INVITE", "INVITE sip:op1001@127.0.0.1:5071 SIP/2.0"),
-    line(2.0, "R", "a", "7 INVITE", "INVITE sip:op1001@127.0.0.1:5071 SIP/2.0"),  # retrans
-    line(2.0, "S", "a", "7 INVITE", "SIP/2.0 180 Ringing"),
-    line(3.0, "S", "a", "7 INVITE", "SIP/2.0 200 OK"),
-    line(3.0, "R", "a", "7 ACK", "ACK sip:127.0.0.1:5071 SIP/2.0"),
-    line(5.0, "S", "a", "1 BYE", "BYE sip:asterisk@127.0.0.1:5060 SIP/2.0"),
-    line(5.0, "R", "a", "1 BYE", "SIP/2.0 200 OK"),
-    # cancelled while ringing
-    line(6.0, "R", "b", "8 INVITE", "INVITE sip:op1001@127.0.0.1:5071 SIP/2.0"),
-    line(6.0, "S", "b", "8 INVITE", "SIP/2.0 180 Ringing"),
-    line(7.0, "R", "b", "8 CANCEL", "CANCEL sip:op1001@127.0.0.1:5071 SIP/2.0"),
-    line(7.0, "S", "b", "8 CANCEL", "SIP/2.0 200 OK"),
-    line(7.0, "S", "b", "8 INVITE", "SIP/2.0 487 Request Terminated"),
-    # still ringing
-    line(8.0, "R", "c", "9 INVITE", "INVITE sip:lop007@127.0.0.1:5100 SIP/2.0"),
-])
+PHONE_LOG = "\n".join(
+    [
+        line(1.0, "R", "opt-1", "5 OPTIONS", "OPTIONS sip:op1001@127.0.0.1:5071 SIP/2.0"),
+        line(1.0, "S", "opt-1", "5 OPTIONS", "SIP/2.0 200 OK"),
+        # answered, then the phone hangs up
+        line(2.0, "R", "a", "7 INVITE", "INVITE sip:op1001@127.0.0.1:5071 SIP/2.0"),
+        line(2.0, "R", "a", "7 INVITE", "INVITE sip:op1001@127.0.0.1:5071 SIP/2.0"),  # retrans
+        line(2.0, "S", "a", "7 INVITE", "SIP/2.0 180 Ringing"),
+        line(3.0, "S", "a", "7 INVITE", "SIP/2.0 200 OK"),
+        line(3.0, "R", "a", "7 ACK", "ACK sip:127.0.0.1:5071 SIP/2.0"),
+        line(5.0, "S", "a", "1 BYE", "BYE sip:asterisk@127.0.0.1:5060 SIP/2.0"),
+        line(5.0, "R", "a", "1 BYE", "SIP/2.0 200 OK"),
+        # cancelled while ringing
+        line(6.0, "R", "b", "8 INVITE", "INVITE sip:op1001@127.0.0.1:5071 SIP/2.0"),
+        line(6.0, "S", "b", "8 INVITE", "SIP/2.0 180 Ringing"),
+        line(7.0, "R", "b", "8 CANCEL", "CANCEL sip:op1001@127.0.0.1:5071 SIP/2.0"),
+        line(7.0, "S", "b", "8 CANCEL", "SIP/2.0 200 OK"),
+        line(7.0, "S", "b", "8 INVITE", "SIP/2.0 487 Request Terminated"),
+        # still ringing
+        line(8.0, "R", "c", "9 INVITE", "INVITE sip:lop007@127.0.0.1:5100 SIP/2.0"),
+    ]
+)
 
 
 def test_phone_report_counts_dialogs_not_messages() -> None:
@@ -73,10 +79,12 @@ def test_phone_report_counts_dialogs_not_messages() -> None:
 
 
 def test_stray_dialogs_on_the_callers_port_are_ignored() -> None:
-    log = "\n".join([
-        line(1.0, "S", "1-99@h", "1 INVITE", "INVITE sip:1@h SIP/2.0"),
-        line(1.1, "R", "old-call", "1 INVITE", "SIP/2.0 200 OK"),  # an earlier, killed caller's
-        line(1.2, "R", "old-call", "2 BYE", "BYE sip:x@h SIP/2.0"),
-    ])
+    log = "\n".join(
+        [
+            line(1.0, "S", "1-99@h", "1 INVITE", "INVITE sip:1@h SIP/2.0"),
+            line(1.1, "R", "old-call", "1 INVITE", "SIP/2.0 200 OK"),  # an earlier, killed caller's
+            line(1.2, "R", "old-call", "2 BYE", "BYE sip:x@h SIP/2.0"),
+        ]
+    )
     summary = call_summary(parse_shortmsg(log))
     assert (summary.statuses, summary.answered, summary.hangup_by) == ((), False, None)

@@ -1,6 +1,13 @@
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import pytest
 
 from router.engine.recorder import Recorder
+from router.storage.journal import CallEvent, JournalOp
 
 
 async def test_writes_are_applied_in_order_and_retried_when_the_database_fails() -> None:
@@ -47,3 +54,135 @@ async def test_a_permanent_error_does_not_stall_later_writes() -> None:
     assert await recorder.flush(2.0)
     task.cancel()
     assert written == ["good"]
+
+
+# -- journal records: batches ------------------------------------------------------------------
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def ev(name: str) -> CallEvent:
+    return CallEvent("c1", name, {}, T0)
+
+
+class FakeJournal:
+    """Applies batches to a list; `fail(batch)` may raise first (what a database would)."""
+
+    def __init__(self, fail: Callable[[Sequence[JournalOp]], None] = lambda batch: None) -> None:
+        self.fail = fail
+        self.batches: list[list[str]] = []
+        self.written: list[str] = []
+
+    async def apply(self, ops: Sequence[JournalOp]) -> None:
+        names = [op.kind for op in ops if isinstance(op, CallEvent)]
+        self.batches.append(names)
+        self.fail(ops)
+        self.written += names
+
+
+@asynccontextmanager
+async def running(recorder: Recorder) -> AsyncIterator[Recorder]:
+    task = asyncio.create_task(recorder.run())
+    try:
+        yield recorder
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_records_gather_into_batches_of_at_most_batch_max() -> None:
+    journal = FakeJournal()
+    async with running(Recorder(journal.apply, batch_max=4, linger_s=0.05)) as recorder:
+        for n in range(10):
+            recorder.record(ev(str(n)))
+        assert await recorder.flush(2.0)
+    assert journal.written == [str(n) for n in range(10)]
+    assert [len(b) for b in journal.batches] == [4, 4, 2]
+
+
+async def test_a_write_of_its_own_keeps_its_place_between_batches() -> None:
+    journal = FakeJournal()
+    order: list[str] = []
+
+    async def alone() -> None:
+        order.append(f"alone after {len(journal.written)}")
+
+    async with running(Recorder(journal.apply)) as recorder:
+        recorder.record(ev("a"))
+        recorder.record(ev("b"))
+        recorder.submit("operator sync", alone)
+        recorder.record(ev("c"))
+        assert await recorder.flush(2.0)
+    assert journal.batches == [["a", "b"], ["c"]]
+    assert order == ["alone after 2"]
+
+
+async def test_a_batch_that_fails_for_a_while_is_retried_whole_in_order() -> None:
+    left = {"failures": 2}
+
+    def db_down(batch: Sequence[JournalOp]) -> None:
+        if left["failures"]:
+            left["failures"] -= 1
+            raise OSError("database gone")
+
+    journal = FakeJournal(db_down)
+    recorder = Recorder(journal.apply, retry_initial=0.01, retry_max=0.02, linger_s=0)
+    async with running(recorder):
+        for n in range(5):
+            recorder.record(ev(str(n)))
+        assert await recorder.flush(2.0)
+    assert journal.written == ["0", "1", "2", "3", "4"]
+    assert recorder.failures == 2 and recorder.backlog == 0
+
+
+async def test_a_bad_record_is_dropped_alone_and_the_rest_of_its_batch_lands() -> None:
+    def constraint(batch: Sequence[JournalOp]) -> None:
+        if any(isinstance(op, CallEvent) and op.kind == "bad" for op in batch):
+            raise ValueError("constraint")
+
+    journal = FakeJournal(constraint)
+    recorder = Recorder(
+        journal.apply,
+        is_transient=lambda exc: isinstance(exc, OSError),
+        retry_initial=0.01,
+        retry_max=0.01,
+        max_attempts_permanent=2,
+    )
+    async with running(recorder):
+        for name in ["a", "b", "bad", "c"]:
+            recorder.record(ev(name))
+        assert await recorder.flush(2.0)
+        assert journal.batches[0] == ["a", "b", "bad", "c"]
+        # One by one after the failed batch; the bad record twice, then dropped.
+        assert journal.batches[1:] == [["a"], ["b"], ["bad"], ["bad"], ["c"]]
+        assert journal.written == ["a", "b", "c"]
+        # Batching resumes once the failed batch is settled.
+        for name in ["d", "e"]:
+            recorder.record(ev(name))
+        assert await recorder.flush(2.0)
+    assert journal.batches[-1] == ["d", "e"]
+    assert journal.written == ["a", "b", "c", "d", "e"]
+
+
+async def test_flush_skips_the_linger_and_times_out_while_the_database_is_down() -> None:
+    journal = FakeJournal()
+    async with running(Recorder(journal.apply, linger_s=30)) as recorder:
+        recorder.record(ev("a"))
+        assert await recorder.flush(1.0)  # well before the 30 s linger
+        assert journal.written == ["a"]
+
+    def down(batch: Sequence[JournalOp]) -> None:
+        raise OSError("database gone")
+
+    journal = FakeJournal(down)
+    recorder = Recorder(journal.apply, retry_initial=0.01, retry_max=0.01)
+    async with running(recorder):
+        recorder.record(ev("a"))
+        assert not await recorder.flush(0.2)
+        assert recorder.backlog == 1  # kept, not dropped
+
+
+def test_records_need_a_journal() -> None:
+    with pytest.raises(RuntimeError):
+        Recorder().record(ev("a"))

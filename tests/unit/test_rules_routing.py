@@ -116,3 +116,32 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         load_rules(path, source="rules.yaml")
     messages = [i.message for i in info.value.issues]
     assert len(messages) == 3, messages
+
+
+def test_callback_dispatch_keys_are_built(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        MINIMAL
+        + "callback:\n  repeat_priority_step: 2\n  dispatch_min_free_operators: 3\n"
+        + "  dispatch_max_inbound_wait_s: 45\n",
+        encoding="utf-8",
+    )
+    policy = load_rules(path).callback
+    assert policy.repeat_priority_step == 2
+    assert (policy.dispatch_min_free_operators, policy.dispatch_max_inbound_wait_s) == (3, 45)
+    defaults = load_rules(EXAMPLE).callback
+    assert (defaults.repeat_priority_step, defaults.dispatch_max_inbound_wait_s) == (1, 60)
+
+
+def test_callback_dispatch_keys_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        MINIMAL + "callback:\n  dispatch_min_free_operators: 0\n  repeat_priority_step: -1\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rules(path, source="rules.yaml")
+    messages = sorted(str(i) for i in info.value.issues)
+    assert len(messages) == 2, messages
+    assert "callback.dispatch_min_free_operators: must be at least 1" in messages[0]
+    assert "callback.repeat_priority_step: must be at least 0" in messages[1]

@@ -1,0 +1,75 @@
+"""Which waiting call gets which free operator: one scheduling pass.
+
+When an operator frees up, several callers may be waiting in different queues. The
+caller served first is the one with the highest *aged* priority (the queue's priority
+plus one point per `ageing_s` seconds waited, so a low-priority caller is never starved
+by a stream of high-priority ones), then the earliest arrival across all queues.
+
+Each call takes at most one operator per pass and each operator goes to at most one
+call, so nobody is offered two calls at once and no call rings two phones at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from router.domain.operators import OperatorStatus, Presence
+from router.domain.selection import choose_operators
+
+DEFAULT_AGEING_S = 60.0
+PERSONAL = 1000  # a caller waiting for one named operator (their manager) goes first for them
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCall:
+    """A caller waiting for an operator, as the scheduler sees them."""
+
+    id: str
+    priority: int
+    since: float  # when they started waiting (clock seconds); kept when a ring fails
+    eligible: frozenset[str]  # operator ids who may take the call now (tried ones removed)
+    assigned: str | None = None  # preferred first among the eligible
+
+
+def aged_priority(call: WaitingCall, now: float, ageing_s: float = DEFAULT_AGEING_S) -> float:
+    waited = max(0.0, now - call.since)
+    return call.priority + (waited / ageing_s if ageing_s > 0 else 0.0)
+
+
+def serving_order(
+    calls: Iterable[WaitingCall], now: float, ageing_s: float = DEFAULT_AGEING_S
+) -> list[WaitingCall]:
+    """Waiting calls in the order they are served: aged priority, then arrival, then id."""
+    return sorted(calls, key=lambda c: (-aged_priority(c, now, ageing_s), c.since, c.id))
+
+
+def assign(
+    calls: Iterable[WaitingCall],
+    statuses: Mapping[str, OperatorStatus] | Sequence[OperatorStatus],
+    now: float,
+    ageing_s: float = DEFAULT_AGEING_S,
+) -> list[tuple[str, str]]:
+    """One scheduling pass: (call id, operator id) pairs to offer, in serving order.
+
+    Only available operators are given out; each operator and each call appears at most
+    once. Among the operators a call may take, the assigned one comes first, then the
+    longest idle (`choose_operators`).
+    """
+    pool = statuses.values() if isinstance(statuses, Mapping) else statuses
+    free = {s.id: s for s in pool if s.presence is Presence.AVAILABLE}
+    pairs: list[tuple[str, str]] = []
+    for call in serving_order(calls, now, ageing_s):
+        if not free:
+            break
+        # Iterate the smaller side: usually one operator just freed up.
+        if len(free) <= len(call.eligible):
+            options = [s for i, s in free.items() if i in call.eligible]
+        else:
+            options = [free[i] for i in call.eligible if i in free]
+        if not options:
+            continue
+        chosen = choose_operators(options, assigned_id=call.assigned)[0]
+        pairs.append((call.id, chosen.id))
+        del free[chosen.id]
+    return pairs

@@ -1,0 +1,276 @@
+"""Getting the caller to an operator: hold with music, wait for an offer from the
+waiting room, ring the offered operator, bridge, talk.
+
+Asterisk facts this relies on (shared/notes/ari-facts.md):
+- `ChannelDestroyed` is the only end-of-leg event that always comes; an originate that
+  times out produces no Dial NOANSWER, only ChannelDestroyed with cause 19.
+- An originated leg enters Stasis (StasisStart) only when answered.
+- A channel command waits behind a running channel playback, so the caller waits on
+  bridge MOH (which blocks nothing) while operators ring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from router.ari import errors as ari_errors
+from router.ari.events import ChannelDestroyed, StasisStart
+from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cause
+from router.domain.dispatch import WaitingCall
+from router.engine.call_media import CallMedia
+from router.engine.call_state import CallerGone, channel_of, is_terminal
+from router.engine.context import ChannelGone
+from router.engine.waiting_room import OperatorOffer
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """Who may take the call while it waits, and for how long (a queue, a manager)."""
+
+    label: str
+    priority: int
+    max_wait_s: float
+    eligible_at: Callable[[float], frozenset[str]]  # seconds waited -> operator ids
+    changes_at: tuple[float, ...] = ()  # seconds waited at which eligibility may change
+    announce_every_s: int = 0
+    announcement: str | None = None
+
+
+class CallOperators(CallMedia):
+    assigned_operator: str | None = None
+    waiting_since: float | None = None  # kept across rings and ladder steps: the place in line
+
+    async def _hold(self) -> None:
+        """Put the caller in the call's bridge with music while operators ring."""
+        ari = self.ctx.ari
+        if self._bridge_ready:
+            return
+        await self._stop_playback()  # addChannel would wait behind it
+        members: tuple[str, ...] = ()
+        if self.resume is not None:  # adopted after a restart: the bridge may be there
+            try:
+                members = (await ari.get_bridge(self.bridge_id)).channel_ids
+                self._bridge_ready = True
+            except ari_errors.AriNotFound:
+                pass
+        if not self._bridge_ready:
+            await ari.create_bridge(self.bridge_id, "mixing", name=self.bridge_id)
+            self._bridge_ready = True
+        if self.id not in members:
+            await self._add_to_bridge(self.id)
+        await self._guard(ari.start_bridge_moh(self.bridge_id, self.ctx.settings.moh_class))
+
+    async def _unhold(self) -> None:
+        """Take the caller out of the bridge (to play a message to them alone)."""
+        if not self._bridge_ready:
+            return
+        try:
+            await self.ctx.ari.stop_bridge_moh(self.bridge_id)
+            await self.ctx.ari.remove_channel(self.bridge_id, self.id)
+        except ari_errors.AriNotFound:
+            raise CallerGone() from None
+        except ari_errors.AriError:
+            pass
+
+    async def _add_to_bridge(self, channel_id: str) -> None:
+        try:
+            await self.ctx.ari.add_channel(self.bridge_id, [channel_id])
+        except ari_errors.AriNotFound:
+            if channel_id == self.id:
+                raise CallerGone() from None
+            raise
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def _offer(self, offer: OperatorOffer) -> bool:
+        try:
+            self.queue.put_nowait(offer)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def _seek(self, wanted: Wanted) -> bool:
+        """Wait for `wanted` to hand us an operator who answers; True once bridged.
+
+        False when the wait ran out or nobody eligible is left to try. The caller keeps
+        their place in line across failed rings.
+        """
+        await self._hold()
+        clock, room = self.ctx.clock, self.ctx.room
+        started = clock()
+        if self.waiting_since is None:
+            self.waiting_since = started
+        every = wanted.announce_every_s
+        next_announce = started + every if every else math.inf
+        self._event("waiting", {"for": wanted.label, "max_wait_s": wanted.max_wait_s})
+        try:
+            while True:
+                waited = clock() - started
+                eligible = wanted.eligible_at(waited) - set(self.tried)
+                later = [t for t in wanted.changes_at if t > waited]
+                if not eligible and not later:
+                    self._event("nobody_left", {"for": wanted.label, "tried": self.tried})
+                    return False
+                call = WaitingCall(
+                    self.id, wanted.priority, self.waiting_since, eligible, self.assigned_operator
+                )
+                room.wait(call, self._offer)
+                wake = min(
+                    started + wanted.max_wait_s,
+                    next_announce,
+                    started + min(later, default=math.inf),
+                )
+                event = await self._next(max(0.0, wake - clock()))
+                if isinstance(event, OperatorOffer):
+                    if await self._ring(event.operator_id) is RingResult.ANSWERED:
+                        return True
+                elif event is None and clock() - started >= wanted.max_wait_s:
+                    self._event("max_wait", {"for": wanted.label, "waited_s": round(waited, 1)})
+                    return False
+                elif event is None and clock() >= next_announce:
+                    next_announce += every
+                    await self._announce(wanted)
+                elif event is not None:
+                    self._note_playback_end(event)
+        finally:
+            room.leave(self.id)
+
+    async def _announce(self, wanted: Wanted) -> None:
+        """Position in line and, when history allows, the estimated wait (non-blocking)."""
+        room = self.ctx.room
+        position = room.position(self.id)
+        estimate = room.estimated_wait_s(self.id)
+        prompts = [wanted.announcement] if wanted.announcement else []
+        if position == 1:
+            prompts.append("queue-youarenext")
+        elif position is not None:
+            prompts += ["queue-thereare", f"number:{position - 1}", "queue-callswaiting"]
+        if estimate is not None and estimate >= 60:
+            prompts += ["queue-holdtime", f"number:{round(estimate / 60)}", "queue-minutes"]
+        if self.playback_id is None and prompts:
+            await self._start_playback(prompts)
+            self._event("announcement", {"position": position, "estimate_s": estimate})
+
+    # -- ringing -----------------------------------------------------------------------------
+
+    async def _ring(self, operator_id: str) -> RingResult:
+        """Ring one operator already reserved for this call by the waiting room."""
+        status = self.ctx.board.get(operator_id)
+        op = status.operator
+        leg = f"{self.id}-op{len(self.tried) + 1}"
+        self.tried.append(op.id)
+        self.ctx.attach(leg, self)
+        self._live_legs.add(leg)
+        started = self.ctx.clock()
+        self._event("ringing", {"operator": op.id, "endpoint": op.endpoint, "leg": leg})
+        self.ctx.recorder_update(self.id, tried_operators=list(self.tried), operator_channel_id=leg)
+        result = await self._ring_leg(leg, op.endpoint)
+        elapsed_ms = int((self.ctx.clock() - started) * 1000)
+        self.ctx.recorder_ring(self, op.id, leg, result, elapsed_ms)
+        self._event("ring_result", {"operator": op.id, "result": result.value, "ms": elapsed_ms})
+        if result is RingResult.ANSWERED:
+            self.operator_channel = leg
+            self.operator_id = op.id
+        else:
+            self._live_legs.discard(leg)
+            self.ctx.detach(leg)
+            self.ctx.board.ring_failed(op.id)
+        self.ctx.operator_ring_result(op.id, result)
+        if result is RingResult.CANCELLED:
+            raise CallerGone()
+        return result
+
+    async def _ring_leg(self, leg: str, endpoint: str) -> RingResult:
+        settings = self.ctx.settings
+        if await self._in_use_elsewhere(endpoint):
+            return RingResult.BUSY
+        try:
+            await self.ctx.ari.originate(
+                endpoint,
+                channel_id=leg,
+                app=settings.app,
+                app_args=["operator", self.id],
+                timeout_s=settings.ring_timeout_s,
+                caller_id=self.caller_e164,
+            )
+        except (ari_errors.AriServerError, ari_errors.AriBadRequest, ari_errors.AriNotFound):
+            return RingResult.UNAVAILABLE  # 500 "Allocation failed": unregistered/unreachable
+        # Asterisk's own timeout ends the leg; ours is only a safety net.
+        try:
+            async with asyncio.timeout(settings.ring_timeout_s + 10):
+                while True:
+                    event = await self.queue.get()
+                    if self._is_caller_end(event):
+                        await self._hangup(leg)
+                        return RingResult.CANCELLED
+                    self._note_playback_end(event)
+                    self._decline_offer(event)
+                    if channel_of(event) != leg:
+                        continue
+                    if isinstance(event, StasisStart):
+                        return RingResult.ANSWERED
+                    if isinstance(event, (ChannelDestroyed, ChannelGone)):
+                        return ring_result_from_cause(getattr(event, "cause", None))
+        except TimeoutError:
+            await self._hangup(leg)
+            return RingResult.NO_ANSWER
+
+    async def _in_use_elsewhere(self, endpoint: str) -> bool:
+        """Is the phone on a call the router did not place (internal or outbound)?
+
+        The operator is reserved for us, so any channel on the endpoint is someone else's.
+        """
+        tech, _, resource = endpoint.partition("/")
+        try:
+            found = await self.ctx.ari.get_endpoint(tech, resource, request_timeout=1.0)
+        except ari_errors.AriError:
+            return False  # unknown: let the originate decide
+        return bool(found.channel_ids)
+
+    # -- talking -----------------------------------------------------------------------------
+
+    async def _talk(self, leg: str, already_bridged: bool = False) -> None:
+        ari = self.ctx.ari
+        op_id = self.operator_id
+        if not already_bridged:
+            if op_id:
+                self.ctx.board.connected(op_id)
+            await self._stop_playback()
+            try:
+                await ari.stop_bridge_moh(self.bridge_id)
+            except ari_errors.AriError:
+                pass
+            await self._add_to_bridge(leg)
+            self.ctx.recorder_update(
+                self.id,
+                phase=Phase.BRIDGED.value,
+                operator_id=op_id,
+                answered_at=self.ctx.now(),
+                bridge_id=self.bridge_id,
+                operator_channel_id=leg,
+            )
+            self._event("connected", {"operator": op_id})
+            self.ctx.reached_operator(self)
+        self._live_legs.add(leg)
+        self.ctx.attach(leg, self)
+        self.outcome = Outcome.ANSWERED
+        began = self.ctx.clock()
+        ended_by = await self._wait_either_end(leg)
+        self.ctx.room.talk_finished(self.ctx.clock() - began)
+        self._event("ended", {"by": ended_by})
+        if op_id:
+            self.ctx.operator_call_finished(op_id)
+        # Whoever is still there is hung up by _finish.
+
+    async def _wait_either_end(self, leg: str) -> str:
+        while True:
+            event = await self.queue.get()
+            if self._is_caller_end(event):
+                return "caller"
+            self._decline_offer(event)
+            if channel_of(event) == leg and is_terminal(event):
+                self._live_legs.discard(leg)
+                return "operator"

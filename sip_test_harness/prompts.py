@@ -1,0 +1,103 @@
+"""The example clinic's voice prompts, generated offline for the sandbox and the demo.
+
+A real clinic records its own prompts (docs/rules.md, "Prompts"); the sandbox speaks
+the example rules' prompts with espeak-ng, resampled by sox to 8 kHz mono 16-bit WAV,
+which Asterisk plays without transcoding surprises. Nothing needs the network.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+# name -> language -> text. Names are what config/rules.yaml refers to.
+DEMO_PROMPTS: dict[str, dict[str, str]] = {
+    "clinic-main-menu": {
+        "ru": "Здравствуйте! Вы позвонили в клинику Здоровье.",
+        "en": "Hello! You have reached the Zdorovye clinic.",
+    },
+    "clinic-opt-paid": {"ru": "Платные услуги, нажмите 1.", "en": "Paid services, press 1."},
+    "clinic-opt-oms": {"ru": "О М С, нажмите 2.", "en": "State insurance, press 2."},
+    "clinic-opt-dms": {"ru": "Д М С, нажмите 3.", "en": "Private insurance, press 3."},
+    "clinic-opt-checkup": {"ru": "Чекап, нажмите 4.", "en": "Check-up programmes, press 4."},
+    "clinic-opt-results": {
+        "ru": "Результаты анализов и справки, нажмите 5.",
+        "en": "Test results and certificates, press 5.",
+    },
+    "clinic-opt-dentistry": {"ru": "Стоматология, нажмите 6.", "en": "Dentistry, press 6."},
+    "clinic-opt-children": {"ru": "Детское отделение, нажмите 7.", "en": "Children, press 7."},
+    "clinic-opt-english": {"ru": "For English, press 9.", "en": "For English, press 9."},
+    "clinic-invalid-key": {
+        "ru": "Такой клавиши нет в меню.",
+        "en": "That key is not in the menu.",
+    },
+    "clinic-which-patient": {
+        "ru": "Этот номер записан на нескольких пациентов. Выберите год рождения пациента.",
+        "en": "This number belongs to several patients. Choose the patient's year of birth.",
+    },
+    "clinic-closed-we-will-call-back": {
+        "ru": "Клиника сейчас закрыта. Мы перезвоним вам в рабочее время.",
+        "en": "The clinic is closed now. We will call you back during opening hours.",
+    },
+    "sorry-we-will-call-back": {
+        "ru": "Простите, все операторы заняты. Мы вам перезвоним.",
+        "en": "Sorry, all operators are busy. We will call you back.",
+    },
+    "leave-a-message-en": {
+        "ru": "Оставьте сообщение после сигнала.",
+        "en": "Please leave a message after the tone.",
+    },
+    "queue-your-call-is-important": {
+        "ru": "Ваш звонок очень важен для нас. Пожалуйста, оставайтесь на линии.",
+        "en": "Your call is important to us. Please stay on the line.",
+    },
+}
+
+VOICES = {"ru": "ru", "en": "en-gb"}
+
+
+def prompts_missing() -> str | None:
+    """Why prompts cannot be generated here (None: they can)."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (make deps installs it)"
+    return None
+
+
+def install_prompts(
+    lang_dir: Callable[[str], Path], progress: Callable[[str], None] = print
+) -> int:
+    """Write every missing demo prompt as `<lang_dir(lang)>/<name>.wav`; returns how many
+    were made. Existing files (a clinic's own recordings) are never overwritten."""
+    missing = [
+        (name, lang, text)
+        for name, texts in DEMO_PROMPTS.items()
+        for lang, text in texts.items()
+        if not (lang_dir(lang) / f"{name}.wav").exists()
+    ]
+    if not missing:
+        return 0
+    reason = prompts_missing()
+    if reason is not None:
+        progress(f"demo prompts not generated: {reason}; menus will be silent")
+        return 0
+    progress(f"generating {len(missing)} demo prompts with espeak-ng")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        for name, lang, text in missing:
+            out = lang_dir(lang) / f"{name}.wav"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["espeak-ng", "-v", VOICES[lang], "-s", "150", "-w", str(raw), text],
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)],
+                check=True,
+                capture_output=True,
+            )
+    return len(missing)
