@@ -1,6 +1,7 @@
 """In-process micro-benchmarks of routing decisions: median and p99 per decision (µs).
 
-* operator selection: 2,000 operators, 1,000 waiting calls, ``router.domain.selection``;
+* operator selection: one waiting-room pass, 2,000 operators, 1,000 waiting calls
+  (``router.domain.dispatch.assign``);
 * caller lookup: ``find_by_phone`` in a 1,000,000-patient SQLite store, built once and
   cached under ``.cache/bench/`` (delete the folder to rebuild);
 * journal writes per call: the writes one routed call makes, through the journey writer
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from router.domain.dispatch import WaitingCall, assign
 from router.domain.operators import Operator, OperatorStatus, Presence
-from router.domain.selection import choose_operators
 from router.engine.recorder import Recorder
 from router.storage import CallRow, PatientRecord, Store, is_transient_error
 from router.storage.journal import CallEvent, CallUpdate, Journal, NewCall, RingAttempt
@@ -62,29 +63,34 @@ def _timed(fn: Callable[[], object], rounds: int) -> list[float]:
     return out
 
 
-def selection(operators: int = 2_000, waiting: int = 1_000) -> Micro:
-    """One decision per waiting call: the candidates for that call, in order."""
+def selection(operators: int = 2_000, waiting: int = 1_000, rounds: int = 1_000) -> Micro:
+    """One scheduling pass of the waiting room (``router.domain.dispatch.assign``) when an
+    operator frees up: 2,000 operators (most on calls), 1,000 callers waiting in
+    skill-based queues, each with its own arrival time and priority."""
     rng = random.Random(7)
+    skills = ("paid", "oms", "dms", "checkup", "results")
     statuses = [
         OperatorStatus(
-            Operator(f"op{n:05d}", f"Operator {n}", f"PJSIP/op{n:05d}", skills={"paid": 3}),
-            presence=Presence.AVAILABLE if rng.random() < 0.6 else Presence.ON_CALL,
+            Operator(f"op{n:05d}", f"Operator {n}", f"PJSIP/op{n:05d}", skills={skills[n % 5]: 3}),
+            presence=Presence.ON_CALL,
             idle_since=rng.random() * 3600,
         )
         for n in range(operators)
     ]
+    groups = [frozenset(s.id for s in statuses if skill in s.operator.skills) for skill in skills]
     calls = [
-        (
-            f"op{rng.randrange(operators):05d}",
-            [f"op{rng.randrange(operators):05d}" for _ in range(3)],
-        )
-        for _ in range(waiting)
+        WaitingCall(f"c{n}", rng.choice((0, 0, 5)), rng.random() * 300, rng.choice(groups))
+        for n in range(waiting)
     ]
     seconds = []
-    for assigned, tried in calls:
+    for _ in range(rounds):
+        freed = rng.choice(statuses)
+        freed.presence = Presence.AVAILABLE
         began = time.perf_counter()
-        choose_operators(statuses, assigned_id=assigned, exclude=tried)
+        pairs = assign(calls, statuses, now=400.0)
         seconds.append(time.perf_counter() - began)
+        assert len(pairs) == 1  # the freed operator went to exactly one waiting caller
+        freed.presence = Presence.ON_CALL
     return _figures(
         "operator selection", seconds, f"{operators} operators, {waiting} waiting calls"
     )

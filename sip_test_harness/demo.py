@@ -9,9 +9,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import wave
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
 
 from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.router_process import REPO, RouterProcess
@@ -32,8 +37,13 @@ PHONES = {
     "op1008": Behaviour("answer", answer_after=1),
 }
 PATIENTS = (
-    "patient_id,name,phones,assigned_operator,tags\np-1001,Анна Петрова,+79161234567,op1006,dms\n"
+    "patient_id,name,phones,assigned_operator,tags,language\n"
+    "p-1001,Анна Петрова,+79161234567,op1006,dms,ru\n"
+    "p-1002,Игорь Белов,+79161110002,,dms,ru\n"
+    "p-1003,John Smith,+79161110003,,,en\n"
 )
+FULL_MENU = ("clinic-main-menu", *(f"clinic-opt-{o}" for o in ("paid", "oms", "dms", "checkup")))
+FULL_MENU += tuple(f"clinic-opt-{o}" for o in ("dentistry", "children", "english"))
 
 
 @dataclass(frozen=True)
@@ -42,71 +52,130 @@ class Script:
     did: str
     note: str
     hangup_after: float = 3.0
+    dtmf: str = ""
+    after_menu: bool = False  # press only once the whole menu has been heard
 
 
 CALLS = (
-    Script("79990000001", MOSCOW, "new caller"),
+    Script(
+        "79990000001",
+        MOSCOW,
+        "new caller: hears the whole menu, presses 1",
+        dtmf="1",
+        after_menu=True,
+    ),
     Script(
         "89990000002",
         MOSCOW,
-        "new caller; the first phone rings out (5 s), the next answers",
+        "new caller presses 6 at once (dentistry): a busy phone is skipped",
+        dtmf="6",
+    ),
+    Script("+79161234567", MOSCOW, "patient with an assigned manager: no menu"),
+    Script(
+        "+79161110002",
+        "+" + MOSCOW,
+        "DMS patient: no menu; the first DMS phone rings out (5 s)",
         hangup_after=10,
     ),
-    Script("+79161234567", MOSCOW, "patient with an assigned manager"),
-    Script("79990000004", "+" + MOSCOW, "dialled with +; a busy phone is skipped"),
-    Script("79990000005", MOSCOW, "hangs up while an operator's phone rings", hangup_after=1.0),
-    Script("anonymous", MOSCOW, "withheld number"),
+    Script("+79161110003", MOSCOW, "patient marked English: the English queue"),
+    Script("79990000006", MOSCOW, "hangs up during the menu", hangup_after=1.0),
+    Script("anonymous", MOSCOW, "withheld number, presses nothing: the default", hangup_after=60),
 )
 
 
+def _steps(call: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [s for s in call["journey"] if s["kind"] == kind]
+
+
 def _route(call: dict[str, Any]) -> str:
-    steps = {s["kind"]: s["data"] for s in call["journey"]}
-    identified = steps.get("identified", {})
-    if identified.get("assigned_operator"):
-        route = f"assigned manager {identified['assigned_operator']}"
-    elif identified.get("patient"):
-        route = f"patient {identified['patient']}, longest idle"
-    else:
-        route = "unknown caller, longest idle"
+    parts = [
+        f"route {s['data']['matched']}" for s in _steps(call, "route") if s["data"].get("matched")
+    ]
+    for menu in _steps(call, "menu"):
+        data = menu["data"]
+        how = {"auto": "auto", "skip": "only option", "play": "pressed"}.get(data["action"], "")
+        key = data.get("chosen") or "-"
+        parts.append(
+            f"menu {how} {key}"
+            if data.get("pressed") or data["action"] != "play"
+            else f"menu default {key}"
+        )
     skipped = [a for a in call["tried_operators"] if a != call["operator_id"]]
     if skipped:
-        route += f" (rang {', '.join(skipped)} first)"
-    return route
+        parts.append(f"rang {', '.join(skipped)} first")
+    return "; ".join(parts) or "-"
 
 
-def _wait(call: dict[str, Any]) -> str:
-    start = datetime.fromisoformat(call["started_at"])
-    end_text = call["answered_at"] or call["ended_at"]
-    if not end_text:
-        return "-"
-    return f"{(datetime.fromisoformat(end_text) - start).total_seconds():.1f}s"
+def _since_arrival(call: dict[str, Any], kind: str) -> float | None:
+    arrived, found = _steps(call, "arrived"), _steps(call, kind)
+    if not arrived or not found:
+        return None
+    start = datetime.fromisoformat(arrived[0]["at"])
+    return (datetime.fromisoformat(found[0]["at"]) - start).total_seconds()
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
 
 
 def _line(script: Script, call: dict[str, Any]) -> str:
     caller = call["caller"] or f"{script.caller} (unknown)"
     return (
-        f"{caller:<24} {_route(call):<52} operator {call['operator_id'] or '-':<7} "
-        f"wait {_wait(call):>5}  {call['outcome']}"
+        f"{caller:<14} {_route(call):<54} {call['operator_id'] or '-':<7} "
+        f"{_seconds(_since_arrival(call, 'ringing')):>6} "
+        f"{_seconds(_since_arrival(call, 'connected')):>6}  {call['outcome']}"
     )
 
 
-async def _run(router: RouterProcess) -> int:
+def _menu_length(sandbox: Sandbox) -> float:
+    """Seconds the full main menu takes to play (the demo prompts as installed)."""
+    folder = sandbox.sounds_dir("ru")
+    total = 0.0
+    for name in FULL_MENU:
+        try:
+            with wave.open(str(folder / f"{name}.wav")) as audio:
+                total += audio.getnframes() / audio.getframerate()
+        except (OSError, wave.Error):
+            continue
+    return total
+
+
+async def _run(router: RouterProcess, menu_s: float) -> int:
     async with Phones(PHONES):
         for n, script in enumerate(CALLS, 1):
             print(f"call {n}: {script.caller} -> {script.did}: {script.note}", file=sys.stderr)
             result = await place_call(
-                script.caller, script.did, hangup_after=script.hangup_after, timeout=40
+                script.caller,
+                script.did,
+                dtmf=script.dtmf,
+                dtmf_delay=menu_s + 0.5 if script.after_menu else 1.5,
+                hangup_after=script.hangup_after,
+                timeout=90,
             )
             if not result.ok:
                 print(f"  SIP side: {result.describe()}", file=sys.stderr)
             await asyncio.sleep(0.5)  # let the operator phone settle before the next call
     calls = list(reversed(await router.wait_calls(len(CALLS), timeout=30)))
     print()
-    print(f"{'caller':<24} {'route':<52} {'operator':<16} {'wait':<10}  outcome")
+    print("ring: seconds from answer to the operator's phone ringing (route length);")
+    print("talk: to the operator answering.")
+    print(f"{'caller':<14} {'route':<54} {'op':<7} {'ring':>6} {'talk':>6}  outcome")
     for script, call in zip(CALLS, calls, strict=False):
         print(_line(script, call))
     lost = [c for c in calls if not c["outcome"]]
     return 1 if lost or len(calls) != len(CALLS) else 0
+
+
+def demo_rules(today: str) -> Path:
+    """The example rules, open all day today: the demo must not depend on the hour."""
+    data = yaml.safe_load((REPO / "config" / "rules.yaml").read_text(encoding="utf-8"))
+    for calendar in data["calendars"].values():
+        calendar.setdefault("overrides", []).append(
+            {"date": today, "hours": "00:00-23:59", "note": "demo: open all day"}
+        )
+    path = DEMO_DIR / "rules.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 async def demo() -> int:
@@ -115,7 +184,8 @@ async def demo() -> int:
     await asyncio.to_thread(sandbox.up)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
-    router = RouterProcess(DEMO_DIR, rules=REPO / "config" / "rules.yaml", ring_timeout_s=5)
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date().isoformat()
+    router = RouterProcess(DEMO_DIR, rules=demo_rules(today), ring_timeout_s=5)
     (DEMO_DIR / "patients.csv").write_text(PATIENTS, encoding="utf-8")
     imported = router.cli(
         "patients", "import", str(DEMO_DIR / "patients.csv"), "--config", str(router.config)
@@ -124,7 +194,7 @@ async def demo() -> int:
     try:
         await router.start()
         print(f"router up (log: {router.log_path})", file=sys.stderr)
-        return await _run(router)
+        return await _run(router, _menu_length(sandbox))
     finally:
         await router.stop()
         if not was_up:

@@ -30,6 +30,15 @@ DEMO_PROMPTS: dict[str, dict[str, str]] = {
     "clinic-opt-dentistry": {"ru": "Стоматология, нажмите 6.", "en": "Dentistry, press 6."},
     "clinic-opt-children": {"ru": "Детское отделение, нажмите 7.", "en": "Children, press 7."},
     "clinic-opt-english": {"ru": "For English, press 9.", "en": "For English, press 9."},
+    "clinic-appointment-menu": {
+        "ru": "Здравствуйте! Вы записаны к нам на приём.",
+        "en": "Hello! You have an appointment with us.",
+    },
+    "clinic-opt-appointment": {
+        "ru": "Если вы звоните по поводу записи, нажмите 1.",
+        "en": "About your appointment, press 1.",
+    },
+    "clinic-opt-other": {"ru": "Другой вопрос, нажмите 2.", "en": "Anything else, press 2."},
     "clinic-invalid-key": {
         "ru": "Такой клавиши нет в меню.",
         "en": "That key is not in the menu.",

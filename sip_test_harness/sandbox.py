@@ -161,7 +161,7 @@ class Sandbox:
         """Start Asterisk (building the root first if needed) and wait until ARI is usable."""
         self.build()
         self.write_config()
-        install_prompts(lambda lang: self._host_resolved(f"{SOUNDS_DIR}/{lang}"), self._progress)
+        install_prompts(self.sounds_dir, self._progress)
         pid = self.pid()
         if pid is not None:
             self._progress(f"sandbox already up (pid {pid}): config rewritten, core reload")
@@ -282,6 +282,10 @@ class Sandbox:
     def _host(self, path: str) -> Path:
         """A path as Asterisk sees it, translated to the host's view."""
         return self.root / path.lstrip("/") if self.root is not None else Path(path)
+
+    def sounds_dir(self, lang: str) -> Path:
+        """Asterisk's sounds folder for `lang`, as seen from here."""
+        return self._host_resolved(f"{SOUNDS_DIR}/{lang}")
 
     def _host_resolved(self, path: str) -> Path:
         """`_host`, following symlinks as Asterisk would see them (absolute ones point

@@ -300,22 +300,25 @@ exten => hangup,1,Hangup()
 
 
 # The benchmark's baselines (sip_test_harness.bench): same load operators, no router.
-_BENCH_QUEUE_CONF = "\n".join(
-    [
-        "",
-        f"[{BENCH_QUEUE}]",
-        "; benchmark baseline (2): app_queue with the load operators as static members",
-        "strategy = rrmemory",
-        "timeout = 15",
-        "retry = 1",
-        "ringinuse = no",
-        "autofill = yes",
-        "announce-frequency = 0",
-        "joinempty = unavailable,invalid",
-        "leavewhenempty = unavailable,invalid",
-        *(f"member => PJSIP/{name}" for name in LOAD_OPERATORS),
-    ]
-) + "\n"
+_BENCH_QUEUE_CONF = (
+    "\n".join(
+        [
+            "",
+            f"[{BENCH_QUEUE}]",
+            "; benchmark baseline (2): app_queue with the load operators as static members",
+            "strategy = rrmemory",
+            "timeout = 15",
+            "retry = 1",
+            "ringinuse = no",
+            "autofill = yes",
+            "announce-frequency = 0",
+            "joinempty = unavailable,invalid",
+            "leavewhenempty = unavailable,invalid",
+            *(f"member => PJSIP/{name}" for name in LOAD_OPERATORS),
+        ]
+    )
+    + "\n"
+)
 
 _BENCH_EXTENSIONS = f"""
 ; benchmark baselines, reached only from the endpoint bench-trunk (ports 5091-5099):

@@ -58,8 +58,14 @@ def assign(
     """
     pool = statuses.values() if isinstance(statuses, Mapping) else statuses
     free = {s.id: s for s in pool if s.presence is Presence.AVAILABLE}
+    if not free:
+        return []
+    # Only callers who could take one of the free operators need ordering (usually one
+    # operator just freed up, and a fraction of the callers can take them).
+    free_ids = free.keys()
+    hopeful = [c for c in calls if not c.eligible.isdisjoint(free_ids)]
     pairs: list[tuple[str, str]] = []
-    for call in serving_order(calls, now, ageing_s):
+    for call in serving_order(hopeful, now, ageing_s):
         if not free:
             break
         # Iterate the smaller side: usually one operator just freed up.

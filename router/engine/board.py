@@ -69,6 +69,10 @@ class OperatorBoard:
     def statuses(self) -> list[OperatorStatus]:
         return sorted(self._statuses.values(), key=lambda s: s.id)
 
+    def available(self) -> list[OperatorStatus]:
+        """Available operators, unsorted (the waiting room orders them itself)."""
+        return [s for s in self._statuses.values() if s.presence is Presence.AVAILABLE]
+
     def has(self, operator_id: str) -> bool:
         return operator_id in self._statuses
 

@@ -83,7 +83,7 @@ class InboundCall(CallWalk):
         else:
             # The caller already went through the menus before the restart: straight to
             # the operators (their manager first), keeping the operators already tried.
-            self._event("adopted", {"state": "waiting", "tried": self.tried})
+            self._event("adopted", {"state": "waiting", "tried": list(self.tried)})
             record = await self._patient(self.patient_id)
             start = self._last_resort()
         self.facts = caller_facts(self.rules, line, record, self.ctx.now())
@@ -174,7 +174,7 @@ class InboundCall(CallWalk):
             self._event("asterisk_shutdown", {})
             return
         self.outcome = Outcome.ABANDONED
-        self._event("abandoned", {"tried": self.tried, "menus": self.menu_path})
+        self._event("abandoned", {"tried": list(self.tried), "menus": list(self.menu_path)})
         waited = self.ctx.clock() - self.started_at
         # The miss goes to the ledger even when the policy creates no task (misdials).
         where = "abandoned_in_ivr" if self.waiting_since is None else "abandoned"
@@ -210,6 +210,8 @@ class InboundCall(CallWalk):
         self.ctx.recorder_update(
             self.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=self.ctx.now()
         )
-        self._event("outcome", {"outcome": outcome.value, "operator": self.operator_id})
+        # What the IVR learned travels with the outcome (the screen pop reads the journey).
+        learned = {"patient": self.patient_id, "menus": list(self.menu_path)}
+        self._event("outcome", {"outcome": outcome.value, "operator": self.operator_id, **learned})
         self.ctx.detach_all(self)
         log.info("call ended: %s (operator %s)", outcome.value, self.operator_id or "-")

@@ -112,7 +112,7 @@ class CallOperators(CallMedia):
                 eligible = wanted.eligible_at(waited) - set(self.tried)
                 later = [t for t in wanted.changes_at if t > waited]
                 if not eligible and not later:
-                    self._event("nobody_left", {"for": wanted.label, "tried": self.tried})
+                    self._event("nobody_left", {"for": wanted.label, "tried": list(self.tried)})
                     return False
                 call = WaitingCall(
                     self.id, wanted.priority, self.waiting_since, eligible, self.assigned_operator

@@ -137,7 +137,6 @@ class CallWalk(CallOperators):
             return None
         self.menu_path.append(f"{menu.id}:{option.key}")
         self.facts = self.facts.with_answer(menu.id, option.key)
-        self.ctx.recorder_update(self.id, menu_path=list(self.menu_path))
         return option.then
 
     async def _personal(

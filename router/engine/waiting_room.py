@@ -78,7 +78,7 @@ class WaitingRoom:
         if not self._waiting:
             return
         for call_id, operator_id in assign(
-            self._waiting.values(), self.board.statuses(), self.clock(), self.ageing_s
+            self._waiting.values(), self.board.available(), self.clock(), self.ageing_s
         ):
             notify = self._notify[call_id]
             self.leave(call_id)
