@@ -38,6 +38,8 @@ DEMO_PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Если вы звоните по поводу записи, нажмите 1.",
         "en": "About your appointment, press 1.",
     },
+    "clinic-visit-today": {"ru": "Ваш приём сегодня в", "en": "Your appointment is today at"},
+    "clinic-visit-tomorrow": {"ru": "Ваш приём завтра в", "en": "Your appointment is tomorrow at"},
     "clinic-opt-other": {"ru": "Другой вопрос, нажмите 2.", "en": "Anything else, press 2."},
     "clinic-invalid-key": {
         "ru": "Такой клавиши нет в меню.",

@@ -131,6 +131,7 @@ def build_menu(name: str, spec: MenuSpec) -> Menu:
             label=o.label,
             then=build_target(o.then),
             prompt=o.prompt,
+            say_visit=o.say_visit,
             hide_when=build_condition(o.hide_when) if o.hide_when else None,
             auto_when=build_condition(o.auto_when) if o.auto_when else None,
         )

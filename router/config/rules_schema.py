@@ -238,6 +238,7 @@ class OptionSpec(ConfigModel):
     key: DtmfKey
     label: Text
     prompt: Text | None = None  # played after the menu's prompt, only when the option is offered
+    say_visit: bool = False  # after `prompt`: "today/tomorrow at HH:MM", the caller's next visit
     then: TargetSpec
     hide_when: ConditionSpec | None = None
     auto_when: ConditionSpec | None = None

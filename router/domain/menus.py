@@ -25,6 +25,7 @@ class MenuOption:
     hide_when: Condition | None = None
     auto_when: Condition | None = None
     prompt: str | None = None  # "for paid services press 1": played only when offered
+    say_visit: bool = False  # follow the prompt with the caller's visit today/tomorrow
 
 
 @dataclass(frozen=True, slots=True)

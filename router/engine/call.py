@@ -20,7 +20,7 @@ from router.engine.call_state import CallerGone, Resume
 from router.engine.call_walk import CallWalk
 from router.engine.cleanup import delete_bridge
 from router.engine.context import CallContext
-from router.engine.facts import caller_facts, family_record
+from router.engine.facts import caller_facts, family_record, visit_soon, zone_of
 from router.logs import call_id_var
 from router.storage.models import PatientRecord
 
@@ -86,7 +86,9 @@ class InboundCall(CallWalk):
             self._event("adopted", {"state": "waiting", "tried": list(self.tried)})
             record = await self._patient(self.patient_id)
             start = self._last_resort()
-        self.facts = caller_facts(self.rules, line, record, self.ctx.now())
+        now = self.ctx.now()
+        self.facts = caller_facts(self.rules, line, record, now)
+        self.visit = visit_soon(record, now, zone_of(self.rules, line))
         self.language = self.facts.language
         self.assigned_operator = self.facts.assigned_operator
         await self._walk(start)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 from router.ari import errors as ari_errors
 from router.ari.events import ChannelDtmfReceived, PlaybackFinished
@@ -28,6 +29,18 @@ def media_of(name: str) -> str:
 
 class CallMedia(CallBase):
     language = "ru"
+    visit: datetime | None = None  # the caller's visit later today or tomorrow (local time)
+
+    def _visit_prompts(self) -> list[str]:
+        """ "(your appointment) tomorrow at 10 hours 30 minutes", from core and demo sounds."""
+        if self.visit is None:
+            return []
+        today = datetime.now(self.visit.tzinfo).date()
+        day = "clinic-visit-today" if self.visit.date() == today else "clinic-visit-tomorrow"
+        prompts = [day, f"number:{self.visit.hour}", "hours"]
+        if self.visit.minute:
+            prompts += [f"number:{self.visit.minute}", "minutes"]
+        return prompts
 
     async def _start_playback(self, prompts: Sequence[str]) -> str:
         playback = await self._guard(
@@ -97,7 +110,10 @@ class CallMedia(CallBase):
         the walk decides what comes next.
         """
         menu = plan.menu
-        prompts = [menu.prompt, *(o.prompt for o in plan.options if o.prompt)]
+        prompts = [menu.prompt]
+        for offered in plan.options:
+            prompts += [offered.prompt] if offered.prompt else []
+            prompts += self._visit_prompts() if offered.say_visit else []
         pressed: list[str] = []
         for attempt in range(menu.retries + 1):
             key = await self._ask_key(prompts, menu.timeout_s)

@@ -28,6 +28,17 @@ def booked_dates(record: PatientRecord | None, zone: ZoneInfo) -> tuple[date, ..
     return tuple(v.starts_at.astimezone(zone).date() for v in visits)
 
 
+def visit_soon(record: PatientRecord | None, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """The patient's first visit later today or tomorrow, in local time (what a menu reads
+    out: "about your appointment tomorrow at 10:30")."""
+    local = now.astimezone(zone)
+    for visit in record.appointments if record else ():
+        at = visit.starts_at.astimezone(zone)
+        if at >= local and (at.date() - local.date()).days in (0, 1):
+            return at
+    return None
+
+
 def caller_facts(
     rules: Rules,
     line: Line | None,

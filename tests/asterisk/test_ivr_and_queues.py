@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -34,9 +35,21 @@ routes:
     - name: own-manager
       when: {caller: known, has_assigned_operator: true}
       then: {assigned_operator: {wait_s: 8, otherwise: {queue: paid}}}
+    - name: visit-soon
+      when: {caller: known, appointment: today_or_tomorrow}
+      then: {menu: visit}
     - name: everyone
       then: {menu: main}
 menus:
+  visit:
+    prompt: clinic-appointment-menu
+    timeout_s: 2
+    retries: 0
+    default: "1"
+    options:
+      - {key: "1", label: Visit, prompt: clinic-opt-appointment, say_visit: true,
+         then: {queue: dentistry}}
+      - {key: "2", label: Other, prompt: clinic-opt-other, then: {menu: main}}
   main:
     prompt: clinic-main-menu
     timeout_s: 2
@@ -77,6 +90,32 @@ def import_patients(router: RouterProcess, folder: Path, rows: list[str]) -> Non
     csv.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
     done = router.cli("patients", "import", str(csv), "--config", str(router.config))
     assert done.returncode == 0, done.stderr
+
+
+async def test_patient_with_a_visit_tomorrow_hears_about_it_first(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
+    tomorrow = (datetime.now(ZoneInfo("Europe/Moscow")) + timedelta(days=1)).date()
+    csv = tmp_path / "patients.csv"
+    csv.write_text(
+        "patient_id,name,phones,appointments\n"
+        f"p-visit,Olga Visit,+79160000051,{tomorrow}T10:30|Dr House|moscow\n",
+        encoding="utf-8",
+    )
+    done = router.cli("patients", "import", str(csv), "--config", str(router.config))
+    assert done.returncode == 0, done.stderr
+    await router.start()
+    try:
+        async with Phones(answering()) as phones:
+            result = await place_call("+79160000051", DID, hangup_after=25, timeout=40)
+        assert result.ok, result.describe()
+        assert phones.report()["op1003"].answered == 1  # the visit option's queue
+        [call] = await router.wait_calls(1, timeout=40)
+        [menu] = steps(call, "menu")
+        assert (menu["data"]["menu"], menu["data"]["chosen"]) == ("visit", "1")
+        played = [s["data"]["media"] for s in steps(call, "played")]
+        assert any("clinic-visit-tomorrow number:10 hours number:30 minutes" in m for m in played)
+    finally:
+        await router.stop()
 
 
 def steps(call: dict[str, Any], kind: str) -> list[dict[str, Any]]:

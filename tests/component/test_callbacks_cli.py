@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from router.storage import MissInput, Store
 
 REPO = Path(__file__).resolve().parents[2]
+# Fixed at import: the suite may run a while before these tests, so ages are checked loosely.
 MISSED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
 
@@ -69,7 +71,8 @@ def test_list_show_and_close(db_url: str) -> None:
     shown = _cli("show", "1", db_url=db_url)
     assert shown.returncode == 0, shown.stderr
     assert "callback 1  open  +79161234567" in shown.stdout
-    assert "(2:00:00 ago)" in shown.stdout and "misses: 2" in shown.stdout
+    # The misses are two hours old when the fixture writes them (plus the time tests took).
+    assert re.search(r"\(2:\d\d:\d\d ago\)", shown.stdout) and "misses: 2" in shown.stdout
     assert "max_wait       waited 15 s  call c2" in shown.stdout
 
     done = _cli("done", "1", "--by", "op1001", "--note", "called back", db_url=db_url)
