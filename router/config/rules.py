@@ -80,6 +80,7 @@ class OperatorSpec(ConfigModel):
     # Keys are checked against the catalogue (with "did you mean"), not by pattern here.
     skills: dict[str, SkillLevel] = Field(default_factory=dict)
     languages: Annotated[tuple[LanguageCode, ...], Field(min_length=1)] = ("ru",)
+    wrap_up_s: Annotated[StrictInt, Field(ge=0, le=3600)] | None = None
 
     @field_validator("skills", mode="before")
     @classmethod
@@ -205,6 +206,7 @@ def _operator(spec: OperatorSpec) -> Operator:
         branch=spec.branch,
         skills=MappingProxyType(dict(spec.skills)),
         languages=spec.languages,
+        wrap_up_s=spec.wrap_up_s,
     )
 
 

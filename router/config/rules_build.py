@@ -150,12 +150,15 @@ def build_queue(name: str, spec: QueueSpec) -> Queue:
         id=name,
         steps=steps,
         branches=frozenset(spec.branches),
+        teams=frozenset(spec.teams),
         languages=frozenset(spec.languages),
         priority=spec.priority,
         max_wait_s=spec.max_wait_s,
         announce_every_s=spec.announce_every_s,
         announcement=spec.announcement,
         at_max_wait=build_target(spec.at_max_wait) if spec.at_max_wait else None,
+        strategy=spec.strategy,
+        wrap_up_s=spec.wrap_up_s,
     )
 
 

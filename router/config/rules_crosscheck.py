@@ -34,6 +34,7 @@ class _Names:
     routes: list[str]
     lines: list[str]
     branches: list[str]
+    teams: list[str]
     operators: list[str]
     menu_keys: dict[str, list[str]] = field(default_factory=dict)
 
@@ -69,6 +70,7 @@ def _names(data: Any, operators: Sequence[Operator]) -> _Names:
         routes=list(_map(data, "routes")),
         lines=[str(x["id"]) for x in lines if isinstance(x.get("id"), str)],
         branches=sorted(branches),
+        teams=sorted({op.team for op in operators if op.team}),
         operators=[str(x.get("id")) for x in _list(data, "operators") if isinstance(x, Mapping)],
     )
     for menu, spec in _map(data, "menus").items():
@@ -275,6 +277,9 @@ class _Checker:
         for j, branch in _texts(queue.get("branches")):
             at = ("queues", name, "branches") if j is None else ("queues", name, "branches", j)
             self.ref(at, branch, self.names.branches, "branch")
+        for j, team in _texts(queue.get("teams")):
+            at = ("queues", name, "teams") if j is None else ("queues", name, "teams", j)
+            self.ref(at, team, self.names.teams, "team")
         self.check_target(("queues", name, "at_max_wait"), queue.get("at_max_wait"))
         self.check_reachable(name)
 

@@ -263,12 +263,15 @@ class StepSpec(ConfigModel):
 class QueueSpec(ConfigModel):
     steps: Annotated[tuple[StepSpec, ...], Field(min_length=1)]
     branches: Slugs = ()
+    teams: tuple[Text, ...] = ()
     languages: Languages = ()
     priority: Annotated[StrictInt, Field(ge=0, le=100)] = 0
     max_wait_s: Annotated[StrictInt, Field(ge=10, le=3600)] = 300
     announce_every_s: Annotated[StrictInt, Field(ge=0, le=600)] = 0
     announcement: Text | None = None
     at_max_wait: TargetSpec | None = None
+    strategy: Literal["longest_idle", "fewest_calls", "best_skill"] = "longest_idle"
+    wrap_up_s: Annotated[StrictInt, Field(ge=0, le=3600)] | None = None
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> QueueSpec:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from router.domain.operators import OperatorStatus, Presence
-from router.domain.selection import choose_operators
+from router.domain.selection import Strategy, choose_operators
 
 DEFAULT_AGEING_S = 60.0
 PERSONAL = 1000  # a caller waiting for one named operator (their manager) goes first for them
@@ -30,6 +30,8 @@ class WaitingCall:
     since: float  # when they started waiting (clock seconds); kept when a ring fails
     eligible: frozenset[str]  # operator ids who may take the call now (tried ones removed)
     assigned: str | None = None  # preferred first among the eligible
+    strategy: Strategy = "longest_idle"  # the queue's choice among the eligible
+    skills: tuple[str, ...] = ()  # what `best_skill` weighs
 
 
 def aged_priority(call: WaitingCall, now: float, ageing_s: float = DEFAULT_AGEING_S) -> float:
@@ -75,7 +77,9 @@ def assign(
             options = [free[i] for i in call.eligible if i in free]
         if not options:
             continue
-        chosen = choose_operators(options, assigned_id=call.assigned)[0]
+        chosen = choose_operators(
+            options, assigned_id=call.assigned, strategy=call.strategy, skills=call.skills
+        )[0]
         pairs.append((call.id, chosen.id))
         del free[chosen.id]
     return pairs

@@ -219,6 +219,8 @@ class _Walk:
             order = choose_operators(
                 [self.statuses[i] for i in ids if i in self.statuses],
                 assigned_id=self.facts.assigned_operator,
+                strategy=queue.strategy,
+                skills=queue.skills,
             )
             need = ", ".join(step.skills) or "any skill"
             over = f" + overflow to {step.overflow_to}" if step.overflow_to else ""

@@ -31,6 +31,7 @@ class Operator:
     branch: str | None = None
     skills: Mapping[str, int] = field(default_factory=dict)
     languages: tuple[str, ...] = ("ru",)
+    wrap_up_s: float | None = None  # after each call; None: the router's routing.wrap_up_s
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from router.domain.operators import Operator
 from router.domain.routing import Target
+from router.domain.selection import Strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +29,20 @@ class Queue:
     id: str
     steps: tuple[QueueStep, ...]  # sorted by after_s, the first at 0
     branches: frozenset[str] = frozenset()  # the pool; empty = operators of every branch
+    teams: frozenset[str] = frozenset()  # the pool; empty = operators of every team
     languages: frozenset[str] = frozenset()  # operators must speak one of these
     priority: int = 0  # higher is served first when queues compete for an operator
     max_wait_s: int = 300
     announce_every_s: int = 0  # 0: no position/wait announcements
     announcement: str | None = None
     at_max_wait: Target | None = None  # None: the callback policy decides
+    strategy: Strategy = "longest_idle"
+    wrap_up_s: float | None = None  # after a call of this queue; None: the operator's own
+
+    @property
+    def skills(self) -> tuple[str, ...]:
+        """Every skill any step asks for (what `best_skill` weighs)."""
+        return tuple(dict.fromkeys(k for s in self.steps for k in s.skills))
 
 
 def active_steps(queue: Queue, waited_s: float) -> tuple[QueueStep, ...]:
@@ -48,6 +57,8 @@ def step_admits(step: QueueStep, operator: Operator) -> bool:
 
 def in_pool(queue: Queue, operator: Operator) -> bool:
     if queue.branches and operator.branch not in queue.branches:
+        return False
+    if queue.teams and operator.team not in queue.teams:
         return False
     return not queue.languages or bool(queue.languages & set(operator.languages))
 

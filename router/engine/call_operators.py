@@ -20,6 +20,7 @@ from router.ari import errors as ari_errors
 from router.ari.events import ChannelDestroyed, StasisStart
 from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cause
 from router.domain.dispatch import WaitingCall
+from router.domain.selection import Strategy
 from router.engine.call_media import CallMedia
 from router.engine.call_state import CallerGone, channel_of, is_terminal
 from router.engine.context import ChannelGone
@@ -37,11 +38,15 @@ class Wanted:
     changes_at: tuple[float, ...] = ()  # seconds waited at which eligibility may change
     announce_every_s: int = 0
     announcement: str | None = None
+    strategy: Strategy = "longest_idle"
+    skills: tuple[str, ...] = ()
+    wrap_up_s: float | None = None
 
 
 class CallOperators(CallMedia):
     assigned_operator: str | None = None
     waiting_since: float | None = None  # kept across rings and ladder steps: the place in line
+    wrap_up_s: float | None = None  # the answering queue's wrap-up, when it sets one
 
     async def _hold(self) -> None:
         """Put the caller in the call's bridge with music while operators ring."""
@@ -115,7 +120,13 @@ class CallOperators(CallMedia):
                     self._event("nobody_left", {"for": wanted.label, "tried": list(self.tried)})
                     return False
                 call = WaitingCall(
-                    self.id, wanted.priority, self.waiting_since, eligible, self.assigned_operator
+                    self.id,
+                    wanted.priority,
+                    self.waiting_since,
+                    eligible,
+                    self.assigned_operator,
+                    wanted.strategy,
+                    wanted.skills,
                 )
                 room.wait(call, self._offer)
                 wake = min(
@@ -126,6 +137,7 @@ class CallOperators(CallMedia):
                 event = await self._next(max(0.0, wake - clock()))
                 if isinstance(event, OperatorOffer):
                     if await self._ring(event.operator_id) is RingResult.ANSWERED:
+                        self.wrap_up_s = wanted.wrap_up_s
                         return True
                 elif event is None and clock() - started >= wanted.max_wait_s:
                     self._event("max_wait", {"for": wanted.label, "waited_s": round(waited, 1)})
@@ -185,8 +197,11 @@ class CallOperators(CallMedia):
 
     async def _ring_leg(self, leg: str, endpoint: str) -> RingResult:
         settings = self.ctx.settings
-        if await self._in_use_elsewhere(endpoint):
+        state = await self._endpoint_state(endpoint)
+        if state == "busy":
             return RingResult.BUSY
+        if state == "offline":
+            return RingResult.UNAVAILABLE  # unregistered or failing qualify: do not dial
         try:
             await self.ctx.ari.originate(
                 endpoint,
@@ -218,17 +233,18 @@ class CallOperators(CallMedia):
             await self._hangup(leg)
             return RingResult.NO_ANSWER
 
-    async def _in_use_elsewhere(self, endpoint: str) -> bool:
-        """Is the phone on a call the router did not place (internal or outbound)?
-
-        The operator is reserved for us, so any channel on the endpoint is someone else's.
-        """
+    async def _endpoint_state(self, endpoint: str) -> str:
+        """`busy` when the phone is on a call the router did not place (internal or
+        outbound: the operator is reserved for us, so any channel is someone else's),
+        `offline` when Asterisk knows it cannot reach it, else `ok`."""
         tech, _, resource = endpoint.partition("/")
         try:
             found = await self.ctx.ari.get_endpoint(tech, resource, request_timeout=1.0)
         except ari_errors.AriError:
-            return False  # unknown: let the originate decide
-        return bool(found.channel_ids)
+            return "ok"  # unknown: let the originate decide
+        if found.channel_ids:
+            return "busy"
+        return "offline" if found.state == "offline" else "ok"
 
     # -- talking -----------------------------------------------------------------------------
 
@@ -262,7 +278,7 @@ class CallOperators(CallMedia):
         self.ctx.room.talk_finished(self.ctx.clock() - began)
         self._event("ended", {"by": ended_by})
         if op_id:
-            self.ctx.operator_call_finished(op_id)
+            self.ctx.operator_call_finished(op_id, self.wrap_up_s)
         # Whoever is still there is hung up by _finish.
 
     async def _wait_either_end(self, leg: str) -> str:

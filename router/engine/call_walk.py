@@ -162,6 +162,9 @@ class CallWalk(CallOperators):
             tuple(s.after_s for s in queue.steps[1:]),
             queue.announce_every_s,
             queue.announcement,
+            queue.strategy,
+            queue.skills,
+            queue.wrap_up_s,
         )
         if await self._seek(wanted):
             return await self._talk_then_done()

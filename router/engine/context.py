@@ -123,9 +123,13 @@ class CallContext:
                 self.settings.pause_after_no_answers,
             )
 
-    def operator_call_finished(self, operator_id: str) -> None:
+    def operator_call_finished(self, operator_id: str, wrap_up_s: float | None = None) -> None:
+        """Wrap-up: the queue's, else the operator's own, else the router's default."""
         loop = asyncio.get_running_loop()
-        self.board.finished(operator_id, self.settings.wrap_up_s, loop.call_later)
+        if wrap_up_s is None and self.board.has(operator_id):
+            wrap_up_s = self.board.get(operator_id).operator.wrap_up_s
+        wrap = self.settings.wrap_up_s if wrap_up_s is None else wrap_up_s
+        self.board.finished(operator_id, wrap, loop.call_later)
 
     def record_miss(
         self, call: InboundCall, reason: str, waited_s: float, plan: MissPlan, line: str | None

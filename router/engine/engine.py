@@ -16,6 +16,7 @@ from router.engine.call_base import CallBase
 from router.engine.call_state import Resume
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, ChannelGone
+from router.engine.feature_codes import FEATURE_ARG, handle_feature_code
 from router.engine.reconcile import Reconciler
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ class Engine:
             self.spawn(self._claim(event.channel.id), f"claim {event.channel.id}")
             return
         if isinstance(event, StasisStart) and event.channel.id not in self._channels:
+            if tuple(event.args[:1]) == (FEATURE_ARG,):
+                name = f"feature {event.channel.id}"
+                self.spawn(handle_feature_code(self.ctx, event), name)
+                return
             if tuple(event.args[:1]) == (OPERATOR_ARG,):
                 # An operator leg whose call is no longer ours (e.g. answered just after a
                 # restart): nobody is waiting for it.

@@ -131,7 +131,7 @@ class Reconciler:
         return legs
 
     def _operator_of(self, leg: Channel) -> str | None:
-        status = self.engine.ctx.board.by_endpoint(_endpoint(leg.name))
+        status = self.engine.ctx.board.by_endpoint(endpoint_of(leg.name))
         return status.id if status else None
 
     async def _adopt_unknown_channels(
@@ -164,7 +164,9 @@ class Reconciler:
                     bridged_with=partner, operator_id=self._operator_of(channels[partner])
                 )
             else:
-                resume = Resume()
+                # Its legs say whom the previous process rang: never ring them again.
+                rung = (self._operator_of(channels[leg]) for leg in _legs_of(channel_id, channels))
+                resume = Resume(tried=list(dict.fromkeys(op for op in rung if op)))
             self.engine.start_call(
                 channel_id, channel.exten or "", channel.caller_number or "", resume
             )
@@ -221,6 +223,6 @@ def _legs_of(call_id: str, channels: dict[str, Channel]) -> list[str]:
     return sorted(c for c in channels if c.startswith(call_id + LEG_MARK))
 
 
-def _endpoint(channel_name: str) -> str:
+def endpoint_of(channel_name: str) -> str:
     """`PJSIP/op1001-0000002a` -> `PJSIP/op1001`."""
     return channel_name.rsplit("-", 1)[0]

@@ -34,7 +34,7 @@ routes:
   main:
     - name: own-manager
       when: {caller: known, has_assigned_operator: true}
-      then: {assigned_operator: {wait_s: 8, otherwise: {queue: paid}}}
+      then: {assigned_operator: {wait_s: 8, otherwise: {queue: team-front}}}
     - name: visit-soon
       when: {caller: known, appointment: today_or_tomorrow}
       then: {menu: visit}
@@ -61,6 +61,11 @@ menus:
          auto_when: {tags_any: [dms]}}
       - {key: "6", label: Dentistry, prompt: clinic-opt-dentistry, then: {queue: dentistry}}
 queues:
+  team-front:                     # the manager's colleagues: the next rung of the ladder
+    teams: [front]
+    max_wait_s: 10
+    steps: [{after_s: 0}]
+    at_max_wait: {queue: paid}
   paid:
     max_wait_s: 40
     announce_every_s: ANNOUNCE
@@ -247,7 +252,7 @@ async def test_queue_relaxes_to_a_lower_level_after_the_step(sandbox, tmp_path: 
         await router.stop()
 
 
-async def test_busy_manager_waits_the_budget_then_the_queue(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_busy_manager_waits_the_budget_then_the_team(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
     import_patients(
         router,
@@ -267,9 +272,10 @@ async def test_busy_manager_waits_the_budget_then_the_queue(sandbox, tmp_path: P
         assert second.ok, second.describe()
         calls = await router.wait_calls(2, timeout=40)
         call = by_caller(calls, "+79160000032")
-        assert call["operator_id"] == "op1001"  # the paid queue, level 4
+        assert call["operator_id"] in ("op1001", "op1002", "op1003")  # the front team
         [waiting_manager, waiting_queue] = steps(call, "waiting")
         assert waiting_manager["data"]["for"] == "assigned op1004"
+        assert waiting_queue["data"]["for"] == "queue team-front"
         assert at(waiting_queue) - at(waiting_manager) >= 7.5  # the 8 s budget
         assert by_caller(calls, "+79160000031")["operator_id"] == "op1004"
     finally:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sip_test_harness.phones import phone_port
 from sip_test_harness.router_process import RouterProcess
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.rulesfile import write_rules
@@ -136,3 +137,30 @@ async def sandbox_hangup(sandbox) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
     await asyncio.to_thread(sandbox.hangup_all)
+
+
+async def dial_code(op_id: str, code: str):  # type: ignore[no-untyped-def]
+    """The operator's own phone (its SIP port, so Asterisk knows the endpoint) dials a code."""
+    return await place_call(op_id, code, port=phone_port(op_id), timeout=15)
+
+
+async def test_feature_codes_from_the_operators_phone(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]))
+    await router.start()
+    try:
+        assert (await dial_code("op1001", "*732")).ok  # pause: lunch
+        state = await operator(router, "op1001")
+        assert (state["state"], state["reason"]) == ("paused", "lunch")
+        async with Phones({"op1002": Behaviour("answer", hold=30)}) as phones:
+            result = await place_call("79990004400", DID, hangup_after=2, timeout=20)
+        assert result.ok and phones.report()["op1002"].answered == 1  # op1001 paused
+        assert (await dial_code("op1001", "*74")).ok
+        assert (await operator(router, "op1001"))["state"] == "available"
+        assert (await dial_code("op1001", "*72")).ok
+        assert (await operator(router, "op1001"))["state"] == "offline"
+        assert (await dial_code("op1001", "*739")).ok  # no reason 9: refused, unchanged
+        assert (await operator(router, "op1001"))["state"] == "offline"
+        assert (await dial_code("op1001", "*71")).ok
+        assert (await operator(router, "op1001"))["state"] == "available"
+    finally:
+        await router.stop()

@@ -112,3 +112,19 @@ def test_invariants_of_one_pass(
         for other in calls:
             if other.id not in given_calls and op in other.eligible:
                 assert order.index(call_id) < order.index(other.id)
+
+
+def test_queue_strategies_fewest_calls_and_best_skill() -> None:
+    busy = status("op1", idle=1.0)
+    busy.calls_today = 9
+    fresh = status("op2", idle=5.0)
+    expert = OperatorStatus(
+        Operator("op3", "op3", "PJSIP/op3", skills={"dms": 5}), Presence.AVAILABLE, idle_since=9.0
+    )
+    ops = [busy, fresh, expert]
+    everyone = frozenset({"op1", "op2", "op3"})
+    assert assign([waiting("c", set(everyone))], ops, 10.0) == [("c", "op1")]  # longest idle
+    few = WaitingCall("c", 0, 0.0, everyone, strategy="fewest_calls")
+    assert assign([few], ops, 10.0) == [("c", "op2")]  # ties (0 calls): longest idle
+    best = WaitingCall("c", 0, 0.0, everyone, strategy="best_skill", skills=("dms",))
+    assert assign([best], ops, 10.0) == [("c", "op3")]
