@@ -11,7 +11,7 @@ call, so nobody is offered two calls at once and no call rings two phones at onc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from router.domain.operators import OperatorStatus, Presence
@@ -48,7 +48,7 @@ def serving_order(
 
 def assign(
     calls: Iterable[WaitingCall],
-    statuses: Mapping[str, OperatorStatus] | Sequence[OperatorStatus],
+    statuses: Iterable[OperatorStatus],
     now: float,
     ageing_s: float = DEFAULT_AGEING_S,
 ) -> list[tuple[str, str]]:
@@ -58,8 +58,7 @@ def assign(
     once. Among the operators a call may take, the assigned one comes first, then the
     longest idle (`choose_operators`).
     """
-    pool = statuses.values() if isinstance(statuses, Mapping) else statuses
-    free = {s.id: s for s in pool if s.presence is Presence.AVAILABLE}
+    free = {s.id: s for s in statuses if s.presence is Presence.AVAILABLE}
     if not free:
         return []
     # Only callers who could take one of the free operators need ordering (usually one

@@ -16,10 +16,9 @@ from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.phone import CallerId, normalise_caller
 from router.domain.routing import RoutesTarget, Target
-from router.engine.call_state import CallerGone, Resume
+from router.engine.call_state import CallerGone
 from router.engine.call_walk import CallWalk
 from router.engine.cleanup import delete_bridge
-from router.engine.context import CallContext
 from router.engine.facts import caller_facts, family_record, visit_soon, zone_of
 from router.logs import call_id_var
 from router.storage.models import PatientRecord
@@ -32,19 +31,6 @@ MAX_CHOICES = 9  # patients offered by the shared-phone prompt (one key each)
 class InboundCall(CallWalk):
     """Owns one caller channel and the operator legs it originates."""
 
-    def __init__(
-        self,
-        ctx: CallContext,
-        call_id: str,
-        did: str,
-        caller_raw: str,
-        resume: Resume | None = None,
-    ) -> None:
-        super().__init__(ctx, call_id, did, caller_raw, resume)
-        self.rules = ctx.rules()  # the version the call started with routes it to the end
-        self.menu_path = []
-        self._handed_to_fallback = False
-
     # -- the call -------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -52,6 +38,8 @@ class InboundCall(CallWalk):
         try:
             if self.resume is not None and self.resume.bridged_with:
                 self._event("adopted", {"state": "bridged", "operator": self.operator_id})
+                # The close may not have been written before the restart (idempotent).
+                self.ctx.reached_operator(self.id, self.caller_e164)
                 await self._talk(self.resume.bridged_with, already_bridged=True)
             else:
                 await self._route()
@@ -68,7 +56,7 @@ class InboundCall(CallWalk):
         await self._finish()
 
     async def _route(self) -> None:
-        line = self.rules.line_for(self.did)
+        line = self.line
         start: Target = RoutesTarget(line.routes) if line else self._last_resort()
         if self.resume is None:
             self.ctx.recorder_create(self)
@@ -216,4 +204,5 @@ class InboundCall(CallWalk):
         learned = {"patient": self.patient_id, "menus": list(self.menu_path)}
         self._event("outcome", {"outcome": outcome.value, "operator": self.operator_id, **learned})
         self.ctx.detach_all(self)
+        self._release_pending_offers()
         log.info("call ended: %s (operator %s)", outcome.value, self.operator_id or "-")

@@ -14,7 +14,13 @@ from typing import TypeVar
 from router.ari import errors as ari_errors
 from router.ari.events import ChannelHangupRequest, Event, PlaybackFinished
 from router.domain.calls import Outcome
-from router.engine.call_state import CallerGone, Resume, channel_of, is_terminal
+from router.engine.call_state import (
+    BRIDGE_PREFIX,
+    CallerGone,
+    Resume,
+    channel_of,
+    is_terminal,
+)
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, ChannelGone
 from router.engine.waiting_room import OperatorOffer
@@ -44,7 +50,7 @@ class CallBase:
         self.queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize=1024)
         self.resume = resume
         self.tried: list[str] = list(resume.tried) if resume else []
-        self.bridge_id = f"cr-{call_id}"
+        self.bridge_id = f"{BRIDGE_PREFIX}{call_id}"
         self.operator_channel: str | None = resume.bridged_with if resume else None
         self.operator_id: str | None = resume.operator_id if resume else None
         self.patient_id: str | None = resume.patient_id if resume else None
@@ -52,6 +58,10 @@ class CallBase:
         self.caller_e164: str | None = resume.caller_e164 if resume else None
         self.outcome: Outcome | None = None
         self.started_at = ctx.clock()
+        self.rules = ctx.rules()  # the version the call started with routes it to the end
+        self.line = self.rules.line_for(did)  # None: a number no line lists
+        self.menu_path: list[str] = []  # "menu:key" answers, for the journey
+        self._handed_to_fallback = False
         self.playback_id: str | None = None  # the caller's running channel playback
         self.playback_media = ""
         self._bridge_ready = False
@@ -102,3 +112,9 @@ class CallBase:
         """An offer that came while the call was doing something else: give it back."""
         if isinstance(event, OperatorOffer):
             self.ctx.board.release(event.operator_id)
+
+    def _release_pending_offers(self) -> None:
+        """The call is over: an offer still queued (it came just as the caller hung up)
+        must not leave its operator reserved for nobody."""
+        while not self.queue.empty():
+            self._decline_offer(self.queue.get_nowait())

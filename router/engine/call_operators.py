@@ -22,7 +22,7 @@ from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cau
 from router.domain.dispatch import WaitingCall
 from router.domain.selection import Strategy
 from router.engine.call_media import CallMedia
-from router.engine.call_state import CallerGone, channel_of, is_terminal
+from router.engine.call_state import LEG_MARK, CallerGone, channel_of, is_terminal
 from router.engine.context import ChannelGone
 from router.engine.waiting_room import OperatorOffer
 
@@ -111,6 +111,7 @@ class CallOperators(CallMedia):
         every = wanted.announce_every_s
         next_announce = started + every if every else math.inf
         self._event("waiting", {"for": wanted.label, "max_wait_s": wanted.max_wait_s})
+        registered: frozenset[str] | None = None
         try:
             while True:
                 waited = clock() - started
@@ -119,16 +120,20 @@ class CallOperators(CallMedia):
                 if not eligible and not later:
                     self._event("nobody_left", {"for": wanted.label, "tried": list(self.tried)})
                     return False
-                call = WaitingCall(
-                    self.id,
-                    wanted.priority,
-                    self.waiting_since,
-                    eligible,
-                    self.assigned_operator,
-                    wanted.strategy,
-                    wanted.skills,
-                )
-                room.wait(call, self._offer)
+                # A scheduling pass per (re)registration: only when the caller is new to the
+                # room, came back after a failed ring, or a step widened who may answer.
+                if eligible != registered or not room.is_waiting(self.id):
+                    registered = eligible
+                    call = WaitingCall(
+                        self.id,
+                        wanted.priority,
+                        self.waiting_since,
+                        eligible,
+                        self.assigned_operator,
+                        wanted.strategy,
+                        wanted.skills,
+                    )
+                    room.wait(call, self._offer)
                 wake = min(
                     started + wanted.max_wait_s,
                     next_announce,
@@ -172,7 +177,7 @@ class CallOperators(CallMedia):
         """Ring one operator already reserved for this call by the waiting room."""
         status = self.ctx.board.get(operator_id)
         op = status.operator
-        leg = f"{self.id}-op{len(self.tried) + 1}"
+        leg = f"{self.id}{LEG_MARK}{len(self.tried) + 1}"
         self.tried.append(op.id)
         self.ctx.attach(leg, self)
         self._live_legs.add(leg)
@@ -235,14 +240,17 @@ class CallOperators(CallMedia):
 
     async def _endpoint_state(self, endpoint: str) -> str:
         """`busy` when the phone is on a call the router did not place (internal or
-        outbound: the operator is reserved for us, so any channel is someone else's),
+        outbound),
         `offline` when Asterisk knows it cannot reach it, else `ok`."""
         tech, _, resource = endpoint.partition("/")
         try:
             found = await self.ctx.ari.get_endpoint(tech, resource, request_timeout=1.0)
         except ari_errors.AriError:
             return "ok"  # unknown: let the originate decide
-        if found.channel_ids:
+        # The router's own legs do not count: a leg of the operator's previous routed call
+        # can outlive its hang-up by a few milliseconds, and the board already knows
+        # whether they are on a routed call.
+        if any(LEG_MARK not in channel for channel in found.channel_ids):
             return "busy"
         return "offline" if found.state == "offline" else "ok"
 
@@ -269,7 +277,7 @@ class CallOperators(CallMedia):
                 operator_channel_id=leg,
             )
             self._event("connected", {"operator": op_id})
-            self.ctx.reached_operator(self)
+            self.ctx.reached_operator(self.id, self.caller_e164)
         self._live_legs.add(leg)
         self.ctx.attach(leg, self)
         self.outcome = Outcome.ANSWERED

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from router.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from router.engine.context import ChannelGone
 
+# Names the router gives what it creates in Asterisk, so a restart can find them again:
+# a call's bridge is `cr-<call id>`, its operator legs `<call id>-op<n>`.
+BRIDGE_PREFIX = "cr-"
+LEG_MARK = "-op"
+
 
 class CallerGone(Exception):
     """The caller's channel ended (hang-up, or Asterisk went away)."""

@@ -11,10 +11,8 @@ import logging
 from collections.abc import Callable
 
 from router.ari.events import RecordingEnded
-from router.config.rules import Rules
 from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
-from router.domain.callback_schedule import plan_miss
 from router.domain.calls import Outcome
 from router.domain.dispatch import PERSONAL
 from router.domain.menus import Menu, MenuOption, plan_menu
@@ -33,6 +31,7 @@ from router.domain.routing import (
     evaluate_routes,
 )
 from router.engine.call_operators import CallOperators, Wanted
+from router.engine.context import MissFacts
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +48,7 @@ Step = Target | Done | None
 
 
 class CallWalk(CallOperators):
-    rules: Rules
     facts: CallerFacts
-    menu_path: list[str]
 
     def _last_resort(self) -> Target:
         """Where a call goes when no route matched or a menu has no answer: any operator.
@@ -243,15 +240,6 @@ class CallWalk(CallOperators):
         self._note_miss(reason, waited_s)
 
     def _note_miss(self, reason: MissReason, waited_s: float, label: str | None = None) -> None:
-        policy = self.rules.callback
-        calendar = self.rules.calendars.get(policy.calendar) if policy.calendar else None
-        plan = plan_miss(
-            policy,
-            reason,
-            waited_s=waited_s,
-            missed_at=self.ctx.now(),
-            calendar=calendar,
-            number_known=self.caller_e164 is not None,
-        )
-        line = self.facts.line if hasattr(self, "facts") else None
-        self.ctx.record_miss(self, label or str(reason), waited_s, plan, line)
+        line = self.line.id if self.line else None
+        miss = MissFacts(self.id, self.caller_e164, self.patient_id, line)
+        self.ctx.record_miss(miss, reason, waited_s, label=label, rules=self.rules)

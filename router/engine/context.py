@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from router.ari.client import AriClient
 from router.crm.client import CrmClient
-from router.domain.callback_schedule import CloseReason, MissPlan
+from router.domain.callback_policy import MissReason
+from router.domain.callback_schedule import CloseReason, plan_miss
 from router.domain.calls import RingResult
 from router.engine.board import OperatorBoard
 from router.engine.recorder import Recorder
@@ -36,6 +37,16 @@ class ChannelGone:
 
     def channel_ids(self) -> tuple[str, ...]:
         return (self.channel_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class MissFacts:
+    """Who missed: what the ledger needs of a call (live, or found closed on reconnect)."""
+
+    call_id: str
+    number: str | None  # E.164; None for a withheld or invalid caller ID
+    patient_id: str | None = None
+    line: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,44 +143,65 @@ class CallContext:
         self.board.finished(operator_id, wrap, loop.call_later)
 
     def record_miss(
-        self, call: InboundCall, reason: str, waited_s: float, plan: MissPlan, line: str | None
+        self,
+        miss: MissFacts,
+        reason: MissReason,
+        waited_s: float,
+        *,
+        label: str | None = None,
+        rules: Rules | None = None,
     ) -> None:
-        """A call no operator answered: into the journey and the callback ledger (one open
-        task per number; idempotent per call, so a retried write cannot count twice)."""
+        """A call no operator answered: the callback policy of `rules` (the call's own
+        version; the current one by default) decides, and the miss goes into the journey
+        and the callback ledger (one open task per number; idempotent per call, so a
+        retried write, or reconcile recording it again, cannot count twice)."""
+        rules = rules or self.rules()
+        policy = rules.callback
+        now = self.now()
+        plan = plan_miss(
+            policy,
+            reason,
+            waited_s=waited_s,
+            missed_at=now,
+            calendar=rules.calendars.get(policy.calendar) if policy.calendar else None,
+            number_known=miss.number is not None,
+        )
+        label = label or str(reason)
+        due = plan.due_at
         self.recorder_event(
-            call.id,
+            miss.call_id,
             "miss",
             {
-                "reason": reason,
+                "reason": label,
                 "waited_s": round(waited_s, 1),
                 "task": plan.create_task,
                 "why": plan.why,
-                "due": plan.due_at.isoformat() if plan.due_at else None,
+                "due": due.isoformat() if due else None,
             },
         )
-        miss = MissInput(
-            call_id=call.id,
-            line=line,
-            number_e164=call.caller_e164,
-            patient_id=call.patient_id,
-            reason=reason,
+        row = MissInput(
+            call_id=miss.call_id,
+            line=miss.line,
+            number_e164=miss.number,
+            patient_id=miss.patient_id,
+            reason=label,
             waited_s=waited_s,
-            missed_at=self.now(),
-            due_at=plan.due_at,
+            missed_at=now,
+            due_at=due,
             create_task=plan.create_task,
             priority_raise=plan.priority_raise,
         )
-        self.recorder.submit(f"miss {call.id}", lambda: self.store.callbacks.record_miss(miss))
+        self.recorder.submit(f"miss {miss.call_id}", lambda: self.store.callbacks.record_miss(row))
 
-    def reached_operator(self, call: InboundCall) -> None:
+    def reached_operator(self, call_id: str, number: str | None) -> None:
         """The patient got through: their open callback task is done (auto-close)."""
-        number, at = call.caller_e164, self.now()
+        at = self.now()
         if number is None:
             return
         self.recorder.submit(
-            f"close callbacks {call.id}",
+            f"close callbacks {call_id}",
             lambda: self.store.callbacks.close_for_number(
-                number, CloseReason.REACHED_OPERATOR, at, call.id
+                number, CloseReason.REACHED_OPERATOR, at, call_id
             ),
         )
 

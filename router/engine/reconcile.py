@@ -16,20 +16,18 @@ from typing import TYPE_CHECKING
 
 from router.ari import errors as ari_errors
 from router.ari.models import Bridge, Channel
+from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.operators import Presence
-from router.engine.call_state import Resume
+from router.engine.call_state import BRIDGE_PREFIX, LEG_MARK, Resume
 from router.engine.cleanup import delete_bridge, hang_up
-from router.engine.context import ChannelGone
+from router.engine.context import ChannelGone, MissFacts
 
 if TYPE_CHECKING:
     from router.engine.engine import Engine
     from router.storage.models import CallRow
 
 log = logging.getLogger(__name__)
-
-BRIDGE_PREFIX = "cr-"
-LEG_MARK = "-op"
 
 
 class Reconciler:
@@ -107,6 +105,12 @@ class Reconciler:
                 "closed_on_reconnect",
                 {"reason": "the call ended while the router was away", "outcome": outcome.value},
             )
+            if not bridged:
+                # The caller gave up while nobody here could see it; the miss the dead
+                # process may not have written goes to the ledger now (idempotent per call).
+                waited = (ctx.now() - row.started_at).total_seconds()
+                miss = MissFacts(row.id, row.caller_e164, row.patient_id, self._line_of(row))
+                ctx.record_miss(miss, MissReason.ABANDONED, waited)
             log.info("call %s ended while the router was away: %s", row.id, outcome.value)
             return legs
         bridge = bridge_of.get(row.id)
@@ -124,11 +128,16 @@ class Reconciler:
                 bridged_with=talking,
                 operator_id=row.operator_id or self._operator_of(channels[talking]),
                 patient_id=row.patient_id,
+                caller_e164=row.caller_e164,
             )
         else:
             resume = Resume(tried=tried, patient_id=row.patient_id, caller_e164=row.caller_e164)
         self.engine.adopt(row, resume)
         return legs
+
+    def _line_of(self, row: CallRow) -> str | None:
+        line = self.engine.ctx.rules().line_for(row.did or "")
+        return line.id if line else None
 
     def _operator_of(self, leg: Channel) -> str | None:
         status = self.engine.ctx.board.by_endpoint(endpoint_of(leg.name))

@@ -25,14 +25,14 @@ async def tasks(router: RouterProcess, number: str) -> list[dict[str, Any]]:
 async def wait_task(
     router: RouterProcess, number: str, predicate: Any, timeout: float
 ) -> tuple[dict[str, Any], float]:
+    """The first task of `number` that satisfies `predicate`, and how long it took to show."""
+
+    def matching(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [t for t in body["callbacks"] if t["number"] == number and predicate(t)]
+
     started = time.monotonic()
-    while True:
-        found = [t for t in await tasks(router, number) if predicate(t)]
-        if found:
-            return found[0], time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"no task for {number}: {await tasks(router, number)}")
-        await asyncio.sleep(0.05)
+    body = await router.wait_get("/api/callbacks?limit=200", matching, timeout)
+    return matching(body)[0], time.monotonic() - started
 
 
 async def test_abandon_in_queue_becomes_one_task_and_the_next_answered_call_closes_it(
@@ -81,5 +81,33 @@ async def test_ivr_abandons_under_the_minimum_and_anonymous_callers_make_no_task
         )
         assert summary["lost_anonymous"] == 1
         assert await tasks(router, "+79990003002") == []  # 1 s: a misdial, under min_abandon_s
+    finally:
+        await router.stop()
+
+
+async def test_caller_who_gives_up_while_the_router_is_dead_still_gets_a_task(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    number = "+79990003004"
+    router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
+    await router.start()
+    try:
+        await pause(router, "op1001", "op1002", "op1004")  # the caller waits in the queue
+        caller = asyncio.create_task(
+            place_call(number[1:], DID, dtmf="1", dtmf_delay=2, hangup_after=8, timeout=30)
+        )
+        await router.wait_get(
+            "/api/calls",
+            lambda b: any(
+                c["caller"] == number and any(s["kind"] == "waiting" for s in c["journey"])
+                for c in b["calls"]
+            ),
+            20,
+        )
+        router.kill()  # whatever the dead process had not written yet is gone
+        assert (await caller).ok  # the caller hangs up while nobody owns the call
+        await router.start()  # reconcile closes the call and records the miss
+        task, _ = await wait_task(router, number, lambda t: t["state"] == "open", 10)
+        assert task["reasons"] == ["abandoned"] and task["miss_count"] == 1
     finally:
         await router.stop()

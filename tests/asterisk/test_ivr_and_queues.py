@@ -131,6 +131,12 @@ def at(step: dict[str, Any]) -> float:
     return datetime.fromisoformat(step["at"]).timestamp()
 
 
+def waiting(body: dict[str, Any], number: str) -> bool:
+    """Whether the call from `number` is waiting in a queue (for an operator) now."""
+    call = next((c for c in body["calls"] if c["caller"] == number), None)
+    return call is not None and bool(steps(call, "waiting")) and not steps(call, "ringing")
+
+
 def by_caller(calls: list[dict[str, Any]], number: str) -> dict[str, Any]:
     return next(c for c in calls if c["caller"] == number)
 
@@ -293,9 +299,14 @@ async def test_cross_queue_arrival_order_and_announcements(sandbox, tmp_path: Pa
             paid = asyncio.create_task(
                 place_call("79990002004", DID, dtmf="1", dtmf_delay=2, timeout=60)
             )
-            await asyncio.sleep(5)
+            await router.wait_get("/api/calls", lambda b: waiting(b, "+79990002004"), 20)
             dms = asyncio.create_task(place_call("+79160000041", DID, timeout=60))
-            await asyncio.sleep(15)  # both wait for op1002; one announcement has played
+
+            def both_wait_and_announced(body: dict[str, Any]) -> bool:
+                paid_call = next(c for c in body["calls"] if c["caller"] == "+79990002004")
+                return waiting(body, "+79160000041") and bool(steps(paid_call, "played"))
+
+            await router.wait_get("/api/calls", both_wait_and_announced, 30)
             started = time.monotonic()
             await pause(router, "op1002", state="available")
             results = await asyncio.gather(paid, dms)

@@ -56,11 +56,20 @@ async def test_operator_becoming_available_is_offered_to_the_first_in_line() -> 
     room, board, _clock = make_room(Presence.ON_CALL)
     first: list[OperatorOffer] = []
     second: list[OperatorOffer] = []
-    room.wait(WaitingCall("early", 0, 10.0, frozenset({"op1"})), collect(first))
+    offered = asyncio.Event()
+
+    def early(offer: OperatorOffer) -> bool:
+        first.append(offer)
+        offered.set()
+        return True
+
+    room.wait(WaitingCall("early", 0, 10.0, frozenset({"op1"})), early)
     room.wait(WaitingCall("late", 0, 20.0, frozenset({"op1"})), collect(second))
     assert room.position("early") == 1 and room.position("late") == 2
     board.set("op1", Presence.AVAILABLE)
-    await asyncio.sleep(0)  # the pass runs right after the change, on the loop
+    assert first == []  # deferred: the board is mid-change
+    async with asyncio.timeout(1):  # the pass runs on the loop right after the change
+        await offered.wait()
     assert first == [OperatorOffer("op1")] and second == []
     assert room.position("late") == 1
 
