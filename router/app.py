@@ -19,6 +19,7 @@ from router.config.settings import Settings
 from router.crm.client import CrmClient, CrmConfig
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
+from router.engine.callback_dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder
@@ -105,6 +106,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     ari_cfg = settings.ari
+    callbacks = settings.callbacks
     password = ari_cfg.password.get_secret_value()
     async with aiohttp.ClientSession() as session:
         ari = AriClient(
@@ -124,6 +126,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
             ageing_s=settings.routing.ageing_s,
             shared_phone_prompt=settings.routing.shared_phone_prompt,
             shared_phone_timeout_s=settings.routing.shared_phone_timeout_s,
+            keep_place_key=callbacks.keep_place_key if callbacks.enabled else None,
+            keep_place_prompt=callbacks.keep_place_prompt,
         )
         ctx = CallContext(
             ari=ari,
@@ -138,6 +142,13 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
             crm=_crm_client(session, settings),
         )
         engine = Engine(ctx)
+        dispatcher: CallbackDispatcher | None = None
+        if callbacks.enabled:
+            dispatcher = CallbackDispatcher(
+                ctx, callbacks, ari_cfg.app, engine.spawn, lambda: engine.connected
+            )
+            engine.dispatcher = dispatcher
+            ctx.keep_place = dispatcher.keep_place
         stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
         runner = await _start_http(settings, store, board, engine, recorder, rules)
         exit_code = 0
@@ -150,6 +161,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 )
                 stopper = tasks.create_task(stop.wait(), name="stop signal")
                 watcher = tasks.create_task(rules.watch(), name="rules watcher")
+                if dispatcher is not None:
+                    dispatching = tasks.create_task(dispatcher.run(), name="callbacks")
 
                 async def reload_on_sighup() -> None:
                     await rules.reload("SIGHUP")
@@ -165,6 +178,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 events.cancel()
                 stopper.cancel()
                 watcher.cancel()
+                if dispatcher is not None:
+                    dispatching.cancel()
                 await engine.stop()
                 if not await recorder.flush(5.0):
                     log.error("%d journal writes could not be saved before exit", recorder.backlog)

@@ -195,4 +195,12 @@ CREATE INDEX ix_misses_task_id ON misses (task_id);
 
 UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
 
+-- Running upgrade 0003 -> 0004
+
+ALTER TABLE callback_tasks ADD COLUMN attempt_stage TEXT;
+
+ALTER TABLE callback_tasks ADD COLUMN attempt_operator_id TEXT;
+
+UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
+
 COMMIT;

@@ -20,7 +20,7 @@ import aiohttp
 
 from router.ari.channels import ChannelCalls, play_body
 from router.ari.errors import AriBadRequest, AriChannelMissing
-from router.ari.models import Application, AsteriskPing, Bridge, Endpoint, Playback
+from router.ari.models import Application, AsteriskPing, Bridge, Channel, Endpoint, Playback
 from router.ari.transport import AriHttp
 
 
@@ -52,6 +52,54 @@ class AriClient(ChannelCalls):
     async def ping(self, *, request_timeout: float | None = None) -> AsteriskPing:
         return await self._http.fetch(
             AsteriskPing.from_json, "GET", ("asterisk", "ping"), request_timeout=request_timeout
+        )
+
+    async def set_global_variable(
+        self, name: str, value: str, *, request_timeout: float | None = None
+    ) -> None:
+        """Set a global variable, or write a dialplan function (``DB_DELETE(family/key)``).
+
+        Asterisk answers 204 even when it refuses the write: over ARI the "dangerous"
+        functions (``DB()`` writes, ``SHELL``...) are blocked unless ``live_dangerously``
+        is on, and only its log says so. Writing ``DB_DELETE`` is allowed (22.10).
+        There is no global read of functions: ``GET /asterisk/variable`` evaluates none
+        (``DB_KEYS(x)``, ``DB(x/y)``, even ``LEN(abc)`` read as ``""`` on 22.10); read
+        them on a channel with ``get_variable`` (see ``router.ari.astdb``).
+        """
+        body = {"variable": name, "value": value}  # a JSON body keeps '+' and ',' intact
+        await self._http.request(
+            "POST", ("asterisk", "variable"), body=body, request_timeout=request_timeout
+        )
+
+    async def originate_to_dialplan(
+        self,
+        endpoint: str,
+        *,
+        context: str,
+        extension: str,
+        channel_id: str,
+        timeout_s: int,
+        priority: int = 1,
+        request_timeout: float | None = None,
+    ) -> Channel:
+        """Dial ``endpoint``; once answered it runs ``context,extension,priority``.
+
+        The channel is in no Stasis app: this app gets none of its events. It exists as
+        soon as this returns (the dial itself goes on in the background), so it can be
+        read with ``get_variable`` at once.
+        """
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be a positive number of seconds")
+        body: dict[str, Any] = {
+            "endpoint": endpoint,
+            "context": context,
+            "extension": extension,
+            "priority": priority,
+            "channelId": channel_id,
+            "timeout": timeout_s,
+        }
+        return await self._http.fetch(
+            Channel.from_json, "POST", ("channels",), body=body, request_timeout=request_timeout
         )
 
     # -- bridges -----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from router.config.callback_settings import CallbackSettings
 from router.config.errors import ConfigError, ConfigIssue
 from router.config.fields import ConfigModel, Section, Text
 from router.config.validation import validate_document
@@ -313,7 +314,7 @@ CRM_FIELDS = (
     "do_not_call",
 )
 
-_SECTIONS = ("ari", "database", "http", "logging", "routing")
+_SECTIONS = ("ari", "database", "http", "logging", "routing", "callbacks")
 
 
 class Settings(ConfigModel):
@@ -324,6 +325,7 @@ class Settings(ConfigModel):
     http: HttpSettings
     logging: LoggingSettings
     routing: RoutingSettings
+    callbacks: CallbackSettings
     crm: CrmSettings | None = None
 
     @model_validator(mode="before")

@@ -34,6 +34,7 @@ class AttemptOutcome(StrEnum):
     FAILED = "failed"  # the trunk or the network refused the call
     WRONG_NUMBER = "wrong_number"  # the operator reached someone else
     CANCELLED = "cancelled"  # the operator dropped the callback during the attempt
+    INTERRUPTED = "interrupted"  # stopped before the patient was dialled (operator left)
 
 
 class CloseReason(StrEnum):
@@ -123,6 +124,8 @@ def after_attempt(
     """
     if do_not_call:
         return NextStep(close_reason=CloseReason.DO_NOT_CALL)
+    if outcome is AttemptOutcome.INTERRUPTED:
+        return NextStep(due_at=at)  # the patient was never dialled: nothing to wait for
     if outcome not in _RETRIED:
         return NextStep(close_reason=_CLOSES[outcome])
     if attempts >= policy.max_attempts:

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from router.ari import errors as ari_errors
-from router.ari.events import ChannelDestroyed, StasisStart
+from router.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisStart
 from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cause
 from router.domain.dispatch import WaitingCall
 from router.domain.selection import Strategy
 from router.engine.call_media import CallMedia
 from router.engine.call_state import LEG_MARK, CallerGone, channel_of, is_terminal
-from router.engine.context import ChannelGone
+from router.engine.context import CallContext, ChannelGone
 from router.engine.waiting_room import OperatorOffer
 
 
@@ -41,12 +41,21 @@ class Wanted:
     strategy: Strategy = "longest_idle"
     skills: tuple[str, ...] = ()
     wrap_up_s: float | None = None
+    offers_callback: bool = False  # the caller may press a key to be called back instead
 
 
 class CallOperators(CallMedia):
     assigned_operator: str | None = None
     waiting_since: float | None = None  # kept across rings and ladder steps: the place in line
     wrap_up_s: float | None = None  # the answering queue's wrap-up, when it sets one
+    left_to_call_back = False  # the caller chose "keep my place, call me back"
+
+    def _keep_place_key(self) -> str | None:
+        return None  # "keep my place" is offered by CallKeepPlace
+
+    async def _keep_place(self, wanted: Wanted, estimate_s: float | None) -> bool:
+        del wanted, estimate_s
+        return False
 
     async def _hold(self) -> None:
         """Put the caller in the call's bridge with music while operators ring."""
@@ -106,8 +115,11 @@ class CallOperators(CallMedia):
         await self._hold()
         clock, room = self.ctx.clock, self.ctx.room
         started = clock()
+        key = self._keep_place_key() if wanted.offers_callback else None
         if self.waiting_since is None:
             self.waiting_since = started
+            if key is not None and self.playback_id is None:
+                await self._start_playback([self.ctx.settings.keep_place_prompt])
         every = wanted.announce_every_s
         next_announce = started + every if every else math.inf
         self._event("waiting", {"for": wanted.label, "max_wait_s": wanted.max_wait_s})
@@ -150,6 +162,19 @@ class CallOperators(CallMedia):
                 elif event is None and clock() >= next_announce:
                     next_announce += every
                     await self._announce(wanted)
+                elif (
+                    key is not None
+                    and isinstance(event, ChannelDtmfReceived)
+                    and event.channel.id == self.id
+                    and event.digit == key
+                ):
+                    estimate = room.estimated_wait_s(self.id)
+                    room.leave(self.id)
+                    registered = None
+                    await self._stop_playback()
+                    if await self._keep_place(wanted, estimate):
+                        self.left_to_call_back = True
+                        return False
                 elif event is not None:
                     self._note_playback_end(event)
         finally:
@@ -167,6 +192,8 @@ class CallOperators(CallMedia):
             prompts += ["queue-thereare", f"number:{position - 1}", "queue-callswaiting"]
         if estimate is not None and estimate >= 60:
             prompts += ["queue-holdtime", f"number:{round(estimate / 60)}", "queue-minutes"]
+        if wanted.offers_callback and self._keep_place_key() is not None:
+            prompts.append(self.ctx.settings.keep_place_prompt)
         if self.playback_id is None and prompts:
             await self._start_playback(prompts)
             self._event("announcement", {"position": position, "estimate_s": estimate})
@@ -202,7 +229,7 @@ class CallOperators(CallMedia):
 
     async def _ring_leg(self, leg: str, endpoint: str) -> RingResult:
         settings = self.ctx.settings
-        state = await self._endpoint_state(endpoint)
+        state = await endpoint_state(self.ctx, endpoint)
         if state == "busy":
             return RingResult.BUSY
         if state == "offline":
@@ -237,22 +264,6 @@ class CallOperators(CallMedia):
         except TimeoutError:
             await self._hangup(leg)
             return RingResult.NO_ANSWER
-
-    async def _endpoint_state(self, endpoint: str) -> str:
-        """`busy` when the phone is on a call the router did not place (internal or
-        outbound),
-        `offline` when Asterisk knows it cannot reach it, else `ok`."""
-        tech, _, resource = endpoint.partition("/")
-        try:
-            found = await self.ctx.ari.get_endpoint(tech, resource, request_timeout=1.0)
-        except ari_errors.AriError:
-            return "ok"  # unknown: let the originate decide
-        # The router's own legs do not count: a leg of the operator's previous routed call
-        # can outlive its hang-up by a few milliseconds, and the board already knows
-        # whether they are on a routed call.
-        if any(LEG_MARK not in channel for channel in found.channel_ids):
-            return "busy"
-        return "offline" if found.state == "offline" else "ok"
 
     # -- talking -----------------------------------------------------------------------------
 
@@ -298,3 +309,19 @@ class CallOperators(CallMedia):
             if channel_of(event) == leg and is_terminal(event):
                 self._live_legs.discard(leg)
                 return "operator"
+
+
+async def endpoint_state(ctx: CallContext, endpoint: str) -> str:
+    """`busy` when the phone is on a call the router did not place (internal or
+    outbound), `offline` when Asterisk knows it cannot reach it, else `ok`."""
+    tech, _, resource = endpoint.partition("/")
+    try:
+        found = await ctx.ari.get_endpoint(tech, resource, request_timeout=1.0)
+    except ari_errors.AriError:
+        return "ok"  # unknown: let the originate decide
+    # The router's own legs do not count: a leg of the operator's previous routed call
+    # can outlive its hang-up by a few milliseconds, and the board already knows
+    # whether they are on a routed call.
+    if any(LEG_MARK not in channel for channel in found.channel_ids):
+        return "busy"
+    return "offline" if found.state == "offline" else "ok"

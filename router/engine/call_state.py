@@ -12,6 +12,9 @@ from router.engine.context import ChannelGone
 # a call's bridge is `cr-<call id>`, its operator legs `<call id>-op<n>`.
 BRIDGE_PREFIX = "cr-"
 LEG_MARK = "-op"
+# A callback attempt's channels are `cb-<task>-<attempt>-op<x>` and `…-pt`, its bridge
+# `cb-<task>-<attempt>`; the callback dispatcher, not reconcile, settles them.
+CALLBACK_PREFIX = "cb-"
 
 
 class CallerGone(Exception):

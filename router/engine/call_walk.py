@@ -30,7 +30,8 @@ from router.domain.routing import (
     Target,
     evaluate_routes,
 )
-from router.engine.call_operators import CallOperators, Wanted
+from router.engine.call_keep_place import CallKeepPlace
+from router.engine.call_operators import Wanted
 from router.engine.context import MissFacts
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ DONE = Done()
 Step = Target | Done | None
 
 
-class CallWalk(CallOperators):
+class CallWalk(CallKeepPlace):
     facts: CallerFacts
 
     def _last_resort(self) -> Target:
@@ -162,9 +163,12 @@ class CallWalk(CallOperators):
             queue.strategy,
             queue.skills,
             queue.wrap_up_s,
+            offers_callback=True,
         )
         if await self._seek(wanted):
             return await self._talk_then_done()
+        if self.left_to_call_back:
+            return DONE
         if queue.at_max_wait is not None:
             return queue.at_max_wait
         waited = self.ctx.clock() - (self.waiting_since or self.started_at)

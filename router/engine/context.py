@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from router.ari.client import AriClient
 from router.crm.client import CrmClient
@@ -22,6 +22,7 @@ from router.storage.models import CallRow, MissInput
 if TYPE_CHECKING:
     from router.config.rules import Rules
     from router.engine.call_base import CallBase as InboundCall
+    from router.engine.callback_call import Place
     from router.engine.waiting_room import WaitingRoom
     from router.storage.store import Store
 
@@ -66,10 +67,19 @@ class EngineSettings:
     ageing_s: float = 60.0
     shared_phone_prompt: str = "clinic-which-patient"
     shared_phone_timeout_s: int = 5
+    keep_place_key: str | None = None  # None: waiting callers are not offered a callback
+    keep_place_prompt: str = "clinic-press-5-callback"
+
+
+class EventSink(Protocol):
+    """Whatever owns channels and reads their events: a call, or a callback attempt."""
+
+    id: str
+    queue: asyncio.Queue[Any]
 
 
 class ChannelRouter(Protocol):
-    def attach(self, channel_id: str, call: InboundCall) -> None: ...
+    def attach(self, channel_id: str, call: EventSink) -> None: ...
     def detach(self, channel_id: str) -> None: ...
     def detach_all(self, call: InboundCall) -> None: ...
 
@@ -102,6 +112,8 @@ class CallContext:
         self.rules = rules
         self.room = room
         self.crm: CrmClient | None = crm
+        # "Keep my place": hands the caller's place to the callback dispatcher (None: off).
+        self.keep_place: Callable[[str, Place], None] | None = None
 
     @staticmethod
     def now() -> datetime:
@@ -114,7 +126,7 @@ class CallContext:
             raise RuntimeError("no engine owns this context")
         return self.channels
 
-    def attach(self, channel_id: str, call: InboundCall) -> None:
+    def attach(self, channel_id: str, call: EventSink) -> None:
         self._router().attach(channel_id, call)
 
     def detach(self, channel_id: str) -> None:
@@ -150,14 +162,19 @@ class CallContext:
         *,
         label: str | None = None,
         rules: Rules | None = None,
+        place_at: datetime | None = None,
+        callback_number: str | None = None,
+        preferred_operator: str | None = None,
+        at: datetime | None = None,
     ) -> None:
         """A call no operator answered: the callback policy of `rules` (the call's own
         version; the current one by default) decides, and the miss goes into the journey
         and the callback ledger (one open task per number; idempotent per call, so a
-        retried write, or reconcile recording it again, cannot count twice)."""
+        retried write, or reconcile recording it again, cannot count twice). `at`: when
+        it was missed, if not now (a call the dialplan fallback served)."""
         rules = rules or self.rules()
         policy = rules.callback
-        now = self.now()
+        now = at or self.now()
         plan = plan_miss(
             policy,
             reason,
@@ -190,6 +207,10 @@ class CallContext:
             due_at=due,
             create_task=plan.create_task,
             priority_raise=plan.priority_raise,
+            place_at=place_at,
+            keep_place=place_at is not None,
+            callback_number=callback_number,
+            preferred_operator_id=preferred_operator,
         )
         self.recorder.submit(f"miss {miss.call_id}", lambda: self.store.callbacks.record_miss(row))
 

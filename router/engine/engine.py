@@ -14,12 +14,14 @@ from router.ari.events import CallBroadcast, Event, StasisStart
 from router.engine.call import InboundCall
 from router.engine.call_base import CallBase
 from router.engine.call_state import Resume
+from router.engine.callback_call import CALLBACK_ARG
 from router.engine.cleanup import hang_up
-from router.engine.context import CallContext, ChannelGone
+from router.engine.context import CallContext, ChannelGone, EventSink
 from router.engine.feature_codes import FEATURE_ARG, handle_feature_code
 from router.engine.reconcile import Reconciler
 
 if TYPE_CHECKING:
+    from router.engine.callback_dispatch import CallbackDispatcher
     from router.storage.models import CallRow
 
 log = logging.getLogger(__name__)
@@ -48,15 +50,16 @@ class Engine:
         self.ctx = ctx
         ctx.channels = self
         self._calls: dict[str, InboundCall] = {}
-        self._channels: dict[str, CallBase] = {}
+        self._channels: dict[str, EventSink] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.connected = False
         self.reconciler = Reconciler(self)
         self.calls_started = 0
+        self.dispatcher: CallbackDispatcher | None = None  # set when callbacks are on
 
     # -- channel ownership (used by the calls through the context) --------------------------
 
-    def attach(self, channel_id: str, call: CallBase) -> None:
+    def attach(self, channel_id: str, call: EventSink) -> None:
         self._channels[channel_id] = call
 
     def detach(self, channel_id: str) -> None:
@@ -70,7 +73,7 @@ class Engine:
     def live_calls(self) -> list[InboundCall]:
         return list(self._calls.values())
 
-    def owner_of(self, channel_id: str) -> CallBase | None:
+    def owner_of(self, channel_id: str) -> EventSink | None:
         return self._channels.get(channel_id)
 
     # -- events ------------------------------------------------------------------------------
@@ -84,6 +87,12 @@ class Engine:
             if tuple(event.args[:1]) == (FEATURE_ARG,):
                 name = f"feature {event.channel.id}"
                 self.spawn(handle_feature_code(self.ctx, event), name)
+                return
+            if tuple(event.args[:1]) == (CALLBACK_ARG,):
+                if self.dispatcher is not None:
+                    self.dispatcher.stray(event)
+                else:
+                    self.spawn(hang_up(self.ctx.ari, event.channel.id), f"stray {event.channel.id}")
                 return
             if tuple(event.args[:1]) == (OPERATOR_ARG,):
                 # An operator leg whose call is no longer ours (e.g. answered just after a
@@ -101,7 +110,7 @@ class Engine:
                 delivered.add(id(call))
                 self.deliver(call, event)
 
-    def deliver(self, call: CallBase, event: Event | ChannelGone) -> None:
+    def deliver(self, call: EventSink, event: Event | ChannelGone) -> None:
         try:
             call.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -116,6 +125,8 @@ class Engine:
         except ari_errors.AriError as exc:
             log.warning("could not set the ARI event filter (%s); receiving all events", exc)
         await self.reconciler.run()
+        if self.dispatcher is not None:
+            await self.dispatcher.resume()
 
     def on_disconnected(self) -> None:
         self.connected = False

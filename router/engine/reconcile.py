@@ -19,9 +19,11 @@ from router.ari.models import Bridge, Channel
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.operators import Presence
-from router.engine.call_state import BRIDGE_PREFIX, LEG_MARK, Resume
+from router.engine.call_base import CallBase
+from router.engine.call_state import BRIDGE_PREFIX, CALLBACK_PREFIX, LEG_MARK, Resume
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import ChannelGone, MissFacts
+from router.engine.fallback_misses import collect_fallback_misses
 
 if TYPE_CHECKING:
     from router.engine.engine import Engine
@@ -58,6 +60,12 @@ class Reconciler:
             len(bridges),
             len(self.engine.live_calls()),
         )
+        # Not awaited: events are held while on_connected runs, and a call offered now
+        # must be claimed within a second or it goes to the fallback.
+        self.engine.spawn(self._collect_fallback_misses(), "fallback misses")
+
+    async def _collect_fallback_misses(self) -> None:
+        await collect_fallback_misses(self.engine.ctx)
 
     def _signal_vanished(self, channels: dict[str, Channel]) -> None:
         """Calls still running here whose channels died while the socket was down."""
@@ -157,8 +165,8 @@ class Reconciler:
             channel = channels.get(channel_id)
             if channel is None:
                 continue
-            if LEG_MARK in channel_id:
-                continue  # operator legs are settled with their caller below
+            if LEG_MARK in channel_id or channel_id.startswith(CALLBACK_PREFIX):
+                continue  # operator legs are settled with their caller below, callbacks apart
             bridge = bridge_of.get(channel_id)
             partner = next(
                 (
@@ -182,7 +190,7 @@ class Reconciler:
             if partner is None:
                 # Not in our database at all: write the row the lost write should have made.
                 call = self.engine.owner_of(channel_id)
-                if call is not None:
+                if isinstance(call, CallBase):
                     self.engine.ctx.recorder_create(call)
         await self._hang_up_orphan_legs(channels, bridge_of, handled)
 
@@ -193,6 +201,8 @@ class Reconciler:
         for channel_id in channels:
             if LEG_MARK not in channel_id or channel_id in handled:
                 continue
+            if channel_id.startswith(CALLBACK_PREFIX):
+                continue  # the callback dispatcher settles its own legs
             caller_id = channel_id.split(LEG_MARK)[0]
             bridge = bridge_of.get(channel_id)
             if bridge is None or caller_id not in bridge.channel_ids:

@@ -72,6 +72,17 @@ class WaitingRoom:
     def is_waiting(self, call_id: str) -> bool:
         return call_id in self._waiting
 
+    def oldest_since(self, exclude_prefix: str = "") -> float | None:
+        """When the longest-waiting call started waiting (ids with the prefix left out)."""
+        return min(
+            (
+                c.since
+                for c in self._waiting.values()
+                if not (exclude_prefix and c.id.startswith(exclude_prefix))
+            ),
+            default=None,
+        )
+
     def dispatch(self) -> None:
         """One scheduling pass; offers are reserved on the board before they are sent."""
         self._pass_scheduled = False

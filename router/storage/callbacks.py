@@ -14,12 +14,13 @@ Exactly once, with any number of routers on one database:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from router.domain.callback_attempt import AttemptStage
 from router.domain.callback_schedule import (
     AttemptOutcome,
     CloseReason,
@@ -130,15 +131,61 @@ class CallbacksRepo:
             due_at=due_at,
         )
 
-    async def start_attempt(self, task_id: int, instance_id: str, at: datetime) -> bool:
-        """Record that dialling starts; False: the claim is no longer ours, do not dial."""
+    async def start_attempt(
+        self, task_id: int, instance_id: str, at: datetime, operator_id: str | None = None
+    ) -> bool:
+        """Record that an attempt starts (its operator answered); False: the claim is no
+        longer ours, do not dial."""
         return await self._if_claim_unused(
             task_id,
             instance_id,
             attempt_started_at=at,
             last_attempt_at=at,
             attempts=_tasks.attempts + 1,
+            attempt_stage=AttemptStage.OPERATOR.value,
+            attempt_operator_id=operator_id,
         )
+
+    async def set_stage(self, task_id: int, instance_id: str, stage: AttemptStage) -> bool:
+        """Record how far our running attempt got, before the step is taken; False: the
+        attempt is not ours (any more)."""
+        stmt = (
+            update(callback_tasks)
+            .where(
+                _tasks.id == task_id,
+                _tasks.state == TaskState.CLAIMED.value,
+                _tasks.claimed_by == instance_id,
+                _tasks.attempt_started_at.is_not(None),
+            )
+            .values(attempt_stage=AttemptStage(stage).value)
+        )
+        async with self._db.begin() as conn:
+            return bool((await conn.execute(stmt)).rowcount == 1)
+
+    async def release_unstarted(self, instance_id: str, keep: Iterable[int] = ()) -> int:
+        """A (re)started router gives back the claims it held without an attempt and is
+        not working on (`keep`: those it still is). Their due time is kept."""
+        stmt = (
+            update(callback_tasks)
+            .where(
+                _tasks.state == TaskState.CLAIMED.value,
+                _tasks.claimed_by == instance_id,
+                _tasks.attempt_started_at.is_(None),
+                _tasks.id.not_in(builtins.list(keep)),
+            )
+            .values(state=TaskState.OPEN.value, claimed_by=None, claimed_at=None)
+        )
+        async with self._db.begin() as conn:
+            return int((await conn.execute(stmt)).rowcount)
+
+    async def attempts_under_way(self, instance_id: str) -> builtins.list[CallbackTask]:
+        """Tasks whose attempt `instance_id` started and never finished."""
+        stmt = select(callback_tasks).where(
+            _tasks.state == TaskState.CLAIMED.value,
+            _tasks.claimed_by == instance_id,
+            _tasks.attempt_started_at.is_not(None),
+        )
+        return await self._tasks(stmt)
 
     async def _if_claim_unused(self, task_id: int, instance_id: str, **values: Any) -> bool:
         # The fence: only the claim's holder, and only before its attempt started. A
@@ -172,6 +219,7 @@ class CallbacksRepo:
         values: dict[str, Any] = {
             "last_outcome": AttemptOutcome(outcome).value,
             "attempt_started_at": None,
+            "attempt_stage": None,
             "claimed_by": None,
             "claimed_at": None,
         }
@@ -213,6 +261,12 @@ class CallbacksRepo:
         """Drop an active task; None when there is no such task, `TaskClosedError` when
         it is already closed."""
         return await self._close_by_hand(task_id, CloseReason.CANCELLED, at, by=by, note=None)
+
+    async def close(
+        self, task_id: int, reason: CloseReason, at: datetime, by: str
+    ) -> CallbackTask | None:
+        """Close an active task for a reason the dispatcher found (do not call)."""
+        return await self._close_by_hand(task_id, reason, at, by=by, note=None)
 
     async def done(
         self, task_id: int, by: str, at: datetime, note: str | None = None

@@ -193,6 +193,8 @@ class CallbackTask:
     callback_number: str | None
     keep_place: bool
     created_at: datetime
+    attempt_stage: str | None = None  # an `AttemptStage` value while an attempt runs
+    attempt_operator_id: str | None = None
 
     @property
     def dial_number(self) -> str:

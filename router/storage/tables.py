@@ -219,6 +219,9 @@ callback_tasks = Table(
     Column("callback_number", SafeText),
     Column("keep_place", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),
+    # How far the running attempt got (`AttemptStage`) and its operator (migration 0004).
+    Column("attempt_stage", SafeText),
+    Column("attempt_operator_id", SafeText),
     # One active task per number, enforced by the database itself: two routers recording
     # misses of one number at once cannot both create one (the loser updates it instead).
     Index(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from router.engine.fallback_misses import FAMILY
 from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.sandbox import Sandbox
 
@@ -27,3 +28,17 @@ def sandbox() -> Iterator[Sandbox]:
         finally:
             if started_here:
                 box.down()
+
+
+@pytest.fixture(autouse=True)
+def no_fallback_records(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test sees another's fallback records: an unanswered fallback call leaves one in
+    AstDB (which outlives Asterisk restarts), and the next router to connect turns it
+    into a call and a miss of its own (docs/callbacks.md)."""
+    if "sandbox" not in request.fixturenames:
+        yield
+        return
+    box: Sandbox = request.getfixturevalue("sandbox")
+    box.cli(f"database deltree {FAMILY}")
+    yield
+    box.cli(f"database deltree {FAMILY}")

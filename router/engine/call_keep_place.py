@@ -1,0 +1,116 @@
+""" "Keep my place, call me back": a waiting caller presses a key, confirms their number
+(or types another), hears when to expect the call and hangs up; the task keeps their
+original place and priority in the waiting room.
+
+Typed numbers are untrusted input: digits only, at most 15, parsed and validated like a
+caller ID (`normalise_caller`) in the line's region.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from router.ari.events import ChannelDtmfReceived
+from router.domain.calendar import is_open
+from router.domain.callback_policy import MissReason
+from router.domain.calls import Outcome
+from router.domain.phone import normalise_caller
+from router.engine.call_operators import CallOperators, Wanted
+from router.engine.callback_call import Place, calling_hours
+from router.engine.context import MissFacts
+
+CONFIRM_KEY = "1"
+END_KEY = "#"
+MAX_DIGITS = 15
+DIGIT_TIMEOUT_S = 6.0
+# "press 1 or wait to be called back on this number, or type another one, then #"
+ASK_PROMPT = "clinic-callback-confirm"
+INVALID_PROMPT = "clinic-callback-invalid-number"
+PROMISE_PROMPT = "clinic-callback-promise"  # "we will call you back"
+WITHIN_PROMPT = "clinic-callback-within"  # "within about"
+OPENING_PROMPT = "clinic-callback-opening-hours"  # "when the clinic opens"
+
+
+class CallKeepPlace(CallOperators):
+    def _keep_place_key(self) -> str | None:
+        return self.ctx.settings.keep_place_key if self.ctx.keep_place is not None else None
+
+    async def _keep_place(self, wanted: Wanted, estimate_s: float | None) -> bool:
+        """The caller pressed the key while waiting for `wanted`. True once their callback
+        is promised; False when no valid number was given (the wait goes on)."""
+        await self._unhold()
+        number = await self._callback_number()
+        if number is None:
+            await self._hold()
+            return False
+        assert self.waiting_since is not None and self.ctx.keep_place is not None
+        now = self.ctx.now()
+        waited = self.ctx.clock() - self.waiting_since
+        place_at = now - timedelta(seconds=waited)
+        line = self.line.id if self.line else None
+        eligible = wanted.eligible_at(waited) - set(self.tried) or wanted.eligible_at(waited)
+        self.ctx.keep_place(number, Place(self.waiting_since, wanted.priority, eligible))
+        own = self.caller_e164 or number  # a withheld caller who typed a number: that one
+        self.ctx.record_miss(
+            MissFacts(self.id, own, self.patient_id, line),
+            MissReason.REQUESTED,
+            waited,
+            label="keep_place",
+            rules=self.rules,
+            place_at=place_at,
+            callback_number=number if number != own else None,
+            preferred_operator=self.assigned_operator,
+        )
+        self._event("keep_place", {"waited_s": round(waited, 1), "estimate_s": estimate_s})
+        self.outcome = Outcome.CALLBACK
+        await self._play(self._promise(estimate_s, now), limit_s=30)
+        return True
+
+    async def _callback_number(self) -> str | None:
+        """The caller's own number (key 1, or no key at all: they already asked to be
+        called back) or one they type ending with #; None if no valid number."""
+        line = self.line
+        for _ in range(2):
+            typed = await self._collect_digits([ASK_PROMPT])
+            if typed in ("", CONFIRM_KEY) and self.caller_e164 is not None:
+                return self.caller_e164
+            if typed and typed != CONFIRM_KEY:
+                caller = normalise_caller(
+                    typed,
+                    region=self.ctx.settings.region,
+                    area_code=line.area_code if line else None,
+                )
+                if caller.e164 is not None:
+                    return caller.e164
+            await self._play([INVALID_PROMPT], limit_s=15)
+        return None
+
+    async def _collect_digits(self, prompts: list[str]) -> str:
+        """Keys until #, a pause, or 15 digits; only 0-9 are kept."""
+        first = await self._ask_key(prompts, DIGIT_TIMEOUT_S)
+        if first is None or first == END_KEY:
+            return ""
+        digits = first if first.isdigit() else ""
+        if digits == CONFIRM_KEY:
+            return digits  # "this number": no # needed
+        while len(digits) < MAX_DIGITS:
+            event = await self._next(DIGIT_TIMEOUT_S)
+            if event is None:
+                break
+            if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
+                if event.digit == END_KEY:
+                    break
+                if event.digit.isdigit():
+                    digits += event.digit
+            else:
+                self._decline_offer(event)
+        return digits
+
+    def _promise(self, estimate_s: float | None, now: datetime) -> list[str]:
+        calendar = calling_hours(self.ctx, self.line.id if self.line else None)
+        if calendar is not None and not is_open(calendar, now.astimezone(UTC)).open:
+            return [PROMISE_PROMPT, OPENING_PROMPT]
+        if estimate_s is None:
+            return [PROMISE_PROMPT]
+        minutes = max(1, round(estimate_s / 60))
+        return [PROMISE_PROMPT, WITHIN_PROMPT, f"number:{minutes}", "queue-minutes"]

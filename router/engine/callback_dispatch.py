@@ -1,0 +1,264 @@
+"""The callback dispatcher: takes due tasks from the ledger and works each one as a
+`CallbackAttempt` in the waiting room, alongside the inbound callers.
+
+- **When.** Within the calling hours, with a free operator, and when the competition keys
+  allow (`may_dispatch`, the same pure function `simulate` and the tests use). A task whose
+  caller chose "keep my place" waits in the room with the caller's original place and
+  priority, so it is served before anyone who arrived later, whatever those keys say.
+- **Exactly once.** Tasks are claimed in the database (`claim_due`); an attempt starts
+  only under our claim. On every (re)connect the dispatcher gives back the claims it held
+  without an attempt and resolves the attempts it had started from what Asterisk still has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from router.ari.events import StasisStart
+from router.ari.models import Channel
+from router.config.callback_settings import CallbackSettings
+from router.domain.calendar import next_opening
+from router.domain.callback_attempt import AttemptStage, outcome_after_interruption
+from router.domain.callback_schedule import CloseReason, may_dispatch
+from router.domain.operators import Presence
+from router.engine.call_state import CALLBACK_PREFIX
+from router.engine.callback_call import (
+    Adopted,
+    CallbackAttempt,
+    Place,
+    attempt_prefix,
+    calling_hours,
+    record_outcome,
+)
+from router.engine.cleanup import delete_bridge, hang_up
+from router.engine.context import CallContext
+from router.storage.models import CallbackTask
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Awaitable[None], str], None]
+
+
+class CallbackDispatcher:
+    def __init__(
+        self,
+        ctx: CallContext,
+        cfg: CallbackSettings,
+        instance_id: str,
+        spawn: Spawn,
+        is_connected: Callable[[], bool],
+    ) -> None:
+        self.ctx = ctx
+        self.cfg = cfg
+        self.instance_id = instance_id
+        self._spawn = spawn
+        self._is_connected = is_connected
+        self._working: dict[int, CallbackAttempt] = {}
+        self._kept: dict[str, Place] = {}  # number -> the place a caller left to be called back
+        self._wake = asyncio.Event()
+        self._resumed = False
+        self._strays: list[StasisStart] = []
+        self.ticks = 0
+
+    # -- what the engine tells us ----------------------------------------------------------
+
+    def keep_place(self, number: str, place: Place) -> None:
+        """A caller left the line to be called back: their task takes this place."""
+        self._kept[number] = place
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stray(self, event: StasisStart) -> None:
+        """A callback leg entered Stasis that no attempt here owns (answered just after a
+        restart, before `resume` adopted it, or left over): settled once resumed."""
+        if self._resumed:
+            self._spawn(hang_up(self.ctx.ari, event.channel.id), f"stray {event.channel.id}")
+        else:
+            self._strays.append(event)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.cfg.poll_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if not (self._resumed and self._is_connected()):
+                continue
+            try:
+                await self.tick()
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not end dispatch
+                log.error("callback dispatch: %s: %s", type(exc).__name__, exc)
+
+    async def tick(self) -> None:
+        """Claim what is due and may go now, and put it in the waiting room."""
+        self.ticks += 1
+        ctx = self.ctx
+        free = len(ctx.board.available())
+        limit = max(free, 1) + len(self._kept)
+        now = ctx.now()
+        tasks = await ctx.store.callbacks.claim_due(
+            now, self.instance_id, limit, lease_s=self.cfg.lease_s
+        )
+        for task in tasks:
+            if task.id in self._working:
+                continue  # ours already (a claim taken over after a lease by ourselves)
+            await self._consider(task, now, free)
+
+    async def _consider(self, task: CallbackTask, now: datetime, free: int) -> None:
+        ctx = self.ctx
+        repo = ctx.store.callbacks
+        if await self._do_not_call(task):
+            await repo.close(task.id, CloseReason.DO_NOT_CALL, now, by=self.instance_id)
+            return
+        policy = ctx.rules().callback
+        calendar = calling_hours(ctx, task.line)
+        kept = self._kept.get(task.dial_number) or self._kept.get(task.number_e164)
+        place = kept or self._place_of(task)
+        oldest = ctx.room.oldest_since(exclude_prefix=CALLBACK_PREFIX)
+        verdict = may_dispatch(
+            policy,
+            now=now,
+            calendar=calendar,
+            free_operators=max(free, 1) if task.keep_place else free,
+            oldest_inbound_since=None if oldest is None else _wall(ctx, oldest, now),
+            task_place=task.first_missed_at,
+            keep_place=task.keep_place,
+        )
+        if not verdict.allowed:
+            # Closed: back at the next opening; otherwise due as it was, and looked at
+            # again on the next tick.
+            opening = next_opening(calendar, now) if calendar is not None else None
+            due = opening if opening is not None and opening > now else task.due_at
+            await repo.release(task.id, self.instance_id, due)
+            log.debug("callback %s not now: %s", task.id, verdict.why)
+            return
+        attempt = CallbackAttempt(ctx, self.cfg, self.instance_id, task, place=place)
+        self._start(attempt)
+
+    def _place_of(self, task: CallbackTask) -> Place:
+        """A kept place (after a restart: from the task) or a place from now on."""
+        ctx = self.ctx
+        since = ctx.clock()
+        if task.keep_place:
+            since -= max(0.0, (ctx.now() - task.first_missed_at).total_seconds())
+        eligible = frozenset(
+            s.id for s in ctx.board.statuses() if s.presence is not Presence.OFFLINE
+        )
+        return Place(since, task.priority, eligible)
+
+    def _start(self, attempt: CallbackAttempt) -> None:
+        self._working[attempt.task.id] = attempt
+
+        async def work() -> None:
+            try:
+                await attempt.run()
+            finally:
+                self._working.pop(attempt.task.id, None)
+                if attempt.outcome is not None:
+                    for number in (attempt.task.number_e164, attempt.task.dial_number):
+                        self._kept.pop(number, None)
+                self.wake()
+
+        self._spawn(work(), f"callback {attempt.task.id}")
+
+    async def _do_not_call(self, task: CallbackTask) -> bool:
+        if task.patient_id is None:
+            return False
+        try:
+            record = await self.ctx.store.patients.get(task.patient_id)
+        except Exception:  # noqa: BLE001 - unknown: the patient gets their callback
+            return False
+        return record is not None and record.do_not_call
+
+    # -- after a (re)connect -----------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """Give back idle claims, settle started attempts, hang up stray legs."""
+        ctx = self.ctx
+        repo = ctx.store.callbacks
+        try:
+            channels = {c.id: c for c in await ctx.ari.list_channels()}
+            released = await repo.release_unstarted(self.instance_id, self._working)
+            started = await repo.attempts_under_way(self.instance_id)
+            foreign = await repo.interrupted(ctx.now(), self.cfg.lease_s)
+        except Exception as exc:  # noqa: BLE001 - retried on the next connect
+            log.error("callback resume skipped: %s: %s", type(exc).__name__, exc)
+            return
+        kept: set[str] = set()
+        for task in started:
+            if task.id not in self._working:
+                kept |= await self._settle(task, channels, adopt=True)
+            else:
+                kept |= {
+                    c for c in channels if c.startswith(attempt_prefix(task.id, task.attempts))
+                }
+        for task in foreign:
+            if task.claimed_by != self.instance_id:
+                kept |= await self._settle(task, channels, adopt=False)
+        for channel_id in channels:
+            owned = any(channel_id.startswith(a.id + "-") for a in self._working.values())
+            if channel_id.startswith(CALLBACK_PREFIX) and channel_id not in kept and not owned:
+                await hang_up(ctx.ari, channel_id)
+        self._resumed = True
+        for event in self._strays:  # came before the attempt they belong to was adopted
+            owner = next((a for a in self._working.values() if a.owns(event.channel.id)), None)
+            if owner is not None:
+                owner.queue.put_nowait(event)
+            else:
+                await hang_up(ctx.ari, event.channel.id)
+        self._strays.clear()
+        if released or started:
+            log.info(
+                "callbacks resumed: %d claim(s) given back, %d attempt(s) settled",
+                released,
+                len(started),
+            )
+        self.wake()
+
+    async def _settle(
+        self, task: CallbackTask, channels: dict[str, Channel], *, adopt: bool
+    ) -> set[str]:
+        """One interrupted attempt: carry it on when both its legs live (ours only), leave
+        it when another router's legs live, else record what can be known. Returns the
+        channels left alive."""
+        prefix = attempt_prefix(task.id, task.attempts)
+        legs = {c: ch for c, ch in channels.items() if c.startswith(prefix)}
+        operator_leg = next((c for c in legs if c.startswith(prefix + "op")), None)
+        patient_leg = prefix + "pt" if prefix + "pt" in legs else None
+        if not adopt and legs:
+            return set(legs)  # still going on another router's watch
+        if operator_leg and patient_leg:
+            adopted = Adopted(operator_leg, patient_leg, legs[patient_leg].state == "Up")
+            self._start(
+                CallbackAttempt(self.ctx, self.cfg, self.instance_id, task, adopted=adopted)
+            )
+            log.info("callback %s: attempt %d adopted after a restart", task.id, task.attempts)
+            return {operator_leg, patient_leg}
+        for leg in legs:
+            await hang_up(self.ctx.ari, leg)
+        await delete_bridge(self.ctx.ari, prefix.rstrip("-"))
+        stage = AttemptStage(task.attempt_stage) if task.attempt_stage else None
+        outcome = outcome_after_interruption(stage)
+        await record_outcome(self.ctx, task, outcome, task.attempts)
+        log.info("callback %s: interrupted attempt settled as %s", task.id, outcome.value)
+        return set()
+
+    def working(self) -> list[int]:
+        return sorted(self._working)
+
+
+def _wall(ctx: CallContext, clock_at: float, now: datetime) -> datetime:
+    """A clock reading of the waiting room as a date-time."""
+    return now - timedelta(seconds=max(0.0, ctx.clock() - clock_at))
+
+
+__all__ = ["CallbackDispatcher"]
