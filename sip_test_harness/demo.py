@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from router.engine.fallback_misses import FAMILY as FALLBACK_FAMILY
 from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.router_process import REPO, RouterProcess
 from sip_test_harness.sandbox import Sandbox
@@ -182,6 +183,8 @@ async def demo() -> int:
     sandbox = Sandbox()
     was_up = sandbox.status().running
     await asyncio.to_thread(sandbox.up)
+    # Fallback calls nobody answered before the demo would join its table as calls.
+    await asyncio.to_thread(sandbox.cli, f"database deltree {FALLBACK_FAMILY}")
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
     today = datetime.now(ZoneInfo("Europe/Moscow")).date().isoformat()

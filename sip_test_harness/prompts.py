@@ -65,6 +65,45 @@ DEMO_PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Ваш звонок очень важен для нас. Пожалуйста, оставайтесь на линии.",
         "en": "Your call is important to us. Please stay on the line.",
     },
+    # "Keep my place, call me back" (router/engine/call_keep_place.py)
+    "clinic-press-5-callback": {
+        "ru": "Чтобы не ждать на линии, нажмите 5: мы перезвоним, сохранив вашу очередь.",
+        "en": "To be called back without losing your place, press 5.",
+    },
+    "clinic-callback-confirm": {
+        "ru": "Нажмите 1 или подождите, и мы перезвоним на этот номер. "
+        "Или наберите другой номер и нажмите решётку.",
+        "en": "Press 1 or wait to be called back on this number, "
+        "or enter another number followed by the hash key.",
+    },
+    "clinic-callback-invalid-number": {
+        "ru": "Этот номер не подходит.",
+        "en": "That number is not valid.",
+    },
+    "clinic-callback-promise": {"ru": "Мы вам перезвоним.", "en": "We will call you back."},
+    "clinic-callback-within": {"ru": "Примерно через", "en": "In about"},
+    "clinic-callback-opening-hours": {
+        "ru": "когда клиника откроется.",
+        "en": "when the clinic opens.",
+    },
+    # What the operator hears before the patient is dialled (the callback whisper)
+    "clinic-callback": {"ru": "Обратный звонок.", "en": "Callback."},
+    **{
+        f"clinic-callback-{reason}": texts
+        for reason, texts in {
+            "abandoned": {"ru": "Не дождался ответа.", "en": "Hung up while waiting."},
+            "abandoned_in_ivr": {"ru": "Положил трубку в меню.", "en": "Hung up in the menu."},
+            "no_operator": {"ru": "Не было свободных операторов.", "en": "Nobody was free."},
+            "max_wait": {"ru": "Слишком долгое ожидание.", "en": "Waited too long."},
+            "after_hours": {"ru": "Звонил в нерабочее время.", "en": "Called after hours."},
+            "requested": {"ru": "Просил перезвонить.", "en": "Asked to be called back."},
+            "keep_place": {"ru": "Просил перезвонить.", "en": "Asked to be called back."},
+            "fallback_unanswered": {
+                "ru": "Звонок без ответа.",
+                "en": "An unanswered call.",
+            },
+        }.items()
+    },
 }
 
 VOICES = {"ru": "ru", "en": "en-gb"}

@@ -41,10 +41,14 @@ class RouterProcess:
         extra_settings: str = "",
         pause_after_no_answers: int = 3,
         log_level: str = "debug",
+        db_url: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.db_path = workdir / "router.db"
+        # Several routers on one database (PostgreSQL) share a URL; by default each has
+        # its own SQLite file in its workdir.
+        self.db_url = db_url or f"sqlite+aiosqlite:///{self.db_path}"
         self.config = workdir / "router.yaml"
         self.log_path = workdir / "router.log"
         self.rules = rules or REPO / "config" / "rules.yaml"
@@ -65,7 +69,7 @@ class RouterProcess:
             "  password_env: CLINIC_ROUTER_ARI_PASSWORD\n"
             f"  app: {self.app}\n"
             "database:\n"
-            f"  url: sqlite+aiosqlite:///{self.db_path}\n"
+            f"  url: {json.dumps(self.db_url)}\n"
             "http:\n"
             "  host: 127.0.0.1\n"
             f"  port: {self.port}\n"

@@ -27,6 +27,9 @@ class CallbackSettings(Section):
     # number is read out after these, then the reason prompt `<reason_prompt_prefix><reason>`.
     whisper: tuple[Text, ...] = ("clinic-callback",)
     reason_prompt_prefix: Text = "clinic-callback-"
+    # Digits of the number read out: the last N (the phone's display shows it whole;
+    # reading all 11 takes the operator 8 s per callback); 0 reads none.
+    whisper_digits: Annotated[StrictInt, Field(ge=0, le=15)] = 4
     poll_s: Annotated[StrictFloat, Field(ge=0.2, le=60)] = 1.0
     # A claimed task that got no operator in this time goes back to the ledger (another
     # router, or this one later, takes it); a kept place is not lost by that.

@@ -15,9 +15,11 @@ from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome
 from router.domain.phone import normalise_caller
+from router.engine.call_base import CallEvent
 from router.engine.call_operators import CallOperators, Wanted
-from router.engine.callback_call import Place, calling_hours
+from router.engine.callback_attempt_state import Place, calling_hours
 from router.engine.context import MissFacts
+from router.engine.waiting_room import OperatorOffer
 
 CONFIRM_KEY = "1"
 END_KEY = "#"
@@ -31,25 +33,47 @@ WITHIN_PROMPT = "clinic-callback-within"  # "within about"
 OPENING_PROMPT = "clinic-callback-opening-hours"  # "when the clinic opens"
 
 
+class TurnCame(Exception):
+    """An operator was offered while the caller was answering the callback questions."""
+
+    def __init__(self, operator_id: str) -> None:
+        super().__init__(operator_id)
+        self.operator_id = operator_id
+
+
 class CallKeepPlace(CallOperators):
+    _in_keep_dialog = False
+
     def _keep_place_key(self) -> str | None:
         return self.ctx.settings.keep_place_key if self.ctx.keep_place is not None else None
 
-    async def _keep_place(self, wanted: Wanted, estimate_s: float | None) -> bool:
-        """The caller pressed the key while waiting for `wanted`. True once their callback
-        is promised; False when no valid number was given (the wait goes on)."""
+    def _decline_offer(self, event: CallEvent) -> None:
+        if self._in_keep_dialog and isinstance(event, OperatorOffer):
+            raise TurnCame(event.operator_id)  # their turn: put them through instead
+        super()._decline_offer(event)
+
+    async def _keep_place(self, wanted: Wanted, estimate_s: float | None) -> str | None:
+        """The caller pressed the key while waiting for `wanted`: ask for the number and
+        promise the call (`left_to_call_back`). Returns an operator the waiting room
+        offered meanwhile (the caller is put back in the bridge for them), else None."""
         await self._unhold()
-        number = await self._callback_number()
+        self._in_keep_dialog = True
+        try:
+            number = await self._callback_number()
+        except TurnCame as turn:
+            await self._rejoin()
+            return turn.operator_id
+        finally:
+            self._in_keep_dialog = False
         if number is None:
-            await self._hold()
-            return False
+            await self._rejoin()
+            return None
         assert self.waiting_since is not None and self.ctx.keep_place is not None
         now = self.ctx.now()
         waited = self.ctx.clock() - self.waiting_since
         place_at = now - timedelta(seconds=waited)
         line = self.line.id if self.line else None
         eligible = wanted.eligible_at(waited) - set(self.tried) or wanted.eligible_at(waited)
-        self.ctx.keep_place(number, Place(self.waiting_since, wanted.priority, eligible))
         own = self.caller_e164 or number  # a withheld caller who typed a number: that one
         self.ctx.record_miss(
             MissFacts(self.id, own, self.patient_id, line),
@@ -61,10 +85,23 @@ class CallKeepPlace(CallOperators):
             callback_number=number if number != own else None,
             preferred_operator=self.assigned_operator,
         )
+        # The task takes over the place: written now, so the dispatcher claims it at once.
+        await self.ctx.recorder.flush(2.0)
+        self.ctx.room.leave(self.id)
+        self.ctx.keep_place(number, Place(self.waiting_since, wanted.priority, eligible))
         self._event("keep_place", {"waited_s": round(waited, 1), "estimate_s": estimate_s})
         self.outcome = Outcome.CALLBACK
+        self.left_to_call_back = True
         await self._play(self._promise(estimate_s, now), limit_s=30)
-        return True
+        return None
+
+    async def _rejoin(self) -> None:
+        """Back into the call's bridge with music (after `_unhold`)."""
+        await self._stop_playback()
+        await self._add_to_bridge(self.id)
+        await self._guard(
+            self.ctx.ari.start_bridge_moh(self.bridge_id, self.ctx.settings.moh_class)
+        )
 
     async def _callback_number(self) -> str | None:
         """The caller's own number (key 1, or no key at all: they already asked to be

@@ -53,9 +53,10 @@ class CallOperators(CallMedia):
     def _keep_place_key(self) -> str | None:
         return None  # "keep my place" is offered by CallKeepPlace
 
-    async def _keep_place(self, wanted: Wanted, estimate_s: float | None) -> bool:
+    async def _keep_place(self, wanted: Wanted, estimate_s: float | None) -> str | None:
+        """Sets `left_to_call_back`, or returns an operator offered meanwhile (or None)."""
         del wanted, estimate_s
-        return False
+        return None
 
     async def _hold(self) -> None:
         """Put the caller in the call's bridge with music while operators ring."""
@@ -168,13 +169,16 @@ class CallOperators(CallMedia):
                     and event.channel.id == self.id
                     and event.digit == key
                 ):
+                    # The caller keeps their place in the room while they answer: if
+                    # their turn comes meanwhile, they are put through instead.
                     estimate = room.estimated_wait_s(self.id)
-                    room.leave(self.id)
-                    registered = None
                     await self._stop_playback()
-                    if await self._keep_place(wanted, estimate):
-                        self.left_to_call_back = True
+                    offer = await self._keep_place(wanted, estimate)
+                    if self.left_to_call_back:
                         return False
+                    if offer is not None and await self._ring(offer) is RingResult.ANSWERED:
+                        self.wrap_up_s = wanted.wrap_up_s
+                        return True
                 elif event is not None:
                     self._note_playback_end(event)
         finally:

@@ -246,4 +246,11 @@ class CallWalk(CallKeepPlace):
     def _note_miss(self, reason: MissReason, waited_s: float, label: str | None = None) -> None:
         line = self.line.id if self.line else None
         miss = MissFacts(self.id, self.caller_e164, self.patient_id, line)
-        self.ctx.record_miss(miss, reason, waited_s, label=label, rules=self.rules)
+        self.ctx.record_miss(
+            miss,
+            reason,
+            waited_s,
+            label=label,
+            rules=self.rules,
+            preferred_operator=self.assigned_operator,
+        )

@@ -13,18 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass
 
 from router.ari import errors as ari_errors
 from router.ari.events import ChannelDtmfReceived, PlaybackFinished, StasisStart
 from router.config.callback_settings import CallbackSettings
-from router.domain.calendar import Calendar
 from router.domain.callback_attempt import AttemptStage, outcome_of_patient_ring
-from router.domain.callback_schedule import AttemptOutcome, after_attempt
+from router.domain.callback_schedule import AttemptOutcome
 from router.domain.calls import RingResult, ring_result_from_cause
 from router.domain.dispatch import WaitingCall
 from router.engine.call_operators import endpoint_state
 from router.engine.call_state import CALLBACK_PREFIX, channel_of, is_terminal
+from router.engine.callback_attempt_state import (
+    Adopted,
+    Place,
+    attempt_prefix,
+    record_outcome,
+    ringback_id,
+)
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext
 from router.engine.waiting_room import OperatorOffer
@@ -36,33 +41,6 @@ CALLBACK_ARG = "callback"
 WRONG_NUMBER_KEY = "9"  # pressed by the operator during the talk: someone else answered
 RINGBACK = "tone:ring"
 WHISPER_TIMEOUT_S = 20.0
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where the task stands in the waiting room."""
-
-    since: float  # clock seconds; a kept place is the caller's original one
-    priority: int
-    eligible: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Adopted:
-    """A started attempt found alive in Asterisk after a restart."""
-
-    operator_leg: str
-    patient_leg: str
-    patient_up: bool
-
-
-def ringback_id(operator_leg: str) -> str:
-    return f"{operator_leg}-ringback"
-
-
-def attempt_prefix(task_id: int, attempt: int) -> str:
-    """Every channel and the bridge of one attempt start with this."""
-    return f"{CALLBACK_PREFIX}{task_id}-{attempt}-"
 
 
 class CallbackAttempt:
@@ -153,7 +131,7 @@ class CallbackAttempt:
                     place.priority,
                     place.since,
                     eligible,
-                    self.task.preferred_operator_id,
+                    place.preferred or self.task.preferred_operator_id,
                 )
                 ctx.room.wait(waiting, self._offer)
             event = await self._next(left)
@@ -301,7 +279,8 @@ class CallbackAttempt:
         """Tell the operator whom they call back and why; False: they hung up."""
         reason = self.task.reasons[-1] if self.task.reasons else ""
         media = [f"sound:{p}" for p in self.cfg.whisper]
-        media.append(f"digits:{self.task.dial_number.lstrip('+')}")
+        if self.cfg.whisper_digits:
+            media.append(f"digits:{self.task.dial_number.lstrip('+')[-self.cfg.whisper_digits :]}")
         if reason:
             media.append(f"sound:{self.cfg.reason_prompt_prefix}{reason}")
         playback = await self._play(leg, media)
@@ -375,44 +354,4 @@ class CallbackAttempt:
         return number if number.startswith("+") else f"+{number}"
 
 
-def calling_hours(ctx: CallContext, line_id: str | None) -> Calendar | None:
-    """The policy's calling hours, else those of the task's line (None: any time)."""
-    rules = ctx.rules()
-    calendar_id = rules.callback.calendar
-    if calendar_id is None:
-        line = next((li for li in rules.lines if li.id == line_id), None)
-        calendar_id = line.calendar if line else None
-    return rules.calendars.get(calendar_id) if calendar_id else None
-
-
-async def record_outcome(
-    ctx: CallContext, task: CallbackTask, outcome: AttemptOutcome, attempts: int
-) -> None:
-    """The policy decides what follows an attempt (`after_attempt`); the ledger records it."""
-    at = ctx.now()
-    step = after_attempt(
-        ctx.rules().callback,
-        outcome,
-        attempts=attempts,
-        at=at,
-        calendar=calling_hours(ctx, task.line),
-    )
-    done = await ctx.store.callbacks.finish_attempt(
-        task.id, outcome, at, step.due_at, step.close_reason
-    )
-    then = step.close_reason.value if step.close_reason else f"retry at {step.due_at}"
-    if done is None:
-        log.warning("callback %s: the task changed meanwhile; %s not recorded", task.id, outcome)
-    else:
-        log.info("callback %s attempt %d: %s -> %s", task.id, attempts, outcome.value, then)
-
-
-__all__ = [
-    "CALLBACK_ARG",
-    "Adopted",
-    "CallbackAttempt",
-    "Place",
-    "attempt_prefix",
-    "calling_hours",
-    "record_outcome",
-]
+__all__ = ["CALLBACK_ARG", "CallbackAttempt"]

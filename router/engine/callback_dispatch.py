@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from router.ari.events import StasisStart
@@ -25,17 +26,17 @@ from router.domain.callback_attempt import AttemptStage, outcome_after_interrupt
 from router.domain.callback_schedule import CloseReason, may_dispatch
 from router.domain.operators import Presence
 from router.engine.call_state import CALLBACK_PREFIX
-from router.engine.callback_call import (
+from router.engine.callback_attempt_state import (
     Adopted,
-    CallbackAttempt,
     Place,
     attempt_prefix,
     calling_hours,
     record_outcome,
 )
+from router.engine.callback_call import CallbackAttempt
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext
-from router.storage.models import CallbackTask
+from router.storage.models import CallbackTask, PatientRecord
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +117,22 @@ class CallbackDispatcher:
     async def _consider(self, task: CallbackTask, now: datetime, free: int) -> None:
         ctx = self.ctx
         repo = ctx.store.callbacks
-        if await self._do_not_call(task):
+        patient = await self._patient(task)
+        if patient is not None and patient.do_not_call:
             await repo.close(task.id, CloseReason.DO_NOT_CALL, now, by=self.instance_id)
             return
         policy = ctx.rules().callback
         calendar = calling_hours(ctx, task.line)
         kept = self._kept.get(task.dial_number) or self._kept.get(task.number_e164)
         place = kept or self._place_of(task)
+        # Preferred: whom the task names, else the patient's manager, else whom they last
+        # spoke to.
+        preferred = task.preferred_operator_id
+        if patient is not None:
+            last = patient.last_contact.operator_id if patient.last_contact else None
+            preferred = preferred or patient.assigned_operator_id or last
+        if preferred and place.preferred is None:
+            place = replace(place, preferred=preferred)
         oldest = ctx.room.oldest_since(exclude_prefix=CALLBACK_PREFIX)
         verdict = may_dispatch(
             policy,
@@ -170,14 +180,13 @@ class CallbackDispatcher:
 
         self._spawn(work(), f"callback {attempt.task.id}")
 
-    async def _do_not_call(self, task: CallbackTask) -> bool:
+    async def _patient(self, task: CallbackTask) -> PatientRecord | None:
         if task.patient_id is None:
-            return False
+            return None
         try:
-            record = await self.ctx.store.patients.get(task.patient_id)
-        except Exception:  # noqa: BLE001 - unknown: the patient gets their callback
-            return False
-        return record is not None and record.do_not_call
+            return await self.ctx.store.patients.get(task.patient_id)
+        except Exception:  # noqa: BLE001 - unknown: the patient still gets their callback
+            return None
 
     # -- after a (re)connect -----------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from router.storage.models import CallRow, MissInput
 if TYPE_CHECKING:
     from router.config.rules import Rules
     from router.engine.call_base import CallBase as InboundCall
-    from router.engine.callback_call import Place
+    from router.engine.callback_attempt_state import Place
     from router.engine.waiting_room import WaitingRoom
     from router.storage.store import Store
 

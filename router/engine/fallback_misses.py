@@ -85,7 +85,8 @@ def parse_record(key: str) -> FallbackRecord:
 
 
 async def collect_fallback_misses(ctx: CallContext) -> int:
-    """Turn the fallback's records into calls and misses; returns how many were recorded.
+    """Turn the fallback's records into calls and misses; returns how many were recorded
+    and cleared from AstDB.
 
     Safe to call at any time and concurrently (on every connect, and periodically: a
     frozen router that recovers does not reconnect). Never raises for Asterisk or the
@@ -145,6 +146,7 @@ def _record(ctx: CallContext, record: FallbackRecord) -> None:
     """The call's row (its journey; kept as it is when the router knew the call, e.g.
     one it handed to the fallback) and its miss."""
     line = ctx.rules().line_for(record.did)
+    line_id = line.id if line else None
     caller = normalise_caller(
         record.caller, region=ctx.settings.region, area_code=line.area_code if line else None
     )
@@ -156,24 +158,23 @@ def _record(ctx: CallContext, record: FallbackRecord) -> None:
         started_at=record.started_at,
         phase=Phase.ENDED,
         caller_e164=caller.e164,
-        line=line.id if line else None,
+        line=line_id,
         ended_at=record.ended_at,
         outcome=Outcome.NO_OPERATOR,
         rules_version=ctx.rules_version(),
     )
     ctx.recorder.record(NewCall(row))
-    miss = MissFacts(record.call_id, caller.e164, line=line.id if line else None)
+    miss = MissFacts(record.call_id, caller.e164, line=line_id)
     ctx.record_miss(miss, MissReason.NO_OPERATOR, record.waited_s, label=LABEL, at=record.ended_at)
 
 
 async def _delete(ctx: CallContext, keys: list[str]) -> int:
-    """Delete `keys`; how many requests succeeded (a failed one is retried next time)."""
-    deleted = 0
-    for key in keys:
+    """Delete `keys`; how many were. After a failure the rest wait for next time (they
+    are read and recorded again, which changes nothing)."""
+    for deleted, key in enumerate(keys):
         try:
             await astdb.delete(ctx.ari, FAMILY, key)
         except AriError as exc:
-            log.warning("fallback record not deleted (%s); it is read again next time", exc)
-            continue
-        deleted += 1
-    return deleted
+            log.warning("fallback records not deleted (%s); read again next time", exc)
+            return deleted
+    return len(keys)

@@ -6,7 +6,9 @@ connect we compare what Asterisk has with the open calls in the database and:
 - bridged calls keep talking: a coroutine adopts them and completes the journey;
 - waiting callers are routed again (operators already tried are not rung again);
 - calls whose channels vanished are closed as such;
-- operator legs nobody owns are hung up, empty bridges of ours are deleted.
+- operator legs nobody owns are hung up, empty bridges of ours are deleted;
+- calls the dialplan fallback served unanswered meanwhile go to the ledger (in the
+  background: `fallback_misses.py`).
 """
 
 from __future__ import annotations

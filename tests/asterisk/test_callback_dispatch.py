@@ -135,21 +135,23 @@ async def test_caller_who_keeps_their_place_is_called_back_before_a_later_caller
     router = RouterProcess(tmp_path, rules=rules, extra_settings=FAST)
     await router.start()
     phones_spec = {
-        "op1001": Behaviour("answer", hold=12),  # busy with the first caller for 12 s
+        # busy with the first caller for 25 s: longer than the callback questions take
+        # (a caller whose turn comes while answering them is simply put through)
+        "op1001": Behaviour("answer", hold=25),
         "patients": Behaviour("answer", answer_after=1, hold=3),
     }
     try:
         await pause(router, "op1002")
         async with Phones(phones_spec) as phones:
-            first = asyncio.create_task(place_call("79990006000", DID, timeout=40))
+            first = asyncio.create_task(place_call("79990006000", DID, timeout=60))
             await phones.wait_for_invites("op1001", 1, 10)
             # presses 5 (keep my place), then nothing: call me back on this number
             keeper = asyncio.create_task(
                 place_call(kept[1:], DID, dtmf="5", dtmf_delay=2, timeout=40)
             )
             await asyncio.sleep(4)
-            waiting = asyncio.create_task(place_call(later[1:], DID, hangup_after=32, timeout=50))
-            task, _ = await wait_task(router, kept, lambda t: t["keep_place"], 15)
+            waiting = asyncio.create_task(place_call(later[1:], DID, hangup_after=40, timeout=60))
+            task, _ = await wait_task(router, kept, lambda t: t["keep_place"], 25)
             assert task["reasons"] == ["keep_place"]
             results = [await first, await keeper, await waiting]
             done, _ = await wait_task(router, kept, lambda t: t["state"] == "closed", 30)

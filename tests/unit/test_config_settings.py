@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from router.config.callback_settings import CallbackSettings
 from router.config.errors import ConfigError
 from router.config.settings import Settings, load_settings
 
@@ -201,3 +202,69 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
 def test_settings_are_a_pydantic_model() -> None:
     assert Settings.model_config.get("frozen") is True
     assert Settings.model_config.get("extra") == "forbid"
+
+
+def test_callbacks_dial_and_keep_place_key_errors_say_what_is_valid(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'callbacks:\n  dial: "PJSIP/{foo}"\n  keep_place_key: "55"\n')
+    assert _errors(path) == [
+        "router.yaml:2:9: callbacks.dial: must contain {number} (or {e164}) and no other"
+        " {field}, like PJSIP/{number}@patients; got 'PJSIP/{foo}'",
+        "router.yaml:3:19: callbacks.keep_place_key: must be one key 0-9, * or #, or null to"
+        " turn it off; got '55'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "dial",
+    [
+        "PJSIP/fixed",  # the same number for every patient
+        "PJSIP/{foo}",
+        "PJSIP/{number}@{trunk}",  # a known field does not excuse an unknown one
+        "PJSIP/{}",
+        "PJSIP/{0}",
+        "PJSIP/{number.real}",
+        "PJSIP/{number[0]}",
+    ],
+)
+def test_a_dial_template_must_use_the_number_and_nothing_else(dial: str) -> None:
+    with pytest.raises(ValueError, match=r"must contain \{number\} \(or \{e164\}\)"):
+        CallbackSettings(dial=dial)
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("55", "must be one key 0-9, \\* or #, or null to turn it off; got '55'"),
+        ("a", "must be one key"),
+        ("5#", "must be one key"),
+        ("", "must not be empty"),
+        (" ", "must not be empty"),
+    ],
+)
+def test_keep_place_key_is_one_key(key: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CallbackSettings(keep_place_key=key)
+
+
+@pytest.mark.parametrize("key", ["0", "5", "9", "*", "#", None])
+def test_keep_place_key_takes_any_phone_key_or_null(key: str | None) -> None:
+    assert CallbackSettings(keep_place_key=key).keep_place_key == key
+
+
+@pytest.mark.parametrize(
+    ("dial", "expected"),
+    [
+        ("PJSIP/{number}@patients", "PJSIP/79161234567@patients"),
+        ("PJSIP/{e164}@trunk", "PJSIP/+79161234567@trunk"),
+        ("SIP/gw/8{number}", "SIP/gw/879161234567"),
+        ("PJSIP/{number}@t/{e164}", "PJSIP/79161234567@t/+79161234567"),
+    ],
+)
+def test_dial_string_fills_the_template(dial: str, expected: str) -> None:
+    assert CallbackSettings(dial=dial).dial_string("+79161234567") == expected
+
+
+def test_callbacks_defaults_dial_the_patients_trunk() -> None:
+    cfg = CallbackSettings()
+    assert cfg.dial_string("+79161234567") == "PJSIP/79161234567@patients"
+    assert cfg.keep_place_key == "5" and cfg.enabled

@@ -116,5 +116,26 @@ def test_dialplan_follows_the_contract() -> None:
     fallback = re.search(r"^\[clinic-router-fallback\](.*?)\n\[", text, re.S | re.M)
     assert fallback is not None
     steps = re.findall(r"same => n,(\w+)\(", fallback.group(1))
-    assert steps == ["Ringing", "Queue", "Dial", "Playback", "Hangup"]
-    assert "Queue(clinic-router-fallback,t,,,120)" in fallback.group(1)
+    assert steps == ["Set", "Set", "Set", "Ringing", "Queue", "Dial", "Playback", "Hangup"]
+    answered = "clinic-router-fallback-answered"
+    assert f"Queue(clinic-router-fallback,t,,,120,,{answered}\\,${{CHANNEL}})" in fallback.group(1)
+    assert f"Dial(PJSIP/op1001,30,U({answered}^${{CHANNEL}}))" in fallback.group(1)
+    assert "Set(CHANNEL(hangup_handler_push)=clinic-router-fallback-end,s,1)" in fallback.group(1)
+    assert "FILTER(0-9+,${EXTEN})" in fallback.group(1)
+
+
+def test_fallback_records_only_filtered_caller_data() -> None:
+    contexts = dict(sections(DIALPLAN.read_text().replace("exten =>", "exten =")))
+    assert {"clinic-router-fallback-answered", "clinic-router-astdb"} <= set(contexts)
+    handler = contexts["clinic-router-fallback-end"]
+    [record] = [v for v in handler["same"] if "DB(clinic-router-missed/" in v]
+    # Every ${...} in the key is Asterisk's own value, or filtered to digits and '+'.
+    assert re.findall(r"\$\{(\w+)", record) == [
+        "UNIQUEID",
+        "EPOCH",
+        "CR_FALLBACK_START",
+        "CR_FALLBACK_DID",
+        "FILTER",
+        "CALLERID",
+    ]
+    assert "${FILTER(0-9+,${CALLERID(num)})}" in record

@@ -92,3 +92,25 @@ def test_no_wait_estimate_without_history() -> None:
     for _ in range(5):
         room.talk_finished(120.0)
     assert room.estimated_wait_s("a") == 120.0
+
+
+def test_oldest_since_leaves_out_the_callbacks_waiting_beside_the_callers() -> None:
+    room, _board, _clock = make_room(Presence.PAUSED)
+    assert room.oldest_since() is None and room.oldest_since(exclude_prefix="cb-") is None
+    room.wait(WaitingCall("cb-7", 0, 5.0, frozenset({"op1"})), collect([]))
+    assert room.oldest_since() == 5.0
+    assert room.oldest_since(exclude_prefix="cb-") is None  # only a callback waits
+    room.wait(WaitingCall("in-2", 0, 30.0, frozenset({"op1"})), collect([]))
+    room.wait(WaitingCall("in-1", 3, 20.0, frozenset({"op1"})), collect([]))  # priority: no
+    assert room.oldest_since() == 5.0
+    assert room.oldest_since(exclude_prefix="cb-") == 20.0
+    assert room.oldest_since(exclude_prefix="") == 5.0  # an empty prefix leaves out nothing
+    room.leave("in-1")
+    assert room.oldest_since(exclude_prefix="cb-") == 30.0
+
+
+def test_oldest_since_forgets_a_caller_who_was_offered_an_operator() -> None:
+    room, _board, _clock = make_room(Presence.AVAILABLE)
+    room.wait(WaitingCall("early", 0, 10.0, frozenset({"op1"})), collect([]))  # gets op1
+    room.wait(WaitingCall("late", 0, 40.0, frozenset({"op1"})), collect([]))
+    assert room.oldest_since() == 40.0
