@@ -36,11 +36,13 @@ from router.engine.callback_attempt_state import (
 from router.engine.callback_call import CallbackAttempt
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext
+from router.engine.fallback_misses import collect_fallback_misses
 from router.storage.models import CallbackTask, PatientRecord
 
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Awaitable[None], str], None]
+FALLBACK_SCAN_S = 60.0
 
 
 class CallbackDispatcher:
@@ -63,6 +65,7 @@ class CallbackDispatcher:
         self._resumed = False
         self._strays: list[StasisStart] = []
         self.ticks = 0
+        self._next_fallback_scan = ctx.clock() + FALLBACK_SCAN_S  # connect reads them first
 
     # -- what the engine tells us ----------------------------------------------------------
 
@@ -94,10 +97,18 @@ class CallbackDispatcher:
             self._wake.clear()
             if not (self._resumed and self._is_connected()):
                 continue
+            if self.ctx.clock() >= self._next_fallback_scan:
+                # A router that froze and recovered never reconnects: read the calls the
+                # dialplan fallback served meanwhile on a timer too, not only on connect.
+                self._next_fallback_scan = self.ctx.clock() + FALLBACK_SCAN_S
+                self._spawn(self._collect_fallback_misses(), "fallback misses")
             try:
                 await self.tick()
             except Exception as exc:  # noqa: BLE001 - a database hiccup must not end dispatch
                 log.error("callback dispatch: %s: %s", type(exc).__name__, exc)
+
+    async def _collect_fallback_misses(self) -> None:
+        await collect_fallback_misses(self.ctx)
 
     async def tick(self) -> None:
         """Claim what is due and may go now, and put it in the waiting room."""

@@ -63,7 +63,7 @@ def test_json_ok(repo_cwd: None) -> None:
 
 def test_errors_in_both_files_are_all_reported(config_copy: Path) -> None:
     router = config_copy / "router.yaml"
-    router.write_text(router.read_text().replace("ring_timeout_s", "ring_timout_s"))
+    router.write_text(router.read_text().replace("  ring_timeout_s: 15", "  ring_timout_s: 15"))
     rules = config_copy / "rules.yaml"
     rules.write_text(rules.read_text().replace("{paid: 4, dms: 5", "{paid: 4, dsm: 5"))
     code, out = _run("config")
