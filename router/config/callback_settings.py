@@ -43,8 +43,13 @@ class CallbackSettings(Section):
     @field_validator("dial")
     @classmethod
     def _dial_template(cls, value: str) -> str:
-        names = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
-        if not names & set(DIAL_FIELDS) or names - set(DIAL_FIELDS):
+        try:
+            fields = [f for f in Formatter().parse(value) if f[1] is not None]
+        except ValueError:  # a stray brace
+            fields = [("", "?", "", None)]
+        names = {name for _, name, _, _ in fields}
+        decorated = any(spec or conversion for _, _, spec, conversion in fields)
+        if decorated or not names & set(DIAL_FIELDS) or names - set(DIAL_FIELDS):
             raise ValueError(
                 "must contain {number} (or {e164}) and no other {field}, like"
                 f" PJSIP/{{number}}@patients; got {value!r}"

@@ -69,6 +69,7 @@ def task_json(task: CallbackTask, now: datetime) -> dict[str, Any]:
         "last_attempt_at": task.last_attempt_at,
         "last_outcome": task.last_outcome,
         "attempt_in_progress": task.attempt_started_at is not None,
+        "attempt_stage": task.attempt_stage,
         "claimed_by": task.claimed_by,
         "preferred_operator": task.preferred_operator_id,
         "closed_at": task.closed_at,

@@ -372,6 +372,12 @@ def _closing(
         "closed_at": at,
         "closed_by": by,
         "closed_call_id": call_id,
+        # A closed task has no attempt running, whoever closed it and whenever (the
+        # attempt's own finish then finds it closed and changes nothing).
+        "attempt_started_at": None,
+        "attempt_stage": None,
+        "claimed_by": None,
+        "claimed_at": None,
     }
     if note is not None:
         values["note"] = note

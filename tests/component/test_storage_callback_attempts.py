@@ -93,11 +93,6 @@ async def test_a_closed_task_takes_no_stage(store: Store) -> None:
     assert await callbacks.attempts_under_way("router-a") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not yet: closing by hand leaves attempt_started_at/attempt_stage/claimed_by set,"
-    " and finish_attempt on the closed task does not clear them (attempt_in_progress stays true)",
-)
 async def test_a_task_closed_during_its_attempt_shows_no_attempt_once_it_ends(
     store: Store,
 ) -> None:
