@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,5 +198,39 @@ async def test_router_killed_while_the_patient_rings_dials_nobody_twice_and_fini
         assert reports["patients"].invites == 1  # never dialled twice
         assert reports["patients"].answered == 1
         assert reports["op1002"].invites == 1
+    finally:
+        await router.stop()
+
+
+async def test_outside_calling_hours_nobody_is_called_until_the_opening(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    number = "+79990006006"
+    opens = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    if opens.hour == 23:  # keep the half-hour window within one day
+        opens += timedelta(hours=1)
+    window = f"{opens:%H:%M}-{opens + timedelta(minutes=30):%H:%M}"
+    hours = f"{{mon-fri: '{window}', sat: '{window}', sun: '{window}'}}"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        RULES.replace("callback:\n", "callback:\n  calendar: calling\n")
+        + f"calendars:\n  calling:\n    timezone: UTC\n    hours: {hours}\n",
+        encoding="utf-8",
+    )
+    router = RouterProcess(tmp_path, rules=rules, extra_settings=FAST)
+    await router.start()
+    phones_spec = {"op1002": Behaviour("answer", hold=None), "patients": "answer"}
+    try:
+        await pause(router, "op1001", "op1002")
+        async with Phones(phones_spec) as phones:
+            await miss_at_max_wait(number)
+            await pause(router, "op1002", state="available")  # free, but calling hours are not
+            task, _ = await wait_task(router, number, lambda t: t["state"] == "open", 5)
+            await asyncio.sleep(5)  # ten dispatcher polls
+            reports = phones.report()
+            task, _ = await wait_task(router, number, lambda t: True, 5)
+        assert at(task["due_at"]) == opens.timestamp()  # due at the opening, not before
+        assert task["state"] == "open" and task["attempts"] == 0
+        assert reports["op1002"].invites == 0 and reports["patients"].invites == 0
     finally:
         await router.stop()
