@@ -1,5 +1,5 @@
 """Issue 6, real Asterisk + SIPp: every miss reaches the callback ledger (capture and
-auto-close; the outbound dispatch is not part of these tests)."""
+auto-close; the outbound dispatch is tested in test_callback_dispatch.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ from sip_test_harness.sipp import Phones, place_call
 from tests.asterisk.test_ivr_and_queues import DID, answering, pause, rules_file
 
 pytestmark = pytest.mark.asterisk
+
+
+def capture_only_router(folder: Path) -> RouterProcess:
+    """These tests watch the ledger fill; dispatch (tested in test_callback_dispatch.py)
+    would claim the tasks and ring whoever is free, so it is off here."""
+    return RouterProcess(
+        folder, rules=rules_file(folder), extra_settings="callbacks:\n  enabled: false\n"
+    )
 
 
 async def tasks(router: RouterProcess, number: str) -> list[dict[str, Any]]:
@@ -39,7 +47,7 @@ async def test_abandon_in_queue_becomes_one_task_and_the_next_answered_call_clos
     sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     number = "+79990003001"
-    router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
+    router = capture_only_router(tmp_path)
     await router.start()
     try:
         await pause(router, "op1001", "op1002", "op1004")  # nobody for the paid queue
@@ -67,7 +75,7 @@ async def test_abandon_in_queue_becomes_one_task_and_the_next_answered_call_clos
 async def test_ivr_abandons_under_the_minimum_and_anonymous_callers_make_no_task(
     sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
+    router = capture_only_router(tmp_path)
     await router.start()
     try:
         quick = await place_call("79990003002", DID, hangup_after=1)
@@ -89,7 +97,7 @@ async def test_caller_who_gives_up_while_the_router_is_dead_still_gets_a_task(
     sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     number = "+79990003004"
-    router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
+    router = capture_only_router(tmp_path)
     await router.start()
     try:
         await pause(router, "op1001", "op1002", "op1004")  # the caller waits in the queue
