@@ -80,9 +80,16 @@ class RouterProcess:
             f"  rules: {self.rules}\n"
             f"  ring_timeout_s: {self.ring_timeout_s}\n"
             f"  wrap_up_s: {self.wrap_up_s}\n"
-            f"  pause_after_no_answers: {self.pause_after_no_answers}\n" + self.extra_settings,
+            f"  pause_after_no_answers: {self.pause_after_no_answers}\n" + self._extra(),
             encoding="utf-8",
         )
+
+    def _extra(self) -> str:
+        # Callback dispatch rings free operators on its own: runs that are not about it
+        # keep it off, so their phones see only the calls they place.
+        if "callbacks:" in self.extra_settings:
+            return self.extra_settings
+        return self.extra_settings + "callbacks:\n  enabled: false\n"
 
     @property
     def env(self) -> dict[str, str]:
