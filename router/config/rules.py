@@ -146,6 +146,9 @@ class Rules:
     def operator(self, operator_id: str) -> Operator | None:
         return next((o for o in self.operators if o.id == operator_id), None)
 
+    def line(self, line_id: str | None) -> Line | None:
+        return next((li for li in self.lines if li.id == line_id), None)
+
     def world(self) -> RoutingWorld:
         """The routing sections as the pure core's `RoutingWorld` (for `plan_journey`)."""
         return RoutingWorld(

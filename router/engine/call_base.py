@@ -23,7 +23,7 @@ from router.engine.call_state import (
 )
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, ChannelGone
-from router.engine.waiting_room import OperatorOffer
+from router.engine.waiting_room import OperatorOffer, give_back
 
 T = TypeVar("T")
 
@@ -110,8 +110,7 @@ class CallBase:
 
     def _decline_offer(self, event: CallEvent) -> None:
         """An offer that came while the call was doing something else: give it back."""
-        if isinstance(event, OperatorOffer):
-            self.ctx.board.release(event.operator_id)
+        give_back(self.ctx.board, event)
 
     def _release_pending_offers(self) -> None:
         """The call is over: an offer still queued (it came just as the caller hung up)

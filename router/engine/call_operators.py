@@ -24,7 +24,7 @@ from router.domain.selection import Strategy
 from router.engine.call_media import CallMedia
 from router.engine.call_state import LEG_MARK, CallerGone, channel_of, is_terminal
 from router.engine.context import CallContext, ChannelGone
-from router.engine.waiting_room import OperatorOffer
+from router.engine.waiting_room import OperatorOffer, put_offer
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +101,7 @@ class CallOperators(CallMedia):
     # -- waiting -----------------------------------------------------------------------------
 
     def _offer(self, offer: OperatorOffer) -> bool:
-        try:
-            self.queue.put_nowait(offer)
-        except asyncio.QueueFull:
-            return False
-        return True
+        return put_offer(self.queue, offer)
 
     async def _seek(self, wanted: Wanted) -> bool:
         """Wait for `wanted` to hand us an operator who answers; True once bridged.

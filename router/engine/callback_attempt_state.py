@@ -48,7 +48,7 @@ def calling_hours(ctx: CallContext, line_id: str | None) -> Calendar | None:
     rules = ctx.rules()
     calendar_id = rules.callback.calendar
     if calendar_id is None:
-        line = next((li for li in rules.lines if li.id == line_id), None)
+        line = rules.line(line_id)
         calendar_id = line.calendar if line else None
     return rules.calendars.get(calendar_id) if calendar_id else None
 

@@ -32,7 +32,7 @@ from router.engine.callback_attempt_state import (
 )
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext
-from router.engine.waiting_room import OperatorOffer
+from router.engine.waiting_room import OperatorOffer, give_back, put_offer
 from router.storage.models import CallbackTask
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,7 @@ class CallbackAttempt:
             await self._clean_up()
 
     def _offer(self, offer: OperatorOffer) -> bool:
-        try:
-            self.queue.put_nowait(offer)
-        except asyncio.QueueFull:
-            return False
-        return True
+        return put_offer(self.queue, offer)
 
     async def _next(self, timeout: float | None) -> object | None:
         try:
@@ -343,11 +339,10 @@ class CallbackAttempt:
 
     def _decline(self, event: object) -> None:
         """An operator offered while this attempt no longer waits: give them back."""
-        if isinstance(event, OperatorOffer):
-            self.ctx.board.release(event.operator_id)
+        give_back(self.ctx.board, event)
 
     def _line_number(self) -> str | None:
-        line = next((li for li in self.ctx.rules().lines if li.id == self.task.line), None)
+        line = self.ctx.rules().line(self.task.line)
         if line is None or not line.numbers:
             return None
         number = line.numbers[0]

@@ -24,7 +24,7 @@ from router.config.callback_settings import CallbackSettings
 from router.domain.calendar import next_opening
 from router.domain.callback_attempt import AttemptStage, outcome_after_interruption
 from router.domain.callback_schedule import CloseReason, may_dispatch
-from router.domain.operators import Presence
+from router.domain.operators import OperatorStatus, Presence
 from router.engine.call_state import CALLBACK_PREFIX
 from router.engine.callback_attempt_state import (
     Adopted,
@@ -64,8 +64,8 @@ class CallbackDispatcher:
         self._wake = asyncio.Event()
         self._resumed = False
         self._strays: list[StasisStart] = []
-        self.ticks = 0
         self._next_fallback_scan = ctx.clock() + FALLBACK_SCAN_S  # connect reads them first
+        ctx.board.add_listener(self._on_operator_change)
 
     # -- what the engine tells us ----------------------------------------------------------
 
@@ -76,6 +76,10 @@ class CallbackDispatcher:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _on_operator_change(self, status: OperatorStatus) -> None:
+        if status.presence is Presence.AVAILABLE:
+            self.wake()  # a due task may take them
 
     def stray(self, event: StasisStart) -> None:
         """A callback leg entered Stasis that no attempt here owns (answered just after a
@@ -112,9 +116,10 @@ class CallbackDispatcher:
 
     async def tick(self) -> None:
         """Claim what is due and may go now, and put it in the waiting room."""
-        self.ticks += 1
         ctx = self.ctx
         free = len(ctx.board.available())
+        if free == 0 and not self._kept:
+            return  # nobody could take a task: no claim (a write) on every poll
         limit = max(free, 1) + len(self._kept)
         now = ctx.now()
         tasks = await ctx.store.callbacks.claim_due(
@@ -271,9 +276,6 @@ class CallbackDispatcher:
         await record_outcome(self.ctx, task, outcome, task.attempts)
         log.info("callback %s: interrupted attempt settled as %s", task.id, outcome.value)
         return set()
-
-    def working(self) -> list[int]:
-        return sorted(self._working)
 
 
 def _wall(ctx: CallContext, clock_at: float, now: datetime) -> datetime:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import mean
+from typing import Any
 
 from router.domain.dispatch import DEFAULT_AGEING_S, WaitingCall, assign, serving_order
 from router.domain.operators import OperatorStatus, Presence
@@ -38,6 +39,21 @@ class OperatorOffer:
 
 
 Notify = Callable[[OperatorOffer], bool]  # False: the call could not take it (gone)
+
+
+def put_offer(queue: asyncio.Queue[Any], offer: OperatorOffer) -> bool:
+    """A `Notify` body: the offer goes into the waiting call's own event queue."""
+    try:
+        queue.put_nowait(offer)
+    except asyncio.QueueFull:
+        return False
+    return True
+
+
+def give_back(board: OperatorBoard, event: object) -> None:
+    """An offer that reached a call no longer waiting: its operator is free again."""
+    if isinstance(event, OperatorOffer):
+        board.release(event.operator_id)
 
 
 class WaitingRoom:

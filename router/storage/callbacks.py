@@ -151,28 +151,17 @@ class CallbacksRepo:
         attempt is not ours (any more)."""
         stmt = (
             update(callback_tasks)
-            .where(
-                _tasks.id == task_id,
-                _tasks.state == TaskState.CLAIMED.value,
-                _tasks.claimed_by == instance_id,
-                _tasks.attempt_started_at.is_not(None),
-            )
+            .where(_tasks.id == task_id, *_claimed_by(instance_id, started=True))
             .values(attempt_stage=AttemptStage(stage).value)
         )
-        async with self._db.begin() as conn:
-            return bool((await conn.execute(stmt)).rowcount == 1)
+        return await self._updated_one(stmt)
 
     async def release_unstarted(self, instance_id: str, keep: Iterable[int] = ()) -> int:
         """A (re)started router gives back the claims it held without an attempt and is
         not working on (`keep`: those it still is). Their due time is kept."""
         stmt = (
             update(callback_tasks)
-            .where(
-                _tasks.state == TaskState.CLAIMED.value,
-                _tasks.claimed_by == instance_id,
-                _tasks.attempt_started_at.is_(None),
-                _tasks.id.not_in(builtins.list(keep)),
-            )
+            .where(*_claimed_by(instance_id, started=False), _tasks.id.not_in(builtins.list(keep)))
             .values(state=TaskState.OPEN.value, claimed_by=None, claimed_at=None)
         )
         async with self._db.begin() as conn:
@@ -180,26 +169,21 @@ class CallbacksRepo:
 
     async def attempts_under_way(self, instance_id: str) -> builtins.list[CallbackTask]:
         """Tasks whose attempt `instance_id` started and never finished."""
-        stmt = select(callback_tasks).where(
-            _tasks.state == TaskState.CLAIMED.value,
-            _tasks.claimed_by == instance_id,
-            _tasks.attempt_started_at.is_not(None),
+        return await self._tasks(
+            select(callback_tasks).where(*_claimed_by(instance_id, started=True))
         )
-        return await self._tasks(stmt)
 
     async def _if_claim_unused(self, task_id: int, instance_id: str, **values: Any) -> bool:
         # The fence: only the claim's holder, and only before its attempt started. A
         # dispatcher whose lease ran out and whose task was taken over fails here.
         stmt = (
             update(callback_tasks)
-            .where(
-                _tasks.id == task_id,
-                _tasks.state == TaskState.CLAIMED.value,
-                _tasks.claimed_by == instance_id,
-                _tasks.attempt_started_at.is_(None),
-            )
+            .where(_tasks.id == task_id, *_claimed_by(instance_id, started=False))
             .values(values)
         )
+        return await self._updated_one(stmt)
+
+    async def _updated_one(self, stmt: Any) -> bool:
         async with self._db.begin() as conn:
             return bool((await conn.execute(stmt)).rowcount == 1)
 
@@ -352,6 +336,16 @@ class CallbacksRepo:
 
 
 _DISPATCH_ORDER = (_tasks.priority.desc(), _tasks.first_missed_at, _tasks.id)
+
+
+def _claimed_by(instance_id: str, *, started: bool) -> tuple[Any, ...]:
+    """Tasks `instance_id` holds, with (`started`) or without an attempt under way."""
+    attempt = _tasks.attempt_started_at
+    return (
+        _tasks.state == TaskState.CLAIMED.value,
+        _tasks.claimed_by == instance_id,
+        attempt.is_not(None) if started else attempt.is_(None),
+    )
 
 
 def _dispatch_key(task: CallbackTask) -> tuple[int, datetime, int]:

@@ -25,6 +25,18 @@ def capture_only_router(folder: Path) -> RouterProcess:
     )
 
 
+async def wait_waiting(router: RouterProcess, number: str, timeout: float) -> None:
+    """Until the call from `number` waits in a queue (its journey has a `waiting` step)."""
+    await router.wait_get(
+        "/api/calls",
+        lambda b: any(
+            c["caller"] == number and any(s["kind"] == "waiting" for s in c["journey"])
+            for c in b["calls"]
+        ),
+        timeout,
+    )
+
+
 async def tasks(router: RouterProcess, number: str) -> list[dict[str, Any]]:
     body = await router.get("/api/callbacks?limit=200")
     return [t for t in body["callbacks"] if t["number"] == number]
@@ -104,14 +116,7 @@ async def test_caller_who_gives_up_while_the_router_is_dead_still_gets_a_task(
         caller = asyncio.create_task(
             place_call(number[1:], DID, dtmf="1", dtmf_delay=2, hangup_after=8, timeout=30)
         )
-        await router.wait_get(
-            "/api/calls",
-            lambda b: any(
-                c["caller"] == number and any(s["kind"] == "waiting" for s in c["journey"])
-                for c in b["calls"]
-            ),
-            20,
-        )
+        await wait_waiting(router, number, 20)
         router.kill()  # whatever the dead process had not written yet is gone
         assert (await caller).ok  # the caller hangs up while nobody owns the call
         await router.start()  # reconcile closes the call and records the miss
