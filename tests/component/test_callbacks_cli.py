@@ -15,8 +15,6 @@ import pytest
 from router.storage import MissInput, Store
 
 REPO = Path(__file__).resolve().parents[2]
-# Fixed at import: the suite may run a while before these tests, so ages are checked loosely.
-MISSED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
 
 def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
@@ -38,7 +36,13 @@ def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-async def db_url(tmp_path: Path) -> str:
+def missed() -> datetime:
+    """The first miss, two hours before the test (not before the suite: it runs a while)."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path, missed: datetime) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
     store = await Store.open(url, migrate=True)
     try:
@@ -48,7 +52,7 @@ async def db_url(tmp_path: Path) -> str:
             ("c3", "+79167654321", 20, "no_operator"),
             ("c4", None, 30, "abandoned"),
         ):
-            at = MISSED + timedelta(minutes=minutes)
+            at = missed + timedelta(minutes=minutes)
             await store.callbacks.record_miss(
                 MissInput(call_id, "moscow", number, None, reason, 15.0, at, at, True)
             )
@@ -83,10 +87,10 @@ def test_list_show_and_close(db_url: str) -> None:
     assert missing.returncode == 1 and "no callback task 99" in missing.stderr
 
 
-def test_json_is_the_api_shape(db_url: str) -> None:
+def test_json_is_the_api_shape(db_url: str, missed: datetime) -> None:
     listed = json.loads(_cli("list", "--json", "--min-age-s", "6600", db_url=db_url).stdout)
     assert [t["number"] for t in listed["callbacks"]] == ["+79161234567"]
-    assert listed["callbacks"][0]["first_missed_at"] == MISSED.isoformat()
+    assert listed["callbacks"][0]["first_missed_at"] == missed.isoformat()
     shown = json.loads(_cli("show", "2", "--json", db_url=db_url).stdout)
     assert [m["call_id"] for m in shown["misses"]] == ["c3"]
     cancelled = json.loads(_cli("cancel", "2", "--json", "--by", "admin", db_url=db_url).stdout)
