@@ -24,6 +24,8 @@ JSON_KEYS = (
     "service_level_20s",
     "router_cpu_ms_per_call",
     "router_rss_mb",
+    "router_rss_mb_min",
+    "router_rss_mb_max",
     "asterisk_cpu_ms_per_call",
     "app_cpu_ms_per_call",
     "leftover_channels",
@@ -49,7 +51,9 @@ class LoadReport:
     ring_ms: dict[str, float | None]
     service_level_20s: float | None
     router_cpu_ms_per_call: float | None = None
-    router_rss_mb: float | None = None
+    router_rss_mb: float | None = None  # at the end of the run
+    router_rss_mb_min: float | None = None  # over the run (sampled with the progress lines)
+    router_rss_mb_max: float | None = None
     asterisk_cpu_ms_per_call: float | None = None
     app_cpu_ms_per_call: float | None = None  # the minimal ARI app in the benchmark
     leftover_channels: int | None = None
@@ -61,6 +65,12 @@ class LoadReport:
     def to_json(self) -> str:
         data = asdict(self)
         return json.dumps({key: data[key] for key in JSON_KEYS}, indent=2, ensure_ascii=False)
+
+    def _rss(self) -> str:
+        text = _text(self.router_rss_mb)
+        if self.router_rss_mb_min is not None:
+            text += f" ({self.router_rss_mb_min}-{self.router_rss_mb_max})"
+        return text
 
     def table(self) -> str:
         rows = [
@@ -75,7 +85,7 @@ class LoadReport:
             ("INVITE->operator ringing ms p50/p90/p99", _pct(self.ring_ms)),
             ("service level (answered <= 20 s)", _text(self.service_level_20s)),
             ("router CPU ms/call", _text(self.router_cpu_ms_per_call)),
-            ("router RSS MB", _text(self.router_rss_mb)),
+            ("router RSS MB end (min-max)", self._rss()),
             ("Asterisk CPU ms/call", _text(self.asterisk_cpu_ms_per_call)),
             ("leftover channels / bridges", f"{self.leftover_channels} / {self.leftover_bridges}"),
             ("router outcomes", ", ".join(f"{k} {v}" for k, v in self.router_outcomes.items())),

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,6 +64,7 @@ class _Run:
     streams: list[files.StreamFiles]
     callers: list[SippProcess]
     phones: SippProcess | None = None
+    rss_mb: list[float] = field(default_factory=list)  # the router's, one per progress tick
 
 
 def caller_ports(mode: str) -> tuple[int, ...]:
@@ -158,19 +159,29 @@ def _caller_calls(run: _Run) -> list[stats.CallerCall]:
     return out
 
 
+def tick_s(options: LoadOptions) -> float:
+    """Seconds between progress lines: each re-reads the SIPp logs, so a soak ticks slower."""
+    return 2.0 if options.calls / options.rate < 300 else 30.0
+
+
 async def _progress(run: _Run, progress: Progress, started: float) -> None:
     abandon = {s.name for s in run.mix.streams if s.abandon_after is not None}
     while True:
-        await asyncio.sleep(2)
+        await asyncio.sleep(tick_s(run.options))
         calls = _caller_calls(run)
         answered = sum(1 for c in calls if c.answered_at is not None)
         failed = sum(
             1 for c in calls if c.final_status is not None and c.failed(c.stream in abandon)
         )
-        progress(
+        line = (
             f"[{time.monotonic() - started:5.1f}s] placed {len(calls)}/{run.options.calls}, "
             f"answered {answered}, failed {failed}"
         )
+        rss = procstat.rss_mb(run.options.app_pid) if run.options.mode == "router" else None
+        if rss is not None:
+            run.rss_mb.append(rss)
+            line += f", router RSS {rss} MB"
+        progress(line)
 
 
 async def _drive(run: _Run, progress: Progress) -> float:
@@ -231,6 +242,11 @@ async def run_load(
         if options.mode == "router":
             result.router_cpu_ms_per_call = app_cpu
             result.router_rss_mb = procstat.rss_mb(options.app_pid)
+            if run.rss_mb:
+                result.router_rss_mb_min, result.router_rss_mb_max = (
+                    min(run.rss_mb),
+                    max(run.rss_mb),
+                )
         else:
             result.app_cpu_ms_per_call = app_cpu
         ok = result.failed == 0 and not result.lost
