@@ -25,6 +25,7 @@ from router.engine.engine import Engine
 from router.engine.recorder import Recorder
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import ApiDeps, build_app
+from router.http.metrics import EngineFigures, RouterMetrics
 from router.live_rules import LiveRules
 from router.storage.journal import Journal, OperatorState
 from router.storage.store import Store, is_transient_error
@@ -93,7 +94,11 @@ def _utc(epoch: float) -> datetime | None:
 
 
 async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) -> int:
-    recorder = Recorder(Journal(store.db).apply, is_transient=is_transient_error)
+    recorder = Recorder(
+        Journal(store.db).apply,
+        is_transient=is_transient_error,
+        linger_s=settings.database.journal_batch_s,
+    )
     board = await _load_board(store, rules.current, recorder)
 
     async def apply_rules(new: Rules) -> None:
@@ -108,7 +113,11 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
     ari_cfg = settings.ari
     callbacks = settings.callbacks
     password = ari_cfg.password.get_secret_value()
-    async with aiohttp.ClientSession() as session:
+    # Asterisk serves at most `sessionlimit` (100 by default) HTTP sessions in all, the event
+    # WebSocket and every other ARI client included; past it, it refuses. A burst of calls
+    # (a mass hang-up) must queue here rather than be refused there.
+    connector = aiohttp.TCPConnector(limit=ari_cfg.max_connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
         ari = AriClient(
             session,
             ari_cfg.url,
@@ -232,7 +241,15 @@ async def _start_http(
         recorder_backlog=lambda: recorder.backlog,
         db_ping=store.ping,
     )
-    app = build_app(deps, settings.http.token.get_secret_value())
+    metrics = RouterMetrics(
+        EngineFigures(
+            waiting=lambda: len(engine.ctx.room),
+            live_calls=lambda: len(engine.live_calls()),
+            calls_started=lambda: engine.calls_started,
+        )
+    )
+    # The app's startup and cleanup also start and stop the event-loop lag probe.
+    app = build_app(deps, settings.http.token.get_secret_value(), metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)

@@ -94,6 +94,7 @@ async def one_run(mode: str, rate: float, seconds: float, mix: Mix, operators: i
         operators=operators,
         mode=mode,
         asterisk_pid=sandbox.pid(),
+        ivr=False,  # straight to the queue, as the baselines
     )
     workdir = Path(tempfile.mkdtemp(prefix=f"clinic-bench-{mode}-"))
     quiet: Callable[[str], None] = lambda line: None  # noqa: E731

@@ -4,6 +4,9 @@
   (``router.domain.dispatch.assign``);
 * caller lookup: ``find_by_phone`` in a 1,000,000-patient SQLite store, built once and
   cached under ``.cache/bench/`` (delete the folder to rebuild);
+* rule evaluation: what the engine decides when a call arrives on the example rules
+  (the file ``config/router.yaml`` names): the caller's facts, then the line's route list
+  (``router.domain.routing.evaluate_routes``), for a known patient and an unknown caller;
 * journal writes per call: the writes one routed call makes, through the journey writer
   into a SQLite file, batched as the router writes them and one transaction per write
   (the writer before batching), CPU ms per call
@@ -23,10 +26,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
+
+from router.config.rules import Rules, load_rules
 from router.domain.dispatch import WaitingCall, assign
 from router.domain.operators import Operator, OperatorStatus, Presence
+from router.domain.routing import evaluate_routes
+from router.engine.facts import caller_facts, zone_of
 from router.engine.recorder import Recorder
-from router.storage import CallRow, PatientRecord, Store, is_transient_error
+from router.storage import Appointment, CallRow, PatientRecord, Store, is_transient_error
 from router.storage.journal import CallEvent, CallUpdate, Journal, NewCall, RingAttempt
 from router.storage.migrate import migrate
 from sip_test_harness.router_process import REPO
@@ -94,6 +102,59 @@ def selection(operators: int = 2_000, waiting: int = 1_000, rounds: int = 1_000)
     return _figures(
         "operator selection", seconds, f"{operators} operators, {waiting} waiting calls"
     )
+
+
+def example_rules() -> Rules:
+    """The rules the example settings (config/router.yaml) point to."""
+    settings = REPO / "config" / "router.yaml"
+    routing = (yaml.safe_load(settings.read_text(encoding="utf-8")) or {}).get("routing") or {}
+    return load_rules(settings.parent / str(routing.get("rules", "rules.yaml")))
+
+
+# A Tuesday morning: every line of the example is open, so no caller stops at "closed".
+RULES_AT = datetime(2026, 11, 24, 11, 0)
+KNOWN_PATIENT = PatientRecord(
+    id="P0000001",
+    name="Known patient",
+    phones=("+79161234567",),
+    team="moscow-front",
+    tags=("dms", "vip"),
+    language="ru",
+    preferred_branch="moscow",
+    birth_year=1980,
+    appointments=(Appointment(datetime(2026, 11, 25, 7, 30, tzinfo=UTC), "Dr Ivanova"),),
+)
+
+
+def rule_evaluation(rounds: int = 20_000) -> list[Micro]:
+    """One routing decision as a call arrives on the Moscow line: the caller's facts from
+    the line and the patient record, then the line's route list, the reasons of every
+    skipped route included. A known patient with tags and a visit tomorrow stops at
+    route 3 (`appointment-soon`); an unknown caller tries all five."""
+    rules = example_rules()
+    line = rules.line_for("+74952232222")
+    if line is None:
+        raise RuntimeError(f"{rules.loaded_from}: no line has the number +74952232222")
+    now = RULES_AT.replace(tzinfo=zone_of(rules, line))
+    routes = rules.routes[line.routes]
+    out = []
+    for who, record, expected in (
+        ("known patient", KNOWN_PATIENT, "appointment-soon"),
+        ("unknown caller", None, "everyone-else"),
+    ):
+
+        def decide(record: PatientRecord | None = record) -> str | None:
+            facts = caller_facts(rules, line, record, now)
+            route = evaluate_routes(routes, facts, rules.calendars).route
+            return route.name if route else None
+
+        matched = decide()
+        if matched != expected:  # the example rules changed: say so rather than mislead
+            raise RuntimeError(f"rule evaluation: {who} matched {matched!r}, not {expected!r}")
+        _timed(decide, rounds // 10)  # warm-up: holiday tables, zone data
+        note = f"example rules, line {line.id}, {len(routes)} routes: matches {expected}"
+        out.append(_figures(f"rule evaluation ({who})", _timed(decide, rounds), note))
+    return out
 
 
 def _phone(n: int) -> str:
@@ -289,14 +350,18 @@ def journal_writes(calls: int = 200, rate: float = 40.0, rounds: int = 3) -> Jou
 
 
 def run_all(progress: Callable[[str], None] = print) -> list[Micro]:
-    """Every micro-benchmark (rule evaluation: not in router.domain yet)."""
-    return [selection(), caller_lookup(progress=progress)]
+    """Every micro-benchmark of a decision (the journal figures are separate)."""
+    return [selection(), caller_lookup(progress=progress), *rule_evaluation()]
 
 
 def main(argv: list[str]) -> int:
-    """``python -m sip_test_harness.bench_micro journal``: the journal figures alone."""
+    """``python -m sip_test_harness.bench_micro journal|rules``: one benchmark alone."""
+    if argv[1:] == ["rules"]:
+        for m in rule_evaluation():
+            print(f"{m.name}: median {m.median_us} µs, p99 {m.p99_us} µs ({m.note})")
+        return 0
     if argv[1:] != ["journal"]:
-        print("usage: python -m sip_test_harness.bench_micro journal", file=sys.stderr)
+        print("usage: python -m sip_test_harness.bench_micro journal|rules", file=sys.stderr)
         return 2
     figures = journal_writes()
     print(

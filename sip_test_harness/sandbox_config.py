@@ -17,7 +17,9 @@ HOST = "127.0.0.1"
 SIP_PORT = 5060
 HTTP_PORT = 8088
 AMI_PORT = 5038
-RTP_PORTS = (20000, 20999)
+# Asterisk takes an even port per media stream and the next one for its RTCP: 2,000 streams
+# (the waiting-callers benchmark holds 1,000 callers, each with a media stream)
+RTP_PORTS = (20000, 23999)
 CALLER_PORTS = tuple(range(5061, 5070))  # SIPp UACs acting as the carrier
 OPERATORS = tuple(f"op{1000 + n}" for n in range(1, 9))  # op1001..op1008
 LOAD_OPERATORS = tuple(f"lop{n:03d}" for n in range(1, 201))  # lop001..lop200

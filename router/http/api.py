@@ -1,7 +1,7 @@
 """Routes of the HTTP API.
 
 `GET /health` is open (no personal data: it tells a load balancer or systemd whether the
-router is usable); everything under `/api/` needs the token.
+router is usable); everything under `/api/` and `GET /metrics` (Prometheus) need the token.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from router.http.auth import token_middleware
 from router.http.callbacks import add_callback_routes
 from router.http.errors import ApiError, error_middleware
 from router.http.json_io import int_param, json_response
+from router.http.metrics import RouterMetrics, add_metrics_route
 from router.http.patients import parse_phone, phone_json
 
 
@@ -37,7 +38,8 @@ class ApiDeps:
 DEPS = web.AppKey("deps", ApiDeps)
 
 
-def build_app(deps: ApiDeps, token: str) -> web.Application:
+def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -> web.Application:
+    """The API; `/metrics` serves `metrics` (default: without the engine's figures)."""
     app = web.Application(
         middlewares=[error_middleware, token_middleware(token)],  # type: ignore[list-item]
         client_max_size=64 * 1024,
@@ -52,6 +54,7 @@ def build_app(deps: ApiDeps, token: str) -> web.Application:
     app.router.add_get("/api/rules", get_rules)
     app.router.add_post("/api/rules/reload", reload_rules)
     add_callback_routes(app, deps.store.callbacks, deps.clock)
+    add_metrics_route(app, metrics or RouterMetrics())
     return app
 
 

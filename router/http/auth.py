@@ -1,4 +1,4 @@
-"""Bearer-token authentication for everything under /api/."""
+"""Bearer-token authentication for everything under /api/ and for /metrics."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def token_middleware(token: str) -> object:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or request.path == "/metrics":
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):

@@ -11,10 +11,10 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from router.domain.callback_schedule import TaskState
+from router.domain.callback_schedule import CloseReason, TaskState, state_after_close
 from router.domain.phone import is_e164
 from router.storage.models import MissInput, MissResult
 from router.storage.tables import ACTIVE_TASK, callback_tasks, dialect_insert, misses
@@ -24,6 +24,45 @@ _tasks = callback_tasks.c
 # Spelt exactly as the partial index's WHERE: SQLite uses the index as an ON CONFLICT
 # target only when the upsert's WHERE is the index's, term for term.
 ACTIVE = text(ACTIVE_TASK)
+
+# A patient who got through closes their active task (either of its numbers). Built once:
+# it runs on every answered call, inside the journal's batch.
+CLOSE_FOR_NUMBER = (
+    update(callback_tasks)
+    .where(
+        or_(
+            callback_tasks.c.number_e164 == bindparam("p_number"),
+            callback_tasks.c.callback_number == bindparam("p_number"),
+        ),
+        ACTIVE,
+    )
+    .values(
+        state=bindparam("p_state"),
+        close_reason=bindparam("p_reason"),
+        closed_at=bindparam("p_at"),
+        closed_by=None,
+        closed_call_id=bindparam("p_call_id"),
+        # as every closing: no attempt runs on a closed task
+        attempt_started_at=None,
+        attempt_stage=None,
+        claimed_by=None,
+        claimed_at=None,
+    )
+)
+
+
+def close_for_number_params(
+    number_e164: str, reason: CloseReason | str, at: datetime, call_id: str | None
+) -> dict[str, Any]:
+    """The parameters of `CLOSE_FOR_NUMBER`."""
+    close = CloseReason(reason)
+    return {
+        "p_number": number_e164,
+        "p_state": state_after_close(close).value,
+        "p_reason": close.value,
+        "p_at": at,
+        "p_call_id": call_id,
+    }
 
 
 def _place(miss: MissInput) -> datetime:

@@ -27,7 +27,13 @@ from router.domain.callback_schedule import (
     TaskState,
     state_after_close,
 )
-from router.storage.callback_capture import ACTIVE, check_miss, record_miss
+from router.storage.callback_capture import (
+    ACTIVE,
+    CLOSE_FOR_NUMBER,
+    check_miss,
+    close_for_number_params,
+    record_miss,
+)
 from router.storage.callback_figures import summarise
 from router.storage.db import Database
 from router.storage.models import CallbackSummary, CallbackTask, MissInput, MissResult, MissRow
@@ -35,6 +41,7 @@ from router.storage.tables import callback_tasks, misses
 
 MAX_PAGE = 500
 _tasks = callback_tasks.c
+_CLOSE_RETURNING = CLOSE_FOR_NUMBER.returning(_tasks.id)
 
 
 def _utcnow() -> datetime:
@@ -75,17 +82,10 @@ class CallbacksRepo:
 
         A task whose caller gave another number closes when either number gets through.
         """
-        stmt = (
-            update(callback_tasks)
-            .where(
-                or_(_tasks.number_e164 == number_e164, _tasks.callback_number == number_e164),
-                ACTIVE,
-            )
-            .values(_closing(CloseReason(reason), at, call_id=call_id))
-            .returning(_tasks.id)
-        )
+        params = close_for_number_params(number_e164, reason, at, call_id)
         async with self._db.begin() as conn:
-            return sorted(int(i) for i in (await conn.execute(stmt)).scalars())
+            found = await conn.execute(_CLOSE_RETURNING, params)
+            return sorted(int(i) for i in found.scalars())
 
     # --- dispatch ------------------------------------------------------------------
 

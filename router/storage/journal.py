@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.operators import Presence
+from router.storage.callback_capture import CLOSE_FOR_NUMBER, close_for_number_params
 from router.storage.calls import (
     INSERT_EVENT,
     INSERT_RING_ATTEMPT,
@@ -103,7 +104,21 @@ class OperatorState:
         return f"operator {self.operator_id}"
 
 
-JournalOp = NewCall | CallUpdate | CallEvent | RingAttempt | OperatorState
+@dataclass(frozen=True, slots=True)
+class CloseCallbacks:
+    """`CallbacksRepo.close_for_number`: the patient got through; their task is done."""
+
+    number_e164: str
+    reason: str
+    at: datetime
+    call_id: str | None
+
+    @property
+    def label(self) -> str:
+        return f"close callbacks {self.call_id}"
+
+
+JournalOp = NewCall | CallUpdate | CallEvent | RingAttempt | OperatorState | CloseCallbacks
 
 
 class Journal:
@@ -144,6 +159,7 @@ class _Segment:
     events: list[dict[str, object]] = field(default_factory=list)
     rings: list[dict[str, object]] = field(default_factory=list)
     operators: dict[str, dict[str, object]] = field(default_factory=dict)
+    closes: list[dict[str, object]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
 
     def add(self, op: JournalOp) -> bool:
@@ -162,6 +178,10 @@ class _Segment:
             ring = (op.call_id, op.operator_id, op.channel_id, op.started_at, op.ended_at)
             self.rings.append(ring_values(*ring, op.result, op.duration_ms))
             self.touched.add(op.call_id)
+        elif isinstance(op, CloseCallbacks):
+            self.closes.append(
+                close_for_number_params(op.number_e164, op.reason, op.at, op.call_id)
+            )
         else:
             values = state_values(
                 op.presence,
@@ -183,6 +203,8 @@ class _Segment:
         if self.rings:
             await conn.execute(INSERT_RING_ATTEMPT, self.rings)
         await _update_many(conn, operators, self.operators)
+        if self.closes:
+            await conn.execute(CLOSE_FOR_NUMBER, self.closes)
 
 
 async def _update_many(

@@ -7,7 +7,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, delete, insert, literal_column, null, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    null,
+    select,
+    text,
+)
 from sqlalchemy import type_coerce as typed
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,11 +70,10 @@ class PatientRepository:
 
     async def find_by_phone(self, e164: str) -> list[PatientRecord]:
         """Every patient with this number, by id; empty when the number is unknown."""
-        holders = select(patient_phones.c.patient_id).where(patient_phones.c.phone == e164)
-        return await self._load(lambda column: column.in_(holders))
+        return await self._load(_BY_PHONE, {"phone": e164})
 
     async def get(self, patient_id: str) -> PatientRecord | None:
-        found = await self._load(lambda column: column == patient_id)
+        found = await self._load(_BY_ID, {"patient_id": patient_id})
         return found[0] if found else None
 
     async def upsert(self, records: Sequence[PatientRecord]) -> int:
@@ -127,38 +136,9 @@ class PatientRepository:
             set_={name: stmt.excluded[name] for name in _UPSERTED},
         )
 
-    async def _load(self, matches: Matches) -> list[PatientRecord]:
-        # One statement for the patients with all their phones and appointments: one
-        # round trip on the call path, and a consistent view even while an import replaces
-        # them (READ COMMITTED gives each statement, not each connection, its snapshot).
-        # Phones and appointments come as one UNION ALL of detail rows (not two joins,
-        # which would multiply them); each branch is filtered by the patient first so that
-        # SQLite never materialises more than this caller's rows.
-        visits = select(
-            appointments.c.patient_id.label("owner"),
-            literal_column(str(_VISIT), Integer).label("kind"),
-            appointments.c.id.label("ord"),
-            appointments.c.doctor.label("a"),
-            appointments.c.branch.label("b"),
-            appointments.c.starts_at.label("at"),
-        ).where(matches(appointments.c.patient_id))
-        phones = select(
-            patient_phones.c.patient_id,
-            literal_column(str(_PHONE), Integer),
-            patient_phones.c.position,
-            patient_phones.c.phone,
-            typed(null(), SafeText),
-            typed(null(), UtcDateTime),
-        ).where(matches(patient_phones.c.patient_id))
-        detail = visits.union_all(phones).subquery()  # column types: from `visits`
-        stmt = (
-            select(patients, detail.c.kind, detail.c.a, detail.c.b, detail.c.at)
-            .outerjoin(detail, detail.c.owner == patients.c.id)
-            .where(matches(patients.c.id))
-            .order_by(patients.c.id, detail.c.kind, detail.c.at, detail.c.ord)
-        )
+    async def _load(self, stmt: Any, params: dict[str, str]) -> list[PatientRecord]:
         async with self._db.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(stmt, params)).all()
         found: dict[str, tuple[Any, list[str], list[Appointment]]] = {}  # ordered by id
         for row in rows:
             _, phone_list, visit_list = found.setdefault(row.id, (row._mapping, [], []))
@@ -167,6 +147,47 @@ class PatientRepository:
             elif row.kind == _VISIT:
                 visit_list.append(Appointment(starts_at=row.at, doctor=row.a, branch=row.b))
         return [_record(row, tuple(p), tuple(v)) for row, p, v in found.values()]
+
+
+def _patients_where(matches: Matches) -> Any:
+    """The patients `matches` selects, with all their phones and appointments.
+
+    One statement: one round trip on the call path, and a consistent view even while an
+    import replaces them (READ COMMITTED gives each statement, not each connection, its
+    snapshot). Phones and appointments come as one UNION ALL of detail rows (not two
+    joins, which would multiply them); each branch is filtered by the patient first so
+    that SQLite never materialises more than this caller's rows.
+    """
+    visits = select(
+        appointments.c.patient_id.label("owner"),
+        literal_column(str(_VISIT), Integer).label("kind"),
+        appointments.c.id.label("ord"),
+        appointments.c.doctor.label("a"),
+        appointments.c.branch.label("b"),
+        appointments.c.starts_at.label("at"),
+    ).where(matches(appointments.c.patient_id))
+    phones = select(
+        patient_phones.c.patient_id,
+        literal_column(str(_PHONE), Integer),
+        patient_phones.c.position,
+        patient_phones.c.phone,
+        typed(null(), SafeText),
+        typed(null(), UtcDateTime),
+    ).where(matches(patient_phones.c.patient_id))
+    detail = visits.union_all(phones).subquery()  # column types: from `visits`
+    return (
+        select(patients, detail.c.kind, detail.c.a, detail.c.b, detail.c.at)
+        .outerjoin(detail, detail.c.owner == patients.c.id)
+        .where(matches(patients.c.id))
+        .order_by(patients.c.id, detail.c.kind, detail.c.at, detail.c.ord)
+    )
+
+
+# Built once: building this statement and its cache key per call cost more CPU than
+# running it (profiled under load); the same object is then found in the compiled cache.
+_HOLDERS = select(patient_phones.c.patient_id).where(patient_phones.c.phone == bindparam("phone"))
+_BY_PHONE = _patients_where(lambda column: column.in_(_HOLDERS))
+_BY_ID = _patients_where(lambda column: column == bindparam("patient_id"))
 
 
 def _checked(record: PatientRecord) -> PatientRecord:

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ari", help="PBX ARI as user:password@host:port (leftover check)")
     parser.add_argument("--router-url", help="a running router's HTTP API (staging PBX)")
     parser.add_argument("--router-token-env", default="CLINIC_ROUTER_API_TOKEN")
+    parser.add_argument(
+        "--no-menu", action="store_true", help="sandbox router: everyone straight to the queue"
+    )
     parser.add_argument("--format", choices=["table", "json"], default="table")
     parser.add_argument("--keep-logs", action="store_true", help="keep SIPp logs and files")
 
@@ -139,6 +142,7 @@ def main(args: argparse.Namespace) -> int:
         local_ip=args.local_ip,
         ari=AriAccess() if sandbox else _ari(args.ari),
         keep_logs=args.keep_logs,
+        ivr=not args.no_menu,
     )
     if not sandbox:
         check_sip_reachable(args.target, args.local_ip)

@@ -20,8 +20,15 @@ def load_operators(count: int) -> list[str]:
     return [f"lop{n:03d}" for n in range(1, count + 1)]
 
 
-def rules_yaml(operators: Sequence[str]) -> str:
-    """A rules file listing the load operators (one team, one skill)."""
+def rules_yaml(operators: Sequence[str], ivr: bool = True) -> str:
+    """The rules of a load run: the load operators (one team, one skill) on one line.
+
+    With ``ivr``, known callers go straight to the queue (the IVR trimmed for them) and
+    the others hear a menu (a beep): 1 the queue (also the default after 2 s), 9 a callback. The
+    callback policy makes a task of every miss of a caller with a number, so that a miss
+    without a task counts as lost. Without ``ivr`` (the benchmark) everyone goes straight
+    to the queue, as the baselines do.
+    """
     lines = ["format: 1", "skills:", "  paid: Paid services", "operators:"]
     for op in operators:
         lines += [
@@ -31,6 +38,38 @@ def rules_yaml(operators: Sequence[str]) -> str:
             "    team: load",
             "    skills: {paid: 3}",
         ]
+    lines += [
+        "lines:",
+        "  - id: load",
+        f'    numbers: ["{ROUTER_DID}", "+{ROUTER_DID}"]',
+        "    routes: load",
+        "routes:",
+        "  load:",
+    ]
+    if ivr:
+        lines += [
+            "    - {name: known, when: {caller: known}, then: {queue: paid}}",
+            "    - {name: others, then: {menu: main}}",
+            "menus:",
+            "  main:",
+            "    prompt: beep",  # Asterisk's own short sound: the menu costs ~2 s, not a speech
+            "    timeout_s: 2",
+            "    retries: 0",
+            '    default: "1"',
+            "    options:",
+            '      - {key: "1", label: Paid services, then: {queue: paid}}',
+            '      - {key: "9", label: Call me back, then: {callback: {}}}',
+        ]
+    else:
+        lines += ["    - {name: everyone, then: {queue: paid}}"]
+    lines += [
+        "queues:",
+        "  paid:",
+        "    max_wait_s: 120",
+        "    steps: [{after_s: 0, skills: [paid]}]",
+        "callback:",
+        "  min_abandon_s: 0",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ rejected with the key path, so a mix written for a later harness fails loudly.
       answer_delay_s: {0.5: 0.7, 2: 0.3}     # seconds: weight
       hold_s: {3: 1.0}
       never_answer_share: 0.05
+      reject_share: 0.05                     # ring, then 486 Busy Here
 """
 
 from __future__ import annotations
@@ -54,11 +55,16 @@ class Stream:
 
 @dataclass(frozen=True)
 class OperatorMix:
-    """The synthetic operators: answer-delay and hold-time distributions (seconds: weight)."""
+    """The synthetic operators: answer-delay and hold-time distributions (seconds: weight).
+
+    ``never_answer_share`` of the operators ring until cancelled; ``reject_share`` (other
+    operators) ring briefly, then decline with 486 Busy Here.
+    """
 
     answer_delay_s: Mapping[float, float] = field(default_factory=lambda: {0.0: 1.0})
     hold_s: Mapping[float, float] = field(default_factory=lambda: {30.0: 1.0})
     never_answer_share: float = 0.0
+    reject_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class Mix:
 
 
 _STREAM_KEYS = {"name", "share", "caller", "hangup_after", "abandon_after", "dtmf", "expects"}
-_OPERATOR_KEYS = {"answer_delay_s", "hold_s", "never_answer_share"}
+_OPERATOR_KEYS = {"answer_delay_s", "hold_s", "never_answer_share", "reject_share"}
 
 
 def load_mix(path: Path | None = None) -> Mix:
@@ -147,14 +153,26 @@ def _distribution(value: Any, where: str) -> dict[float, float]:
     return dist
 
 
+def _share(item: Mapping[str, Any], key: str, where: str) -> float:
+    value = item.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise MixError(f"{where}.{key}: a number from 0 to below 1, got {value!r}")
+    return float(value)
+
+
 def _operators(item: Any, where: str) -> OperatorMix:
     if not isinstance(item, dict) or set(item) - _OPERATOR_KEYS:
         raise MixError(f"{where}: a mapping with keys {sorted(_OPERATOR_KEYS)}")
-    share = float(item.get("never_answer_share", 0.0))
-    if not 0 <= share < 1:
-        raise MixError(f"{where}.never_answer_share: from 0 to below 1")
+    never = _share(item, "never_answer_share", where)
+    reject = _share(item, "reject_share", where)
+    if never + reject >= 1:
+        raise MixError(
+            f"{where}.reject_share: never_answer_share + reject_share must be below 1 "
+            f"(some operators must answer), got {never} + {reject}"
+        )
     return OperatorMix(
         answer_delay_s=_distribution(item.get("answer_delay_s", 0.0), f"{where}.answer_delay_s"),
         hold_s=_distribution(item.get("hold_s", 30.0), f"{where}.hold_s"),
-        never_answer_share=share,
+        never_answer_share=never,
+        reject_share=reject,
     )

@@ -80,6 +80,7 @@ class Journey:
 
     caller_raw: str
     outcome: str | None
+    caller: str | None = None  # E.164, when the router could read the number
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,32 @@ class RouterApi:
                 async with session.get(f"{self.url}/api/calls", params=params) as response:
                     response.raise_for_status()
                     body: dict[str, Any] = await response.json()
-                journeys += [Journey(c["caller_raw"], c["outcome"]) for c in body["calls"]]
+                journeys += [
+                    Journey(c["caller_raw"], c["outcome"], c.get("caller")) for c in body["calls"]
+                ]
                 after = body.get("next")  # absent from routers without paging
                 if not after:
                     return journeys
                 params.update(before=after["before"], before_id=after["before_id"])
+
+    async def open_task_numbers(self) -> set[str]:
+        """The numbers (and callback numbers) of every open callback task."""
+        numbers: set[str] = set()
+        async with aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as session:
+            offset = 0
+            while True:
+                params = {"state": "open", "limit": str(API_LIMIT), "offset": str(offset)}
+                async with session.get(f"{self.url}/api/callbacks", params=params) as response:
+                    response.raise_for_status()
+                    page: list[dict[str, Any]] = (await response.json())["callbacks"]
+                for task in page:
+                    numbers.update(n for n in (task["number"], task["callback_number"]) if n)
+                if len(page) < API_LIMIT:
+                    return numbers
+                offset += API_LIMIT
 
     async def wait_outcomes(
         self, expected: int, timeout: float, since: datetime | None = None
@@ -138,6 +160,19 @@ def lost_calls(calls: Iterable[CallerCall], journeys: Iterable[Journey], abandon
         else:
             lost += 1
     return lost
+
+
+def misses_without_task(journeys: Iterable[Journey], task_numbers: set[str]) -> int:
+    """Calls that ended without an operator, from a number, with no open task for it.
+
+    Only meaningful on rules whose callback policy makes a task of every miss (the rules
+    the harness writes for its sandbox router).
+    """
+    return sum(
+        1
+        for j in journeys
+        if j.outcome not in (None, "answered") and j.caller and j.caller not in task_numbers
+    )
 
 
 def outcomes(journeys: Iterable[Journey]) -> dict[str, int]:

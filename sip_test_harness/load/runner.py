@@ -52,6 +52,7 @@ class LoadOptions:
     app_pid: int | None = None  # router (or the benchmark's ARI app) to measure
     keep_logs: bool = False
     drain_timeout: float = 30.0
+    ivr: bool = True  # the sandbox router's rules: a menu for callers it does not know
 
 
 @dataclass
@@ -61,6 +62,7 @@ class _Run:
     workdir: Path
     operators: list[str]
     never: list[str]
+    reject: list[str]
     streams: list[files.StreamFiles]
     callers: list[SippProcess]
     phones: SippProcess | None = None
@@ -81,13 +83,15 @@ def prepare(options: LoadOptions, workdir: Path) -> _Run:
     mix = options.mix or load_mix()
     operators = files.load_operators(options.operators)
     never = scenarios.never_answering(operators, mix.operators.never_answer_share)
-    answering = [op for op in operators if op not in never]
+    reject = scenarios.rejecting(operators, mix.operators.reject_share, never)
+    # dial mode dials each call's operator directly: only ones that answer
+    answering = [op for op in operators if op not in never and op not in reject]
     counts = mix.counts(options.calls)
     streams = files.write_streams(workdir, mix, counts, options.mode, answering)
-    (workdir / "rules.yaml").write_text(files.rules_yaml(operators), encoding="utf-8")
+    (workdir / "rules.yaml").write_text(files.rules_yaml(operators, options.ivr), encoding="utf-8")
     (workdir / "patients.csv").write_text(files.patients_csv(streams), encoding="utf-8")
-    (workdir / "operators.xml").write_text(scenarios.operators_xml(mix.operators, never))
-    return _Run(options, mix, workdir, operators, never, streams, callers=[])
+    (workdir / "operators.xml").write_text(scenarios.operators_xml(mix.operators, never, reject))
+    return _Run(options, mix, workdir, operators, never, reject, streams, callers=[])
 
 
 def check_ports(mode: str, streams: int, local_ip: str) -> None:
@@ -272,12 +276,17 @@ async def _report(
     )
     stats.attach_operator_side(calls, side)
     abandon = {s.name for s in run.mix.streams if s.abandon_after is not None}
-    anonymous_answers = sum(1 for key in side.answer_at if not key.isdigit())
+    anonymous_answers = len(side.anonymous_answered)
     planned = {f.stream.name: len(f.numbers) for f in run.streams}
     result = report.summarise(run.options.mode, calls, planned, abandon, anonymous_answers)
     result.leftover_channels, result.leftover_bridges = leftovers
     if router is not None:
         journeys = await router.wait_outcomes(result.offered, 30, since)
         result.lost = observe.lost_calls(calls, journeys, abandon)
+        if run.options.mode == "router" and run.options.app_pid is not None:
+            # a router the harness started, on its rules: every numbered miss is a task
+            tasks = await router.open_task_numbers()
+            result.missing_tasks = observe.misses_without_task(journeys, tasks)
+            result.lost += result.missing_tasks
         result.router_outcomes = observe.outcomes(journeys)
     return result

@@ -18,6 +18,8 @@ from sip_test_harness.scenarios import WAIT_FOREVER_MS, dtmf_elements
 TEMPLATES = Path(__file__).resolve().parent / "scenarios"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 NO_ANSWER_TIMEOUT_S = 60.0  # a talking caller gives up (CANCEL, counted as failed) after this
+# A rejecting operator's phone rings this long before its user presses "reject"
+REJECT_AFTER_S = 1.0
 
 
 def _render(name: str, values: Mapping[str, str]) -> str:
@@ -89,19 +91,21 @@ def _branches(
     return "\n".join(lines)
 
 
-def never_pattern(operators: Sequence[str]) -> str:
-    """Regexp on the INVITE's request line for the operators who never answer."""
+def invite_pattern(operators: Sequence[str]) -> str:
+    """Regexp on the INVITE's request line matching calls to ``operators`` (none: nobody)."""
     if not operators:
         return "^INVITE sip:never-matches@"
     return "^INVITE sip:(" + "|".join(operators) + ")@"
 
 
-def operators_xml(mix: OperatorMix, never: Sequence[str]) -> str:
+def operators_xml(mix: OperatorMix, never: Sequence[str], reject: Sequence[str] = ()) -> str:
     """The UAS scenario answering for every load operator."""
     return _render(
         "load_operators",
         {
-            "never_pattern": never_pattern(never),
+            "never_pattern": invite_pattern(never),
+            "reject_pattern": invite_pattern(reject),
+            "reject_after_ms": str(_ms(REJECT_AFTER_S)),
             "answer_branches": _branches(
                 mix.answer_delay_s, "answer_draw", "ring", "CANCEL", "answer", "cancelled"
             ),
@@ -116,3 +120,13 @@ def never_answering(operators: Sequence[str], share: float) -> list[str]:
         return []
     count = max(1, round(len(operators) * share))
     return list(operators[-count:])
+
+
+def rejecting(operators: Sequence[str], share: float, never: Sequence[str]) -> list[str]:
+    """The ``share`` of the operators just before the never-answering ones (at least one
+    when share > 0), but never the last operator left to answer."""
+    others = [op for op in operators if op not in set(never)]
+    if share <= 0 or len(others) < 2:
+        return []
+    count = min(len(others) - 1, max(1, round(len(operators) * share)))
+    return others[-count:]

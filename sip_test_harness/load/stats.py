@@ -104,6 +104,9 @@ class OperatorSide:
     answer_at: dict[str, float] = field(default_factory=dict)
     invites: int = 0
     answered: int = 0
+    # operator legs (call ids) answered for callers without a usable number (anonymous):
+    # one key cannot tell those callers apart
+    anonymous_answered: set[str] = field(default_factory=set)
 
 
 def operator_side(messages: Sequence[SipMessage], log: Path) -> OperatorSide:
@@ -120,6 +123,8 @@ def operator_side(messages: Sequence[SipMessage], log: Path) -> OperatorSide:
         elif msg.sent and msg.status == 200:
             side.answered += 1
             side.answer_at.setdefault(key, msg.at)
+            if not key.isdigit():
+                side.anonymous_answered.add(msg.call_id)
     return side
 
 

@@ -15,12 +15,9 @@ from router.storage import Store
 TOKEN = "t" * 24
 
 
-@asynccontextmanager
-async def serving(
-    store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> AsyncIterator[str]:
-    """The API's base URL over `store`, for routes that need no rules, board or ARI."""
-    deps = ApiDeps(
+def bare_deps(store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ApiDeps:
+    """API dependencies with no rules, an empty board and ARI connected."""
+    return ApiDeps(
         rules=None,
         store=store,
         board=OperatorBoard(lambda: 1000.0),
@@ -30,7 +27,14 @@ async def serving(
         db_ping=store.ping,
         clock=clock,
     )
-    runner = web.AppRunner(build_app(deps, TOKEN))
+
+
+@asynccontextmanager
+async def serving(
+    store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> AsyncIterator[str]:
+    """The API's base URL over `store`, for routes that need no rules, board or ARI."""
+    runner = web.AppRunner(build_app(bare_deps(store, clock), TOKEN))
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", 0).start()

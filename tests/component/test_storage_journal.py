@@ -21,12 +21,14 @@ from router.storage import CallRow, Store, is_transient_error
 from router.storage.journal import (
     CallEvent,
     CallUpdate,
+    CloseCallbacks,
     Journal,
     JournalOp,
     NewCall,
     OperatorState,
     RingAttempt,
 )
+from router.storage.models import MissInput
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MSK = timezone(timedelta(hours=3))
@@ -159,6 +161,31 @@ async def test_operator_states_merge_per_operator(store: Store) -> None:
     [row] = await store.operators.list()
     assert (row.state, row.state_changed_at, row.calls_today) == (Presence.ON_CALL, at, 1)
     assert row.consecutive_no_answers == 4
+
+
+async def test_a_batch_closes_the_callback_task_of_a_caller_who_got_through(
+    store: Store,
+) -> None:
+    def miss(call_id: str, number: str) -> MissInput:
+        return MissInput(call_id, "moscow", number, None, "abandoned", 9.0, T0, T0, True, 0)
+
+    anna = await store.callbacks.record_miss(miss("m1", "+79160000001"))
+    boris = await store.callbacks.record_miss(miss("m2", "+79160000002"))
+    at = T0 + timedelta(minutes=3)
+    await Journal(store.db).apply(
+        [*journey("c1"), CloseCallbacks("+79160000001", "reached_operator", at, "c1")]
+    )
+    assert anna.task_id is not None and boris.task_id is not None
+    closed = await store.callbacks.get(anna.task_id)
+    untouched = await store.callbacks.get(boris.task_id)
+    assert closed is not None and untouched is not None
+    assert (closed.state, closed.close_reason, closed.closed_call_id) == (
+        "closed",
+        "reached_operator",
+        "c1",
+    )
+    assert closed.closed_at == at
+    assert untouched.state == "open"
 
 
 async def test_the_writer_batches_records_and_isolates_a_bad_one(store: Store) -> None:

@@ -62,7 +62,7 @@ def test_ports_and_credentials_follow_the_contract() -> None:
     manager = dict(sections(files["manager.conf"]))
     assert manager["general"]["port"] == ["5038"]
     assert manager["clinic-router"]["secret"] == ["clinic-router-secret"]
-    assert "rtpstart = 20000" in files["rtp.conf"] and "rtpend = 20999" in files["rtp.conf"]
+    assert "rtpstart = 20000" in files["rtp.conf"] and "rtpend = 23999" in files["rtp.conf"]
     queue = dict(sections(files["queues.conf"]))["clinic-router-fallback"]
     assert queue["member"] == [f"PJSIP/{name}" for name in OPERATORS]
     assert queue["timeout"] == ["15"]

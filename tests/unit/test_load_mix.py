@@ -27,7 +27,8 @@ def test_operator_branches_cover_every_bucket() -> None:
     mix = load_mix()
     xml = scenarios.operators_xml(mix.operators, ["lop019", "lop020"])
     assert "{{" not in xml and "lop019|lop020" in xml
-    assert xml.count('<recv request="CANCEL" timeout=') == len(mix.operators.answer_delay_s)
+    rings = len(mix.operators.answer_delay_s) + 1  # + the rejecting operators' ring
+    assert xml.count('<recv request="CANCEL" timeout=') == rings
     assert xml.count('<recv request="BYE" timeout=') == len(mix.operators.hold_s)
 
 
