@@ -5,6 +5,7 @@ operators), started together, readiness checked through ARI, always stopped toge
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import tempfile
 import time
@@ -28,6 +29,8 @@ from sip_test_harness.sipp_logs import PhoneReport, phone_report, read_shortmsg
 from sip_test_harness.sipp_process import SippProcess, SippRun, udp_port_bound
 
 PHONE_NAMES = (*OPERATORS, "patients", "lop")
+
+log = logging.getLogger(__name__)
 
 
 def phone_port(name: str) -> int:
@@ -159,9 +162,26 @@ class Phones:
                 process.terminate()  # synchronously, before a cancellation can interrupt us
             await asyncio.gather(*(p.stop() for p in self._processes.values()))
             self._final = self.reports()
+            await self._wait_gone()
         if self.log_dir is not None and not keep_logs:
             shutil.rmtree(self.log_dir, ignore_errors=True)
             self.log_dir = None
+
+    async def _wait_gone(self) -> None:
+        # Until Asterisk's qualify sees a stopped phone gone (~2 s: one OPTIONS, 1 s
+        # timeout), its endpoint still reads `online`: the next phone on that endpoint
+        # would pass its own readiness check on the stale state, then flip offline under
+        # the first call. Waiting here leaves the next test a state it can trust.
+        if self.ari is None:
+            return
+        endpoints = [e for name in self._processes for e in phone_endpoints(name)]
+        results = await asyncio.gather(
+            *(wait_endpoint_state(self.ari, e, "online", 4.0, negate=True) for e in endpoints),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, SippError):
+                log.warning("%s", result)  # the next readiness check will say more
 
     @overload
     def report(self) -> dict[str, PhoneReport]: ...
@@ -220,8 +240,10 @@ async def wait_endpoint_state(
     state: str,
     timeout: float,
     check: Callable[[], None] | None = None,
+    negate: bool = False,
 ) -> None:
-    """Poll ``GET /ari/endpoints/PJSIP/<endpoint>`` until its state is ``state``.
+    """Poll ``GET /ari/endpoints/PJSIP/<endpoint>`` until its state is ``state`` (with
+    ``negate``: until it is anything else, no answer included).
 
     With qualify_frequency=1 a phone turns ``online`` about 1 s after it starts and
     ``offline`` a few seconds after it stops. ``check`` runs each round (may raise).
@@ -241,10 +263,11 @@ async def wait_endpoint_state(
                     seen = str(body.get("state", f"HTTP {response.status}"))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 seen = f"{type(exc).__name__}: {exc}"
-            if seen == state:
+            if (seen == state) != negate:
                 return
             if time.monotonic() > deadline:
+                wanted = f"still {state}" if negate else f"not {state}"
                 raise SippError(
-                    f"endpoint PJSIP/{endpoint} not {state} within {timeout} s (last: {seen})"
+                    f"endpoint PJSIP/{endpoint} {wanted} after {timeout} s (last: {seen})"
                 )
             await asyncio.sleep(0.1)
