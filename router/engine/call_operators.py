@@ -184,7 +184,7 @@ class CallOperators(CallMedia):
         """Position in line and, when history allows, the estimated wait (non-blocking)."""
         room = self.ctx.room
         position = room.position(self.id)
-        estimate = room.estimated_wait_s(self.id)
+        estimate = room.estimated_wait_s(self.id, position)
         prompts = [wanted.announcement] if wanted.announcement else []
         if position == 1:
             prompts.append("queue-youarenext")

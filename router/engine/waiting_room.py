@@ -137,12 +137,17 @@ class WaitingRoom:
     def talk_finished(self, seconds: float) -> None:
         self._handle_times.append(seconds)
 
-    def estimated_wait_s(self, call_id: str) -> float | None:
+    def estimated_wait_s(self, call_id: str, position: int | None = None) -> float | None:
         """Position × recent mean handle time ÷ operators who may take the call; None when
-        there is too little history or nobody to share the load."""
+        there is too little history or nobody to share the load.
+
+        `position`: the caller's, when the caller already has it (finding it orders
+        every waiting call, once per announcement is enough)."""
         me = self._waiting.get(call_id)
-        position = self.position(call_id)
-        if me is None or position is None or len(self._handle_times) < MIN_HANDLE_TIMES:
+        if me is None or len(self._handle_times) < MIN_HANDLE_TIMES:
+            return None
+        position = position if position is not None else self.position(call_id)
+        if position is None:
             return None
         serving = sum(
             1
