@@ -203,4 +203,10 @@ ALTER TABLE callback_tasks ADD COLUMN attempt_operator_id TEXT;
 
 UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
 
+-- Running upgrade 0004 -> 0005
+
+ALTER TABLE callback_tasks ADD COLUMN target JSONB;
+
+UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
+
 COMMIT;

@@ -222,6 +222,8 @@ callback_tasks = Table(
     # How far the running attempt got (`AttemptStage`) and its operator (migration 0004).
     Column("attempt_stage", SafeText),
     Column("attempt_operator_id", SafeText),
+    # Where the miss was meant to go (`CallbackTarget` as JSON, migration 0005).
+    Column("target", PortableJson),
     # One active task per number, enforced by the database itself: two routers recording
     # misses of one number at once cannot both create one (the loser updates it instead).
     Index(
