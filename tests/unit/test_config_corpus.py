@@ -143,5 +143,7 @@ def test_deep_nesting_is_refused_quickly(tmp_path: Path, loader: type) -> None:
     with pytest.raises(ConfigError) as info:
         load_rules(deep, source="deep.yaml")
     (issue,) = info.value.issues
-    assert (issue.line, issue.column) == (1, len("skills: ") + 64)  # the 65th collection
+    # The column is where the parser's buffer stood (libyaml reads ahead by a release-dependent
+    # amount: 72 on PyYAML 6.0.3, 1008 on 6.0.4): only the refusal, the line and the reason matter.
+    assert issue.line == 1
     assert "nested more than 64 levels deep" in issue.message
