@@ -111,7 +111,7 @@ class Builder:
         except yaml.MarkedYAMLError as e:
             mark = yaml_error_mark(e)
             at = _mark(mark) if mark is not None else Mark(1, 1)
-            self._issue(at, describe_yaml_error(e, text))
+            self._issue(at, _nesting_message(e) or describe_yaml_error(e, text))
         except yaml.YAMLError as e:
             self.issues.append(file_issue(self.source, f"not readable as YAML: {e}"))
         return self._root
@@ -221,6 +221,14 @@ class Builder:
             return None
         frame.seen[node.text] = node.mark
         return node.text
+
+
+def _nesting_message(e: yaml.MarkedYAMLError) -> str | None:
+    # libyaml 0.2.6+ (PyYAML 6.0.4 wheels) scans ahead and refuses 1,000 open levels
+    # before its events reach our own limit: the same fault, told the same way.
+    if e.problem == "exceeded maximum nesting depth":
+        return f"nested more than {MAX_DEPTH} levels deep"
+    return None
 
 
 def _events(text: str) -> Iterator[Any]:
