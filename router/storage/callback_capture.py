@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.callback_schedule import CloseReason, TaskState, state_after_close
+from router.domain.miss_target import MissTarget, merged
 from router.domain.phone import is_e164
 from router.storage.models import MissInput, MissResult
 from router.storage.tables import ACTIVE_TASK, callback_tasks, dialect_insert, misses
@@ -142,6 +143,7 @@ async def _insert_task(conn: AsyncConnection, miss: MissInput, created_at: datet
         callback_number=miss.callback_number,
         keep_place=miss.keep_place,
         created_at=created_at,
+        target=_json(miss.target),
     )
     # The conflict target names the partial index: both backends need its WHERE.
     stmt = stmt.on_conflict_do_nothing(index_elements=[_tasks.number_e164], index_where=ACTIVE)
@@ -172,11 +174,16 @@ async def _join_task(conn: AsyncConnection, miss: MissInput) -> tuple[int, int] 
         "keep_place": task["keep_place"] or miss.keep_place,
         "callback_number": miss.callback_number or task["callback_number"],
         "preferred_operator_id": task["preferred_operator_id"] or miss.preferred_operator_id,
+        "target": _json(merged(MissTarget.from_json(task["target"]), miss.target)),
     }
     if task["state"] == TaskState.OPEN and due < task["due_at"]:
         values["due_at"] = due  # they keep trying: a retry waiting hours comes forward
     await conn.execute(update(callback_tasks).where(_tasks.id == task["id"]).values(values))
     return int(task["id"]), values["miss_count"]
+
+
+def _json(target: MissTarget | None) -> dict[str, Any] | None:
+    return None if target is None else target.to_json()
 
 
 async def _earlier_result(conn: AsyncConnection, call_id: str) -> MissResult:

@@ -27,6 +27,7 @@ from router.domain.callback_schedule import (
     TaskState,
     state_after_close,
 )
+from router.domain.miss_target import MissTarget
 from router.storage.callback_capture import (
     ACTIVE,
     CLOSE_FOR_NUMBER,
@@ -383,6 +384,7 @@ def _task(row: Any) -> CallbackTask:
     values["state"] = TaskState(values["state"])
     values["reasons"] = tuple(values["reasons"])
     values["keep_place"] = bool(values["keep_place"])
+    values["target"] = MissTarget.from_json(values["target"])
     return CallbackTask(**values)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from router.domain.callback_schedule import TaskState
 from router.domain.calls import Phase
+from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
 
 
@@ -152,6 +153,7 @@ class MissInput:
     keep_place: bool = False
     callback_number: str | None = None  # another number the caller asked to be called on
     preferred_operator_id: str | None = None  # assigned manager, or last operator spoken to
+    target: MissTarget | None = None  # where the call was meant to go (queue, skills, person)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,7 @@ class CallbackTask:
     created_at: datetime
     attempt_stage: str | None = None  # an `AttemptStage` value while an attempt runs
     attempt_operator_id: str | None = None
+    target: MissTarget | None = None  # the latest specific miss's (None: the line's default)
 
     @property
     def dial_number(self) -> str:

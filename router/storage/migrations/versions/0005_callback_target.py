@@ -5,7 +5,7 @@ Revises: 0004
 Create Date: 2026-12-03
 
 A task keeps the line, queue (or skills with levels) and manager of its latest specific
-miss as one JSON object (`router.domain.callback_target.CallbackTarget`), so the
+miss as one JSON object (`router.domain.miss_target.MissTarget`), so the
 dispatcher picks an operator with the same eligibility as the live routing. NULL: a task
 recorded before this revision, or a miss with no known target (the line's default then).
 """
