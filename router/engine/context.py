@@ -14,6 +14,7 @@ from router.crm.client import CrmClient
 from router.domain.callback_policy import MissReason
 from router.domain.callback_schedule import CloseReason, plan_miss
 from router.domain.calls import RingResult
+from router.domain.miss_target import MissTarget
 from router.engine.board import OperatorBoard
 from router.engine.recorder import Recorder
 from router.storage.journal import CallEvent, CallUpdate, CloseCallbacks, NewCall, RingAttempt
@@ -48,6 +49,7 @@ class MissFacts:
     number: str | None  # E.164; None for a withheld or invalid caller ID
     patient_id: str | None = None
     line: str | None = None
+    target: MissTarget | None = None  # where it was meant to go: who may call it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ class CallContext:
             keep_place=place_at is not None,
             callback_number=callback_number,
             preferred_operator_id=preferred_operator,
+            target=miss.target,
         )
         self.recorder.submit(f"miss {miss.call_id}", lambda: self.store.callbacks.record_miss(row))
 
