@@ -14,6 +14,7 @@ from router.ari.events import ChannelDtmfReceived
 from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome
+from router.domain.miss_target import MissTarget
 from router.domain.phone import normalise_caller
 from router.engine.call_base import CallEvent
 from router.engine.call_operators import CallOperators, Wanted
@@ -43,6 +44,7 @@ class TurnCame(Exception):
 
 class CallKeepPlace(CallOperators):
     _in_keep_dialog = False
+    miss_target: MissTarget | None = None  # what the call waits for (set by the walk)
 
     def _keep_place_key(self) -> str | None:
         return self.ctx.settings.keep_place_key if self.ctx.keep_place is not None else None
@@ -76,7 +78,7 @@ class CallKeepPlace(CallOperators):
         eligible = wanted.eligible_at(waited) - set(self.tried) or wanted.eligible_at(waited)
         own = self.caller_e164 or number  # a withheld caller who typed a number: that one
         self.ctx.record_miss(
-            MissFacts(self.id, own, self.patient_id, line),
+            MissFacts(self.id, own, self.patient_id, line, self.miss_target),
             MissReason.REQUESTED,
             waited,
             label="keep_place",

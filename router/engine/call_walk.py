@@ -16,6 +16,7 @@ from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome
 from router.domain.dispatch import PERSONAL
 from router.domain.menus import Menu, MenuOption, plan_menu
+from router.domain.miss_target import aim
 from router.domain.queue_steps import Queue, QueueStep, eligible_operators
 from router.domain.routing import (
     AssignedTarget,
@@ -78,6 +79,9 @@ class CallWalk(CallKeepPlace):
             await self._miss(MissReason.NO_OPERATOR, Outcome.NO_OPERATOR)
 
     async def _follow(self, target: Target) -> Step:
+        line = self.line.id if self.line else None
+        assigned = self.facts.assigned_operator
+        self.miss_target = aim(self.miss_target, target, line=line, assigned=assigned)
         if isinstance(target, RoutesTarget):
             return self._routes(target.routes)
         if isinstance(target, MenuTarget):
@@ -245,7 +249,7 @@ class CallWalk(CallKeepPlace):
 
     def _note_miss(self, reason: MissReason, waited_s: float, label: str | None = None) -> None:
         line = self.line.id if self.line else None
-        miss = MissFacts(self.id, self.caller_e164, self.patient_id, line)
+        miss = MissFacts(self.id, self.caller_e164, self.patient_id, line, self.miss_target)
         self.ctx.record_miss(
             miss,
             reason,
