@@ -108,6 +108,13 @@ class NextStep:
     close_reason: CloseReason | None = None
 
 
+def uses_an_attempt(outcome: AttemptOutcome) -> bool:
+    """Whether an attempt counts towards `max_attempts`. An interrupted one (the router
+    stopped, Asterisk restarted, the operator left before the patient was dialled) never
+    reached the patient: it uses none of their attempts."""
+    return outcome is not AttemptOutcome.INTERRUPTED
+
+
 def after_attempt(
     policy: CallbackPolicy,
     outcome: AttemptOutcome,

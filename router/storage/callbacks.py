@@ -26,6 +26,7 @@ from router.domain.callback_schedule import (
     CloseReason,
     TaskState,
     state_after_close,
+    uses_an_attempt,
 )
 from router.domain.miss_target import MissTarget
 from router.storage.callback_capture import (
@@ -63,6 +64,7 @@ class CallbacksRepo:
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self._db = db
         self._clock = clock
+        self._task_listeners: builtins.list[Callable[[], None]] = []
 
     # --- capture -------------------------------------------------------------------
 
@@ -74,7 +76,16 @@ class CallbacksRepo:
         """
         check_miss(miss)
         async with self._db.begin() as conn:
-            return await record_miss(conn, miss, self._clock())
+            result = await record_miss(conn, miss, self._clock())
+        if result.task_id is not None and not result.duplicate:
+            for listener in self._task_listeners:
+                listener()  # committed: a dispatcher may claim it now
+        return result
+
+    def add_task_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs after each miss that opened or joined a task (the dispatcher
+        wakes at once instead of at its next poll)."""
+        self._task_listeners.append(listener)
 
     async def close_for_number(
         self, number_e164: str, reason: CloseReason | str, at: datetime, call_id: str | None
@@ -90,23 +101,32 @@ class CallbacksRepo:
 
     # --- dispatch ------------------------------------------------------------------
 
+    async def due(
+        self, now: datetime, limit: int = 1, *, lease_s: float = 300.0
+    ) -> builtins.list[CallbackTask]:
+        """The tasks `claim_due` could claim now, most urgent first, without claiming
+        them: the dispatcher picks those a free operator may take (a read, no write)."""
+        stmt = select(callback_tasks).where(_due(now, lease_s)).order_by(*_DISPATCH_ORDER)
+        return await self._tasks(stmt.limit(limit))
+
     async def claim_due(
-        self, now: datetime, instance_id: str, limit: int = 1, *, lease_s: float = 300.0
+        self,
+        now: datetime,
+        instance_id: str,
+        limit: int = 1,
+        *,
+        lease_s: float = 300.0,
+        among: Iterable[int] | None = None,
     ) -> builtins.list[CallbackTask]:
         """Claim up to `limit` due tasks for `instance_id`, most urgent first.
 
         Due: open with `due_at <= now`, or claimed more than `lease_s` ago by a dispatcher
         that never started an attempt. Order: priority, then the original place.
+        `among`: only these tasks (those `due` listed and the dispatcher chose).
         """
-        stale = now - timedelta(seconds=lease_s)
-        due = or_(
-            and_(_tasks.state == TaskState.OPEN.value, _tasks.due_at <= now),
-            and_(
-                _tasks.state == TaskState.CLAIMED.value,
-                _tasks.claimed_at < stale,
-                _tasks.attempt_started_at.is_(None),
-            ),
-        )
+        due = _due(now, lease_s)
+        if among is not None:
+            due = and_(due, _tasks.id.in_(builtins.list(among)))
         picked = select(_tasks.id).where(due).order_by(*_DISPATCH_ORDER).limit(limit)
         claim = update(callback_tasks).values(
             state=TaskState.CLAIMED.value, claimed_by=instance_id, claimed_at=now
@@ -208,6 +228,8 @@ class CallbacksRepo:
             "claimed_by": None,
             "claimed_at": None,
         }
+        if not uses_an_attempt(AttemptOutcome(outcome)):
+            values["attempts"] = _tasks.attempts - 1  # counted by `start_attempt`: undone
         if close_reason is not None:
             values.update(_closing(CloseReason(close_reason), at))
         else:
@@ -337,6 +359,19 @@ class CallbacksRepo:
 
 
 _DISPATCH_ORDER = (_tasks.priority.desc(), _tasks.first_missed_at, _tasks.id)
+
+
+def _due(now: datetime, lease_s: float) -> Any:
+    """Claimable: open and due, or claimed over `lease_s` ago and never started."""
+    stale = now - timedelta(seconds=lease_s)
+    return or_(
+        and_(_tasks.state == TaskState.OPEN.value, _tasks.due_at <= now),
+        and_(
+            _tasks.state == TaskState.CLAIMED.value,
+            _tasks.claimed_at < stale,
+            _tasks.attempt_started_at.is_(None),
+        ),
+    )
 
 
 def _claimed_by(instance_id: str, *, started: bool) -> tuple[Any, ...]:

@@ -154,13 +154,34 @@ async def test_attempts_under_way_are_the_started_ones_of_that_router(store: Sto
     assert (reopened.attempt_stage, reopened.last_outcome) == (None, "no_answer")
 
 
-async def test_an_interrupted_attempt_is_due_again_and_counted(store: Store) -> None:
+async def test_an_interrupted_attempt_is_due_again_and_not_counted(store: Store) -> None:
     callbacks = store.callbacks
     task_id = await claimed(store, ANNA, "router-a", started=True)
     back = await callbacks.finish_attempt(task_id, "interrupted", minutes(2), minutes(2), None)
     assert back is not None and back.state is TaskState.OPEN
-    assert (back.last_outcome, back.attempts, back.due_at) == ("interrupted", 1, minutes(2))
+    # It never reached the patient: max_attempts is theirs, not the router's restarts'.
+    assert (back.last_outcome, back.attempts, back.due_at) == ("interrupted", 0, minutes(2))
     assert [t.id for t in await callbacks.claim_due(minutes(2), "router-b")] == [task_id]
+    assert await callbacks.start_attempt(task_id, "router-b", minutes(3), "op1002")
+    again = await callbacks.finish_attempt(task_id, "no_answer", minutes(4), minutes(34), None)
+    assert again is not None and again.attempts == 1
+
+
+async def test_due_lists_without_claiming_and_claim_takes_only_the_chosen(store: Store) -> None:
+    callbacks = store.callbacks
+    anna, olga = await task_of(store, ANNA), await task_of(store, OLGA)
+    assert [t.id for t in await callbacks.due(T0, limit=10)] == [anna, olga]
+    assert [t.id for t in await callbacks.due(T0, limit=10)] == [anna, olga]  # still open
+    assert [t.id for t in await callbacks.claim_due(T0, "router-a", 5, among=[olga])] == [olga]
+    assert [t.id for t in await callbacks.due(T0, limit=10)] == [anna]
+
+
+async def test_a_miss_that_makes_a_task_tells_the_listeners(store: Store) -> None:
+    told: list[int] = []
+    store.callbacks.add_task_listener(lambda: told.append(1))
+    await store.callbacks.record_miss(miss(ANNA))
+    await store.callbacks.record_miss(miss(None))  # anonymous: no task
+    assert told == [1]
 
 
 async def test_close_for_do_not_call(store: Store) -> None:

@@ -20,6 +20,7 @@ from router.domain.callback_schedule import (
     plan_miss,
     retry_due,
     state_after_close,
+    uses_an_attempt,
 )
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -192,3 +193,7 @@ def test_dispatch_properties(
     # With nobody waiting inbound, only hours and K decide.
     if since is None:
         assert allowed == (is_open(HOURS, now).open and free >= (1 if keep_place else k))
+
+
+def test_only_an_interrupted_attempt_uses_none_of_the_patients_attempts() -> None:
+    assert [o for o in AttemptOutcome if not uses_an_attempt(o)] == [AttemptOutcome.INTERRUPTED]
