@@ -11,7 +11,7 @@ when the schema pass failed somewhere.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar
@@ -39,6 +39,7 @@ from router.config.rules_build import (
     build_routes,
 )
 from router.config.rules_crosscheck import routing_cross_check
+from router.config.rules_flow import flow_check
 from router.config.rules_schema import (
     CalendarSpec,
     CallbackSpec,
@@ -142,6 +143,9 @@ class Rules:
     menus: Mapping[str, Menu] = field(default_factory=dict)
     queues: Mapping[str, Queue] = field(default_factory=dict)
     callback: CallbackPolicy = field(default_factory=CallbackPolicy)
+    # What `check` warns about but accepts (a line that only plays a message, an unused
+    # menu): printed by `check`, logged by a reload, listed by `GET /api/rules`.
+    warnings: tuple[ConfigIssue, ...] = ()
 
     def operator(self, operator_id: str) -> Operator | None:
         return next((o for o in self.operators if o.id == operator_id), None)
@@ -173,7 +177,7 @@ def rules_from_document(doc: YamlDocument, *, loaded_from: Path) -> Rules:
     issues.extend(routing_cross_check(doc, _valid_operators(doc.data)))
     if issues or spec is None:
         raise ConfigError(issues)
-    return Rules(
+    rules = Rules(
         version=doc.sha256[:12],
         loaded_from=loaded_from,
         name=spec.about.name if spec.about else None,
@@ -186,6 +190,12 @@ def rules_from_document(doc: YamlDocument, *, loaded_from: Path) -> Rules:
         queues=MappingProxyType({k: build_queue(k, v) for k, v in spec.queues.items()}),
         callback=build_callback(spec.callback),
     )
+    # Loops and strandings are judged on the built rules: every reference now resolves.
+    lines = [(("lines", i, "routes"), line.routes) for i, line in enumerate(rules.lines)]
+    flow = flow_check(doc, lines, rules.routes, rules.menus, rules.queues, rules.operators)
+    if flow.errors:
+        raise ConfigError(flow.errors)
+    return replace(rules, warnings=tuple(sorted(flow.warnings, key=ConfigIssue.sort_key)))
 
 
 def _valid_operators(data: Any) -> list[Operator]:
@@ -266,7 +276,7 @@ def cross_check(doc: YamlDocument) -> list[ConfigIssue]:
     """References and uniqueness, on the raw data so that they run even when some
     operators failed the schema pass: one `check` shows every problem."""
     catalogue = _catalogue(doc.data)
-    issues: list[ConfigIssue] = []
+    issues: list[ConfigIssue] = _no_operators(doc)
     first_id: dict[str, int] = {}
     first_endpoint: dict[str, tuple[int, str | None]] = {}
     for op in _operator_refs(doc.data):
@@ -291,6 +301,18 @@ def cross_check(doc: YamlDocument) -> list[ConfigIssue]:
             issues.extend(_unknown_skills(doc, here, op.skills, catalogue))
         issues.extend(_repeated_languages(doc, here, op.languages))
     return issues
+
+
+def _no_operators(doc: YamlDocument) -> list[ConfigIssue]:
+    """No operator at all: every call would ring nobody (the queues, the managers and the
+    last resort all choose among the operators), so no caller could ever be answered."""
+    if not isinstance(doc.data, Mapping) or doc.data.get("operators") not in (None, []):
+        return []
+    msg = (
+        "no operators: no call could ever be answered (list at least one, like"
+        " '- {id: op1001, name: Anna, endpoint: PJSIP/op1001}')"
+    )
+    return [doc.issue(("operators",), msg, at="key")]
 
 
 def _unknown_skills(

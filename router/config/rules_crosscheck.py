@@ -20,7 +20,7 @@ from router.config.rules_schema import QueueSpec
 from router.config.yamlsafe import YamlDocument
 from router.domain.operators import Operator
 from router.domain.phone import normalise_did
-from router.domain.queue_steps import Queue, ever_eligible
+from router.domain.queue_steps import Queue, QueueStep, eligible_operators
 
 
 @dataclass
@@ -287,13 +287,21 @@ class _Checker:
         queues = _typed_queues(self.data)
         queue = queues.get(name)
         if queue is None or not self.operators:
+            return  # no operators at all is reported once, at `operators`
+        # A caller leaves at max_wait_s: steps after it never admit anyone.
+        last = max((s for s in queue.steps if s.after_s <= queue.max_wait_s), key=_after)
+        if eligible_operators(queue, last.after_s, self.operators, queues):
             return
-        if not ever_eligible(queue, self.operators, queues):
-            last = queue.steps[-1]
-            need = ", ".join(last.skills) or "no skills"
-            pool = f" in branch(es) {', '.join(sorted(queue.branches))}" if queue.branches else ""
-            msg = f"no operator{pool} could ever take this queue: even its last step needs"
-            self.add(("queues", name), f"{msg} {need} at level {last.min_level} or more", "key")
+        need = ", ".join(last.skills) or "no skills"
+        pool = f" in branch(es) {', '.join(sorted(queue.branches))}" if queue.branches else ""
+        msg = f"no operator{pool} could ever take this queue: even its last step"
+        if last is not queue.steps[-1]:
+            msg += f" before max_wait_s {queue.max_wait_s}"
+        self.add(("queues", name), f"{msg} needs {need} at level {last.min_level} or more", "key")
+
+
+def _after(step: QueueStep) -> int:
+    return step.after_s
 
 
 def _typed_queues(data: Any) -> dict[str, Queue]:

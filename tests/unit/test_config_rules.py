@@ -73,8 +73,8 @@ def test_operators_are_domain_values(tmp_path: Path) -> None:
 
 
 def test_a_minimal_file(tmp_path: Path) -> None:
-    rules = _rules(tmp_path, "operators:\n")
-    assert rules.operators == ()
+    rules = _rules(tmp_path, "operators: [{id: op1, name: Ola, endpoint: PJSIP/op1}]\n")
+    assert [op.id for op in rules.operators] == ["op1"]
     assert dict(rules.skills) == {}
     assert rules.name is None
 
@@ -155,8 +155,9 @@ def test_bad_language_and_branch(tmp_path: Path) -> None:
 
 
 def test_the_version_changes_with_the_content(tmp_path: Path) -> None:
-    first = _rules(tmp_path, "operators: []\n").version
-    second = _rules(tmp_path, "operators: [] # edited\n").version
+    one = "operators: [{id: op1, name: Ola, endpoint: PJSIP/op1}]"
+    first = _rules(tmp_path, one + "\n").version
+    second = _rules(tmp_path, one + " # edited\n").version
     assert first != second
     assert len(first) == 12
     int(first, 16)

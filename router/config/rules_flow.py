@@ -1,0 +1,385 @@
+"""Where calls can go: loops, strandings and dead definitions in the routing sections.
+
+It runs on the built `Rules`, once the schema and reference checks found nothing (a graph
+with broken references says nothing useful), and points into the file through the
+document's positions. Errors are what loops or strands every caller who gets there;
+warnings are what a clinic could mean (a line that only plays a message) but must know.
+
+The graph: a route list, a menu and a queue are nodes; each route, menu option,
+`otherwise` and `at_max_wait` is an edge to another node or an end (an operator, the
+patient's manager, a callback task, a message and hang-up). A route list with no route
+without conditions, and a menu with no `default`, also fall through to the live router's
+last resort (any free operator, `routing.unrouted_max_wait_s`), which is a safety net and
+not a destination: it does not count as a way to an operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from router.config.errors import ConfigIssue, KeyPath
+from router.config.yamlsafe import YamlDocument
+from router.domain.journey import MAX_HOPS
+from router.domain.menus import Menu
+from router.domain.operators import Operator
+from router.domain.queue_steps import Queue, eligible_operators
+from router.domain.routing import (
+    AssignedTarget,
+    CallbackTarget,
+    HangUpTarget,
+    MenuTarget,
+    OperatorTarget,
+    QueueTarget,
+    Route,
+    RoutesTarget,
+    SkillsTarget,
+    Target,
+)
+
+Node = tuple[str, str]  # (section: routes | menus | queues, name)
+
+LAST_RESORT = (
+    "the last resort (any free operator, waiting routing.unrouted_max_wait_s, 0 s unless set)"
+)
+CUT = f"the live router gives up after {MAX_HOPS} steps and rings any free operator without waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One way out of a node: to another node, or an end (`what` says which)."""
+
+    path: KeyPath  # where it is written
+    to: Node | None
+    what: str = ""  # for an end: "hang_up", "the last resort", "a queue"…
+    answered: bool = False  # an operator answers (now, or by calling back)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingGraph:
+    """The routing sections as nodes and edges (`edges` in file order)."""
+
+    edges: Mapping[Node, tuple[Edge, ...]]
+    starts: Mapping[Node, KeyPath]  # route lists named by lines -> the first such line
+
+    def reachable(self) -> set[Node]:
+        seen: set[Node] = set()
+        todo = list(self.starts)
+        while todo:
+            node = todo.pop()
+            if node in seen or node not in self.edges:
+                continue
+            seen.add(node)
+            todo.extend(e.to for e in self.edges[node] if e.to is not None)
+        return seen
+
+    def answering(self) -> set[Node]:
+        """Nodes from which some path reaches an operator (now or by calling back)."""
+        good = {n for n, out in self.edges.items() if any(e.answered for e in out)}
+        changed = True
+        while changed:
+            changed = False
+            for node, out in self.edges.items():
+                if node not in good and any(e.to in good for e in out):
+                    good.add(node)
+                    changed = True
+        return good
+
+
+def target_edges(path: KeyPath, target: Target) -> list[Edge]:
+    """The ways out a target written at `path` gives (an `otherwise` adds its own)."""
+    if isinstance(target, RoutesTarget):
+        return [Edge((*path, "routes"), ("routes", target.routes))]
+    if isinstance(target, MenuTarget):
+        return [Edge((*path, "menu"), ("menus", target.menu))]
+    if isinstance(target, QueueTarget):
+        return [Edge((*path, "queue"), ("queues", target.queue))]
+    if isinstance(target, SkillsTarget):
+        return [Edge((*path, "skills"), None, "operators with these skills", True)]
+    if isinstance(target, AssignedTarget):
+        here = (*path, "assigned_operator")
+        first = Edge(here, None, "the patient's manager", True)
+        return [first, *target_edges((*here, "otherwise"), target.otherwise)]
+    if isinstance(target, OperatorTarget):
+        here = (*path, "operator")
+        first = Edge(here, None, f"operator {target.operator}", True)
+        return [first, *target_edges((*here, "otherwise"), target.otherwise)]
+    if isinstance(target, CallbackTarget):
+        key = "voicemail" if target.voicemail else "callback"
+        return [Edge((*path, key), None, f"a {key}", True)]
+    assert isinstance(target, HangUpTarget)
+    return [Edge((*path, "hang_up"), None, "a message and hang-up")]
+
+
+def build_graph(
+    lines: Iterable[tuple[KeyPath, str]],
+    routes: Mapping[str, tuple[Route, ...]],
+    menus: Mapping[str, Menu],
+    queues: Mapping[str, Queue],
+) -> RoutingGraph:
+    """`lines` are (path of the line's `routes`, route list name) pairs."""
+    edges: dict[Node, tuple[Edge, ...]] = {}
+    for name, lst in routes.items():
+        out = [
+            e for i, r in enumerate(lst) for e in target_edges(("routes", name, i, "then"), r.then)
+        ]
+        if not any(r.when.always for r in lst):
+            out.append(Edge(("routes", name), None, LAST_RESORT))
+        edges[("routes", name)] = tuple(out)
+    for name, menu in menus.items():
+        here: KeyPath = ("menus", name, "options")
+        out = [
+            e for i, o in enumerate(menu.options) for e in target_edges((*here, i, "then"), o.then)
+        ]
+        if menu.default is None:
+            out.append(Edge(("menus", name), None, LAST_RESORT))
+        edges[("menus", name)] = tuple(out)
+    for name, queue in queues.items():
+        out = [Edge(("queues", name), None, "a queue", True)]
+        if queue.at_max_wait is not None:
+            out += target_edges(("queues", name, "at_max_wait"), queue.at_max_wait)
+        edges[("queues", name)] = tuple(out)
+    starts: dict[Node, KeyPath] = {}
+    for path, name in lines:
+        starts.setdefault(("routes", name), path)
+    return RoutingGraph(edges, starts)
+
+
+def components(nodes: Iterable[Node], succ: Mapping[Node, list[Node]]) -> list[list[Node]]:
+    """Strongly connected components (Tarjan, iterative: a long chain must not recurse)."""
+    index: dict[Node, int] = {}
+    low: dict[Node, int] = {}
+    stack: list[Node] = []
+    on_stack: set[Node] = set()
+    found: list[list[Node]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            nexts = succ.get(node, [])
+            if i < len(nexts):
+                work.append((node, i + 1))
+                child = nexts[i]
+                if child not in index:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            if low[node] == index[node]:
+                member: list[Node] = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    member.append(top)
+                    if top == node:
+                        break
+                found.append(member)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return found
+
+
+def _name(node: Node) -> str:
+    return {"routes": "route list", "menus": "menu", "queues": "queue"}[node[0]] + f" '{node[1]}'"
+
+
+class FlowCheck:
+    """Runs every flow check on one rule set; `errors` refuse it, `warnings` do not."""
+
+    def __init__(
+        self,
+        doc: YamlDocument,
+        graph: RoutingGraph,
+        queues: Mapping[str, Queue],
+        operators: tuple[Operator, ...],
+    ) -> None:
+        self.doc, self.graph, self.queues, self.operators = doc, graph, queues, operators
+        self.errors: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
+
+    def run(self, has_lines: bool) -> FlowCheck:
+        self.loops()
+        good = self.graph.answering()
+        self.strandings(good)
+        self.fallbacks(good)
+        self.unused(has_lines)
+        for name, queue in self.queues.items():
+            self.queue_steps(name, queue)
+        return self
+
+    def loops(self) -> None:
+        edges = self.graph.edges
+        # Route lists leading to route lists see the same caller facts every time round
+        # (only a menu adds an answer), so a caller who enters such a cycle never leaves it.
+        instant = {
+            n: [e.to for e in out if e.to and e.to[0] == "routes"]
+            for n, out in edges.items()
+            if n[0] == "routes"
+        }
+        for cycle in self.cycles(instant):
+            first = self.closing_edge(cycle, instant)
+            ring = " -> ".join(n[1] for n in (*cycle, cycle[0]))
+            self.errors.append(
+                self.doc.issue(
+                    first.path,
+                    f"route lists {ring} form a loop: a call that gets here is checked"
+                    " against the same lists with nothing new to decide on, again and again"
+                    f" ({CUT}); end the loop with a queue, skills, operator, callback or"
+                    " hang_up target",
+                    at="value",
+                )
+            )
+        every = {n: [e.to for e in out if e.to] for n, out in edges.items()}
+        for cycle in self.cycles(every):
+            if all(n[0] == "routes" for n in cycle):
+                continue  # reported above
+            members = set(cycle)
+            if any(e.to not in members and e.what != LAST_RESORT for n in cycle for e in edges[n]):
+                continue  # a caller can leave it ("press 0 to hear the menu again" is fine)
+            names = ", ".join(_name(n) for n in cycle)
+            first = self.closing_edge(cycle, every)
+            self.errors.append(
+                self.doc.issue(
+                    first.path,
+                    f"{names} form a loop with no way out: every option and route leads back"
+                    f" into it, so callers go round until they hang up ({CUT}); give one"
+                    " option a queue, skills, operator, callback or hang_up target",
+                    at="value",
+                )
+            )
+
+    def cycles(self, succ: Mapping[Node, list[Node]]) -> list[list[Node]]:
+        """The loops of `succ`, each in file order, the loops in file order too."""
+        order = list(self.graph.edges)
+        found = []
+        for comp in components(order, succ):
+            if len(comp) > 1 or comp[0] in succ.get(comp[0], []):
+                found.append(sorted(comp, key=order.index))
+        return sorted(found, key=lambda c: order.index(c[0]))
+
+    def closing_edge(self, cycle: list[Node], succ: Mapping[Node, list[Node]]) -> Edge:
+        """Where the loop is written: the first edge of its first node back into it."""
+        members = set(cycle)
+        return next(
+            e for e in self.graph.edges[cycle[0]] if e.to in members and e.to in succ[cycle[0]]
+        )
+
+    def strandings(self, good: set[Node]) -> None:
+        for node, out in self.graph.edges.items():
+            if node in good:
+                continue
+            ends = sorted({e.what for e in out if e.to is None}) or ["the loop above"]
+            self.warnings.append(
+                self.doc.issue(
+                    node,
+                    f"no caller sent to this {_name(node).split(' ')[0]} can reach an operator"
+                    f" or get a callback: every way out ends in {' or '.join(ends)}",
+                    at="key",
+                )
+            )
+
+    def fallbacks(self, good: set[Node]) -> None:
+        """A manager or named operator whose `otherwise` strands the caller."""
+        for out in self.graph.edges.values():
+            for edge in out:
+                if edge.to is not None or edge.path[-1] not in ("assigned_operator", "operator"):
+                    continue
+                after = [
+                    e for e in out if e.path[: len(edge.path) + 1] == (*edge.path, "otherwise")
+                ]
+                if any(e.answered or e.to in good for e in after):
+                    continue
+                ends = " or ".join(sorted({e.what if e.to is None else _name(e.to) for e in after}))
+                self.warnings.append(
+                    self.doc.issue(
+                        (*edge.path, "otherwise"),
+                        f"when {edge.what} does not answer, the caller gets {ends} and no"
+                        " operator: add a queue, skills or callback target here",
+                        at="key",
+                    )
+                )
+
+    def unused(self, has_lines: bool) -> None:
+        if not has_lines:
+            if self.graph.edges:
+                self.warnings.append(
+                    self.doc.issue(
+                        ("lines",),
+                        "no lines: every call is unrouted and goes to "
+                        + LAST_RESORT
+                        + "; the routes, menus and queues below are not used",
+                        at="key",
+                    )
+                )
+            return
+        reached = self.graph.reachable()
+        # A queue named by another's `overflow_to` lends its operators: it is in use.
+        reached |= {
+            ("queues", step.overflow_to)
+            for name, queue in self.queues.items()
+            if ("queues", name) in reached
+            for step in queue.steps
+            if step.overflow_to
+        }
+        for node in self.graph.edges:
+            if node not in reached:
+                self.warnings.append(
+                    self.doc.issue(
+                        node,
+                        f"{_name(node)} is not used: no line, route or menu option leads to"
+                        " it, so no caller ever gets here",
+                        at="key",
+                    )
+                )
+
+    def queue_steps(self, name: str, queue: Queue) -> None:
+        for i, step in enumerate(queue.steps):
+            here = ("queues", name, "steps", i)
+            if step.after_s > queue.max_wait_s:
+                self.warnings.append(
+                    self.doc.issue(
+                        (*here, "after_s"),
+                        f"this step is never reached: callers wait at most max_wait_s"
+                        f" {queue.max_wait_s} s in this queue",
+                        at="value",
+                    )
+                )
+        first = next(
+            (
+                s
+                for s in queue.steps
+                if eligible_operators(queue, s.after_s, self.operators, self.queues)
+            ),
+            None,
+        )
+        if first is not None and first.after_s > 0 and first.after_s <= queue.max_wait_s:
+            self.warnings.append(
+                self.doc.issue(
+                    ("queues", name, "steps", 0),
+                    f"no operator may take this queue's calls before they waited"
+                    f" {first.after_s} s (the first step anyone passes): callers wait that"
+                    " long with nobody to answer",
+                    at="auto",
+                )
+            )
+
+
+def flow_check(
+    doc: YamlDocument,
+    lines: Iterable[tuple[KeyPath, str]],
+    routes: Mapping[str, tuple[Route, ...]],
+    menus: Mapping[str, Menu],
+    queues: Mapping[str, Queue],
+    operators: tuple[Operator, ...],
+) -> FlowCheck:
+    """Loops (errors), strandings and unused definitions (warnings) of a built rule set."""
+    starts = list(lines)
+    graph = build_graph(starts, routes, menus, queues)
+    return FlowCheck(doc, graph, queues, operators).run(has_lines=bool(starts))
