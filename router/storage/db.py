@@ -13,7 +13,15 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from router.storage.sqlite_file import FileGuard, FileProblem, describe
+
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+FILE_CHECK_S = 2.0  # how often `watch` looks at the SQLite file between writes
+
+
+class DatabaseFileError(OSError):
+    """The SQLite file at the configured path is not the one opened: writes are refused
+    (the journey writer keeps and retries them) rather than lost in a deleted file."""
 
 
 class Database:
@@ -26,8 +34,9 @@ class Database:
     other processes (an admin's sqlite3 shell, a second router on the same file).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, file: FileGuard | None = None) -> None:
         self._engine = engine
+        self._file = file  # SQLite on a file: is it still the one opened?
         # SQLite has one writer at a time. Left to itself, a waiting writer polls the file
         # lock with growing sleeps and keeps losing to a bulk import that re-takes the
         # lock at once (measured: 0.6 s stalls of journey writes). Queuing our own writers
@@ -49,8 +58,12 @@ class Database:
             )
         prepare_sqlite_path(url)
         engine = create_async_engine(url, echo=echo, pool_pre_ping=backend == "postgresql")
+        path = _sqlite_path(url)
+        file = None if path is None else FileGuard(path)
         if backend == "sqlite":
             _install_sqlite_pragmas(engine, busy_timeout_ms)
+        if file is not None:
+            file.install(engine)
         connected = False
         try:
             async with engine.connect() as conn:
@@ -59,7 +72,9 @@ class Database:
         finally:
             if not connected:  # also on cancellation: leave no pool behind
                 await engine.dispose()
-        return cls(engine)
+        if file is not None:
+            file.pin()
+        return cls(engine, file)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -80,15 +95,51 @@ class Database:
             async with self._engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self._engine.begin() as conn:
-            yield conn
+        async with self._write_lock:
+            self._refuse_if_file_moved()
+            async with self._engine.begin() as conn:
+                yield conn
 
     def connect(self) -> AsyncConnection:
         """A connection for reads (use `async with`); nothing it does is committed."""
         return self._engine.connect()
 
+    @property
+    def file_problem(self) -> str | None:
+        """Why the SQLite file cannot take writes now (as last checked), None when it can."""
+        if self._file is None or self._file.problem is None:
+            return None
+        return describe(self._file.problem, self._file.path)
+
+    def _refuse_if_file_moved(self) -> None:
+        # One stat per transaction: after a deletion no write goes into the unlinked file.
+        if self._file is not None and self._file.check() is not None:
+            raise DatabaseFileError(self.file_problem)
+
+    async def verify(self) -> str | None:
+        """Check the SQLite file; a deleted one whose folder is there is restored from the
+        open connections (with the writes made since) and used again. Returns the problem
+        left, None when there is none."""
+        if self._file is not None and self._file.check() is FileProblem.DELETED:
+            assert self._write_lock is not None  # a file guard is SQLite's
+            async with self._write_lock:
+                await self._file.restore(self._engine)
+        return self.file_problem
+
+    async def watch(self, interval_s: float = FILE_CHECK_S) -> None:
+        """`verify` every `interval_s` seconds, so an idle router notices too (runs until
+        cancelled; writes check the file themselves)."""
+        if self._file is None:
+            return
+        while True:
+            await self.verify()
+            await asyncio.sleep(interval_s)
+
     async def ping(self, timeout_s: float = 1.0) -> bool:
-        """True when the database answers `SELECT 1` within `timeout_s` seconds."""
+        """True when the database answers `SELECT 1` within `timeout_s` seconds (and, on
+        SQLite, the file at its path is the one opened)."""
+        if self._file is not None and self._file.check() is not None:
+            return False
         try:
             async with asyncio.timeout(timeout_s), self._engine.connect() as conn:
                 await conn.execute(select(1))
