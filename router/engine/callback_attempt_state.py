@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from router.domain.calendar import Calendar
 from router.domain.callback_schedule import AttemptOutcome, after_attempt
+from router.domain.selection import Strategy
 from router.engine.call_state import CALLBACK_PREFIX
 from router.engine.context import CallContext
 from router.storage.models import CallbackTask
@@ -23,6 +24,8 @@ class Place:
     priority: int
     eligible: frozenset[str]
     preferred: str | None = None  # offered first when free (manager, last spoken to)
+    strategy: Strategy = "longest_idle"  # the missed call's queue's choice among them
+    skills: tuple[str, ...] = ()  # what `best_skill` weighs
 
 
 @dataclass(frozen=True, slots=True)

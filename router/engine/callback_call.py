@@ -31,7 +31,7 @@ from router.engine.callback_attempt_state import (
     ringback_id,
 )
 from router.engine.cleanup import delete_bridge, hang_up
-from router.engine.context import CallContext
+from router.engine.context import CallContext, ChannelGone
 from router.engine.waiting_room import OperatorOffer, give_back, put_offer
 from router.storage.models import CallbackTask
 
@@ -70,6 +70,7 @@ class CallbackAttempt:
         self.operator_id: str | None = task.attempt_operator_id if adopted else None
         self.tried: set[str] = set()
         self._legs: set[str] = set()
+        self._originating: set[str] = set()
         self._wrong_number = False
         self.outcome: AttemptOutcome | None = None
         if adopted is not None:  # at once: their next events must not go astray
@@ -79,22 +80,41 @@ class CallbackAttempt:
     def owns(self, channel_id: str) -> bool:
         return channel_id in self._legs
 
+    def live_legs(self) -> set[str]:
+        """Legs Asterisk has created (not those whose originate is still under way)."""
+        return self._legs - self._originating
+
+    def vanished(self, legs: set[str]) -> None:
+        """After a reconnect: these legs are gone from Asterisk, their end events lost
+        with the socket. Told as events, so each step ends as it would have."""
+        for leg in sorted(legs):
+            log.info("callback %s: leg %s vanished while disconnected", self.task.id, leg)
+            self.queue.put_nowait(ChannelGone(leg))
+
     # -- the coroutine ------------------------------------------------------------------
 
     async def run(self) -> None:
+        stopping = False
         try:
-            outcome: AttemptOutcome | None
+            outcome: AttemptOutcome | None = None
             if self.adopted is not None:
                 outcome = await self._continue_adopted(self.adopted)
             else:
                 operator_id = await self._get_operator()
-                if operator_id is None:
-                    return
-                outcome = await self._attempt(operator_id)
+                if operator_id is not None:
+                    outcome = await self._attempt(operator_id)
             if outcome is not None:
                 await self._finish(outcome)
+        except asyncio.CancelledError:
+            # The router stops (SIGTERM, restart): as a kill would, leave the legs, the
+            # bridge and the ledger as they are. Asterisk keeps the conversation (or the
+            # ringing) going and the next start adopts or settles it (`resume`).
+            stopping = True
+            self._let_go()
+            raise
         finally:
-            await self._clean_up()
+            if not stopping:
+                await self._clean_up()
 
     def _offer(self, offer: OperatorOffer) -> bool:
         return put_offer(self.queue, offer)
@@ -128,6 +148,8 @@ class CallbackAttempt:
                     place.since,
                     eligible,
                     place.preferred or self.task.preferred_operator_id,
+                    place.strategy,
+                    place.skills,
                 )
                 ctx.room.wait(waiting, self._offer)
             event = await self._next(left)
@@ -145,12 +167,10 @@ class CallbackAttempt:
         if state == "busy":
             result = RingResult.BUSY
         elif state == "ok":
-            self._attach(leg)
             try:
-                await ctx.ari.originate(
+                await self._originate(
+                    leg,
                     endpoint,
-                    channel_id=leg,
-                    app_args=[CALLBACK_ARG, str(self.task.id)],
                     timeout_s=ctx.settings.ring_timeout_s,
                     caller_id=self.task.dial_number,
                 )
@@ -164,6 +184,22 @@ class CallbackAttempt:
             await self._drop(leg)
         ctx.operator_ring_result(operator_id, result)
         return result
+
+    async def _originate(
+        self, leg: str, endpoint: str, *, timeout_s: int, caller_id: str | None
+    ) -> None:
+        self._attach(leg)  # before: its first events must find us
+        self._originating.add(leg)
+        try:
+            await self.ctx.ari.originate(
+                endpoint,
+                channel_id=leg,
+                app_args=[CALLBACK_ARG, str(self.task.id)],
+                timeout_s=timeout_s,
+                caller_id=caller_id,
+            )
+        finally:
+            self._originating.discard(leg)
 
     async def _until_answered(
         self, leg: str, timeout_s: float, *, watch: str | None = None
@@ -202,13 +238,14 @@ class CallbackAttempt:
             return None
         # The operator hears the patient's phone ring (a fixed id: a restarted router
         # can still stop it).
-        await self._play(self.operator_leg, [RINGBACK], ringback_id(self.operator_leg))
-        self._attach(self.patient_leg)
         try:
-            await ctx.ari.originate(
+            await self._play(self.operator_leg, [RINGBACK], ringback_id(self.operator_leg))
+        except ari_errors.AriError:
+            pass  # said by `_play`; the operator hears silence until the patient answers
+        try:
+            await self._originate(
+                self.patient_leg,
                 self.cfg.dial_string(task.dial_number),
-                channel_id=self.patient_leg,
-                app_args=[CALLBACK_ARG, str(task.id)],
                 timeout_s=self.cfg.patient_ring_timeout_s,
                 caller_id=self._line_number(),
             )
@@ -279,7 +316,10 @@ class CallbackAttempt:
             media.append(f"digits:{self.task.dial_number.lstrip('+')[-self.cfg.whisper_digits :]}")
         if reason:
             media.append(f"sound:{self.cfg.reason_prompt_prefix}{reason}")
-        playback = await self._play(leg, media)
+        try:
+            playback = await self._play(leg, media)
+        except ari_errors.AriError:
+            return True  # said by `_play`; nothing plays, so nothing to wait for
         if playback is None:
             return False
         deadline = self.ctx.clock() + WHISPER_TIMEOUT_S
@@ -295,13 +335,18 @@ class CallbackAttempt:
                 return True
 
     async def _play(self, leg: str, media: list[str], playback_id: str | None = None) -> str | None:
+        """Start `media` on `leg`; its playback id, or None when the leg is gone (404).
+        Any other refusal is logged and raised: no PlaybackFinished will come for it."""
         playback_id = playback_id or f"{leg}-{secrets.token_hex(3)}"
         try:
             await self.ctx.ari.play(leg, media, playback_id=playback_id)
         except ari_errors.AriNotFound:
             return None
         except ari_errors.AriError as exc:
-            log.warning("callback %s: cannot play to the operator (%s)", self.task.id, exc)
+            log.warning(
+                "callback %s: cannot play %s to the operator (%s)", self.task.id, media, exc
+            )
+            raise
         return playback_id
 
     async def _stop_ringback(self, leg: str) -> None:
@@ -315,6 +360,15 @@ class CallbackAttempt:
     async def _finish(self, outcome: AttemptOutcome) -> None:
         self.outcome = outcome
         await record_outcome(self.ctx, self.task, outcome, self.attempt)
+
+    def _let_go(self) -> None:
+        """Stop watching without touching Asterisk or the ledger (the router stops)."""
+        self.ctx.room.leave(self.id)
+        for leg in list(self._legs):
+            self.ctx.detach(leg)
+        self._legs.clear()
+        while not self.queue.empty():
+            self._decline(self.queue.get_nowait())
 
     async def _clean_up(self) -> None:
         ctx = self.ctx

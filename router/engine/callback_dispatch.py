@@ -24,6 +24,7 @@ from router.config.callback_settings import CallbackSettings
 from router.domain.calendar import next_opening
 from router.domain.callback_attempt import AttemptStage, outcome_after_interruption
 from router.domain.callback_schedule import CloseReason, may_dispatch
+from router.domain.miss_target import callback_pool
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.call_state import CALLBACK_PREFIX
 from router.engine.callback_attempt_state import (
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 Spawn = Callable[[Awaitable[None], str], None]
 FALLBACK_SCAN_S = 60.0
+DUE_SCAN = 200  # due tasks looked at per tick for one a free operator may take
+PATIENT_RETRY = timedelta(seconds=30)  # a task whose patient could not be read waits this
 
 
 class CallbackDispatcher:
@@ -65,7 +68,9 @@ class CallbackDispatcher:
         self._resumed = False
         self._strays: list[StasisStart] = []
         self._next_fallback_scan = ctx.clock() + FALLBACK_SCAN_S  # connect reads them first
+        self._patients_unreadable = False
         ctx.board.add_listener(self._on_operator_change)
+        ctx.store.callbacks.add_task_listener(self.wake)  # a new task: look now, not at poll_s
 
     # -- what the engine tells us ----------------------------------------------------------
 
@@ -115,32 +120,62 @@ class CallbackDispatcher:
         await collect_fallback_misses(self.ctx)
 
     async def tick(self) -> None:
-        """Claim what is due and may go now, and put it in the waiting room."""
+        """Claim the due tasks a free operator may take, and put them in the waiting room."""
         ctx = self.ctx
-        free = len(ctx.board.available())
-        if free == 0 and not self._kept:
+        free = {s.id for s in ctx.board.available()}
+        if not free and not self._kept:
             return  # nobody could take a task: no claim (a write) on every poll
-        limit = max(free, 1) + len(self._kept)
         now = ctx.now()
-        tasks = await ctx.store.callbacks.claim_due(
-            now, self.instance_id, limit, lease_s=self.cfg.lease_s
+        repo = ctx.store.callbacks
+        due = await repo.due(now, DUE_SCAN, lease_s=self.cfg.lease_s)
+        chosen = self._choose(due, free)
+        if not chosen:
+            return  # due tasks wait for operators who may take them: nothing claimed
+        tasks = await repo.claim_due(
+            now, self.instance_id, len(chosen), lease_s=self.cfg.lease_s, among=chosen
         )
         for task in tasks:
+            await self._consider(task, now, len(free), chosen[task.id])
+
+    def _choose(self, due: list[CallbackTask], free: set[str]) -> dict[int, Place]:
+        """Due tasks in dispatch order that a free operator may take (one operator each),
+        and kept places: a busy branch's task does not hold up another branch's."""
+        left = set(free)
+        chosen: dict[int, Place] = {}
+        for task in due:
             if task.id in self._working:
                 continue  # ours already (a claim taken over after a lease by ourselves)
-            await self._consider(task, now, free)
+            kept = self._kept.get(task.dial_number) or self._kept.get(task.number_e164)
+            place = kept or self._place_of(task)
+            takers = place.eligible & left
+            if kept is not None or takers:
+                chosen[task.id] = place
+                left -= {min(takers)} if takers else set()
+        return chosen
 
-    async def _consider(self, task: CallbackTask, now: datetime, free: int) -> None:
+    async def _consider(self, task: CallbackTask, now: datetime, free: int, place: Place) -> None:
         ctx = self.ctx
         repo = ctx.store.callbacks
-        patient = await self._patient(task)
+        try:
+            patient = await self._patient(task)
+        except Exception as exc:  # noqa: BLE001 - any failure: do-not-call is unknown
+            # Fail closed: a patient who asked not to be called must never be dialled
+            # because their record could not be read. Retried later; said once.
+            if not self._patients_unreadable:
+                log.error(
+                    "callbacks held: patient records unreadable (%s: %s)", type(exc).__name__, exc
+                )
+            self._patients_unreadable = True
+            await repo.release(task.id, self.instance_id, now + PATIENT_RETRY)
+            return
+        if self._patients_unreadable:
+            log.info("callbacks resumed: patient records readable again")
+            self._patients_unreadable = False
         if patient is not None and patient.do_not_call:
             await repo.close(task.id, CloseReason.DO_NOT_CALL, now, by=self.instance_id)
             return
         policy = ctx.rules().callback
         calendar = calling_hours(ctx, task.line)
-        kept = self._kept.get(task.dial_number) or self._kept.get(task.number_e164)
-        place = kept or self._place_of(task)
         # Preferred: whom the task names, else the patient's manager, else whom they last
         # spoke to.
         preferred = task.preferred_operator_id
@@ -171,15 +206,24 @@ class CallbackDispatcher:
         self._start(attempt)
 
     def _place_of(self, task: CallbackTask) -> Place:
-        """A kept place (after a restart: from the task) or a place from now on."""
+        """A kept place (after a restart: from the task) or a place from now on, for the
+        operators who could have taken the missed call (`callback_pool`)."""
         ctx = self.ctx
         since = ctx.clock()
         if task.keep_place:
             since -= max(0.0, (ctx.now() - task.first_missed_at).total_seconds())
-        eligible = frozenset(
-            s.id for s in ctx.board.statuses() if s.presence is not Presence.OFFLINE
+        rules = ctx.rules()
+        line = rules.line(task.target.line if task.target and task.target.line else task.line)
+        pool = callback_pool(
+            task.target,
+            line_branch=line.branch if line else None,
+            operators=rules.operators,
+            queues=rules.queues,
         )
-        return Place(since, task.priority, eligible)
+        online = {s.id for s in ctx.board.statuses() if s.presence is not Presence.OFFLINE}
+        return Place(
+            since, task.priority, pool.eligible & online, pool.preferred, pool.strategy, pool.skills
+        )
 
     def _start(self, attempt: CallbackAttempt) -> None:
         self._working[attempt.task.id] = attempt
@@ -197,12 +241,10 @@ class CallbackDispatcher:
         self._spawn(work(), f"callback {attempt.task.id}")
 
     async def _patient(self, task: CallbackTask) -> PatientRecord | None:
+        """The task's patient (None: no patient known); a failed read raises."""
         if task.patient_id is None:
             return None
-        try:
-            return await self.ctx.store.patients.get(task.patient_id)
-        except Exception:  # noqa: BLE001 - unknown: the patient still gets their callback
-            return None
+        return await self.ctx.store.patients.get(task.patient_id)
 
     # -- after a (re)connect -----------------------------------------------------------------
 
@@ -210,6 +252,9 @@ class CallbackDispatcher:
         """Give back idle claims, settle started attempts, hang up stray legs."""
         ctx = self.ctx
         repo = ctx.store.callbacks
+        # Legs known to exist before the list is asked for: one being originated now may
+        # be missing from it without having ended.
+        known = {task_id: a.live_legs() for task_id, a in self._working.items()}
         try:
             channels = {c.id: c for c in await ctx.ari.list_channels()}
             released = await repo.release_unstarted(self.instance_id, self._working)
@@ -218,6 +263,10 @@ class CallbackDispatcher:
         except Exception as exc:  # noqa: BLE001 - retried on the next connect
             log.error("callback resume skipped: %s: %s", type(exc).__name__, exc)
             return
+        for task_id, legs in known.items():
+            attempt = self._working.get(task_id)
+            if attempt is not None:  # events lost while disconnected: tell what ended
+                attempt.vanished(legs - channels.keys())
         kept: set[str] = set()
         for task in started:
             if task.id not in self._working:
