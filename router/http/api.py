@@ -15,12 +15,14 @@ from aiohttp import web
 
 from router.domain.operators import SETTABLE, OperatorStatus, Presence
 from router.engine.board import OperatorBoard, UnknownOperator
+from router.http.audit import add_audit_routes
 from router.http.auth import token_middleware
 from router.http.callbacks import add_callback_routes
 from router.http.errors import ApiError, error_middleware
-from router.http.json_io import int_param, json_response
+from router.http.json_io import int_param, json_object, json_response, time_param
 from router.http.metrics import RouterMetrics, add_metrics_route
 from router.http.patients import parse_phone, phone_json
+from router.http.server_log import server_args
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -
     app = web.Application(
         middlewares=[error_middleware, token_middleware(token)],  # type: ignore[list-item]
         client_max_size=64 * 1024,
+        handler_args=server_args(),
     )
     app[DEPS] = deps
     app.router.add_get("/health", health)
@@ -54,6 +57,7 @@ def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -
     app.router.add_get("/api/rules", get_rules)
     app.router.add_post("/api/rules/reload", reload_rules)
     add_callback_routes(app, deps.store.callbacks, deps.clock)
+    add_audit_routes(app, deps.store.audit)
     add_metrics_route(app, metrics or RouterMetrics())
     return app
 
@@ -72,32 +76,13 @@ async def health(request: web.Request) -> web.Response:
     return json_response(body, 200 if ari_ok else 503)
 
 
-def _time_param(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        value = None
-    if value is None or value.utcoffset() is None:
-        # A "+" left unescaped in a query string arrives as a space.
-        raise ApiError(
-            400,
-            "bad_parameter",
-            f"{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-23T09:00:00Z "
-            "(write + as %2B)",
-        )
-    return value
-
-
 async def list_calls(request: web.Request) -> web.Response:
     """Calls newest first with their journeys; `since` bounds them, `limit` sizes a page
     and `next` holds the parameters of the next page (`before`, `before_id`), or null."""
     deps = request.app[DEPS]
     limit = int_param(request, "limit", 50, 1, 500)
-    since = _time_param(request, "since")
-    before = _time_param(request, "before")
+    since = time_param(request, "since")
+    before = time_param(request, "before")
     before_id = request.query.get("before_id")
     if before_id is not None and before is None:
         raise ApiError(400, "bad_parameter", "before_id needs before")
@@ -177,11 +162,8 @@ async def list_operators(request: web.Request) -> web.Response:
 async def set_operator_state(request: web.Request) -> web.Response:
     board = request.app[DEPS].board
     operator_id = request.match_info["operator_id"]
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", 'the body must be JSON like {"state": "paused"}') from None
-    if not isinstance(body, dict) or not isinstance(body.get("state"), str):
+    body = await json_object(request, '{"state": "paused", "reason": "lunch"}')
+    if not isinstance(body.get("state"), str):
         raise ApiError(400, "bad_request", 'expected {"state": ..., "reason": ...}')
     allowed = sorted(p.value for p in SETTABLE)
     try:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from router.domain.callback_schedule import TaskState
 from router.http.errors import ApiError
-from router.http.json_io import int_param, json_response
+from router.http.json_io import int_param, json_object, json_response
 from router.storage.callbacks import MAX_PAGE, CallbacksRepo, TaskClosedError
 from router.storage.models import CallbackSummary, CallbackTask, MissRow
 
@@ -170,7 +170,7 @@ async def done_callback(request: web.Request) -> web.Response:
 
 async def _close(request: web.Request, *, cancel: bool) -> web.Response:
     ledger = request.app[LEDGER]
-    body = await _body(request)
+    body = await json_object(request, '{"by": "op1001"}', optional=True)
     by = _text_field(body, "by", 64) or "api"
     note = _text_field(body, "note", 500)
     task_id = int(request.match_info["task_id"])
@@ -190,18 +190,6 @@ async def _close(request: web.Request, *, cancel: bool) -> web.Response:
     if task is None:
         raise ApiError(404, "callback_not_found", f"no callback task {task_id}")
     return json_response(task_json(task, now))
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", 'the body must be JSON like {"by": "op1001"}') from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", 'expected a JSON object like {"by": "op1001"}')
-    return body
 
 
 def _text_field(body: dict[str, Any], name: str, longest: int) -> str | None:
