@@ -52,6 +52,7 @@ class LiveRules:
         self.on_swap = on_swap
         self._lock = asyncio.Lock()  # two triggers at once must not interleave their swaps
         self._seen = self._stamp()
+        _log_warnings(rules, "start")
 
     @property
     def version(self) -> str:
@@ -81,6 +82,7 @@ class LiveRules:
             if self.on_swap is not None:
                 await self.on_swap(new)
             log.info("rules reloaded (%s): version %s -> %s", trigger, old, new.version)
+            _log_warnings(new, trigger)
             return ReloadResult(True, new.version)
 
     async def watch(self, interval: float = 1.0) -> None:
@@ -104,6 +106,7 @@ class LiveRules:
             "loaded_from": str(self.current.loaded_from),
             "loaded_at": self.loaded_at.isoformat(),
             "operators": len(self.current.operators),
+            "warnings": [w.format() for w in self.current.warnings],
             "last_rejected": None
             if rejected is None
             else {
@@ -112,3 +115,15 @@ class LiveRules:
                 "errors": list(rejected.errors),
             },
         }
+
+
+def _log_warnings(rules: Rules, trigger: str) -> None:
+    """What `check` warns about, in the log too: the admin who reloads may not run check."""
+    if rules.warnings:
+        log.warning(
+            "rules version %s (%s) is in force with %d warning(s):\n%s",
+            rules.version,
+            trigger,
+            len(rules.warnings),
+            "\n".join(w.format_warning() for w in rules.warnings),
+        )

@@ -37,12 +37,18 @@ class CheckResult:
 
     def to_text(self) -> str:
         counts = f"{len(self.rules.operators)} operators, {len(self.rules.skills)} skills"
+        warned = len(self.rules.warnings)
+        if warned:
+            counts += f", {warned} warning{'s' if warned != 1 else ''}"
+        lines = [w.format_warning() for w in self.rules.warnings]
         if self.settings_file is None:
-            return f"{self.rules_file}: OK (version {self.rules.version}, {counts})"
-        return (
-            f"{self.settings_file}: OK (rules {self.rules_file} version"
-            f" {self.rules.version}, {counts})"
-        )
+            lines.append(f"{self.rules_file}: OK (version {self.rules.version}, {counts})")
+        else:
+            lines.append(
+                f"{self.settings_file}: OK (rules {self.rules_file} version"
+                f" {self.rules.version}, {counts})"
+            )
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +60,7 @@ class CheckResult:
                 "operators": len(self.rules.operators),
                 "skills": len(self.rules.skills),
             },
+            "warnings": [w.to_dict() for w in self.rules.warnings],
         }
 
 

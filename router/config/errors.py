@@ -60,6 +60,12 @@ class ConfigIssue:
         """The `file:line:column: key.path: message` line (same as `str(issue)`)."""
         return str(self)
 
+    def format_warning(self) -> str:
+        """The same line for a problem that is reported but accepted."""
+        return str(
+            ConfigIssue(self.file, self.line, self.column, self.path, "warning: " + self.message)
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,

@@ -58,6 +58,7 @@ def test_json_ok(repo_cwd: None) -> None:
         "ok": True,
         "settings": "config/router.yaml",
         "rules": {"file": "config/rules.yaml", "version": VERSION, "operators": 8, "skills": 8},
+        "warnings": [],
     }
 
 
