@@ -1,0 +1,55 @@
+"""Faults the fake Asterisk injects on demand: what a real one does rarely.
+
+A REST fault matches a method and a path (a regular expression searched in the path after
+``/ari``) and, ``times`` times, delays the request and/or answers an error instead of doing
+it. A delayed request that is not answered with an error is carried out after the delay,
+whether or not the client still waits: after a client timeout Asterisk may well have done
+it (``AriUnavailable``'s promise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RestFault:
+    method: str
+    path: str  # regular expression, searched in e.g. "/channels/123.4/answer"
+    status: int | None = None  # None: carry the request out (after `delay`)
+    message: str = "Internal Server Error"
+    delay: float = 0.0
+    times: int = 1
+    gate: asyncio.Event | None = None  # held until the test sets it
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and method == self.method and re.search(self.path, path) is not None
+
+
+@dataclass
+class Faults:
+    rest: list[RestFault] = field(default_factory=list)
+    duplicate: dict[str, int] = field(default_factory=dict)  # event type -> times to send twice
+
+    def add(self, fault: RestFault) -> RestFault:
+        self.rest.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> RestFault | None:
+        for fault in self.rest:
+            if fault.matches(method, path):
+                fault.times -= 1
+                fault.hits += 1
+                return fault
+        return None
+
+    def duplicates(self, event_type: str) -> int:
+        """How many copies of this event to send (1, or 2 while a duplicate is asked for)."""
+        left = self.duplicate.get(event_type, 0)
+        if left <= 0:
+            return 1
+        self.duplicate[event_type] = left - 1
+        return 2
