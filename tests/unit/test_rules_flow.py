@@ -7,11 +7,8 @@ import io
 import json
 from pathlib import Path
 
-import pytest
-
 from router.config.check import run_check
-from router.config.errors import ConfigError
-from router.config.rules import Rules, load_rules
+from tests.unit.test_config_rules import _errors, _rules
 
 HEAD = """skills: {paid: Paid services, dms: DMS}
 operators:
@@ -19,18 +16,6 @@ operators:
 lines:
   - {id: moscow, numbers: "+74952232222"}
 """  # 5 lines: what follows starts at line 6
-
-
-def _rules(tmp_path: Path, text: str) -> Rules:
-    path = tmp_path / "rules.yaml"
-    path.write_text(text, encoding="utf-8")
-    return load_rules(path, source="rules.yaml")
-
-
-def _errors(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        _rules(tmp_path, text)
-    return [str(i) for i in info.value.issues]
 
 
 def _warnings(tmp_path: Path, text: str) -> list[str]:
