@@ -16,7 +16,7 @@ from router.domain.callback_schedule import CloseReason, plan_miss
 from router.domain.calls import RingResult
 from router.domain.miss_target import MissTarget
 from router.engine.board import OperatorBoard
-from router.engine.recorder import Recorder
+from router.engine.recorder import Kind, Recorder
 from router.storage.journal import CallEvent, CallUpdate, CloseCallbacks, NewCall, RingAttempt
 from router.storage.models import CallRow, MissInput
 
@@ -215,7 +215,9 @@ class CallContext:
             preferred_operator_id=preferred_operator,
             target=miss.target,
         )
-        self.recorder.submit(f"miss {miss.call_id}", lambda: self.store.callbacks.record_miss(row))
+        self.recorder.submit(
+            f"miss {miss.call_id}", lambda: self.store.callbacks.record_miss(row), Kind.MISS
+        )
 
     def reached_operator(self, call_id: str, number: str | None) -> None:
         """The patient got through: their open callback task is done (auto-close)."""

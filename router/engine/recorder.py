@@ -2,8 +2,13 @@
 
 A call never waits for the database: a slow or absent database must not delay or drop
 a caller. Writes are applied in submission order by one writer task; a failed write is
-retried with backoff (nothing is dropped while the process lives), and the backlog is
-visible in /health.
+retried with backoff, and the backlog, the failures and the drops are in /health and
+/metrics (`health()`). The log says once when writes start failing and once when they
+work again, not at every retry.
+
+The backlog is bounded (`backlog_max`): at the bound, new journey detail (steps, ring
+attempts) is dropped and counted; at twice the bound, everything else too except
+misses, which become callback tasks and are never dropped (`Kind`).
 
 Journal records (`record`) are written in batches: the writer lets them gather for a
 moment (`linger_s`) and applies up to `batch_max` of them in one transaction. A batch
@@ -16,26 +21,91 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import cast
 
-from router.storage.journal import JournalOp
+from router.storage.journal import CallEvent, CloseCallbacks, JournalOp, OperatorState, RingAttempt
 
 log = logging.getLogger(__name__)
 
 Write = Callable[[], Awaitable[object]]
 ApplyBatch = Callable[[Sequence[JournalOp]], Awaitable[object]]
 
+BACKLOG_MAX = 100_000  # records held while the database is away (settings: database.backlog_max)
+STALL_S = 30.0  # a backlog with no write landing for this long is "not storing"
+FULL = "backlog_full"  # why a record was dropped: the bound ...
+FAILED = "write_failed"  # ... or a write that can never succeed (a constraint, a bad value)
+
+
+class Kind(StrEnum):
+    """What a held record is: for the bound, and the counts of what was dropped."""
+
+    JOURNEY = "journey"  # journey steps and ring attempts: dropped first
+    CALL = "call"  # calls' rows, phase and outcome
+    OPERATOR = "operator"  # operators' live state
+    CALLBACK = "callback"  # a patient got through: their callback task is done
+    OTHER = "other"  # writes of their own (operator sync)
+    MISS = "miss"  # a missed call and its callback task: never dropped
+
+
+def kind_of(op: JournalOp) -> Kind:
+    if isinstance(op, CallEvent | RingAttempt):
+        return Kind.JOURNEY
+    if isinstance(op, OperatorState):
+        return Kind.OPERATOR
+    if isinstance(op, CloseCallbacks):
+        return Kind.CALLBACK
+    return Kind.CALL
+
 
 @dataclass(frozen=True, slots=True)
 class _Callback:
     label: str
     write: Write
+    kind: Kind
 
 
 _Entry = JournalOp | _Callback
+
+
+def _kind(entry: _Entry) -> Kind:
+    return entry.kind if isinstance(entry, _Callback) else kind_of(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteHealth:
+    """Whether what the router records reaches the database, at one moment."""
+
+    backlog: int
+    backlog_max: int
+    consecutive_failures: int
+    failing_for_s: float | None  # since the first failure of the current streak
+    last_error: str | None
+    last_write_at: float | None  # Unix time of the last write that landed
+    waiting_s: float  # how long the backlog has waited with no write landing (0: empty)
+    failures: int  # failed attempts since start
+    dropped: Mapping[tuple[Kind, str], int]  # (kind, FULL or FAILED) -> records
+    stall_s: float = STALL_S
+
+    @property
+    def problem(self) -> str | None:
+        """Why nothing is being stored now (None: writes land)."""
+        if self.consecutive_failures:
+            return (
+                f"database writes failing for {self.failing_for_s or 0:.0f} s "
+                f"({self.consecutive_failures} attempts; last: {self.last_error}); "
+                f"{self.backlog} records held in memory"
+            )
+        if self.waiting_s >= self.stall_s:
+            return (
+                f"no database write has landed for {self.waiting_s:.0f} s; "
+                f"{self.backlog} records held in memory"
+            )
+        return None
 
 
 class Recorder:
@@ -49,6 +119,10 @@ class Recorder:
         max_attempts_permanent: int = 3,
         batch_max: int = 200,
         linger_s: float = 0.1,
+        backlog_max: int = BACKLOG_MAX,
+        stall_s: float = STALL_S,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._apply = apply
         self._is_transient = is_transient
@@ -66,14 +140,41 @@ class Recorder:
         self._delay = retry_initial
         self._attempts = 0
         self.failures = 0
+        self.backlog_max = backlog_max
+        self._stall_s = stall_s
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._consecutive = 0
+        self._failing_since: float | None = None
+        self._last_error: str | None = None
+        self._last_write_at: float | None = None
+        self._progress_at = clock()  # last write landed, or the backlog started
+        self.dropped: Counter[tuple[Kind, str]] = Counter()
+        self._shedding: set[Kind] = set()  # kinds dropped at the bound, logged once each
 
     @property
     def backlog(self) -> int:
         return len(self._pending)
 
-    def submit(self, label: str, write: Write) -> None:
+    def health(self) -> WriteHealth:
+        now = self._clock()
+        since = self._failing_since
+        return WriteHealth(
+            backlog=len(self._pending),
+            backlog_max=self.backlog_max,
+            consecutive_failures=self._consecutive,
+            failing_for_s=None if since is None else now - since,
+            last_error=self._last_error,
+            last_write_at=self._last_write_at,
+            waiting_s=now - self._progress_at if self._pending else 0.0,
+            failures=self.failures,
+            dropped=dict(self.dropped),
+            stall_s=self._stall_s,
+        )
+
+    def submit(self, label: str, write: Write, kind: Kind = Kind.OTHER) -> None:
         """Queue a write of its own (a transaction the writer cannot batch)."""
-        self._queue(_Callback(label, write))
+        self._queue(_Callback(label, write, kind))
 
     def record(self, op: JournalOp) -> None:
         """Queue a journal record, to be written with its neighbours in one transaction."""
@@ -81,7 +182,19 @@ class Recorder:
             raise RuntimeError("this recorder was built without a journal to apply records")
         self._queue(op)
 
+    def _limit(self, kind: Kind) -> int | None:
+        if kind is Kind.MISS:
+            return None
+        return self.backlog_max if kind is Kind.JOURNEY else 2 * self.backlog_max
+
     def _queue(self, entry: _Entry) -> None:
+        kind = _kind(entry)
+        limit = self._limit(kind)
+        if limit is not None and len(self._pending) >= limit:
+            self._drop_full(kind)
+            return
+        if not self._pending:
+            self._progress_at = self._clock()
         self._pending.append(entry)
         self._idle.clear()
         self._wakeup.set()
@@ -117,12 +230,49 @@ class Recorder:
                 continue
             self._delay = self._retry_initial
             self._attempts = 0
+            self._landed()
             self._done(len(batch))
+
+    def _landed(self) -> None:
+        now = self._clock()
+        if self._failing_since is not None:
+            log.info(
+                "database writes work again after %d failed attempts over %.1f s; "
+                "%d records held to write",
+                self._consecutive,
+                now - self._failing_since,
+                len(self._pending),
+            )
+        self._consecutive = 0
+        self._failing_since = None
+        self._last_error = None
+        self._progress_at = now
+        self._last_write_at = self._wall_clock()
+
+    def _drop_full(self, kind: Kind) -> None:
+        self.dropped[kind, FULL] += 1
+        if kind not in self._shedding:
+            self._shedding.add(kind)
+            log.warning(
+                "journal backlog at its bound (%d records held): %s records are dropped from "
+                "now on, misses are still kept; drops are counted in /metrics",
+                len(self._pending),
+                kind,
+            )
 
     async def _failed(self, batch: list[_Entry], exc: Exception) -> None:
         self.failures += 1
         transient = self._is_transient(exc)
         what = f"{type(exc).__name__}: {exc}"
+        self._consecutive += 1
+        self._last_error = what
+        if self._failing_since is None:
+            self._failing_since = self._clock()
+            log.warning(
+                "database writes failing (%s); %d records are held and retried until they land",
+                what,
+                len(self._pending),
+            )
         if len(batch) > 1 and not transient:
             # One bad record fails its whole transaction: write the batch again record by
             # record, so that only the bad one is dropped.
@@ -139,11 +289,12 @@ class Recorder:
                 self._attempts,
                 what,
             )
+            self.dropped[_kind(batch[0]), FAILED] += 1
             self._done(1)
             self._attempts = 0
             return
         label = batch[0].label if len(batch) == 1 else f"batch of {len(batch)}"
-        log.warning("database write %s failed (%s); retrying in %.1fs", label, what, self._delay)
+        log.debug("database write %s failed (%s); retrying in %.1fs", label, what, self._delay)
         await asyncio.sleep(self._delay)
         self._delay = min(self._delay * 2, self._retry_max)
 
@@ -181,3 +332,7 @@ class Recorder:
         for _ in range(count):
             self._pending.popleft()
         self._isolate = max(0, self._isolate - count)
+        if self._shedding and len(self._pending) < self.backlog_max:
+            dropped = {k: n for (k, why), n in self.dropped.items() if why == FULL}
+            log.info("journal backlog under its bound again; dropped so far: %s", dropped)
+            self._shedding.clear()

@@ -1,13 +1,15 @@
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 
-from router.engine.recorder import Recorder
-from router.storage.journal import CallEvent, JournalOp
+from router.engine.recorder import FAILED, FULL, Kind, Recorder
+from router.storage.journal import CallEvent, JournalOp, NewCall
+from router.storage.models import CallRow
 
 
 async def test_writes_are_applied_in_order_and_retried_when_the_database_fails() -> None:
@@ -186,3 +188,139 @@ async def test_flush_skips_the_linger_and_times_out_while_the_database_is_down()
 def test_records_need_a_journal() -> None:
     with pytest.raises(RuntimeError):
         Recorder().record(ev("a"))
+
+
+# -- health, the bound, the log ------------------------------------------------------------------
+
+
+class Switch:
+    """A database that is down until `up` is set; counts the attempts."""
+
+    def __init__(self) -> None:
+        self.up = asyncio.Event()
+        self.attempts = 0
+
+    def __call__(self, batch: Sequence[JournalOp]) -> None:
+        self.attempts += 1
+        if not self.up.is_set():
+            raise OSError("disk full")
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - a plain counter, polled with a deadline
+            await asyncio.sleep(0.005)
+
+
+def call_row(call_id: str) -> NewCall:
+    return NewCall(CallRow(id=call_id, app="a", caller_raw="1", did="1", started_at=T0))
+
+
+async def test_failing_writes_are_reported_logged_once_and_recovered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = {"t": 100.0}
+    db = Switch()
+    journal = FakeJournal(db)
+    recorder = Recorder(
+        journal.apply, retry_initial=0.001, retry_max=0.002, linger_s=0, clock=lambda: now["t"]
+    )
+    caplog.set_level(logging.DEBUG, logger="router.engine.recorder")
+    async with running(recorder):
+        assert recorder.health().problem is None
+        recorder.record(ev("a"))
+        await wait_until(lambda: db.attempts >= 5)
+        now["t"] = 112.0
+        health = recorder.health()
+        assert health.consecutive_failures >= 5 and health.backlog == 1
+        assert health.failing_for_s == 12.0 and health.last_write_at is None
+        assert health.problem is not None and "disk full" in health.problem
+        assert "1 records held" in health.problem
+        db.up.set()
+        assert await recorder.flush(2.0)
+        health = recorder.health()
+        assert health.problem is None and health.consecutive_failures == 0
+        assert health.last_write_at is not None and health.failures >= 5
+    assert journal.written == ["a"]
+    loud = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert [r.levelno for r in loud] == [logging.WARNING, logging.INFO], [
+        r.getMessage() for r in loud
+    ]
+    assert "failing" in loud[0].getMessage() and "work again" in loud[1].getMessage()
+
+
+async def test_a_write_that_never_returns_is_not_storing() -> None:
+    now = {"t": 0.0}
+    hang = asyncio.Event()
+
+    async def stuck(ops: Sequence[JournalOp]) -> None:
+        await hang.wait()
+
+    recorder = Recorder(stuck, linger_s=0, stall_s=30, clock=lambda: now["t"])
+    async with running(recorder):
+        recorder.record(ev("a"))
+        now["t"] = 29.0
+        assert recorder.health().problem is None
+        now["t"] = 31.0
+        problem = recorder.health().problem
+        assert problem is not None and "31 s" in problem
+        hang.set()
+        assert await recorder.flush(2.0)
+        assert recorder.health().problem is None
+
+
+async def test_the_backlog_is_bounded_journey_detail_first_and_misses_never(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db = Switch()
+    journal = FakeJournal(db)
+    misses: list[str] = []
+
+    def miss(n: int) -> Callable[[], Awaitable[None]]:
+        async def write() -> None:
+            if not db.up.is_set():
+                raise OSError("disk full")
+            misses.append(f"miss{n}")
+
+        return write
+
+    recorder = Recorder(
+        journal.apply, retry_initial=0.001, retry_max=0.002, linger_s=0, backlog_max=4
+    )
+    caplog.set_level(logging.INFO, logger="router.engine.recorder")
+    async with running(recorder):
+        for n in range(3):
+            recorder.record(call_row(f"c{n}"))
+        for n in range(3):
+            recorder.record(ev(f"step{n}"))  # the 4th record fits, the others are dropped
+        for n in range(6):
+            recorder.record(call_row(f"d{n}"))  # up to twice the bound
+        for n in range(3):
+            recorder.submit(f"miss {n}", miss(n), Kind.MISS)  # past every bound
+        health = recorder.health()
+        assert health.backlog == 8 + 3
+        assert health.dropped == {(Kind.JOURNEY, FULL): 2, (Kind.CALL, FULL): 2}
+        db.up.set()
+        assert await recorder.flush(2.0)
+    assert journal.written == ["step0"]
+    assert misses == ["miss0", "miss1", "miss2"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("at its bound" in m for m in warnings) == 2  # once per kind, not per record
+    assert any("under its bound again" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_record_that_can_never_be_written_is_counted_when_dropped() -> None:
+    def constraint(batch: Sequence[JournalOp]) -> None:
+        raise ValueError("constraint")
+
+    recorder = Recorder(
+        FakeJournal(constraint).apply,
+        is_transient=lambda exc: isinstance(exc, OSError),
+        retry_initial=0.001,
+        max_attempts_permanent=2,
+        linger_s=0,
+    )
+    async with running(recorder):
+        recorder.record(ev("bad"))
+        assert await recorder.flush(2.0)
+    assert recorder.health().dropped == {(Kind.JOURNEY, FAILED): 1}
