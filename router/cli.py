@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     from router.callbacks_cli import add_callbacks_parser
 
     add_callbacks_parser(sub, DEFAULT_CONFIG)
+
+    from router.users_cli import add_users_parser
+
+    add_users_parser(sub, DEFAULT_CONFIG)
     return parser
 
 
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         from router.config.check import run_check
 
         return run_check(args.path, args.format)
-    settings = _load_settings_or_exit(args.config)
+    # Only `run` talks to Asterisk and serves the API; the other commands use the database.
+    settings = _load_settings_or_exit(args.config, secrets=args.command == "run")
     if args.command == "run":
         from router.app import run_router
 
@@ -107,15 +112,19 @@ def main(argv: list[str] | None = None) -> int:
         from router.callbacks_cli import run_callbacks
 
         return asyncio.run(run_callbacks(args, settings, sys.stdout))
+    if args.command == "users":
+        from router.users_cli import run_users
+
+        return asyncio.run(run_users(args, settings, sys.stdout))
     return 2
 
 
-def _load_settings_or_exit(path: str):  # type: ignore[no-untyped-def]
+def _load_settings_or_exit(path: str, *, secrets: bool):  # type: ignore[no-untyped-def]
     from router.config.errors import ConfigError
     from router.config.settings import load_settings
 
     try:
-        return load_settings(path)
+        return load_settings(path, secrets=secrets)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue.format(), file=sys.stderr)

@@ -72,6 +72,12 @@ def _from_env(data: Any, info: ValidationInfo, *, key: str, env_key: str, defaul
     return data
 
 
+def _secrets_wanted(info: ValidationInfo) -> bool:
+    """False for commands that only use the database (`load_settings(secrets=False)`):
+    they must not refuse to run for want of a password they never send."""
+    return _ctx(info, "secrets") is not False
+
+
 def _missing_secret(what: str, key: str, env_name: str | None, section: str) -> str:
     if env_name:
         return (
@@ -126,8 +132,8 @@ class AriSettings(Section):
         return value
 
     @model_validator(mode="after")
-    def _require_password(self) -> AriSettings:
-        if not self.password.get_secret_value():
+    def _require_password(self, info: ValidationInfo) -> AriSettings:
+        if _secrets_wanted(info) and not self.password.get_secret_value():
             raise ValueError(_missing_secret("ARI password", "password", self.password_env, "ari"))
         return self
 
@@ -201,7 +207,9 @@ class HttpSettings(Section):
         return _from_env(data, info, key="token", env_key="token_env", default=ENV_API_TOKEN)
 
     @model_validator(mode="after")
-    def _require_token(self) -> HttpSettings:
+    def _require_token(self, info: ValidationInfo) -> HttpSettings:
+        if not _secrets_wanted(info):
+            return self
         if not self.token.get_secret_value():
             raise ValueError(_missing_secret("API token", "token", self.token_env, "http"))
         if len(self.token.get_secret_value()) < MIN_TOKEN_LENGTH:
@@ -301,8 +309,8 @@ class CrmSettings(Section):
         return value
 
     @model_validator(mode="after")
-    def _require_secret(self) -> CrmSettings:
-        if self.auth != "none" and not self.secret.get_secret_value():
+    def _require_secret(self, info: ValidationInfo) -> CrmSettings:
+        if _secrets_wanted(info) and self.auth != "none" and not self.secret.get_secret_value():
             raise ValueError(_missing_secret("CRM secret", "secret", self.secret_env, "crm"))
         return self
 
@@ -342,20 +350,31 @@ class Settings(ConfigModel):
 
 
 def load_settings(
-    path: str | Path, *, env: Mapping[str, str] | None = None, source: str | None = None
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    source: str | None = None,
+    secrets: bool = True,
 ) -> Settings:
     """Read, validate and resolve `router.yaml`. Raises ConfigError with every problem.
 
     `env` defaults to `os.environ`; `source` is the file name used in messages.
+    `secrets=False` (commands that only use the database) does not demand the ARI
+    password, the API token or the CRM secret; they are then empty where not given.
     """
     doc = load_yaml(path, source=source)
-    return settings_from_document(doc, base_dir=Path(path).resolve().parent, env=env)
+    base_dir = Path(path).resolve().parent
+    return settings_from_document(doc, base_dir=base_dir, env=env, secrets=secrets)
 
 
 def settings_from_document(
-    doc: YamlDocument, *, base_dir: Path, env: Mapping[str, str] | None = None
+    doc: YamlDocument,
+    *,
+    base_dir: Path,
+    env: Mapping[str, str] | None = None,
+    secrets: bool = True,
 ) -> Settings:
-    context = {"base_dir": base_dir, "env": os.environ if env is None else env}
+    context = {"base_dir": base_dir, "env": os.environ if env is None else env, "secrets": secrets}
     settings, issues = validate_document(Settings, doc, context)
     if settings is not None:
         issues.extend(_check_files(settings, doc))
