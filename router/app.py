@@ -16,6 +16,7 @@ from router.ari.client import AriClient
 from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
+from router.console.app import PREFIX, build_console, console_deps
 from router.crm.client import CrmClient, CrmConfig
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
@@ -250,6 +251,11 @@ async def _start_http(
     )
     # The app's startup and cleanup also start and stop the event-loop lag probe.
     app = build_app(deps, settings.http.token.get_secret_value(), metrics)
+    if settings.console.enabled:
+        console = console_deps(
+            settings.console, settings.http.token.get_secret_value(), store.users, store.audit
+        )
+        app.add_subapp(PREFIX, build_console(console))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from router.cli_store import with_store
 from router.config.settings import Settings
 from router.domain.callback_schedule import TaskState
 from router.http.callbacks import miss_json, summary_json, task_json
@@ -72,16 +71,7 @@ async def run_callbacks(args: argparse.Namespace, settings: Settings, out: TextI
         "done": lambda store: _close(store, args, view),
         "summary": lambda store: _summary(store, args.days, view),
     }[args.callbacks_command]
-    try:
-        store = await Store.open(settings.database.url.get_secret_value(), migrate=True)
-    except (OSError, SQLAlchemyError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"cannot open the database: {first_line}", file=sys.stderr)
-        return 2
-    try:
-        return await command(store)
-    finally:
-        await store.close()
+    return await with_store(settings, command)
 
 
 def _argument_problem(args: argparse.Namespace) -> str | None:

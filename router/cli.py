@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     from router.callbacks_cli import add_callbacks_parser
 
     add_callbacks_parser(sub, DEFAULT_CONFIG)
+
+    from router.users_cli import add_users_parser
+
+    add_users_parser(sub, DEFAULT_CONFIG)
     return parser
 
 
@@ -108,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         from router.callbacks_cli import run_callbacks
 
         return asyncio.run(run_callbacks(args, settings, sys.stdout))
+    if args.command == "users":
+        from router.users_cli import run_users
+
+        return asyncio.run(run_users(args, settings, sys.stdout))
     return 2
 
 

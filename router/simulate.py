@@ -1,7 +1,8 @@
 """`clinic-router simulate`: what a caller would experience, step by step, without a call.
 
     clinic-router simulate --line +74952232222 --caller +79161234567 \\
-        --at "2026-12-31 20:15" [--press 2] [--operators-state FILE] [--patients FILE.csv]
+        --at "2026-12-31 20:15" [--press 2] [--press patient=1] \\
+        [--operators-state FILE] [--patients FILE.csv]
 
 It loads the rules the router would load, finds the patient (from `--patients`, or the
 router's patient store when its database exists), and runs the pure core's
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,17 +29,24 @@ from router.config.check import DEFAULT_SETTINGS_PATH, SETTINGS_FILE_NAME, displ
 from router.config.errors import ConfigError
 from router.config.rules import Rules, load_rules
 from router.config.rules_build import Line
+from router.config.settings import RoutingSettings
 from router.config.yamlsafe import YamlDocument, load_yaml
-from router.domain.journey import Journey, plan_journey
+from router.domain.journey import Journey, last_resort, plan_journey
 from router.domain.operators import OperatorStatus, Presence
 from router.domain.phone import normalise_caller
-from router.domain.routing import RoutesTarget
-from router.engine.facts import caller_facts, zone_of
+from router.domain.routing import RoutesTarget, Target
+from router.domain.shared_phone import choice_prompts, chosen_patient, patient_choices
+from router.engine.facts import caller_facts, family_record, zone_of
 from router.storage.models import PatientRecord
 
 
 class UsageError(Exception):
     """A bad argument: printed as one line, exit code 2."""
+
+
+NO_KEY = "-"  # `--press -`: the caller presses nothing at that question
+PATIENT_QUESTION = "patient"  # `--press patient=2`: the key for the shared-phone question
+_KEY = re.compile(r"[0-9*#]")
 
 
 def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -48,7 +57,13 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
     sim.add_argument("--line", required=True, help="the dialled number, e.g. +74952232222")
     sim.add_argument("--caller", required=True, help="the caller's number (or 'anonymous')")
     sim.add_argument("--at", default=None, help='local time "YYYY-MM-DD HH:MM" (default: now)')
-    sim.add_argument("--press", action="append", default=[], help="key pressed in a menu")
+    sim.add_argument(
+        "--press",
+        action="append",
+        default=[],
+        help="a key pressed, in the order the caller is asked (shared-phone question, then"
+        " menus); '-' for no key; 'patient=KEY' for the shared-phone question only",
+    )
     sim.add_argument("--operators-state", default=None, help="YAML/JSON {op_id: state}")
     sim.add_argument("--patients", default=None, help="patients CSV instead of the store")
     sim.add_argument("--appointment", default=None, help="YYYY-MM-DD, today or tomorrow")
@@ -59,8 +74,43 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 @dataclass(frozen=True, slots=True)
 class Patient:
-    record: PatientRecord | None
+    records: tuple[PatientRecord, ...]  # every patient on the number
     source: str  # what was searched, for the trace
+
+
+@dataclass(frozen=True, slots=True)
+class Presses:
+    """`--press` values: the shared-phone key when named, the rest in order asked."""
+
+    patient: str | None
+    named_patient: bool
+    in_order: list[str | None]
+
+    @classmethod
+    def parse(cls, values: Sequence[str]) -> Presses:
+        patient: str | None = None
+        named = False
+        in_order: list[str | None] = []
+        for value in values:
+            name, _, key = value.rpartition("=")
+            if name not in ("", PATIENT_QUESTION):
+                raise UsageError(
+                    f"--press {value!r}: write a key (0-9, * or #), '-' for no key, or"
+                    f" {PATIENT_QUESTION}=KEY for the shared-phone question"
+                )
+            if key != NO_KEY and not _KEY.fullmatch(key):
+                raise UsageError(f"--press {value!r}: {key!r} is not a phone key (0-9, * or #)")
+            if name:
+                patient, named = (None if key == NO_KEY else key), True
+            else:
+                in_order.append(None if key == NO_KEY else key)
+        return cls(patient, named, in_order)
+
+    def for_patient(self) -> str | None:
+        """The key for the shared-phone question (asked first, as the live router does)."""
+        if self.named_patient:
+            return self.patient
+        return self.in_order.pop(0) if self.in_order else None
 
 
 def run_simulate(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
@@ -85,27 +135,104 @@ def run_simulate(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 def simulate(args: argparse.Namespace) -> dict[str, Any]:
     config = Path(args.config)
     rules, settings_doc = _load(config)
+    routing = _routing_settings(settings_doc, config)
+    presses = Presses.parse(args.press)
     line = rules.line_for(args.line)
+    before: list[dict[str, Any]] = []
+    start: Target
     if line is None:
+        # The live router answers it all the same (call.py: no line -> the last resort).
         numbers = ", ".join(n for ln in rules.lines for n in ln.numbers) or "none defined"
-        raise UsageError(f"no line has the number {args.line!r} (lines: {numbers})")
+        said = f"no line lists the number {args.line} (lines: {numbers})"
+        before.append(_step("line", f"{said}; the live router answers it all the same"))
+        start = last_resort(routing.unrouted_max_wait_s)
+    else:
+        start = RoutesTarget(line.routes)
     zone = zone_of(rules, line)
     now = _parse_at(args.at, zone)
-    caller = normalise_caller(args.caller, area_code=line.area_code)
+    caller = normalise_caller(args.caller, area_code=line.area_code if line else None)
     patient = _find_patient(caller.e164, args.patients, settings_doc, config, zone)
-    facts = caller_facts(
-        rules, line, patient.record, now, _appointments(args.appointment, now.date())
-    )
+    record, choice = _choose(patient.records, presses, routing.shared_phone_prompt)
+    if choice is not None:
+        before.append(choice)
+    if line is None:
+        before.append(_step("route", f"no line: the last resort, {_resort(routing)}"))
+    facts = caller_facts(rules, line, record, now, _appointments(args.appointment, now.date()))
     statuses = _statuses(rules, args.operators_state)
     journey = plan_journey(
         rules.world(),
         facts,
-        RoutesTarget(line.routes),
+        start,
         statuses,
-        args.press,
+        presses.in_order,
         has_number=caller.e164 is not None,
+        unrouted_max_wait_s=routing.unrouted_max_wait_s,
     )
-    return _report(rules, line, args, caller.e164 or f"{caller.status}", now, patient, journey)
+    caller_text = caller.e164 or f"{caller.status}"
+    report = _report(rules, line, args, caller_text, now, patient, record, journey)
+    report["steps"][:0] = before
+    return report
+
+
+def _step(kind: str, text: str, **data: Any) -> dict[str, Any]:
+    return {"kind": kind, "text": text, **data}
+
+
+def _resort(routing: RoutingSettings) -> str:
+    return (
+        f"any operator, waiting up to {routing.unrouted_max_wait_s} s (routing.unrouted_max_wait_s)"
+    )
+
+
+def _choose(
+    records: tuple[PatientRecord, ...], presses: Presses, prompt: str
+) -> tuple[PatientRecord | None, dict[str, Any] | None]:
+    """The patient the call is about, as the live router asks (`_choose_patient`)."""
+    if len(records) <= 1:
+        if presses.named_patient:
+            raise UsageError(
+                f"--press {PATIENT_QUESTION}=…: the caller's number has"
+                f" {len(records) or 'no'} patient on record, so nobody is asked which one"
+            )
+        return (records[0] if records else None), None
+    offered = patient_choices(records)
+    key = presses.for_patient()
+    chosen = chosen_patient(offered, key)
+    keys = ", ".join(
+        f"{i} {p.id} {p.name}" + (f" ({p.birth_year})" if p.birth_year else "")
+        for i, p in enumerate(offered, start=1)
+    )
+    said = "no key pressed" if key is None else f"caller pressed {key}"
+    if chosen is None:
+        outcome = f"{said}{'' if key is None else ' (not offered)'}: the family"
+        record = family_record(list(records))
+    else:
+        outcome, record = f"{said}: patient {chosen.id} {chosen.name}", chosen
+    text = (
+        f"shared phone: {len(records)} patients on this number; play"
+        f" {' '.join(choice_prompts(prompt, offered))} [{keys}]; {outcome}"
+    )
+    return record, _step(
+        "shared_phone",
+        text,
+        prompts=choice_prompts(prompt, offered),
+        choices=[{"key": str(i), "patient": p.id} for i, p in enumerate(offered, start=1)],
+        key=key,
+        patient=record.id,
+    )
+
+
+def _routing_settings(doc: YamlDocument | None, config: Path) -> RoutingSettings:
+    """The settings' `routing` section (the last resort's wait, the shared-phone prompt);
+    the defaults when only a rules file was given."""
+    raw = doc.data.get("routing") if doc is not None and isinstance(doc.data, Mapping) else None
+    base = (config if config.is_dir() else config.parent).resolve()
+    try:
+        return RoutingSettings.model_validate(raw or {}, context={"base_dir": base})
+    except ValueError:
+        raise UsageError(
+            f"{config}: the routing settings are invalid (run clinic-router check)"
+        ) from None
 
 
 def _load(config: Path) -> tuple[Rules, YamlDocument | None]:
@@ -174,28 +301,29 @@ def _find_patient(
     zone: ZoneInfo,
 ) -> Patient:
     if e164 is None:
-        return Patient(None, "the caller ID is withheld or invalid: not looked up")
+        return Patient((), "the caller ID is withheld or invalid: not looked up")
     if csv_file is not None:
         found = _from_csv(Path(csv_file), e164, zone)
         return Patient(found, f"patients file {csv_file}")
     if settings_doc is None:
-        return Patient(None, "no patient store (a rules file was given; try --patients)")
+        return Patient((), "no patient store (a rules file was given; try --patients)")
     return _from_store(settings_doc, config, e164)
 
 
-def _from_csv(path: Path, e164: str, zone: ZoneInfo) -> PatientRecord | None:
+def _from_csv(path: Path, e164: str, zone: ZoneInfo) -> tuple[PatientRecord, ...]:
     from router.patients_csv import Rejected, parse_rows
 
+    found = []
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             for item in parse_rows(handle, tz=zone):
                 if isinstance(item, Rejected):
                     raise UsageError(f"{path}:{item.line}: {item.reason}")
                 if e164 in item.phones:
-                    return item
+                    found.append(item)
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"--patients {path}: cannot read it ({e.__class__.__name__})") from None
-    return None
+    return tuple(found)
 
 
 def _from_store(doc: YamlDocument, config: Path, e164: str) -> Patient:
@@ -206,41 +334,44 @@ def _from_store(doc: YamlDocument, config: Path, e164: str) -> Patient:
     try:
         db = DatabaseSettings.model_validate(raw, context={"base_dir": base, "env": os.environ})
     except ValueError:
-        return Patient(None, "no patient store (database settings are invalid)")
+        return Patient((), "no patient store (database settings are invalid)")
     url = db.url.get_secret_value()
     if url.startswith("sqlite") and not Path(url.split(":///", 1)[1].split("?")[0]).is_file():
-        return Patient(None, f"no patient store yet ({db.display_url} does not exist)")
+        return Patient((), f"no patient store yet ({db.display_url} does not exist)")
     try:
         found = asyncio.run(_lookup(url, e164))
     except (OSError, RuntimeError, ValueError) as e:  # an unreachable store is not fatal here
-        return Patient(None, f"patient store unavailable ({e.__class__.__name__})")
+        return Patient((), f"patient store unavailable ({e.__class__.__name__})")
     return Patient(found, f"patient store {db.display_url}")
 
 
-async def _lookup(url: str, e164: str) -> PatientRecord | None:
+async def _lookup(url: str, e164: str) -> tuple[PatientRecord, ...]:
     from router.storage.store import Store
 
     store = await Store.open(url, migrate=False)
     try:
-        found = await store.patients.find_by_phone(e164)
+        return tuple(await store.patients.find_by_phone(e164))
     finally:
         await store.close()
-    return found[0] if found else None
 
 
 def _report(
     rules: Rules,
-    line: Line,
+    line: Line | None,
     args: argparse.Namespace,
     caller: str,
     now: datetime,
     patient: Patient,
+    rec: PatientRecord | None,
     journey: Journey,
 ) -> dict[str, Any]:
-    rec = patient.record
     return {
         "rules_version": rules.version,
-        "line": {"id": line.id, "dialled": args.line, "branch": line.branch},
+        "line": {
+            "id": line.id if line else None,
+            "dialled": args.line,
+            "branch": line.branch if line else None,
+        },
         "caller": caller,
         "at": now.isoformat(),
         "patient": None
@@ -270,7 +401,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         else "unknown caller"
     )
     lines = [
-        f"rules {report['rules_version']}: line {line['id']} ({line['dialled']}),"
+        f"rules {report['rules_version']}: line {line['id'] or '(none)'} ({line['dialled']}),"
         f" caller {report['caller']}, at {report['at']}",
         f" 1. caller: {who} [{report['patient_source']}]",
     ]

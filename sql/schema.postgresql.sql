@@ -209,4 +209,33 @@ ALTER TABLE callback_tasks ADD COLUMN target JSONB;
 
 UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
 
+-- Running upgrade 0005 -> 0007
+
+CREATE TABLE console_users (
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    operator_id TEXT,
+    password_hash TEXT NOT NULL,
+    disabled BOOLEAN DEFAULT false NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    password_changed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_console_users PRIMARY KEY (username)
+);
+
+CREATE TABLE audit_log (
+    id BIGSERIAL NOT NULL,
+    at TIMESTAMP WITH TIME ZONE NOT NULL,
+    actor TEXT,
+    action TEXT NOT NULL,
+    target TEXT,
+    ok BOOLEAN NOT NULL,
+    remote TEXT,
+    details JSONB NOT NULL,
+    CONSTRAINT pk_audit_log PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_audit_log_at ON audit_log (at);
+
+UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0005';
+
 COMMIT;

@@ -206,3 +206,32 @@ UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num 
 ALTER TABLE callback_tasks ADD COLUMN target JSON;
 
 UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
+
+-- Running upgrade 0005 -> 0007
+
+CREATE TABLE console_users (
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    operator_id TEXT,
+    password_hash TEXT NOT NULL,
+    disabled BOOLEAN DEFAULT 0 NOT NULL,
+    created_at DATETIME NOT NULL,
+    password_changed_at DATETIME NOT NULL,
+    CONSTRAINT pk_console_users PRIMARY KEY (username)
+);
+
+CREATE TABLE audit_log (
+    id INTEGER NOT NULL,
+    at DATETIME NOT NULL,
+    actor TEXT,
+    action TEXT NOT NULL,
+    target TEXT,
+    ok BOOLEAN NOT NULL,
+    remote TEXT,
+    details JSON NOT NULL,
+    CONSTRAINT pk_audit_log PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_audit_log_at ON audit_log (at);
+
+UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0005';

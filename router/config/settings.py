@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from router.config.callback_settings import CallbackSettings
+from router.config.console_settings import ConsoleSettings
 from router.config.errors import ConfigError, ConfigIssue
 from router.config.fields import ConfigModel, Section, Text
 from router.config.validation import validate_document
@@ -327,7 +328,7 @@ CRM_FIELDS = (
     "do_not_call",
 )
 
-_SECTIONS = ("ari", "database", "http", "logging", "routing", "callbacks")
+_SECTIONS = ("ari", "database", "http", "logging", "routing", "callbacks", "console")
 
 
 class Settings(ConfigModel):
@@ -339,6 +340,7 @@ class Settings(ConfigModel):
     logging: LoggingSettings
     routing: RoutingSettings
     callbacks: CallbackSettings
+    console: ConsoleSettings
     crm: CrmSettings | None = None
 
     @model_validator(mode="before")

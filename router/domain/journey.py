@@ -37,6 +37,13 @@ from router.domain.selection import choose_operators
 MAX_HOPS = 20  # routes -> menu -> routes… loops are cut here rather than spinning
 
 
+def last_resort(wait_s: int) -> SkillsTarget:
+    """Where the live router sends a call nothing placed (a number no line lists, no route
+    matched, a menu with no answer, a loop cut): any operator, waiting up to `wait_s`
+    (`routing.unrouted_max_wait_s`). A caller is never simply hung up on."""
+    return SkillsTarget((), 1, max_wait_s=wait_s)
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingWorld:
     """The routing configuration the journey runs in (a rule set's routing sections)."""
@@ -59,7 +66,7 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class Journey:
     steps: tuple[Step, ...]
-    outcome: str  # connect | callback | voicemail | hang_up | no_operator | loop
+    outcome: str  # connect | callback | voicemail | hang_up | no_operator
     operator: str | None = None  # who would be rung first, for `connect`
     callback_task: bool = False
 
@@ -70,13 +77,15 @@ class _Walk:
         world: RoutingWorld,
         facts: CallerFacts,
         statuses: Mapping[str, OperatorStatus],
-        presses: Sequence[str],
+        presses: Sequence[str | None],
         has_number: bool,
+        unrouted_max_wait_s: int,
     ) -> None:
         self.world, self.facts, self.statuses = world, facts, statuses
         self.has_number = has_number
         self.presses = list(presses)
         self.steps: list[Step] = []
+        self.unrouted_wait = unrouted_max_wait_s
 
     def add(self, kind: str, text: str, **data: Any) -> None:
         self.steps.append(Step(kind, text, data))
@@ -85,16 +94,38 @@ class _Walk:
         return Journey(tuple(self.steps), outcome, operator, task)
 
     def run(self, start: Target) -> Journey:
+        """As the live router's walk: what nothing placed goes to the last resort once."""
         target: Target | None = start
+        resorted = False
         for _ in range(MAX_HOPS):
             if target is None:
-                return self.miss(MissReason.NO_OPERATOR, "no_operator")
+                if resorted:
+                    return self.miss(MissReason.NO_OPERATOR, "no_operator")
+                resorted = True
+                self.add(
+                    "route", f"nothing placed the call: {self.resort_text()}", last_resort=True
+                )
+                target = last_resort(self.unrouted_wait)
             result = self.follow(target)
             if isinstance(result, Journey):
                 return result
             target = result
-        self.add("end", f"stopped after {MAX_HOPS} steps: the routes and menus form a loop")
-        return self.done("loop")
+        self.add(
+            "end",
+            f"stopped after {MAX_HOPS} steps: the routes and menus form a loop;"
+            f" {self.resort_text()}",
+            last_resort=True,
+        )
+        result = self.follow(last_resort(self.unrouted_wait))
+        if isinstance(result, Journey):
+            return result
+        return self.miss(MissReason.NO_OPERATOR, "no_operator")
+
+    def resort_text(self) -> str:
+        return (
+            "the last resort, any operator, waiting up to"
+            f" {self.unrouted_wait} s (routing.unrouted_max_wait_s)"
+        )
 
     def follow(self, target: Target) -> Target | Journey | None:
         if isinstance(target, RoutesTarget):
@@ -109,7 +140,7 @@ class _Walk:
             return self.queue(self.world.queues[target.queue])
         if isinstance(target, SkillsTarget):
             step = QueueStep(0, target.skills, target.min_level)
-            name = "skills " + "+".join(target.skills)
+            name = "skills " + ("+".join(target.skills) or "any")  # as the live journal
             return self.queue(Queue(name, (step,), max_wait_s=target.max_wait_s))
         if isinstance(target, CallbackTarget):
             return self.callback(target)
@@ -296,14 +327,18 @@ def plan_journey(
     facts: CallerFacts,
     start: Target,
     statuses: Mapping[str, OperatorStatus],
-    presses: Sequence[str] = (),
+    presses: Sequence[str | None] = (),
     *,
     has_number: bool = True,
+    unrouted_max_wait_s: int = 0,
 ) -> Journey:
     """Follow `start` (usually the line's `RoutesTarget`) to an outcome, step by step.
 
     `statuses` are the operators' live states by id; `presses` are the keys the caller
-    would press in the menus that get played, in order (none: the menu's default).
-    `has_number` is False for a withheld or invalid caller ID: nobody can call them back.
+    would press in the menus that get played, in order (None or none left: no key, so
+    the menu's default). `has_number` is False for a withheld or invalid caller ID:
+    nobody can call them back. `unrouted_max_wait_s` is the settings' wait of the last
+    resort (see `last_resort`).
     """
-    return _Walk(world, facts, statuses, presses, has_number).run(start)
+    walk = _Walk(world, facts, statuses, presses, has_number, unrouted_max_wait_s)
+    return walk.run(start)

@@ -16,6 +16,7 @@ from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.phone import CallerId, normalise_caller
 from router.domain.routing import RoutesTarget, Target
+from router.domain.shared_phone import choice_prompts, chosen_patient, patient_choices
 from router.engine.call_state import CallerGone
 from router.engine.call_walk import CallWalk
 from router.engine.cleanup import delete_bridge
@@ -24,8 +25,6 @@ from router.logs import call_id_var
 from router.storage.models import PatientRecord
 
 log = logging.getLogger(__name__)
-
-MAX_CHOICES = 9  # patients offered by the shared-phone prompt (one key each)
 
 
 class InboundCall(CallWalk):
@@ -113,19 +112,12 @@ class InboundCall(CallWalk):
         if len(patients) == 1:
             return patients[0]
         # Oldest first: the order the prompt reads them out in is the order of the keys.
-        ordered = sorted(patients, key=lambda p: (p.birth_year or 9999, p.name, p.id))
-        offered = ordered[:MAX_CHOICES]
+        offered = patient_choices(patients)
         self.language = line.language if line else "ru"
-        prompts = [self.ctx.settings.shared_phone_prompt]
-        for number, patient in enumerate(offered, start=1):
-            if patient.birth_year:
-                prompts.append(f"number:{patient.birth_year}")
-            prompts.append(f"digits:{number}")
+        prompts = choice_prompts(self.ctx.settings.shared_phone_prompt, offered)
         key = await self._ask_key(prompts, self.ctx.settings.shared_phone_timeout_s)
         data["choice_key"] = key
-        if key is not None and key.isdigit() and 1 <= int(key) <= len(offered):
-            return offered[int(key) - 1]
-        return family_record(patients)
+        return chosen_patient(offered, key) or family_record(patients)
 
     async def _local_lookup(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
         try:

@@ -1,16 +1,18 @@
-"""The storage facade the composition root builds: one database, four repositories."""
+"""The storage facade the composition root builds: one database, its repositories."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from router.storage.audit import AuditRepository
 from router.storage.callbacks import CallbacksRepo
 from router.storage.calls import CallRepository
 from router.storage.db import Database, is_transient_error
 from router.storage.migrate import migrate as run_migrations
 from router.storage.operators import OperatorRepository
 from router.storage.patients import PatientRepository
+from router.storage.users import UserRepository
 
 __all__ = ["Store", "is_transient_error"]  # is_transient_error: for the journey writer
 
@@ -20,7 +22,7 @@ def _utcnow() -> datetime:
 
 
 class Store:
-    """`store.patients`, `store.operators`, `store.calls`, `store.callbacks` over one `Database`.
+    """`store.patients`, `.operators`, `.calls`, `.callbacks`, `.users`, `.audit`: one `Database`.
 
     Build it once in the composition root (`await Store.open(url)`), pass it down, and
     `await store.close()` on shutdown. Migrate before use: `Store.open(url, migrate=True)`
@@ -33,6 +35,8 @@ class Store:
         self.operators = OperatorRepository(db, clock=clock)
         self.calls = CallRepository(db)
         self.callbacks = CallbacksRepo(db, clock=clock)
+        self.users = UserRepository(db, clock=clock)  # console users (router/console)
+        self.audit = AuditRepository(db, clock=clock)
 
     @classmethod
     async def open(

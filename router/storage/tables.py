@@ -262,6 +262,36 @@ misses = Table(
 )
 
 
+# Console users (migration 0007). `role` is a `router.domain.console_access.Role` value;
+# `operator_id` links an operator user to the rules (no FK: operators come from config).
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("username", SafeText, primary_key=True),
+    Column("role", SafeText, nullable=False),
+    Column("operator_id", SafeText),
+    Column("password_hash", SafeText, nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UtcDateTime, nullable=False),
+    # A session signed in before this time is ended (a password change signs out everywhere).
+    Column("password_changed_at", UtcDateTime, nullable=False),
+)
+
+# Every sign-in (ok or failed) and every supervisor/admin action: who, what, when, from where.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", SafeText),  # the user name given (a failed sign-in names no real user)
+    Column("action", SafeText, nullable=False),
+    Column("target", SafeText),
+    Column("ok", Boolean, nullable=False),
+    Column("remote", SafeText),
+    Column("details", PortableJson, nullable=False),
+    Index(None, "at"),
+)
+
 def dialect_insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that can take ON CONFLICT: both dialects spell it alike, each in its module."""
     if dialect_name == "postgresql":

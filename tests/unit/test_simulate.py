@@ -143,7 +143,8 @@ def test_withheld_number_cannot_be_called_back() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--line", "+70000000000", "--at", "2026-12-29 10:00"], "no line has the number"),
+        (["--line", "+74952232222", "--press", "11"], "--press '11': '11' is not a phone key"),
+        (["--line", "+74952232222", "--press", "menu=1"], "--press 'menu=1': write a key"),
         (["--line", "+74952232222", "--at", "tomorrow"], "--at 'tomorrow': write the local"),
         (["--line", "+74952232222", "--appointment", "soon"], "--appointment 'soon'"),
     ],
@@ -177,3 +178,120 @@ def test_broken_rules_exit_2_with_positions(
     args = parser.parse_args(["simulate", "--config", str(rules), "--line", "1", "--caller", "2"])
     assert run_simulate(args, out=io.StringIO()) == 2
     assert "required key 'numbers' is missing" in capsys.readouterr().err
+
+
+SHARED = """\
+patient_id,name,phones,assigned_operator,tags,language,birth_year
+k1,Маша Петрова,+79161234567,,dms,ru,2015
+k2,Петя Петров,+79161234567,op1002,dms;vip,ru,2012
+m1,Ольга Петрова,+79161234567,,,ru,1985
+"""
+SHARED_PLAY = (
+    "shared phone: 3 patients on this number; play clinic-which-patient number:1985 digits:1"
+    " number:2012 digits:2 number:2015 digits:3 [1 m1 Ольга Петрова (1985), 2 k2 Петя Петров"
+    " (2012), 3 k1 Маша Петрова (2015)]"
+)
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> str:
+    path = tmp_path / "shared.csv"
+    path.write_text(SHARED, encoding="utf-8")
+    return str(path)
+
+
+def _shared_phone(shared: str, *presses: str) -> str:
+    argv = ["--line", "+74952232222", "--caller", "+79161234567", "--at", "2026-12-29 11:15"]
+    code, out = simulate(*argv, "--patients", shared, *presses)
+    assert code == 0, out
+    return out
+
+
+def test_a_shared_phone_shows_the_question_and_takes_the_named_press(shared: str) -> None:
+    out = _shared_phone(shared, "--press", "4", "--press", "patient=2")
+    assert f" 2. {SHARED_PLAY}; caller pressed 2: patient k2 Петя Петров" in out
+    assert " 1. caller: patient k2 Петя Петров (tags: dms, vip; assigned: op1002)" in out
+    assert "assigned operator op1002 (Мария Кузнецова) is available: ring them" in out
+
+
+def test_the_first_plain_press_answers_the_shared_phone_question(shared: str) -> None:
+    out = _shared_phone(shared, "--press", "1", "--press", "4")
+    assert f"{SHARED_PLAY}; caller pressed 1: patient m1 Ольга Петрова" in out
+    assert "; caller pressed 4" in out  # the second press goes to the menu
+
+
+def test_no_key_at_the_shared_phone_question_is_the_family(shared: str) -> None:
+    out = _shared_phone(shared, "--press", "-", "--press", "4")
+    assert f"{SHARED_PLAY}; no key pressed: the family" in out
+    assert " 1. caller: patient family family (tags: -; assigned: -)" in out
+    assert "; caller pressed 4" in out
+    out = _shared_phone(shared, "--press", "patient=7")
+    assert f"{SHARED_PLAY}; caller pressed 7 (not offered): the family" in out
+
+
+def test_naming_the_patient_press_for_a_single_patient_is_refused(
+    patients: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = simulate(
+        "--line", "+74952232222", "--caller", "+79161234567", "--patients", patients,
+        "--press", "patient=1",
+    )  # fmt: skip
+    assert code == 2
+    assert "has 1 patient on record, so nobody is asked" in capsys.readouterr().err
+
+
+def test_a_number_no_line_lists_goes_to_the_last_resort_as_live() -> None:
+    code, out = simulate(
+        "--line", "+70000000000", "--caller", "+79160000000", "--at", "2026-12-29 11:15"
+    )
+    assert code == 0, out
+    assert out.splitlines()[0].startswith("rules ") and "line (none) (+70000000000)" in out
+    assert (
+        " 2. no line lists the number +70000000000 (lines: +74952232222, 74952232222,"
+        " +74912000000); the live router answers it all the same"
+    ) in out
+    assert " 3. no line: the last resort, any operator, waiting up to 0 s" in out
+    assert " 4. queue skills any at 0 s: any skill level ≥ 1: eligible op1001" in out
+    assert out.rstrip().endswith("=> connect op1001; no callback task")
+
+
+def test_the_last_resort_waits_as_the_settings_say(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "rules.yaml").write_text((ROOT / "config" / "rules.yaml").read_text("utf-8"))
+    router = (ROOT / "config" / "router.yaml").read_text("utf-8")
+    assert "\nrouting:\n" in router
+    router = router.replace("\nrouting:\n", "\nrouting:\n  unrouted_max_wait_s: 45\n", 1)
+    (config / "router.yaml").write_text(router, encoding="utf-8")
+    states = tmp_path / "ops.yaml"
+    states.write_text("\n".join(f"op100{i}: offline" for i in range(1, 9)), encoding="utf-8")
+    code, out = simulate(
+        "--config", str(config / "router.yaml"), "--line", "+70000000000",
+        "--caller", "+79160000000", "--at", "2026-12-29 11:15", "--operators-state", str(states),
+    )  # fmt: skip
+    assert code == 0, out
+    assert "no line: the last resort, any operator, waiting up to 45 s" in out
+    assert "queue skills any: nobody available within max_wait_s 45" in out
+    assert "callback task created (max_wait)" in out
+
+
+def test_a_call_no_route_takes_goes_to_the_last_resort_as_live(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "skills: {paid: Paid}\n"
+        "operators: [{id: op1, name: Ola, endpoint: PJSIP/op1, skills: {paid: 2}}]\n"
+        "lines: [{id: main, numbers: '+74950000000'}]\n"
+        "routes:\n  main:\n"
+        "    - {name: vip, when: {tags_any: vip}, then: {skills: {need: [paid]}}}\n",
+        encoding="utf-8",
+    )
+    parser = argparse.ArgumentParser()
+    add_simulate_parser(parser.add_subparsers(dest="command"))
+    argv = ["--line", "+74950000000", "--caller", "+79160000000", "--at", "2026-12-29 11:15"]
+    args = parser.parse_args(["simulate", "--config", str(rules), *argv])
+    out = io.StringIO()
+    assert run_simulate(args, out=out) == 0
+    text = out.getvalue()
+    assert "no route in 'main' matched" in text
+    assert "nothing placed the call: the last resort, any operator, waiting up to 0 s" in text
+    assert text.rstrip().endswith("=> connect op1; no callback task")

@@ -1,0 +1,59 @@
+"""`console:` in router.yaml: the browser console for operators and supervisors.
+
+The session cookie's key is derived from the API token unless `secret_env` names a
+secret of its own: sessions then survive restarts with no new secret to manage, and
+rotating the token signs everyone out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import (
+    Field,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    model_validator,
+)
+
+from router.config.fields import Section, Text
+from router.domain.console_access import Role
+
+ENV_CONSOLE_SECRET = "CLINIC_ROUTER_CONSOLE_SECRET"
+
+
+class ConsoleSettings(Section):
+    """The console under `/console` on the router's HTTP port (docs/console.md)."""
+
+    enabled: StrictBool = True
+    # An environment variable holding the cookie key material (any long random text);
+    # unset or empty: derived from the API token.
+    secret_env: Text | None = ENV_CONSOLE_SECRET
+    secret: SecretStr = Field(default=SecretStr(""), repr=False)
+    # A session ends after this long without a request, and after `session_max_h` in any case.
+    session_idle_min: Annotated[StrictInt, Field(ge=1, le=24 * 60)] = 30
+    session_max_h: Annotated[StrictInt, Field(ge=1, le=7 * 24)] = 12
+    # Send the cookie over HTTPS only; turn on when a TLS proxy serves the console.
+    secure_cookie: StrictBool = False
+    # Roles that see whole phone numbers; everyone else sees `+7 916 ***-**-67` (the
+    # operator on a call always sees their own caller's number).
+    full_numbers_for: tuple[Role, ...] = ()
+    # Failed sign-ins in a minute before further ones are refused for a growing delay.
+    signin_failures_per_user: Annotated[StrictInt, Field(ge=1, le=100)] = 5
+    signin_failures_per_address: Annotated[StrictInt, Field(ge=1, le=1000)] = 20
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_from_env(cls, data: Any, info: ValidationInfo) -> Any:
+        data = {} if data is None else data  # the section left out: the env still counts
+        if not isinstance(data, Mapping):
+            return data
+        context = info.context if isinstance(info.context, Mapping) else {}
+        env: Mapping[str, str] = context.get("env") or {}
+        name = data.get("secret_env", ENV_CONSOLE_SECRET)
+        if isinstance(name, str) and env.get(name):
+            return {**data, "secret": env[name]}
+        return data

@@ -1,0 +1,26 @@
+"""The audit log page (admins): newest first, a page of 200, filter by user."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from router.console.deps import CONSOLE
+from router.console.guard import viewer
+from router.console.render import page
+from router.domain.console_access import Permission
+
+PAGE = 200
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    viewer(request, Permission.AUDIT)
+    actor = request.query.get("actor") or None
+    before = request.query.get("before")
+    before_id = int(before) if before and before.isdigit() else None
+    entries = await request.app[CONSOLE].audit.recent(
+        limit=PAGE, before_id=before_id, actor=actor
+    )
+    older = entries[-1].id if len(entries) == PAGE else None
+    return await page(
+        request, "audit.html", {"entries": entries, "actor": actor or "", "older": older}
+    )

@@ -1,0 +1,92 @@
+"""Shared by the console tests: the API with the console mounted, on a real server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from api_support import TOKEN, bare_deps
+
+from router.config.console_settings import ConsoleSettings
+from router.console.app import PREFIX, build_console, console_deps
+from router.console.deps import ConsoleDeps
+from router.console.passwords import hash_password
+from router.domain.console_access import Role
+from router.http.api import build_app
+from router.storage import Store
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Clock:
+    """Epoch seconds that a test moves forward (session ages)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Console:
+    base: str
+    deps: ConsoleDeps
+    clock: Clock
+
+
+async def add_users(store: Store) -> None:
+    hashed = hash_password(PASSWORD)
+    await store.users.add("olga", Role.OPERATOR, "op1001", hashed)
+    await store.users.add("sam", Role.SUPERVISOR, None, hashed)
+    await store.users.add("ada", Role.ADMIN, None, hashed)
+
+
+@asynccontextmanager
+async def serving_console(
+    store: Store, clock: Clock, settings: ConsoleSettings | None = None
+) -> AsyncIterator[Console]:
+    app = build_app(bare_deps(store), TOKEN)
+    deps = console_deps(settings or ConsoleSettings(), TOKEN, store.users, store.audit)
+    deps = ConsoleDeps(**{**deps.__dict__, "clock": clock})
+    app.add_subapp(PREFIX, build_console(deps))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield Console(f"http://127.0.0.1:{runner.addresses[0][1]}", deps, clock)
+    finally:
+        await runner.cleanup()
+
+
+def browser() -> aiohttp.ClientSession:
+    """A client that keeps cookies for 127.0.0.1 (aiohttp's jar refuses IP hosts by default)."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF field in the page"
+    return match.group(1)
+
+
+async def sign_in(
+    client: aiohttp.ClientSession,
+    base: str,
+    user: str,
+    password: str = PASSWORD,
+    next_path: str | None = None,
+) -> aiohttp.ClientResponse:
+    async with client.get(f"{base}/console/signin") as form:
+        token = csrf_of(await form.text())
+    data = {"username": user, "password": password, "csrf_token": token}
+    if next_path is not None:
+        data["next"] = next_path
+    async with client.post(f"{base}/console/signin", data=data, allow_redirects=False) as resp:
+        await resp.read()
+        return resp
