@@ -186,8 +186,11 @@ def components(nodes: Iterable[Node], succ: Mapping[Node, list[Node]]) -> list[l
     return found
 
 
+_KINDS = {"routes": "route list", "menus": "menu", "queues": "queue"}
+
+
 def _name(node: Node) -> str:
-    return {"routes": "route list", "menus": "menu", "queues": "queue"}[node[0]] + f" '{node[1]}'"
+    return f"{_KINDS[node[0]]} '{node[1]}'"
 
 
 class FlowCheck:
@@ -279,7 +282,7 @@ class FlowCheck:
             self.warnings.append(
                 self.doc.issue(
                     node,
-                    f"no caller sent to this {_name(node).split(' ')[0]} can reach an operator"
+                    f"no caller sent to this {_KINDS[node[0]]} can reach an operator"
                     f" or get a callback: every way out ends in {' or '.join(ends)}",
                     at="key",
                 )

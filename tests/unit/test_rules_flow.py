@@ -131,8 +131,8 @@ def test_steps_nobody_reaches_or_passes_are_warned_about(tmp_path: Path) -> None
 def test_a_route_list_that_only_hangs_up_is_warned_about(tmp_path: Path) -> None:
     text = HEAD + "routes:\n  main:\n    - {name: closed, then: {hang_up: {message: bye}}}\n"
     assert _warnings(tmp_path, text) == [
-        "rules.yaml:7:3: routes.main: no caller sent to this route can reach an operator or"
-        " get a callback: every way out ends in a message and hang-up"
+        "rules.yaml:7:3: routes.main: no caller sent to this route list can reach an operator"
+        " or get a callback: every way out ends in a message and hang-up"
     ]
 
 
@@ -188,7 +188,7 @@ def test_check_prints_warnings_and_accepts_the_file(tmp_path: Path) -> None:
     assert run_check(str(path), out=out) == 0
     first, last = out.getvalue().splitlines()
     assert first.endswith(
-        ":7:3: routes.main: warning: no caller sent to this route can reach an operator or get"
+        ":7:3: routes.main: warning: no caller sent to this route list can reach an operator or get"
         " a callback: every way out ends in a message and hang-up"
     )
     assert last.endswith("1 operators, 2 skills, 1 warning)")
