@@ -16,7 +16,6 @@ from aiohttp import web
 from router.domain.operators import SETTABLE, OperatorStatus, Presence
 from router.engine.board import OperatorBoard, UnknownOperator
 from router.http.audit import add_audit_routes
-from router.http.audit import add_audit_routes
 from router.http.auth import token_middleware
 from router.http.callbacks import add_callback_routes
 from router.http.errors import ApiError, error_middleware
@@ -58,7 +57,6 @@ def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -
     app.router.add_get("/api/rules", get_rules)
     app.router.add_post("/api/rules/reload", reload_rules)
     add_callback_routes(app, deps.store.callbacks, deps.clock)
-    add_audit_routes(app, deps.store.audit)
     add_audit_routes(app, deps.store.audit)
     add_metrics_route(app, metrics or RouterMetrics())
     return app
