@@ -1,9 +1,10 @@
-"""Hot reload on the real sandbox: a broken edit is rejected without touching live calls,
-a good edit changes the routing of the next call."""
+"""Hot reload on the real sandbox: a broken edit, and one that leaves no operator, are
+rejected without touching live calls; a good edit changes the routing of the next call."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,19 @@ async def test_broken_edit_rejected_good_edit_routes_next_call(sandbox, tmp_path
             assert rejected["version"] == first_version
             assert rejected["last_rejected"]["trigger"] == "file change"
             assert any(str(rules) in e for e in rejected["last_rejected"]["errors"])
+
+            # Rules that would strand every caller are refused too (issue 13.4); SIGHUP
+            # and the file watch race for it, and either must refuse it.
+            write_rules(tmp_path, [])
+            router.signal(signal.SIGHUP)
+            stranded = await router.wait_get(
+                "/api/rules",
+                lambda r: any("no operators" in e for e in r["last_rejected"]["errors"]),
+                10,
+            )
+            assert stranded["version"] == first_version
+            (error,) = stranded["last_rejected"]["errors"]
+            assert f"{rules}:3:1: operators: no operators: no call could ever be answered" in error
 
             write_rules(tmp_path, ["op1002"])
             await router.wait_get("/api/rules", lambda r: r["version"] != first_version, 10)
