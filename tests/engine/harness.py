@@ -129,7 +129,7 @@ class RouterUnderTest:
         """What app.py does on SIGTERM: stop the stream and the calls, flush the journal."""
         if self.engine is None:
             return
-        events, writer, *others = self._tasks
+        writer, events, *others = self._tasks
         for task in (events, *others):
             task.cancel()
         await asyncio.gather(events, *others, return_exceptions=True)

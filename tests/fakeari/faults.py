@@ -23,10 +23,16 @@ class RestFault:
     delay: float = 0.0
     times: int = 1
     gate: asyncio.Event | None = None  # held until the test sets it
+    body_has: str = ""  # only requests whose body contains this (e.g. "PJSIP/op")
     hits: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and method == self.method and re.search(self.path, path) is not None
+    def matches(self, method: str, path: str, body: str) -> bool:
+        return (
+            self.times > 0
+            and method == self.method
+            and re.search(self.path, path) is not None
+            and self.body_has in body
+        )
 
 
 @dataclass
@@ -38,9 +44,9 @@ class Faults:
         self.rest.append(fault)
         return fault
 
-    def take(self, method: str, path: str) -> RestFault | None:
+    def take(self, method: str, path: str, body: str) -> RestFault | None:
         for fault in self.rest:
-            if fault.matches(method, path):
+            if fault.matches(method, path, body):
                 fault.times -= 1
                 fault.hits += 1
                 return fault

@@ -33,7 +33,7 @@ def ok(data: Any) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
+    if not request.body_exists:
         return {}
     data = json.loads(await request.read() or b"{}")
     return data if isinstance(data, dict) else {}

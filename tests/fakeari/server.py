@@ -83,7 +83,8 @@ class FakeAsterisk:
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path.removeprefix("/ari")
         self.world.log.append((request.method, path))
-        fault = self.world.faults.take(request.method, path)
+        body = (await request.text()) if request.body_exists else ""
+        fault = self.world.faults.take(request.method, path, body)
         if fault is not None:
             if fault.gate is not None:
                 await fault.gate.wait()
@@ -162,12 +163,12 @@ class FakeAsterisk:
     def fail(self, method: str, path: str, status: int = 500, **kw: object) -> RestFault:
         return self.world.faults.add(RestFault(method, path, status, **kw))  # type: ignore[arg-type]
 
-    def slow(self, method: str, path: str, delay: float, times: int = 1) -> RestFault:
-        return self.world.faults.add(RestFault(method, path, None, delay=delay, times=times))
+    def slow(self, method: str, path: str, delay: float, **kw: object) -> RestFault:
+        return self.world.faults.add(RestFault(method, path, None, delay=delay, **kw))  # type: ignore[arg-type]
 
-    def hold(self, method: str, path: str) -> RestFault:
+    def hold(self, method: str, path: str, **kw: object) -> RestFault:
         """The next such request waits until the test sets ``fault.gate``."""
-        return self.world.faults.add(RestFault(method, path, None, gate=asyncio.Event()))
+        return self.world.faults.add(RestFault(method, path, None, gate=asyncio.Event(), **kw))  # type: ignore[arg-type]
 
     def duplicate_next(self, event_type: str, times: int = 1) -> None:
         self.world.faults.duplicate[event_type] = times

@@ -1,0 +1,110 @@
+"""What a real Asterisk rarely does, on demand: REST errors, slow and lost replies, a
+dropped event socket. Whatever happens, the caller is served or handed to the fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.engine.harness import DID, RouterUnderTest
+from tests.engine.test_inbound import talk_then_hang_up
+from tests.fakeari import FakeAsterisk
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_originate_500_rings_the_next_operator(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    fault = fake.fail("POST", "^/channels$", 500, message="Allocation failed", body_has="PJSIP/op")
+    caller = fake.caller_arrives(DID, "79990001122")
+    leg = await talk_then_hang_up(fake, caller)
+    await router.flushed()
+    assert fault.hits == 1
+    rings = router.rings(caller)
+    assert len(rings) == 2, rings
+    [(refused, result), (answered, ok)] = rings
+    assert (result, ok) == ("unavailable", "answered")
+    assert refused != answered
+    assert leg == f"{caller}-op2"
+    assert router.call(caller)["outcome"] == "answered"
+
+
+async def test_a_slow_bridge_create_still_serves_the_caller(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    fault = fake.slow("POST", "^/bridges$", delay=0.3)  # under the 0.5 s request timeout
+    caller = fake.caller_arrives(DID, "79990001122")
+    await talk_then_hang_up(fake, caller)
+    await router.flushed()
+    assert fault.hits == 1
+    assert router.call(caller)["outcome"] == "answered"
+
+
+async def test_answer_without_reply_hands_the_caller_to_the_fallback(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    fake.slow("POST", "/answer$", delay=1.0)  # longer than the request timeout
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.in_fallback(caller))
+    await router.flushed()
+    assert router.call(caller)["outcome"] == "failed"
+    assert "fallback" in router.journey(caller)
+    assert fake.world.originated == []
+    await fake.until(lambda: not fake.leftovers())
+
+
+async def test_socket_drop_while_waiting_the_call_goes_on(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """The talking caller hangs up while the socket is down (no event will ever tell):
+    after the reconnect the router learns it from Asterisk, frees the operator, and the
+    waiting caller is put through."""
+    router = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await router.start()
+    try:
+        first = fake.caller_arrives(DID, "79990001122")
+        await fake.until(lambda: fake.bridged(first))
+        second = fake.caller_arrives(DID, "79990003344")
+        await fake.until(lambda: fake.channel(second).bridge is not None)
+        fake.refuse_sockets = True
+        await fake.drop_socket()
+        fake.caller_hangs_up(first)  # its events are lost: nobody listens
+        fake.refuse_sockets = False
+        await fake.until(lambda: router.engine and router.engine.reconciler.runs >= 2)
+        await talk_then_hang_up(fake, second)
+        await router.flushed()
+        assert router.call(first)["outcome"] == "answered"
+        assert router.call(second)["outcome"] == "answered"
+        assert router.misses(second) == []
+        assert fake.legs_to("PJSIP/op1001") == [f"{first}-op1", f"{second}-op1"]
+    finally:
+        await router.stop()
+
+
+async def test_router_stopped_while_ringing_restart_adopts(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    rung_endpoint, _ = fake.world.originated[0]
+    await first.stop()  # SIGTERM: the call stays in Asterisk
+    assert fake.channel(caller).alive and not fake.in_fallback(caller)
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        await fake.until(lambda: len(fake.world.originated) == 2)
+        other_endpoint, other_leg = fake.world.originated[1]
+        assert other_endpoint != rung_endpoint  # the operator rung before is not rung again
+        fake.answer(other_leg)
+        await talk_then_hang_up(fake, caller)
+        await second.flushed()
+        assert second.call(caller)["outcome"] == "answered"
+        assert second.misses(caller) == []
+    finally:
+        await second.stop()
