@@ -17,6 +17,7 @@ from router.domain.calls import Outcome, Phase
 from router.domain.phone import CallerId, normalise_caller
 from router.domain.routing import RoutesTarget, Target
 from router.domain.shared_phone import choice_prompts, chosen_patient, patient_choices
+from router.domain.wait_resume import RulesView, resume_point, target_to_json
 from router.engine.call_state import CallerGone
 from router.engine.call_walk import CallWalk
 from router.engine.cleanup import delete_bridge
@@ -68,17 +69,44 @@ class InboundCall(CallWalk):
             self.caller_e164 = caller.e164
             record = await self._identify(caller, line)
         else:
-            # The caller already went through the menus before the restart: straight to
-            # the operators (their manager first), keeping the operators already tried.
-            self._event("adopted", {"state": "waiting", "tried": list(self.tried)})
             record = await self._patient(self.patient_id)
-            start = self._last_resort()
         now = self.ctx.now()
         self.facts = caller_facts(self.rules, line, record, now)
         self.visit = visit_soon(record, now, zone_of(self.rules, line))
         self.language = self.facts.language
         self.assigned_operator = self.facts.assigned_operator
+        if self.resume is not None:
+            resumed = self._resume_wait(start)
+            if resumed is None:
+                return
+            start = resumed
         await self._walk(start)
+
+    def _resume_wait(self, routes: Target) -> Target | None:
+        """Adopted after a restart: the caller goes on waiting for what they waited for,
+        keeping their place, relaxed steps, budget left, answers and the operators
+        already tried. None: nothing left to wait for (they asked to be called back)."""
+        assert self.resume is not None
+        rules = self.rules
+        view = RulesView(rules.queues.keys(), rules.menus.keys(), rules.routes.keys())
+        point = resume_point(self.resume.wait, self.ctx.now(), view)
+        for menu, key in point.answers.items():
+            self.facts = self.facts.with_answer(menu, key)
+        self.menu_path = list(point.menu_path)
+        if point.place_s is not None:
+            self.waiting_since = self.ctx.clock() - point.place_s
+        self.resumed_waited_s = point.waited_s
+        data: dict[str, object] = {"state": "waiting", "tried": list(self.tried)}
+        if point.target is not None:
+            data["for"] = target_to_json(point.target)
+        data.update(waited_s=round(point.waited_s, 1), why=point.why or None)
+        if point.place_s is not None:
+            data["place_s"] = round(point.place_s, 1)
+        self._event("adopted", data)
+        if point.kept_place:
+            self.outcome = Outcome.CALLBACK  # their task is in the ledger already
+            return None
+        return point.target or routes
 
     async def _identify(self, caller: CallerId, line: Line | None) -> PatientRecord | None:
         data: dict[str, object] = {"status": caller.status.value, "number": caller.e164}

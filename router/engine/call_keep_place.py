@@ -16,6 +16,7 @@ from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome
 from router.domain.miss_target import MissTarget
 from router.domain.phone import normalise_caller
+from router.domain.wait_resume import KEEP_PLACE_EVENT
 from router.engine.call_base import CallEvent
 from router.engine.call_operators import CallOperators, Wanted
 from router.engine.callback_attempt_state import Place, calling_hours
@@ -91,7 +92,7 @@ class CallKeepPlace(CallOperators):
         await self.ctx.recorder.flush(2.0)
         self.ctx.room.leave(self.id)
         self.ctx.keep_place(number, Place(self.waiting_since, wanted.priority, eligible))
-        self._event("keep_place", {"waited_s": round(waited, 1), "estimate_s": estimate_s})
+        self._event(KEEP_PLACE_EVENT, {"waited_s": round(waited, 1), "estimate_s": estimate_s})
         self.outcome = Outcome.CALLBACK
         self.left_to_call_back = True
         await self._play(self._promise(estimate_s, now), limit_s=30)

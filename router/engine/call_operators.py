@@ -15,12 +15,15 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from router.ari import errors as ari_errors
 from router.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisStart
 from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cause
 from router.domain.dispatch import WaitingCall
+from router.domain.routing import Target
 from router.domain.selection import Strategy
+from router.domain.wait_resume import WAITING_EVENT, WaitRecord
 from router.engine.call_media import CallMedia
 from router.engine.call_state import LEG_MARK, CallerGone, channel_of, is_terminal
 from router.engine.context import CallContext, ChannelGone
@@ -42,6 +45,7 @@ class Wanted:
     skills: tuple[str, ...] = ()
     wrap_up_s: float | None = None
     offers_callback: bool = False  # the caller may press a key to be called back instead
+    target: Target | None = None  # the rules' target waited for: recorded to resume it
 
 
 class CallOperators(CallMedia):
@@ -49,6 +53,9 @@ class CallOperators(CallMedia):
     waiting_since: float | None = None  # kept across rings and ladder steps: the place in line
     wrap_up_s: float | None = None  # the answering queue's wrap-up, when it sets one
     left_to_call_back = False  # the caller chose "keep my place, call me back"
+    # Adopted after a restart: seconds already waited for the first target resumed (its
+    # relaxed steps and the budget used count from the original start).
+    resumed_waited_s = 0.0
 
     def _keep_place_key(self) -> str | None:
         return None  # "keep my place" is offered by CallKeepPlace
@@ -111,15 +118,16 @@ class CallOperators(CallMedia):
         """
         await self._hold()
         clock, room = self.ctx.clock, self.ctx.room
-        started = clock()
+        started = clock() - self.resumed_waited_s
+        self.resumed_waited_s = 0.0
         key = self._keep_place_key() if wanted.offers_callback else None
         if self.waiting_since is None:
             self.waiting_since = started
             if key is not None and self.playback_id is None:
                 await self._start_playback([self.ctx.settings.keep_place_prompt])
         every = wanted.announce_every_s
-        next_announce = started + every if every else math.inf
-        self._event("waiting", {"for": wanted.label, "max_wait_s": wanted.max_wait_s})
+        next_announce = clock() + every if every else math.inf
+        self._record_wait(wanted, started)
         registered: frozenset[str] | None = None
         try:
             while True:
@@ -179,6 +187,21 @@ class CallOperators(CallMedia):
                     self._note_playback_end(event)
         finally:
             room.leave(self.id)
+
+    def _record_wait(self, wanted: Wanted, started: float) -> None:
+        """Journal the wait, with what a restarted router needs to resume it as it is."""
+        data: dict[str, object] = {"for": wanted.label, "max_wait_s": wanted.max_wait_s}
+        if wanted.target is not None and self.waiting_since is not None:
+            now, mono = self.ctx.now(), self.ctx.clock()
+            record = WaitRecord(
+                wanted.target,
+                now - timedelta(seconds=mono - self.waiting_since),
+                now - timedelta(seconds=mono - started),
+                wanted.priority,
+                tuple(self.menu_path),
+            )
+            data.update(record.to_json())
+        self._event(WAITING_EVENT, data)
 
     async def _announce(self, wanted: Wanted) -> None:
         """Position in line and, when history allows, the estimated wait (non-blocking)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from router.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
+from router.domain.wait_resume import WaitRecord
 from router.engine.context import ChannelGone
 
 # Names the router gives what it creates in Asterisk, so a restart can find them again:
@@ -35,6 +36,9 @@ class Resume:
     operator_id: str | None = None
     patient_id: str | None = None
     caller_e164: str | None = None
+    # What the caller was waiting for (their journey's last `waiting` event); None: not
+    # waiting yet (still in the menus), or nothing was recorded.
+    wait: WaitRecord | None = None
 
 
 def channel_of(event: object) -> str | None:

@@ -91,11 +91,11 @@ class CallWalk(CallKeepPlace):
         if isinstance(target, OperatorTarget):
             return await self._personal("operator", target.operator, target)
         if isinstance(target, QueueTarget):
-            return await self._queue(self.rules.queues[target.queue])
+            return await self._queue(self.rules.queues[target.queue], target)
         if isinstance(target, SkillsTarget):
             name = "skills " + ("+".join(target.skills) or "any")
             step = QueueStep(0, target.skills, target.min_level)
-            return await self._queue(Queue(name, (step,), max_wait_s=target.max_wait_s))
+            return await self._queue(Queue(name, (step,), max_wait_s=target.max_wait_s), target)
         if isinstance(target, CallbackTarget):
             return await self._callback(target)
         await self._message(target)
@@ -150,12 +150,14 @@ class CallWalk(CallKeepPlace):
             self._event("personal", {"what": what, "operator": op_id, "skipped": why})
             return target.otherwise
         mine = frozenset({op_id})
-        wanted = Wanted(f"{what} {op_id}", PERSONAL, target.wait_s, lambda _waited: mine)
+        wanted = Wanted(
+            f"{what} {op_id}", PERSONAL, target.wait_s, lambda _waited: mine, target=target
+        )
         if await self._seek(wanted):
             return await self._talk_then_done()
         return target.otherwise
 
-    async def _queue(self, queue: Queue) -> Step:
+    async def _queue(self, queue: Queue, target: QueueTarget | SkillsTarget) -> Step:
         wanted = Wanted(
             f"queue {queue.id}",
             queue.priority,
@@ -168,6 +170,7 @@ class CallWalk(CallKeepPlace):
             queue.skills,
             queue.wrap_up_s,
             offers_callback=True,
+            target=target,
         )
         if await self._seek(wanted):
             return await self._talk_then_done()

@@ -21,6 +21,7 @@ from router.ari.models import Bridge, Channel
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.operators import Presence
+from router.domain.wait_resume import RESUME_EVENTS, WaitRecord, wait_record_of
 from router.engine.call_base import CallBase
 from router.engine.call_state import BRIDGE_PREFIX, CALLBACK_PREFIX, LEG_MARK, Resume
 from router.engine.cleanup import delete_bridge, hang_up
@@ -87,14 +88,32 @@ class Reconciler:
         except Exception as exc:  # noqa: BLE001 - database down: Asterisk-side adoption below still runs
             log.error("reconcile: cannot read open calls (%s: %s)", type(exc).__name__, exc)
             return handled
+        waits = await self._waits([r.id for r in rows if self.engine.owner_of(r.id) is None])
         for row in rows:
             handled.add(row.id)
             if self.engine.owner_of(row.id) is None:
-                handled.update(await self._reconcile_row(row, channels, bridge_of))
+                resume = Resume(wait=waits.get(row.id))
+                handled.update(await self._reconcile_row(row, channels, bridge_of, resume))
         return handled
 
+    async def _waits(self, call_ids: list[str]) -> dict[str, WaitRecord | None]:
+        """What each caller was waiting for, from their journeys (one query)."""
+        try:
+            journeys = await self.engine.ctx.store.calls.events_of(call_ids, sorted(RESUME_EVENTS))
+        except Exception as exc:  # noqa: BLE001 - database down: the calls are still adopted
+            log.error("reconcile: cannot read waits (%s: %s)", type(exc).__name__, exc)
+            return {}
+        return {
+            call_id: wait_record_of([(e.kind, e.data) for e in events])
+            for call_id, events in journeys.items()
+        }
+
     async def _reconcile_row(
-        self, row: CallRow, channels: dict[str, Channel], bridge_of: dict[str, Bridge]
+        self,
+        row: CallRow,
+        channels: dict[str, Channel],
+        bridge_of: dict[str, Bridge],
+        resume: Resume,
     ) -> list[str]:
         """Adopt, route again or close one open call; returns its operator legs."""
         ctx = self.engine.ctx
@@ -132,16 +151,11 @@ class Reconciler:
                 tried.append(operator_id)  # rung by the previous process: never ring again
             if leg != talking:
                 await self._hangup(leg)  # still ringing for a process that is gone
+        resume.tried = tried
+        resume.patient_id, resume.caller_e164 = row.patient_id, row.caller_e164
         if talking is not None:
-            resume = Resume(
-                tried=tried,
-                bridged_with=talking,
-                operator_id=row.operator_id or self._operator_of(channels[talking]),
-                patient_id=row.patient_id,
-                caller_e164=row.caller_e164,
-            )
-        else:
-            resume = Resume(tried=tried, patient_id=row.patient_id, caller_e164=row.caller_e164)
+            resume.bridged_with = talking
+            resume.operator_id = row.operator_id or self._operator_of(channels[talking])
         self.engine.adopt(row, resume)
         return legs
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
 
+from router.domain.wait_resume import RESUME_EVENTS
 from router.storage.journal import CallEvent, CloseCallbacks, JournalOp, OperatorState, RingAttempt
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Kind(StrEnum):
 
 
 def kind_of(op: JournalOp) -> Kind:
+    if isinstance(op, CallEvent) and op.kind in RESUME_EVENTS:
+        return Kind.CALL  # a restart resumes a waiting caller from these: live state
     if isinstance(op, CallEvent | RingAttempt):
         return Kind.JOURNEY
     if isinstance(op, OperatorState):

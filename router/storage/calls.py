@@ -129,9 +129,12 @@ class CallRepository:
         """The call's journey in time order (insertion order among equal times)."""
         return (await self.events_of([call_id]))[call_id]
 
-    async def events_of(self, call_ids: Sequence[str]) -> dict[str, list[EventRow]]:
+    async def events_of(
+        self, call_ids: Sequence[str], kinds: Sequence[str] | None = None
+    ) -> dict[str, list[EventRow]]:
         """The journeys of several calls in one query: every id given is a key (an empty
-        list when the call has no events), each journey in `events` order."""
+        list when the call has no events), each journey in `events` order. `kinds`: only
+        events of those kinds (what a restart reads to resume waiting callers)."""
         journeys: dict[str, list[EventRow]] = {call_id: [] for call_id in call_ids}
         if not journeys:
             return journeys
@@ -140,6 +143,8 @@ class CallRepository:
             .where(call_events.c.call_id.in_(list(journeys)))
             .order_by(call_events.c.at, call_events.c.id)
         )
+        if kinds is not None:
+            stmt = stmt.where(call_events.c.kind.in_(list(kinds)))
         async with self._db.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         for r in rows:

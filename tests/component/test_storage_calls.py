@@ -204,6 +204,11 @@ async def test_events_of_several_calls_in_one_query(store: Store) -> None:
     }
     assert journeys["b"][0].data == {"n": 1}
     assert await store.calls.events_of([]) == {}
+    waits = await store.calls.events_of(["a", "b"], ["second", "only"])
+    assert {cid: [e.kind for e in events] for cid, events in waits.items()} == {
+        "a": ["second"],
+        "b": ["only"],
+    }
 
 
 async def test_open_calls_are_the_app_s_unfinished_calls(store: Store) -> None:
