@@ -212,6 +212,7 @@ class FlowCheck:
         good = self.graph.answering()
         self.strandings(good)
         self.fallbacks(good)
+        self.fallthroughs(good & self.graph.reachable())  # unused ones are warned about
         self.unused(has_lines)
         for name, queue in self.queues.items():
             self.queue_steps(name, queue)
@@ -308,6 +309,25 @@ class FlowCheck:
                         at="key",
                     )
                 )
+
+    def fallthroughs(self, nodes: set[Node]) -> None:
+        """Some callers of a node that leads to operators still fall to the last resort."""
+        for node, out in self.graph.edges.items():
+            if node not in nodes or not any(e.what == LAST_RESORT for e in out):
+                continue
+            who, fix = (
+                ("callers no route of this list matches", "end it with a route without `when`")
+                if node[0] == "routes"
+                else ("callers who press no valid key", "set its `default`")
+            )
+            self.warnings.append(
+                self.doc.issue(
+                    node,
+                    f"{who} go to {LAST_RESORT}, then to the callback policy: {fix} to say"
+                    " where they go",
+                    at="key",
+                )
+            )
 
     def unused(self, has_lines: bool) -> None:
         if not has_lines:

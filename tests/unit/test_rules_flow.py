@@ -84,7 +84,7 @@ def test_a_menu_that_repeats_itself_with_other_ways_out_is_accepted(tmp_path: Pa
     text = HEAD + (
         "routes:\n  main:\n    - {name: all, then: {menu: a}}\n"
         "menus:\n"
-        "  a:\n    prompt: a\n"
+        "  a:\n    prompt: a\n    default: '1'\n"
         "    options:\n"
         "      - {key: '0', label: Again, then: {menu: a}}\n"
         "      - {key: '1', label: Paid, then: {skills: {need: [paid]}}}\n"
@@ -196,3 +196,22 @@ def test_check_prints_warnings_and_accepts_the_file(tmp_path: Path) -> None:
     assert run_check(str(path), "json", out=out) == 0
     (warning,) = json.loads(out.getvalue())["warnings"]
     assert (warning["line"], warning["column"], warning["path"]) == (7, 3, "routes.main")
+
+
+def test_callers_no_route_or_key_places_are_warned_about(tmp_path: Path) -> None:
+    text = HEAD + (
+        "routes:\n  main:\n    - {name: dms, when: {tags_any: dms}, then: {menu: dms}}\n"
+        "menus:\n"
+        "  dms:\n    prompt: dms\n"
+        "    options: [{key: '1', label: A, then: {skills: {need: [dms]}}},"
+        " {key: '2', label: B, then: {skills: {need: [paid]}}}]\n"
+    )
+    text = text.replace("skills: {paid: 3}", "skills: {paid: 3, dms: 1}")
+    assert _warnings(tmp_path, text) == [
+        "rules.yaml:7:3: routes.main: callers no route of this list matches go to the last"
+        " resort (any free operator, waiting routing.unrouted_max_wait_s, 0 s unless set),"
+        " then to the callback policy: end it with a route without `when` to say where they go",
+        "rules.yaml:10:3: menus.dms: callers who press no valid key go to the last resort (any"
+        " free operator, waiting routing.unrouted_max_wait_s, 0 s unless set), then to the"
+        " callback policy: set its `default` to say where they go",
+    ]
