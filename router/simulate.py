@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,18 +34,9 @@ from router.domain.journey import Journey, last_resort, plan_journey
 from router.domain.operators import OperatorStatus, Presence
 from router.domain.phone import normalise_caller
 from router.domain.routing import RoutesTarget, Target
-from router.domain.shared_phone import choice_prompts, chosen_patient, patient_choices
-from router.engine.facts import caller_facts, family_record, zone_of
+from router.engine.facts import caller_facts, zone_of
+from router.simulate_presses import Presses, UsageError, shared_phone_choice, step
 from router.storage.models import PatientRecord
-
-
-class UsageError(Exception):
-    """A bad argument: printed as one line, exit code 2."""
-
-
-NO_KEY = "-"  # `--press -`: the caller presses nothing at that question
-PATIENT_QUESTION = "patient"  # `--press patient=2`: the key for the shared-phone question
-_KEY = re.compile(r"[0-9*#]")
 
 
 def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -76,41 +66,6 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
 class Patient:
     records: tuple[PatientRecord, ...]  # every patient on the number
     source: str  # what was searched, for the trace
-
-
-@dataclass(frozen=True, slots=True)
-class Presses:
-    """`--press` values: the shared-phone key when named, the rest in order asked."""
-
-    patient: str | None
-    named_patient: bool
-    in_order: list[str | None]
-
-    @classmethod
-    def parse(cls, values: Sequence[str]) -> Presses:
-        patient: str | None = None
-        named = False
-        in_order: list[str | None] = []
-        for value in values:
-            name, _, key = value.rpartition("=")
-            if name not in ("", PATIENT_QUESTION):
-                raise UsageError(
-                    f"--press {value!r}: write a key (0-9, * or #), '-' for no key, or"
-                    f" {PATIENT_QUESTION}=KEY for the shared-phone question"
-                )
-            if key != NO_KEY and not _KEY.fullmatch(key):
-                raise UsageError(f"--press {value!r}: {key!r} is not a phone key (0-9, * or #)")
-            if name:
-                patient, named = (None if key == NO_KEY else key), True
-            else:
-                in_order.append(None if key == NO_KEY else key)
-        return cls(patient, named, in_order)
-
-    def for_patient(self) -> str | None:
-        """The key for the shared-phone question (asked first, as the live router does)."""
-        if self.named_patient:
-            return self.patient
-        return self.in_order.pop(0) if self.in_order else None
 
 
 def run_simulate(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
@@ -144,7 +99,7 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
         # The live router answers it all the same (call.py: no line -> the last resort).
         numbers = ", ".join(n for ln in rules.lines for n in ln.numbers) or "none defined"
         said = f"no line lists the number {args.line} (lines: {numbers})"
-        before.append(_step("line", f"{said}; the live router answers it all the same"))
+        before.append(step("line", f"{said}; the live router answers it all the same"))
         start = last_resort(routing.unrouted_max_wait_s)
     else:
         start = RoutesTarget(line.routes)
@@ -152,11 +107,11 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     now = _parse_at(args.at, zone)
     caller = normalise_caller(args.caller, area_code=line.area_code if line else None)
     patient = _find_patient(caller.e164, args.patients, settings_doc, config, zone)
-    record, choice = _choose(patient.records, presses, routing.shared_phone_prompt)
+    record, choice = shared_phone_choice(patient.records, presses, routing.shared_phone_prompt)
     if choice is not None:
         before.append(choice)
     if line is None:
-        before.append(_step("route", f"no line: the last resort, {_resort(routing)}"))
+        before.append(step("route", f"no line: the last resort, {_resort(routing)}"))
     facts = caller_facts(rules, line, record, now, _appointments(args.appointment, now.date()))
     statuses = _statuses(rules, args.operators_state)
     journey = plan_journey(
@@ -174,51 +129,9 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def _step(kind: str, text: str, **data: Any) -> dict[str, Any]:
-    return {"kind": kind, "text": text, **data}
-
-
 def _resort(routing: RoutingSettings) -> str:
     return (
         f"any operator, waiting up to {routing.unrouted_max_wait_s} s (routing.unrouted_max_wait_s)"
-    )
-
-
-def _choose(
-    records: tuple[PatientRecord, ...], presses: Presses, prompt: str
-) -> tuple[PatientRecord | None, dict[str, Any] | None]:
-    """The patient the call is about, as the live router asks (`_choose_patient`)."""
-    if len(records) <= 1:
-        if presses.named_patient:
-            raise UsageError(
-                f"--press {PATIENT_QUESTION}=…: the caller's number has"
-                f" {len(records) or 'no'} patient on record, so nobody is asked which one"
-            )
-        return (records[0] if records else None), None
-    offered = patient_choices(records)
-    key = presses.for_patient()
-    chosen = chosen_patient(offered, key)
-    keys = ", ".join(
-        f"{i} {p.id} {p.name}" + (f" ({p.birth_year})" if p.birth_year else "")
-        for i, p in enumerate(offered, start=1)
-    )
-    said = "no key pressed" if key is None else f"caller pressed {key}"
-    if chosen is None:
-        outcome = f"{said}{'' if key is None else ' (not offered)'}: the family"
-        record = family_record(list(records))
-    else:
-        outcome, record = f"{said}: patient {chosen.id} {chosen.name}", chosen
-    text = (
-        f"shared phone: {len(records)} patients on this number; play"
-        f" {' '.join(choice_prompts(prompt, offered))} [{keys}]; {outcome}"
-    )
-    return record, _step(
-        "shared_phone",
-        text,
-        prompts=choice_prompts(prompt, offered),
-        choices=[{"key": str(i), "patient": p.id} for i, p in enumerate(offered, start=1)],
-        key=key,
-        patient=record.id,
     )
 
 
