@@ -10,9 +10,8 @@ these is refused, never guessed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from router.domain.operators import Presence
+from router.domain.operators import Presence, PresenceChange
 
 DEFAULT_PAUSE_REASONS: Mapping[str, str] = {
     "0": "pause",
@@ -23,12 +22,6 @@ DEFAULT_PAUSE_REASONS: Mapping[str, str] = {
     "5": "paperwork",
     "6": "callbacks",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceChange:
-    presence: Presence
-    reason: str | None = None
 
 
 def parse_feature_code(

@@ -21,6 +21,14 @@ SETTABLE = frozenset({Presence.AVAILABLE, Presence.PAUSED, Presence.OFFLINE})
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceChange:
+    """A state asked for (API, feature code, console): `reason` only for a pause."""
+
+    presence: Presence
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Operator:
     """An operator as configured (rules YAML, later a directory sync)."""
 
@@ -45,6 +53,8 @@ class OperatorStatus:
     idle_since: float = 0.0
     calls_today: int = 0
     no_answers: int = 0  # consecutive rings let ring out (see domain/presence.py)
+    # Asked for while a call held the operator; applied when it lets go (domain/presence.py).
+    pending: PresenceChange | None = None
 
     @property
     def id(self) -> str:

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from router.domain.calls import RingResult
-from router.domain.operators import Operator, OperatorStatus, Presence
-from router.domain.presence import NO_ANSWER_REASON, after_ring
+from router.domain.operators import Operator, OperatorStatus, Presence, PresenceChange
+from router.domain.presence import NO_ANSWER_REASON, after_call, after_ring, decide_request
 from router.domain.selection import choose_operators
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,31 @@ class OperatorBoard:
         self._changed(status)
         return status
 
+    def request_state(
+        self, operator_id: str, presence: Presence, reason: str | None = None
+    ) -> OperatorStatus:
+        """The one way an operator or an admin changes an operator's state: the HTTP API,
+        the feature codes and the console all come here. Applied at once, or, while a call
+        holds the operator, kept as `pending` until it lets go (domain/presence.py).
+        Raises UnknownOperator, and ValueError for a state only the router sets."""
+        status = self.get(operator_id)
+        decision = decide_request(status.presence, PresenceChange(presence, reason))
+        if decision.now is not None:
+            status.pending = None
+            return self.set(operator_id, decision.now.presence, decision.now.reason)
+        if status.pending != decision.pending:
+            status.pending = decision.pending
+            self._changed(status)
+        return status
+
+    def _let_go(self, status: OperatorStatus, wrap_up_s: float = 0.0) -> Presence:
+        """A call no longer holds the operator: what they asked for meanwhile, else
+        wrap-up or available."""
+        then = after_call(status.pending, wrap_up_s)
+        status.pending = None
+        self.set(status.id, then.presence, then.reason)
+        return then.presence
+
     def reserve(self, operator_id: str) -> None:
         """Mark an operator as being rung; they will not be chosen by another call."""
         status = self.get(operator_id)
@@ -122,23 +147,30 @@ class OperatorBoard:
 
     def release(self, operator_id: str) -> None:
         """A reservation not used (the call left first): available again, place kept."""
-        status = self._statuses.get(operator_id)
-        if status is not None and status.presence is Presence.RINGING:
-            status.presence = Presence.AVAILABLE
-            self._changed(status)
+        self._ring_over(operator_id, keep_place=True)
 
     def ring_failed(self, operator_id: str) -> None:
         """A ring attempt ended without an answer: back to the pool, but behind the others,
         so a phone nobody picks up is not the first one rung for every next caller."""
-        status = self._statuses.get(operator_id)
         if operator_id in self._retired:
             self._retired.discard(operator_id)
             self._statuses.pop(operator_id, None)
             return
-        if status is not None and status.presence is Presence.RINGING:
-            status.presence = Presence.AVAILABLE
+        self._ring_over(operator_id, keep_place=False)
+
+    def _ring_over(self, operator_id: str, *, keep_place: bool) -> None:
+        """A ring ended without a call: the state asked for meanwhile, else available
+        (behind the others unless `keep_place`)."""
+        status = self._statuses.get(operator_id)
+        if status is None or status.presence is not Presence.RINGING:
+            return
+        if status.pending is not None:
+            self._let_go(status)
+            return
+        status.presence = Presence.AVAILABLE
+        if not keep_place:
             status.since = status.idle_since = self._clock()
-            self._changed(status)
+        self._changed(status)
 
     def ring_result(self, operator_id: str, result: RingResult, pause_after: int) -> bool:
         """Apply the no-answer policy; True when the operator was paused for it."""
@@ -161,18 +193,16 @@ class OperatorBoard:
         self.set(operator_id, Presence.ON_CALL)
 
     def finished(self, operator_id: str, wrap_up_s: float, schedule: Callable[..., object]) -> None:
-        """The call ended: wrap-up, then available again by itself."""
+        """The call ended: the state asked for during it, else wrap-up, then available
+        again by itself."""
         if operator_id not in self._statuses:
             return
         if operator_id in self._retired:
             self._retired.discard(operator_id)
             del self._statuses[operator_id]
             return
-        if wrap_up_s <= 0:
-            self.set(operator_id, Presence.AVAILABLE)
-            return
-        self.set(operator_id, Presence.WRAP_UP)
-        schedule(wrap_up_s, self._wrap_up_over, operator_id)
+        if self._let_go(self._statuses[operator_id], wrap_up_s) is Presence.WRAP_UP:
+            schedule(wrap_up_s, self._wrap_up_over, operator_id)
 
     def _wrap_up_over(self, operator_id: str) -> None:
         status = self._statuses.get(operator_id)

@@ -149,6 +149,10 @@ def _operator_json(status: OperatorStatus) -> dict[str, object]:
         "languages": list(op.languages),
         "state": status.presence.value,
         "reason": status.reason,
+        # Asked for during a call: applied when it ends (docs/operations.md, "Presence").
+        "pending": None
+        if status.pending is None
+        else {"state": status.pending.presence.value, "reason": status.pending.reason},
         "calls_today": status.calls_today,
         "consecutive_no_answers": status.no_answers,
     }
@@ -178,17 +182,10 @@ async def set_operator_state(request: web.Request) -> web.Response:
     if reason is not None and (not isinstance(reason, str) or len(reason) > 64):
         raise ApiError(422, "bad_reason", "reason must be a string of at most 64 characters")
     try:
-        status = board.get(operator_id)
+        status = board.request_state(operator_id, presence, reason)
     except UnknownOperator:
         raise ApiError(404, "operator_not_found", f"no operator {operator_id!r}") from None
-    if status.presence in (Presence.RINGING, Presence.ON_CALL):
-        raise ApiError(
-            409,
-            "operator_busy",
-            f"operator is {status.presence.value}; change the state after the call",
-        )
-    board.set(operator_id, presence, reason if presence is Presence.PAUSED else None)
-    return json_response(_operator_json(board.get(operator_id)))
+    return json_response(_operator_json(status))
 
 
 async def get_patients(request: web.Request) -> web.Response:

@@ -164,3 +164,52 @@ async def test_feature_codes_from_the_operators_phone(sandbox, tmp_path: Path) -
         assert (await operator(router, "op1001"))["state"] == "available"
     finally:
         await router.stop()
+
+
+async def wait_operator(  # type: ignore[no-untyped-def]
+    router: RouterProcess, op_id: str, ready, timeout: float = 15
+) -> dict:  # type: ignore[type-arg]
+    """The operator's state once `ready(state)` holds; fails after `timeout` seconds."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await operator(router, op_id)
+        if ready(state):
+            return state
+        assert time.monotonic() < deadline, f"{op_id} never got there: {state}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_feature_code_during_a_call_is_applied_when_it_ends(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    # A wrap-up long enough that, were the code overwritten at hang-up, the test sees it.
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]), wrap_up_s=30)
+    await router.start()
+    try:
+        async with Phones({"op1001": Behaviour("answer", hold=30)}) as phones:
+            talk = asyncio.create_task(place_call("79990004500", DID, hangup_after=6, timeout=30))
+            try:
+                await wait_operator(router, "op1001", lambda s: s["state"] == "on_call")
+                # The operator's phone dials *72 on its second line while talking.
+                await asyncio.to_thread(
+                    sandbox.cli,
+                    "channel originate PJSIP/op1001 extension *72@clinic-router-operators",
+                )
+                state = await wait_operator(router, "op1001", lambda s: s["pending"] is not None)
+                assert state["state"] == "on_call"
+                assert state["pending"] == {"state": "offline", "reason": None}
+                result = await talk
+            finally:
+                talk.cancel()
+            assert phones.report()["op1001"].answered == 2  # the call and the code's line
+        assert result.ok, result.describe()
+        state = await wait_operator(router, "op1001", lambda s: s["state"] != "on_call")
+        assert (state["state"], state["pending"]) == ("offline", None)
+    finally:
+        await sandbox_hangup(sandbox)
+        await router.stop()

@@ -205,7 +205,6 @@ async def test_operator_state_changes(api) -> None:  # type: ignore[no-untyped-d
         ("op1", {"nothing": 1}, 400, "bad_request"),
         ("op1", {"state": "paused", "reason": "x" * 100}, 422, "bad_reason"),
         ("op9", {"state": "paused"}, 404, "operator_not_found"),
-        ("op2", {"state": "offline"}, 409, "operator_busy"),
     ],
 )
 async def test_operator_state_errors(api, op, payload, status, error_id) -> None:  # type: ignore[no-untyped-def]
@@ -213,6 +212,24 @@ async def test_operator_state_errors(api, op, payload, status, error_id) -> None
     got, body = await call("PUT", f"{base}/api/operators/{op}/state", json=payload)
     assert (got, body["error_id"]) == (status, error_id)
     assert set(body) == {"status", "error_id", "message", "details"}
+
+
+async def test_a_state_asked_for_during_a_call_is_pending_until_it_ends(api) -> None:  # type: ignore[no-untyped-def]
+    base, _, board = api
+    got, body = await call(
+        "PUT", f"{base}/api/operators/op2/state", json={"state": "paused", "reason": "lunch"}
+    )
+    assert got == 200
+    assert (body["state"], body["pending"]) == ("on_call", {"state": "paused", "reason": "lunch"})
+    _, listed = await call("GET", f"{base}/api/operators")
+    assert [o["pending"] for o in listed["operators"]] == [
+        None,
+        {"state": "paused", "reason": "lunch"},
+    ]
+    board.finished("op2", 30.0, lambda *_: None)  # the call ends: no wrap-up, the pause
+    _, listed = await call("GET", f"{base}/api/operators")
+    op2 = listed["operators"][1]
+    assert (op2["state"], op2["reason"], op2["pending"]) == ("paused", "lunch", None)
 
 
 async def test_bad_json_body(api) -> None:  # type: ignore[no-untyped-def]
