@@ -37,6 +37,12 @@ def _name(node: Node) -> str:
     return f"{_KINDS[node[0]]} '{node[1]}'"
 
 
+def _loop(cycle: list[Node]) -> str:
+    """ "menu 'a' forms a loop" / "menu 'a', route list 'b' form a loop"."""
+    names = ", ".join(_name(n) for n in cycle)
+    return f"{names} {'forms' if len(cycle) == 1 else 'form'} a loop"
+
+
 class FlowCheck:
     """Runs every flow check on one rule set; `errors` refuse it, `warnings` do not."""
 
@@ -84,24 +90,66 @@ class FlowCheck:
                     at="value",
                 )
             )
+        reported = self.keyless_loops()
         every = {n: [e.to for e in out if e.to] for n, out in edges.items()}
         for cycle in self.cycles(every):
-            if all(n[0] == "routes" for n in cycle):
+            if all(n[0] == "routes" for n in cycle) or set(cycle) <= reported:
                 continue  # reported above
+            if any(n[0] == "queues" for n in cycle):
+                self.queue_loop(cycle, every)
+                continue
             members = set(cycle)
             if any(e.to not in members and e.what != LAST_RESORT for n in cycle for e in edges[n]):
                 continue  # a caller can leave it ("press 0 to hear the menu again" is fine)
-            names = ", ".join(_name(n) for n in cycle)
             first = self.closing_edge(cycle, every)
             self.errors.append(
                 self.doc.issue(
                     first.path,
-                    f"{names} form a loop with no way out: every option and route leads back"
+                    f"{_loop(cycle)} with no way out: every option and route leads back"
                     f" into it, so callers go round until they hang up ({CUT}); give one"
                     " option a queue, skills, operator, callback or hang_up target",
                     at="value",
                 )
             )
+
+    def keyless_loops(self) -> set[Node]:
+        """Loops through a menu that a caller who presses nothing goes round for ever (a
+        `default`, or an option its `auto_when` takes, leads back). Returns their nodes."""
+        succ = {
+            n: [e.to for e in out if e.to and e.keyless and e.to[0] != "queues"]
+            for n, out in self.graph.edges.items()
+            if n[0] != "queues"
+        }
+        reported: set[Node] = set()
+        for cycle in self.cycles(succ):
+            if all(n[0] == "routes" for n in cycle):
+                continue  # a loop of route lists alone is reported as such
+            reported |= set(cycle)
+            first = self.closing_edge(cycle, succ)
+            self.errors.append(
+                self.doc.issue(
+                    first.path,
+                    f"{_loop(cycle)} that a caller who presses no key goes round for"
+                    " ever: a menu's `default` (or an option its `auto_when` takes) leads back"
+                    f" into it ({CUT}); make the default lead out of the loop",
+                    at="value",
+                )
+            )
+        return reported
+
+    def queue_loop(self, cycle: list[Node], succ: Mapping[Node, list[Node]]) -> None:
+        """A queue whose `at_max_wait` leads back to it: callers wait again and again."""
+        queue = next(n for n in cycle if n[0] == "queues")
+        members = set(cycle)
+        edge = next(e for e in self.graph.edges[queue] if e.to in members)
+        self.warnings.append(
+            self.doc.issue(
+                edge.path,
+                f"{_loop(cycle)}: callers whose wait in {_name(queue)} runs out come back"
+                f" to it and wait again, until {CUT}",
+                at="value",
+            )
+        )
 
     def cycles(self, succ: Mapping[Node, list[Node]]) -> list[list[Node]]:
         """The loops of `succ`, each in file order, the loops in file order too."""

@@ -11,7 +11,7 @@ a way to an operator. `rules_flow.py` judges the graph.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from router.config.errors import KeyPath
 from router.domain.menus import Menu
@@ -44,6 +44,7 @@ class Edge:
     to: Node | None
     what: str = ""  # for an end: "hang_up", "the last resort", "a queue"…
     answered: bool = False  # an operator answers (now, or by calling back)
+    keyless: bool = True  # taken without a key: a route, a menu's default or auto option
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +120,11 @@ def build_graph(
         edges[("routes", name)] = tuple(out)
     for name, menu in menus.items():
         here: KeyPath = ("menus", name, "options")
-        out = [
-            e for i, o in enumerate(menu.options) for e in target_edges((*here, i, "then"), o.then)
-        ]
+        out = []
+        for i, option in enumerate(menu.options):
+            keyless = option.key == menu.default or option.auto_when is not None
+            for edge in target_edges((*here, i, "then"), option.then):
+                out.append(replace(edge, keyless=keyless))
         if menu.default is None:
             out.append(Edge(("menus", name), None, LAST_RESORT))
         edges[("menus", name)] = tuple(out)

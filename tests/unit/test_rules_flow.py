@@ -215,3 +215,39 @@ def test_callers_no_route_or_key_places_are_warned_about(tmp_path: Path) -> None
         " free operator, waiting routing.unrouted_max_wait_s, 0 s unless set), then to the"
         " callback policy: set its `default` to say where they go",
     ]
+
+
+def test_a_menu_whose_default_leads_back_into_it_is_refused(tmp_path: Path) -> None:
+    # Other keys lead out, but a caller who presses nothing hears the menu for ever.
+    text = HEAD + (
+        "routes:\n  main:\n    - {name: all, then: {menu: a}}\n"
+        "menus:\n"
+        "  a:\n    prompt: a\n    default: '0'\n"
+        "    options:\n"
+        "      - {key: '0', label: Again, then: {routes: main}}\n"
+        "      - {key: '1', label: Paid, then: {skills: {need: [paid]}}}\n"
+    )
+    (error,) = _errors(tmp_path, text)
+    assert error == (
+        "rules.yaml:8:32: routes.main[0].then.menu: route list 'main', menu 'a' form a loop"
+        " that a caller who presses no key goes round for ever: a menu's `default` (or an"
+        " option its `auto_when` takes) leads back into it (the live router gives up after 20"
+        " steps and rings any free operator without waiting); make the default lead out of"
+        " the loop"
+    )
+
+
+def test_a_queue_that_sends_callers_back_to_itself_is_warned_about(tmp_path: Path) -> None:
+    text = HEAD + (
+        "routes:\n  main:\n    - {name: all, then: {queue: paid}}\n"
+        "queues:\n"
+        "  paid:\n"
+        "    steps: [{after_s: 0, skills: [paid]}]\n"
+        "    at_max_wait: {routes: main}\n"
+    )
+    assert _warnings(tmp_path, text) == [
+        "rules.yaml:12:27: queues.paid.at_max_wait.routes: route list 'main', queue 'paid' form"
+        " a loop: callers whose wait in queue 'paid' runs out come back to it and wait again,"
+        " until the live router gives up after 20 steps and rings any free operator without"
+        " waiting"
+    ]
