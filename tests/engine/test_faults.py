@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.harness import DID, RouterUnderTest
-from tests.engine.test_inbound import talk_then_hang_up
+from tests.engine.steps import one_talking_one_waiting, talk_then_hang_up
 from tests.fakeari import FakeAsterisk
 
 pytestmark = pytest.mark.timeout(30)
@@ -34,7 +34,7 @@ async def test_originate_500_rings_the_next_operator(
 async def test_a_slow_bridge_create_still_serves_the_caller(
     fake: FakeAsterisk, router: RouterUnderTest
 ) -> None:
-    fault = fake.slow("POST", "^/bridges$", delay=0.3)  # under the 0.5 s request timeout
+    fault = fake.slow("POST", r"^/bridges\?", delay=0.3)  # under the 0.5 s request timeout
     caller = fake.caller_arrives(DID, "79990001122")
     await talk_then_hang_up(fake, caller)
     await router.flushed()
@@ -64,10 +64,7 @@ async def test_socket_drop_while_waiting_the_call_goes_on(
     router = RouterUnderTest(fake, tmp_path, operators=("op1001",))
     await router.start()
     try:
-        first = fake.caller_arrives(DID, "79990001122")
-        await fake.until(lambda: fake.bridged(first))
-        second = fake.caller_arrives(DID, "79990003344")
-        await fake.until(lambda: fake.channel(second).bridge is not None)
+        first, second = await one_talking_one_waiting(fake)
         fake.refuse_sockets = True
         await fake.drop_socket()
         fake.caller_hangs_up(first)  # its events are lost: nobody listens

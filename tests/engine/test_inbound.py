@@ -12,19 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.engine.harness import DID, RouterUnderTest
+from tests.engine.steps import one_talking_one_waiting, talk_then_hang_up
 from tests.fakeari import FakeAsterisk
 
 pytestmark = pytest.mark.timeout(30)
-
-
-async def talk_then_hang_up(fake: FakeAsterisk, caller: str) -> str:
-    """Wait until the caller talks to someone, hang the caller up; the operator's leg."""
-    await fake.until(lambda: fake.bridged(caller))
-    leg = fake.bridged(caller)
-    assert leg is not None
-    fake.caller_hangs_up(caller)
-    await fake.until(lambda: not fake.leftovers())
-    return leg
 
 
 async def test_a_caller_reaches_an_operator(fake: FakeAsterisk, router: RouterUnderTest) -> None:
@@ -89,10 +80,7 @@ async def test_caller_who_hangs_up_while_waiting_is_one_miss(
     router = RouterUnderTest(fake, tmp_path, operators=("op1001",))
     await router.start()
     try:
-        first = fake.caller_arrives(DID, "79990001122")
-        await fake.until(lambda: fake.bridged(first))
-        second = fake.caller_arrives(DID, "79990003344")
-        await fake.until(lambda: fake.channel(second).bridge is not None)  # on hold, waiting
+        first, second = await one_talking_one_waiting(fake)
         fake.caller_hangs_up(second)
         fake.caller_hangs_up(first)
         await fake.until(lambda: not fake.leftovers())

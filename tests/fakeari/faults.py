@@ -1,7 +1,7 @@
 """Faults the fake Asterisk injects on demand: what a real one does rarely.
 
 A REST fault matches a method and a path (a regular expression searched in the path after
-``/ari``) and, ``times`` times, delays the request and/or answers an error instead of doing
+``/ari``, with its query string) and, ``times`` times, delays the request and/or answers an error instead of doing
 it. A delayed request that is not answered with an error is carried out after the delay,
 whether or not the client still waits: after a client timeout Asterisk may well have done
 it (``AriUnavailable``'s promise).
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 @dataclass
 class RestFault:
     method: str
-    path: str  # regular expression, searched in e.g. "/channels/123.4/answer"
+    path: str  # regular expression, searched in e.g. "/bridges/cr-1.2/addChannel?channel=1.2"
     status: int | None = None  # None: carry the request out (after `delay`)
     message: str = "Internal Server Error"
     delay: float = 0.0

@@ -81,7 +81,7 @@ class FakeAsterisk:
 
     @web.middleware
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path.removeprefix("/ari")
+        path = request.path_qs.removeprefix("/ari")
         self.world.log.append((request.method, path))
         body = (await request.text()) if request.body_exists else ""
         fault = self.world.faults.take(request.method, path, body)

@@ -1,0 +1,71 @@
+"""A fault at each step of an inbound call: the router stopped (cancelled) while a request
+is on its way, or the event socket dropped there. Either way the caller ends up talking
+to an operator, nobody is rung twice, and nothing the router made is left in Asterisk.
+
+The request is held by the fake Asterisk until the router has stopped (or the socket has
+dropped), then carried out, as a real Asterisk would carry out a request whose client
+went away.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.engine.harness import DID, RouterUnderTest
+from tests.engine.steps import CALL_STEPS, rung_twice, talk_then_hang_up
+from tests.fakeari import FakeAsterisk
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.mark.parametrize("step", list(CALL_STEPS))
+async def test_router_stopped_at_each_step_restart_serves_the_caller(
+    fake: FakeAsterisk, tmp_path: Path, step: str
+) -> None:
+    method, path, body = CALL_STEPS[step]
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    fault = fake.hold(method, path, body_has=body)
+    caller = fake.caller_arrives(DID, "79990001122")
+    try:
+        await fake.until(lambda: fault.hits == 1)
+    finally:
+        await first.stop()  # SIGTERM while the request is on its way
+    assert fault.gate is not None
+    fault.gate.set()
+    if step == "claim":
+        # Claimed by a router that is gone: Asterisk keeps the call in Stasis.
+        await fake.until(lambda: fake.channel(caller).location == "stasis")
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        await talk_then_hang_up(fake, caller)
+        await second.flushed()
+        assert rung_twice(fake) == []
+        assert not fake.in_fallback(caller)
+        assert second.call(caller)["outcome"] == "answered"
+        assert second.misses(caller) == []
+    finally:
+        await second.stop()
+
+
+@pytest.mark.parametrize("step", list(CALL_STEPS))
+async def test_socket_dropped_at_each_step_the_call_goes_on(
+    fake: FakeAsterisk, router: RouterUnderTest, step: str
+) -> None:
+    method, path, body = CALL_STEPS[step]
+    fault = fake.hold(method, path, body_has=body)
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fault.hits == 1)
+    await fake.drop_socket()
+    # The reconnect's reconcile runs while the call waits for this request's reply.
+    await fake.until(lambda: router.engine and router.engine.reconciler.runs >= 2)
+    assert fault.gate is not None
+    fault.gate.set()
+    await talk_then_hang_up(fake, caller)
+    await router.flushed()
+    assert rung_twice(fake) == []
+    assert router.call(caller)["outcome"] == "answered"
+    assert router.misses(caller) == []
