@@ -11,7 +11,13 @@ from collections.abc import Callable, Iterable, Sequence
 
 from router.domain.calls import RingResult
 from router.domain.operators import Operator, OperatorStatus, Presence, PresenceChange
-from router.domain.presence import NO_ANSWER_REASON, after_call, after_ring, decide_request
+from router.domain.presence import (
+    HELD_BY_A_CALL,
+    NO_ANSWER_REASON,
+    after_call,
+    after_ring,
+    decide_request,
+)
 from router.domain.selection import choose_operators
 
 log = logging.getLogger(__name__)
@@ -203,6 +209,13 @@ class OperatorBoard:
             return
         if self._let_go(self._statuses[operator_id], wrap_up_s) is Presence.WRAP_UP:
             schedule(wrap_up_s, self._wrap_up_over, operator_id)
+
+    def call_gone(self, operator_id: str) -> None:
+        """Reconcile found no call holding a `ringing`/`on_call` operator any more (it
+        ended while the router was away): what they asked for meanwhile, else available."""
+        status = self._statuses.get(operator_id)
+        if status is not None and status.presence in HELD_BY_A_CALL:
+            self._let_go(status)
 
     def _wrap_up_over(self, operator_id: str) -> None:
         status = self._statuses.get(operator_id)

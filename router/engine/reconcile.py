@@ -236,8 +236,8 @@ class Reconciler:
             if status.id in busy:
                 if status.presence is not Presence.ON_CALL:
                     board.set(status.id, Presence.ON_CALL)
-            elif status.presence in (Presence.RINGING, Presence.ON_CALL):
-                board.set(status.id, Presence.AVAILABLE)
+            else:
+                board.call_gone(status.id)  # a change asked for during the call applies
 
     async def _delete_empty_bridges(self, bridges: list[Bridge]) -> None:
         for bridge in bridges:

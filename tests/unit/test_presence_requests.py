@@ -137,3 +137,16 @@ def test_during_wrap_up_the_change_is_immediate_and_the_timer_leaves_it() -> Non
     assert board.get("a").presence is Presence.OFFLINE
     later.run()
     assert board.get("a").presence is Presence.OFFLINE
+
+
+@pytest.mark.parametrize(
+    ("asked", "then"), [(Presence.OFFLINE, Presence.OFFLINE), (None, Presence.AVAILABLE)]
+)
+def test_a_call_found_gone_on_reconnect_applies_the_pending_state(
+    asked: Presence | None, then: Presence
+) -> None:
+    board = board_on_a_call()
+    if asked is not None:
+        board.request_state("a", asked)
+    board.call_gone("a")
+    assert (board.get("a").presence, board.get("a").pending) == (then, None)
