@@ -1,10 +1,10 @@
 """Faults the fake Asterisk injects on demand: what a real one does rarely.
 
 A REST fault matches a method and a path (a regular expression searched in the path after
-``/ari``, with its query string) and, ``times`` times, delays the request and/or answers an error instead of doing
-it. A delayed request that is not answered with an error is carried out after the delay,
-whether or not the client still waits: after a client timeout Asterisk may well have done
-it (``AriUnavailable``'s promise).
+``/ari``, with its query string) and, ``times`` times, delays the request and/or answers
+an error instead of doing it. A delayed request that is not answered with an error is
+carried out after the delay, whether or not the client still waits: after a client
+timeout Asterisk may well have done it (``AriUnavailable``'s promise).
 """
 
 from __future__ import annotations
