@@ -26,7 +26,7 @@ from router.engine.engine import Engine
 from router.engine.recorder import Recorder
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import ApiDeps, build_app
-from router.http.metrics import EngineFigures, RouterMetrics
+from router.http.metrics import EngineFigures, RouterMetrics, StorageFigures
 from router.live_rules import LiveRules
 from router.storage.journal import Journal, OperatorState
 from router.storage.store import Store, is_transient_error
@@ -99,6 +99,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         Journal(store.db).apply,
         is_transient=is_transient_error,
         linger_s=settings.database.journal_batch_s,
+        backlog_max=settings.database.backlog_max,
     )
     board = await _load_board(store, rules.current, recorder)
 
@@ -165,6 +166,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         try:
             async with asyncio.TaskGroup() as tasks:
                 writer = tasks.create_task(recorder.run(), name="journal writer")
+                file_watch = tasks.create_task(store.db.watch(), name="database file watch")
                 events = tasks.create_task(
                     stream.run(engine.on_event, engine.on_connected, engine.on_disconnected),
                     name="ari events",
@@ -194,6 +196,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 if not await recorder.flush(5.0):
                     log.error("%d journal writes could not be saved before exit", recorder.backlog)
                 writer.cancel()
+                file_watch.cancel()
         except* ApplicationReplacedError:
             exit_code = 3
         finally:
@@ -241,13 +244,17 @@ async def _start_http(
         rules_version=lambda: rules.current.version,
         recorder_backlog=lambda: recorder.backlog,
         db_ping=store.ping,
+        writes=recorder.health,
+        db_file_problem=lambda: store.db.file_problem,
     )
     metrics = RouterMetrics(
         EngineFigures(
             waiting=lambda: len(engine.ctx.room),
             live_calls=lambda: len(engine.live_calls()),
             calls_started=lambda: engine.calls_started,
-        )
+            events_dropped=lambda: engine.events_dropped,
+        ),
+        storage=StorageFigures(recorder.health, lambda: store.db.file_problem),
     )
     # The app's startup and cleanup also start and stop the event-loop lag probe.
     app = build_app(deps, settings.http.token.get_secret_value(), metrics)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,7 @@ class Engine:
         self.connected = False
         self.reconciler = Reconciler(self)
         self.calls_started = 0
+        self.events_dropped: Counter[str] = Counter()  # by event type, for /metrics
         self.dispatcher: CallbackDispatcher | None = None  # set when callbacks are on
 
     # -- channel ownership (used by the calls through the context) --------------------------
@@ -114,6 +116,8 @@ class Engine:
         try:
             call.queue.put_nowait(event)
         except asyncio.QueueFull:
+            # The queue is bounded so that a stuck call cannot grow memory without limit.
+            self.events_dropped[type(event).__name__] += 1
             log.error(
                 "event queue of call %s is full; event %s dropped", call.id, type(event).__name__
             )

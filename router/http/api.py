@@ -15,10 +15,12 @@ from aiohttp import web
 
 from router.domain.operators import SETTABLE, OperatorStatus, Presence
 from router.engine.board import OperatorBoard, UnknownOperator
+from router.engine.recorder import WriteHealth
 from router.http.audit import add_audit_routes
 from router.http.auth import token_middleware
 from router.http.callbacks import add_callback_routes
 from router.http.errors import ApiError, error_middleware
+from router.http.health import StorageState, health_body
 from router.http.json_io import int_param, json_object, json_response, time_param
 from router.http.metrics import RouterMetrics, add_metrics_route
 from router.http.patients import parse_phone, phone_json
@@ -35,6 +37,13 @@ class ApiDeps:
     recorder_backlog: Callable[[], int]
     db_ping: Callable[[], Awaitable[bool]]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # ages and closing times
+    writes: Callable[[], WriteHealth] | None = None  # the journal writer's health
+    db_file_problem: Callable[[], str | None] = lambda: None  # SQLite file not the one opened
+
+    async def storage(self) -> StorageState:
+        reachable = await self.db_ping()
+        writes = None if self.writes is None else self.writes()
+        return StorageState(reachable, self.db_file_problem(), writes)
 
 
 DEPS = web.AppKey("deps", ApiDeps)
@@ -64,15 +73,13 @@ def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -
 
 async def health(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    db_ok = await deps.db_ping()
     ari_ok = deps.ari_connected()
-    body = {
-        "status": "ok" if (db_ok and ari_ok) else "degraded",
-        "ari_connected": ari_ok,
-        "database_reachable": db_ok,
-        "rules_version": deps.rules_version(),
-        "journal_backlog": deps.recorder_backlog(),
-    }
+    body = health_body(
+        ari_connected=ari_ok,
+        storage=await deps.storage(),
+        rules_version=deps.rules_version(),
+        backlog=deps.recorder_backlog(),
+    )
     return json_response(body, 200 if ari_ok else 503)
 
 

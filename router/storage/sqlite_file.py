@@ -19,6 +19,7 @@ from urllib.parse import quote
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class FileGuard:
         self.problem: FileProblem | None = None
         self.open_connections = 0
         self._none_open = asyncio.Event()
+        self._generation = 0  # of the file connections open: +1 at each restore
         self._restore_failed = False
 
     def install(self, engine: AsyncEngine) -> None:
@@ -105,9 +107,18 @@ class FileGuard:
                 cargs[0] = existing_file_uri(self.path)
                 cparams["uri"] = True
 
-        def opened(_dbapi: Any, _rec: Any) -> None:
+        def opened(_dbapi: Any, rec: Any) -> None:
+            rec.info["file_generation"] = self._generation
             self.open_connections += 1
             self._none_open.clear()
+
+        def checkin(_dbapi: Any, rec: Any) -> None:
+            # A connection still in use while the file was restored: closed on its return
+            # (the disposed pool would keep it open, and close it whenever it is collected).
+            if rec is not None and rec.info.get("file_generation", self._generation) != (
+                self._generation
+            ):
+                rec.invalidate()
 
         def closed(_dbapi: Any, _rec: Any = None) -> None:
             self.open_connections -= 1
@@ -118,6 +129,7 @@ class FileGuard:
         event.listen(target, "connect", opened)
         event.listen(target, "close", closed)
         event.listen(target, "close_detached", closed)
+        event.listen(target, "checkin", checkin)
 
     def pin(self) -> None:
         self.opened = file_id(self.path)
@@ -127,8 +139,10 @@ class FileGuard:
         if problem is not self.problem:
             if problem is None:
                 log.info("the database file %s is back; writes resume", self.path)
-            else:
+            elif self.problem is None:
                 log.warning("%s", describe(problem, self.path))
+            else:  # the same incident going on: e.g. the folder is back, the file not yet
+                log.info("%s", describe(problem, self.path))
             self.problem = problem
             self._restore_failed = False
         return problem
@@ -140,6 +154,8 @@ class FileGuard:
         Hold the engine's writers off while this runs."""
         if self.check() is not FileProblem.DELETED:
             return False
+        if not self._idle_connection(engine):
+            return False
         copy = restore_target(self.path)
         try:
             copy.unlink(missing_ok=True)
@@ -150,19 +166,39 @@ class FileGuard:
                 log.error("the database file %s could not be restored: %s", self.path, exc)
                 self._restore_failed = True
             return False
+        self._generation += 1
         await engine.dispose()
         await self._old_connections_closed()
         try:
             os.link(copy, self.path)  # unlike a rename, never replaces a file that appeared
         except FileExistsError:
+            kept = copy.with_name(f"{self.path.name}.router-copy")
+            copy.replace(kept)
+            log.error(
+                "a new file appeared at %s meanwhile; the router's copy is %s", self.path, kept
+            )
             self.check()
             return False
-        finally:
-            copy.unlink(missing_ok=True)
+        copy.unlink()
         self.opened = file_id(self.path)
         self.problem = None
         log.info("the database file %s was restored from the router's open copy", self.path)
         return True
+
+    def _idle_connection(self, engine: AsyncEngine) -> bool:
+        """Whether the pool holds an idle connection to the vanished file (a new one cannot
+        open it): the copy is read through it. All busy: try again at the next check."""
+        pool = engine.pool
+        if self.open_connections > 0:
+            return not isinstance(pool, QueuePool) or pool.checkedin() > 0
+        if not self._restore_failed:
+            log.error(
+                "no connection to the deleted database %s is left: what it held cannot be "
+                "restored; restart the router to start on a new database",
+                self.path,
+            )
+            self._restore_failed = True
+        return False
 
     async def _old_connections_closed(self, timeout_s: float = 10.0) -> None:
         # The last connection to close on a WAL database deletes `<path>-wal` and `-shm`

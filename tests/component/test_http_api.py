@@ -79,8 +79,10 @@ async def test_health_is_open_and_reports_parts(api) -> None:  # type: ignore[no
     assert status == 200
     assert body == {
         "status": "ok",
+        "problems": [],
         "ari_connected": True,
         "database_reachable": True,
+        "database_storing": True,
         "rules_version": "abc123",
         "journal_backlog": 0,
     }

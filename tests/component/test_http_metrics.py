@@ -24,7 +24,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'metrics.db'}", migrate=True)
     deps = bare_deps(store)
-    figures = EngineFigures(waiting=lambda: 3, live_calls=lambda: 5, calls_started=lambda: 42)
+    figures = EngineFigures(
+        waiting=lambda: 3,
+        live_calls=lambda: 5,
+        calls_started=lambda: 42,
+        events_dropped=lambda: {"ChannelHangupRequest": 2},
+    )
     # a 10 ms probe: a 50 ms block of the loop is certain to delay one of its wake-ups
     app = build_app(deps, TOKEN, RouterMetrics(figures, probe_interval_s=0.01))
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as test_client:
@@ -58,6 +63,8 @@ async def test_metrics_show_the_engine_figures(client) -> None:  # type: ignore[
     assert samples["clinic_router_waiting_callers"] == 3
     assert samples["clinic_router_live_calls"] == 5
     assert samples["clinic_router_calls_started_total"] == 42
+    # labelled samples are keyed by name only here: the one event type dropped
+    assert samples["clinic_router_call_events_dropped_total"] == 2
     assert samples["process_resident_memory_bytes"] > 0
     assert f"{LOOP_LAG}_count" in samples
     assert f"{LOOP_LAG}_bucket[0.02]" in samples

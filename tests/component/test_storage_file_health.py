@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from router.storage import Store
 from router.storage.calls import call_values, create_statement
 from router.storage.db import DatabaseFileError, is_transient_error
 from router.storage.models import CallRow
+from router.storage.sqlite_file import restore_target
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
@@ -108,3 +110,31 @@ async def test_no_empty_database_is_created_in_a_recreated_folder(tmp_path: Path
                 await c2.exec_driver_sql("SELECT 1")
                 del c1
         assert not (folder / "router.db").exists()
+
+
+async def test_a_connection_in_use_during_the_restore_is_closed_before_the_file_is_back(
+    tmp_path: Path,
+) -> None:
+    # The last connection of a deleted WAL database deletes `<path>-wal` by name when it
+    # closes: none may close after the restored file is in place.
+    folder = tmp_path / "data"
+    db_file = folder / "router.db"
+    async with running(folder) as store:
+        await store.calls.create(row("before"))
+        reader = await store.db.engine.connect()  # the API reading while it happens
+        async with store.db.engine.connect() as idle:  # a second one, back in the pool
+            await idle.exec_driver_sql("SELECT 1")
+        await reader.exec_driver_sql("SELECT 1")
+        shutil.rmtree(folder)
+        folder.mkdir()
+        restoring = asyncio.create_task(store.db.verify())
+        async with asyncio.timeout(5):
+            while not restore_target(db_file).exists():  # noqa: ASYNC110 - a file, polled
+                await asyncio.sleep(0.01)
+        assert not db_file.exists()  # not in place while the reader holds the old file
+        await reader.close()
+        async with asyncio.timeout(5):
+            assert await restoring is None
+        await store.calls.create(row("after"))
+        assert db_file.with_name("router.db-wal").exists()  # the new file's, still there
+    assert await stored_ids(folder) == ["after", "before"]
