@@ -114,7 +114,8 @@ class FlowCheck:
 
     def keyless_loops(self) -> set[Node]:
         """Loops through a menu that a caller who presses nothing goes round for ever (a
-        `default`, or an option its `auto_when` takes, leads back). Returns their nodes."""
+        `default`, a menu's only option, or an `auto_when` option leads back). Returns
+        their nodes."""
         succ = {
             n: [e.to for e in out if e.to and e.keyless and e.to[0] != "queues"]
             for n, out in self.graph.edges.items()
@@ -130,8 +131,8 @@ class FlowCheck:
                 self.doc.issue(
                     first.path,
                     f"{_loop(cycle)} that a caller who presses no key goes round for"
-                    " ever: a menu's `default` (or an option its `auto_when` takes) leads back"
-                    f" into it ({CUT}); make the default lead out of the loop",
+                    " ever: a menu's `default`, only option or `auto_when` option leads back into"
+                    f" it ({CUT}); make the default lead out of the loop",
                     at="value",
                 )
             )

@@ -122,7 +122,10 @@ def build_graph(
         here: KeyPath = ("menus", name, "options")
         out = []
         for i, option in enumerate(menu.options):
-            keyless = option.key == menu.default or option.auto_when is not None
+            # Taken with no key: the default, an auto option, or the only option (one
+            # choice is not a question: the menu is skipped).
+            only = len(menu.options) == 1
+            keyless = only or option.key == menu.default or option.auto_when is not None
             for edge in target_edges((*here, i, "then"), option.then):
                 out.append(replace(edge, keyless=keyless))
         if menu.default is None:

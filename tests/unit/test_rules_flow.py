@@ -230,8 +230,8 @@ def test_a_menu_whose_default_leads_back_into_it_is_refused(tmp_path: Path) -> N
     (error,) = _errors(tmp_path, text)
     assert error == (
         "rules.yaml:8:32: routes.main[0].then.menu: route list 'main', menu 'a' form a loop"
-        " that a caller who presses no key goes round for ever: a menu's `default` (or an"
-        " option its `auto_when` takes) leads back into it (the live router gives up after 20"
+        " that a caller who presses no key goes round for ever: a menu's `default`, only"
+        " option or `auto_when` option leads back into it (the live router gives up after 20"
         " steps and rings any free operator without waiting); make the default lead out of"
         " the loop"
     )
