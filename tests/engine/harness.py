@@ -49,6 +49,7 @@ class RouterUnderTest:
         ring_timeout_s: int = 15,
         unrouted_max_wait_s: int = 600,
         callbacks: CallbackSettings | None = None,
+        busy_timeout_ms: int = 5_000,
     ) -> None:
         self.fake = fake
         self.folder = folder
@@ -59,6 +60,7 @@ class RouterUnderTest:
         self.ring_timeout_s = ring_timeout_s
         self.unrouted_max_wait_s = unrouted_max_wait_s
         self.callbacks = callbacks
+        self.busy_timeout_ms = busy_timeout_ms
         self.engine: Engine | None = None
         self.store: Store | None = None
         self.dispatcher: CallbackDispatcher | None = None
@@ -72,7 +74,9 @@ class RouterUnderTest:
 
     async def start(self) -> Engine:
         rules = LiveRules(self.rules_path, load_rules(self.rules_path))
-        store = self.store = await Store.open(self.url, migrate=True)
+        store = self.store = await Store.open(
+            self.url, migrate=True, busy_timeout_ms=self.busy_timeout_ms
+        )
         recorder = self._recorder = Recorder(
             Journal(store.db).apply, is_transient=is_transient_error, linger_s=0.01
         )
@@ -146,6 +150,12 @@ class RouterUnderTest:
         if self.store is not None:
             await self.store.close()
         self.engine = self.store = self._session = None
+
+    @property
+    def write_failures(self) -> int:
+        """Journal batches that failed and were retried."""
+        assert self._recorder is not None
+        return self._recorder.failures
 
     async def flushed(self) -> None:
         assert self._recorder is not None

@@ -1,0 +1,46 @@
+"""Callback attempts through the real engine and dispatcher against the fake Asterisk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.config.callback_settings import CallbackSettings
+from tests.engine.harness import DID, RouterUnderTest
+from tests.fakeari import FakeAsterisk
+
+pytestmark = pytest.mark.timeout(30)
+
+PATIENT = "79990001122"
+
+
+async def test_a_missed_caller_is_called_back(fake: FakeAsterisk, tmp_path: Path) -> None:
+    """A caller nobody could take becomes a task; the dispatcher rings the operator, who
+    hears the whisper, then the patient's phone, and the two are bridged once."""
+    fake.phone("PJSIP/op1001", "busy")
+    fake.phone("*", "answer")  # the patients' trunk
+    router = RouterUnderTest(
+        fake, tmp_path, operators=("op1001",), callbacks=CallbackSettings(poll_s=0.2, hold_s=5)
+    )
+    await router.start()
+    try:
+        caller = fake.caller_arrives(DID, PATIENT)
+        await fake.until(lambda: not fake.channel(caller).alive)  # told nobody can answer
+        await router.flushed()
+        assert len(router.misses(caller)) == 1  # in the ledger, once
+        fake.phone("PJSIP/op1001", "answer")  # the operator is free again
+        await fake.until(lambda: fake.legs_to(f"PJSIP/{PATIENT}@patients"))
+        [patient_leg] = fake.legs_to(f"PJSIP/{PATIENT}@patients")
+        await fake.until(lambda: fake.bridged(patient_leg))
+        operator_leg = fake.bridged(patient_leg)
+        assert operator_leg in fake.legs_to("PJSIP/op1001")
+        fake.caller_hangs_up(patient_leg)  # the patient ends the conversation
+        await fake.until(lambda: not fake.leftovers())
+        await fake.until(lambda: router.rows("select state from callback_tasks") == [("closed",)])
+        [(attempts, outcome)] = router.rows("select attempts, last_outcome from callback_tasks")
+        assert (attempts, outcome) == (1, "connected")
+        assert fake.legs_to(f"PJSIP/{PATIENT}@patients") == [patient_leg]  # dialled exactly once
+        assert fake.requests("POST", f"/channels/{operator_leg}/play")  # the whisper
+    finally:
+        await router.stop()
