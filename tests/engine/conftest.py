@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from router.storage.migrate import migrate
 from tests.engine.harness import RouterUnderTest
 from tests.fakeari import FakeAsterisk
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database at the newest schema, built once (migrating costs 0.1 s a test)."""
+    path = tmp_path_factory.mktemp("engine-db") / "router.db"
+    asyncio.run(migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def database(migrated_database: Path, tmp_path: Path) -> Path:
+    """Every test's router starts from its own copy (the router still checks the schema)."""
+    for source in migrated_database.parent.glob(migrated_database.name + "*"):
+        shutil.copy(source, tmp_path / source.name)
+    return tmp_path / migrated_database.name
 
 
 @pytest.fixture
