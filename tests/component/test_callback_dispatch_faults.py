@@ -18,26 +18,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from engine_support import engine_context
 from sqlalchemy import text
 
-from router.ari import AriClient
 from router.ari.events import parse_event
 from router.config.callback_settings import CallbackSettings
 from router.config.rules import load_rules
 from router.domain.operators import Presence
-from router.engine.board import OperatorBoard
 from router.engine.callback_dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
 from router.engine.engine import Engine
-from router.engine.recorder import Recorder
-from router.engine.waiting_room import WaitingRoom
 from router.storage import MissInput, Store
-from router.storage.journal import Journal
-from router.storage.store import is_transient_error
 
 RULES = """
 skills: {lab: Lab results}
@@ -143,49 +136,26 @@ class Setup:
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     asterisk = FakeAsterisk()
-    server = TestServer(asterisk.app(), host="127.0.0.1", port=0)
-    await server.start_server()
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'router.db'}", migrate=True)
-    recorder = Recorder(
-        Journal(store.db).apply, is_transient=is_transient_error, retry_initial=0.05
-    )
-    writer = asyncio.create_task(recorder.run())
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(RULES, encoding="utf-8")
     rules = load_rules(rules_path)
-    board = OperatorBoard(clock=time.monotonic)
-    board.update_config(rules.operators)  # op1001 on duty, available
     tasks: list[asyncio.Task[None]] = []
 
     def spawn(coro: Awaitable[None], name: str) -> None:
         tasks.append(asyncio.ensure_future(coro))
 
-    async with aiohttp.ClientSession() as session:
-        url = f"http://127.0.0.1:{server.port}/ari"
-        ctx = CallContext(
-            ari=AriClient(session, url, "clinic-router", "secret", "clinic-router"),
-            store=store,
-            board=board,
-            recorder=recorder,
-            settings=EngineSettings(app="clinic-router", ring_timeout_s=5),
-            clock=time.monotonic,
-            rules_version=lambda: rules.version,
-            rules=lambda: rules,
-            room=WaitingRoom(board, time.monotonic),
-        )
+    settings = EngineSettings(app="clinic-router", ring_timeout_s=5)
+    async with engine_context(tmp_path, asterisk.app(), rules, settings) as ctx:
+        ctx.board.update_config(rules.operators)  # on duty, available
         asterisk.engine = Engine(ctx)
         cfg = CallbackSettings(poll_s=60, whisper_digits=0)
         dispatcher = CallbackDispatcher(ctx, cfg, "clinic-router", spawn, lambda: True)
         try:
-            yield Setup(asterisk, ctx, store, dispatcher, tasks)
+            yield Setup(asterisk, ctx, ctx.store, dispatcher, tasks)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-            await store.close()
-            await server.close()
 
 
 async def a_task(store: Store, patient_id: str | None = None, number: str = ANNA) -> int:

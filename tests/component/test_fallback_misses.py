@@ -7,31 +7,22 @@ was not found" once it is gone, and 204 for the DB_DELETE() write of a global va
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from engine_support import engine_context
 from sqlalchemy import text
 
-from router.ari import AriClient
 from router.config.rules import load_rules
 from router.engine import fallback_misses
-from router.engine.board import OperatorBoard
-from router.engine.context import CallContext, EngineSettings
+from router.engine.context import CallContext
 from router.engine.fallback_misses import FAMILY, LABEL, collect_fallback_misses
-from router.engine.recorder import Recorder
-from router.engine.waiting_room import WaitingRoom
 from router.storage import Store
-from router.storage.journal import Journal
-from router.storage.store import is_transient_error
 
 REPO = Path(__file__).resolve().parents[2]
 DELETE = re.compile(rf"DB_DELETE\({FAMILY}/(.*)\)")
@@ -90,34 +81,9 @@ class Setup:
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     astdb = FakeAstDb()
-    server = TestServer(astdb.app(), host="127.0.0.1", port=0)
-    await server.start_server()
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'router.db'}", migrate=True)
-    recorder = Recorder(
-        Journal(store.db).apply, is_transient=is_transient_error, retry_initial=0.05
-    )
-    writer = asyncio.create_task(recorder.run())
     rules = load_rules(REPO / "config" / "rules.yaml")
-    board = OperatorBoard(clock=time.time)
-    async with aiohttp.ClientSession() as session:
-        url = f"http://127.0.0.1:{server.port}/ari"
-        ctx = CallContext(
-            ari=AriClient(session, url, "clinic-router", "secret", "clinic-router"),
-            store=store,
-            board=board,
-            recorder=recorder,
-            settings=EngineSettings(app="clinic-router"),
-            clock=time.monotonic,
-            rules_version=lambda: rules.version,
-            rules=lambda: rules,
-            room=WaitingRoom(board, time.monotonic),
-        )
-        try:
-            yield Setup(astdb, ctx, store)
-        finally:
-            writer.cancel()
-            await store.close()
-            await server.close()
+    async with engine_context(tmp_path, astdb.app(), rules) as ctx:
+        yield Setup(astdb, ctx, ctx.store)
 
 
 async def test_records_become_calls_and_misses_then_their_keys_go(setup: Setup) -> None:
