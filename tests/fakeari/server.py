@@ -75,6 +75,7 @@ class FakeAsterisk:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.world.log.append((request.method, request.path_qs.removeprefix("/ari")))
         if request.headers.get("Authorization") != ACCESS.authorization():
             return web.json_response({"message": "Authentication required"}, status=401)
         return await handler(request)
@@ -82,7 +83,6 @@ class FakeAsterisk:
     @web.middleware
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path_qs.removeprefix("/ari")
-        self.world.log.append((request.method, path))
         body = (await request.text()) if request.body_exists else ""
         fault = self.world.faults.take(request.method, path, body)
         if fault is not None:
