@@ -24,7 +24,7 @@ from router.config.callback_settings import CallbackSettings
 from router.domain.calendar import next_opening
 from router.domain.callback_attempt import AttemptStage, outcome_after_interruption
 from router.domain.callback_schedule import CloseReason, may_dispatch
-from router.domain.miss_target import callback_pool
+from router.domain.miss_target import CallbackPool, MissTarget, callback_pool
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.call_state import CALLBACK_PREFIX
 from router.engine.callback_attempt_state import (
@@ -69,6 +69,8 @@ class CallbackDispatcher:
         self._strays: list[StasisStart] = []
         self._next_fallback_scan = ctx.clock() + FALLBACK_SCAN_S  # connect reads them first
         self._patients_unreadable = False
+        self._pools: dict[tuple[MissTarget | None, str | None], CallbackPool] = {}
+        self._pools_version: str | None = None
         ctx.board.add_listener(self._on_operator_change)
         ctx.store.callbacks.add_task_listener(self.wake)  # a new task: look now, not at poll_s
 
@@ -212,18 +214,26 @@ class CallbackDispatcher:
         since = ctx.clock()
         if task.keep_place:
             since -= max(0.0, (ctx.now() - task.first_missed_at).total_seconds())
-        rules = ctx.rules()
-        line = rules.line(task.target.line if task.target and task.target.line else task.line)
-        pool = callback_pool(
-            task.target,
-            line_branch=line.branch if line else None,
-            operators=rules.operators,
-            queues=rules.queues,
-        )
+        pool = self._pool(task)
         online = {s.id for s in ctx.board.statuses() if s.presence is not Presence.OFFLINE}
         return Place(
             since, task.priority, pool.eligible & online, pool.preferred, pool.strategy, pool.skills
         )
+
+    def _pool(self, task: CallbackTask) -> CallbackPool:
+        """`callback_pool` of the task under the current rules; many tasks share a target,
+        and every tick with a free operator looks at every due task: kept per rules."""
+        rules = self.ctx.rules()
+        line = rules.line(task.target.line if task.target and task.target.line else task.line)
+        branch = line.branch if line else None
+        if self._pools_version != rules.version:
+            self._pools, self._pools_version = {}, rules.version
+        key = (task.target, branch)
+        if key not in self._pools:
+            self._pools[key] = callback_pool(
+                task.target, line_branch=branch, operators=rules.operators, queues=rules.queues
+            )
+        return self._pools[key]
 
     def _start(self, attempt: CallbackAttempt) -> None:
         self._working[attempt.task.id] = attempt

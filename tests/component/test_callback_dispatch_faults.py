@@ -26,6 +26,7 @@ from sqlalchemy import text
 from router.ari.events import parse_event
 from router.config.callback_settings import CallbackSettings
 from router.config.rules import load_rules
+from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
 from router.engine.callback_dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
@@ -33,10 +34,11 @@ from router.engine.engine import Engine
 from router.storage import MissInput, Store
 
 RULES = """
-skills: {lab: Lab results}
+skills: {lab: Lab results, desk: Front desk}
 operators:
   - {id: op1001, name: Anna, endpoint: PJSIP/op1001, skills: {lab: 3}}
   - {id: op1002, name: Maria, endpoint: PJSIP/op1002, skills: {lab: 3}}
+  - {id: op1003, name: Olga, endpoint: PJSIP/op1003, skills: {desk: 1}}
 lines:
   - {id: moscow, numbers: ["74952232222"], routes: main}
 routes:
@@ -45,6 +47,8 @@ routes:
 queues:
   lab:
     steps: [{after_s: 0, skills: [lab]}]
+  desk:
+    steps: [{after_s: 0, skills: [desk]}]
 """
 ANNA = "+79161234567"
 OLGA = "+79167654321"
@@ -158,7 +162,13 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def a_task(store: Store, patient_id: str | None = None, number: str = ANNA) -> int:
+async def a_task(
+    store: Store,
+    patient_id: str | None = None,
+    number: str = ANNA,
+    target: MissTarget | None = None,
+    minutes_ago: float = 1,
+) -> int:
     now = datetime.now(UTC)
     result = await store.callbacks.record_miss(
         MissInput(
@@ -168,9 +178,10 @@ async def a_task(store: Store, patient_id: str | None = None, number: str = ANNA
             patient_id=patient_id,
             reason="max_wait",
             waited_s=30.0,
-            missed_at=now - timedelta(minutes=1),
-            due_at=now - timedelta(minutes=1),
+            missed_at=now - timedelta(minutes=minutes_ago),
+            due_at=now - timedelta(minutes=minutes_ago),
             create_task=True,
+            target=target,
         )
     )
     assert result.task_id is not None
@@ -208,11 +219,10 @@ async def test_a_new_task_wakes_the_dispatcher_at_once(setup: Setup) -> None:
         await setup.dispatcher.resume()  # connected: the loop works the first task
         # Its attempt rings the patient: the loop is back asleep (poll_s is 60 s).
         await until(lambda: len(setup.asterisk.originated()) == 2, 5)
-        free = [s.id for s in setup.ctx.board.available()]
-        assert len(free) == 1
+        asked = len(setup.asterisk.seen("GET", "/ari/endpoints/"))
         await a_task(setup.store, number=OLGA)
-        # The new task is offered to the free operator at once, not a minute later.
-        await until(lambda: setup.asterisk.seen("GET", f"/ari/endpoints/PJSIP/{free[0]}"), 3)
+        # The new task is offered to a free operator at once, not a minute later.
+        await until(lambda: len(setup.asterisk.seen("GET", "/ari/endpoints/")) > asked, 3)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -235,3 +245,18 @@ async def test_a_refused_whisper_does_not_hold_the_callback_for_20_seconds(
     assert any("cannot play" in r.getMessage() for r in caplog.records)
     on_call = [s for s in setup.ctx.board.statuses() if s.presence is Presence.ON_CALL]
     assert len(on_call) == 1
+
+
+async def test_a_task_nobody_free_may_take_does_not_hold_up_the_next(setup: Setup) -> None:
+    for op in ("op1001", "op1002"):
+        setup.ctx.board.set(op, Presence.PAUSED)  # the lab is busy; the desk is free
+    lab = await a_task(setup.store, number=ANNA, target=MissTarget("moscow", "lab"), minutes_ago=5)
+    desk = await a_task(setup.store, number=OLGA, target=MissTarget("moscow", "desk"))
+    await setup.dispatcher.resume()
+    await setup.dispatcher.tick()
+    first, second = await setup.store.callbacks.get(lab), await setup.store.callbacks.get(desk)
+    assert first is not None and second is not None
+    assert (first.state, first.claimed_by) == ("open", None)  # waits for a lab operator
+    assert second.state == "claimed"  # went ahead, to the desk
+    await until(lambda: setup.asterisk.seen("GET", "/ari/endpoints/PJSIP/op1003"), 3)
+    assert setup.asterisk.seen("GET", "/ari/endpoints/PJSIP/op1001") == []
