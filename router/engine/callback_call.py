@@ -89,7 +89,10 @@ class CallbackAttempt:
         with the socket. Told as events, so each step ends as it would have."""
         for leg in sorted(legs):
             log.info("callback %s: leg %s vanished while disconnected", self.task.id, leg)
-            self.queue.put_nowait(ChannelGone(leg))
+            try:
+                self.queue.put_nowait(ChannelGone(leg))
+            except asyncio.QueueFull:  # a stuck attempt: its hold or ring timeout ends it
+                log.error("callback %s: event queue full; %s not told", self.task.id, leg)
 
     # -- the coroutine ------------------------------------------------------------------
 
