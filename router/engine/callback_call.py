@@ -91,7 +91,7 @@ class CallbackAttempt:
             log.info("callback %s: leg %s vanished while disconnected", self.task.id, leg)
             try:
                 self.queue.put_nowait(ChannelGone(leg))
-            except asyncio.QueueFull:  # a stuck attempt: its hold or ring timeout ends it
+            except asyncio.QueueFull:  # 256 events unread: the attempt is stuck anyway
                 log.error("callback %s: event queue full; %s not told", self.task.id, leg)
 
     # -- the coroutine ------------------------------------------------------------------
