@@ -1,0 +1,72 @@
+"""The report's sections as rows: one shape for the CLI's table, CSV and the API's
+JSON, so a figure has the same name everywhere."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any, Literal
+
+from router.domain.reports.report import Change, Report, calls_json
+
+Section = Literal["calls", "operators", "misses", "compare"]
+SECTIONS: tuple[Section, ...] = ("calls", "operators", "misses", "compare")
+Row = dict[str, Any]
+
+
+def section_rows(report: Report, section: Section, changes: Sequence[Change] = ()) -> list[Row]:
+    """Flat rows (scalar values only) of one section."""
+    if section == "calls":
+        return [calls_json(g) for g in report.groups] + [calls_json(report.total)]
+    if section == "operators":
+        return [_flat(asdict(o)) for o in report.operators]
+    if section == "misses":
+        return [{"figure": k, "value": v} for k, v in _flat(asdict(report.misses)).items()]
+    return [asdict(c) for c in changes]
+
+
+def _flat(values: Mapping[str, Any]) -> Row:
+    """`{"paused_s": {"lunch": 60}}` -> `{"paused_s.lunch": 60}`: CSV cells hold scalars."""
+    out: Row = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def columns(rows: Iterable[Row]) -> list[str]:
+    """Every key in first-seen order (operators differ in pause reasons)."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def to_csv(rows: Sequence[Row]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns(rows), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def to_table(rows: Sequence[Row]) -> str:
+    """Columns padded to their widest cell; a share as a percentage, None as '-'."""
+    names = columns(rows)
+    cells = [[_cell(name, row.get(name)) for name in names] for row in rows]
+    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and (name.endswith(("share", "level", "rate")) or name == "change"):
+        return f"{value:.1%}"
+    return str(value)
