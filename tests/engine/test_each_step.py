@@ -55,12 +55,14 @@ async def test_router_stopped_at_each_step_restart_serves_the_caller(
 async def test_socket_dropped_at_each_step_the_call_goes_on(
     fake: FakeAsterisk, router: RouterUnderTest, step: str
 ) -> None:
+    """The reconnect's reconcile runs while the call waits for this request's reply.
+    (Events lost while the socket is down, e.g. an operator answering then, are
+    `pending_engine_bugs.py`.)"""
     method, path, body = CALL_STEPS[step]
     fault = fake.hold(method, path, body_has=body)
     caller = fake.caller_arrives(DID, "79990001122")
     await fake.until(lambda: fault.hits == 1)
     await fake.drop_socket()
-    # The reconnect's reconcile runs while the call waits for this request's reply.
     await fake.until(lambda: router.engine and router.engine.reconciler.runs >= 2)
     assert fault.gate is not None
     fault.gate.set()

@@ -80,6 +80,26 @@ async def test_socket_drop_while_waiting_the_call_goes_on(
         await router.stop()
 
 
+async def test_socket_drop_while_the_operator_rings(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    """The reconnect's reconcile must not hang up the leg still ringing for a live call
+    (it did: `_hang_up_orphan_legs` took it for an orphan)."""
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    endpoint, leg = fake.world.originated[0]
+    await fake.drop_socket()
+    await fake.until(lambda: router.engine and router.engine.reconciler.runs >= 2)
+    fake.answer(leg)
+    await talk_then_hang_up(fake, caller)
+    await router.flushed()
+    assert router.call(caller)["outcome"] == "answered"
+    assert len(fake.world.originated) == 1
+    assert router.rings(caller) == [(endpoint.removeprefix("PJSIP/"), "answered")]
+
+
 async def test_router_stopped_while_ringing_restart_adopts(
     fake: FakeAsterisk, tmp_path: Path
 ) -> None:
