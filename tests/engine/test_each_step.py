@@ -71,3 +71,25 @@ async def test_socket_dropped_at_each_step_the_call_goes_on(
     assert rung_twice(fake) == []
     assert router.call(caller)["outcome"] == "answered"
     assert router.misses(caller) == []
+
+
+@pytest.mark.parametrize("step", list(CALL_STEPS))
+async def test_a_500_at_each_step_never_drops_the_caller(
+    fake: FakeAsterisk, router: RouterUnderTest, step: str
+) -> None:
+    """Asterisk answers one request of the call with 500: the caller still talks to an
+    operator, or is in the dialplan fallback, and the router leaves nothing behind."""
+    method, path, body = CALL_STEPS[step]
+    fake.world.broadcast_timeout_s = 0.1  # an unclaimed call goes to the fallback sooner
+    fault = fake.fail(method, path, 500, body_has=body)
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.bridged(caller) or fake.in_fallback(caller))
+    assert fault.hits == 1
+    served = fake.bridged(caller) is not None
+    if served:
+        await talk_then_hang_up(fake, caller)
+    await fake.until(lambda: not fake.leftovers())
+    assert rung_twice(fake) == []
+    if step != "claim":  # an unclaimed call is the fallback's, never the router's
+        await router.flushed()
+        assert router.call(caller)["outcome"] == ("answered" if served else "failed")
