@@ -16,7 +16,7 @@ from router.ari.client import AriClient
 from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
-from router.console.app import PREFIX, build_console, console_deps
+from router.console.app import PREFIX, build_console, console_deps, live_feed
 from router.crm.client import CrmClient, CrmConfig
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
@@ -259,9 +259,10 @@ async def _start_http(
     # The app's startup and cleanup also start and stop the event-loop lag probe.
     app = build_app(deps, settings.http.token.get_secret_value(), metrics)
     if settings.console.enabled:
-        console = console_deps(
-            settings.console, settings.http.token.get_secret_value(), store.users, store.audit
-        )
+        ctx = engine.ctx
+        feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db)
+        token = settings.http.token.get_secret_value()
+        console = console_deps(settings.console, token, store, feed)
         app.add_subapp(PREFIX, build_console(console))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -7,6 +7,8 @@ command -v sipp >/dev/null || need+=(sip-tester)
 command -v debootstrap >/dev/null || command -v asterisk >/dev/null || need+=(debootstrap)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
+# The console's browser tests drive Debian's chromium through Playwright (no download).
+command -v chromium >/dev/null || need+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
@@ -16,6 +17,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -44,6 +46,21 @@ class ConsoleSettings(Section):
     # Failed sign-ins in a minute before further ones are refused for a growing delay.
     signin_failures_per_user: Annotated[StrictInt, Field(ge=1, le=100)] = 5
     signin_failures_per_address: Annotated[StrictInt, Field(ge=1, le=1000)] = 20
+    # The wallboard: "today" starts at midnight in this zone; the service level counts
+    # calls answered within `service_level_s` of arrival; a callback task is overdue once
+    # its due time is `callback_overdue_min` past.
+    timezone: Text = "Europe/Moscow"
+    service_level_s: Annotated[StrictInt, Field(ge=1, le=3600)] = 20
+    callback_overdue_min: Annotated[StrictInt, Field(ge=1, le=7 * 24 * 60)] = 30
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (like Europe/Moscow)") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

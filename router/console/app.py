@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib.resources import files
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp_session import session_middleware
@@ -12,15 +16,23 @@ from aiohttp_session import session_middleware
 from router.config.console_settings import ConsoleSettings
 from router.console.audit_page import audit_page
 from router.console.deps import CONSOLE, ConsoleDeps
+from router.console.feed import WallboardFeed, today_figures
 from router.console.guard import error_pages, viewer_and_csrf
+from router.console.live import LiveCall, LiveSource
+from router.console.operator_page import add_note, operator_events, operator_page, set_state
 from router.console.render import setup_templates
 from router.console.session import cookie_key, cookie_storage
 from router.console.signin import account, home, signin, signin_form, signout
+from router.console.wallboard import keepalive, wallboard_events, wallboard_page
 from router.domain.signin_throttle import SigninThrottle, ThrottleLimits
-from router.storage.audit import AuditRepository
-from router.storage.users import UserRepository
+from router.engine.board import OperatorBoard
+from router.engine.waiting_room import WaitingRoom
+from router.storage.console_figures import ConsoleFigures
+from router.storage.db import Database
+from router.storage.store import Store
 
 PREFIX = "/console"
+log = logging.getLogger(__name__)
 
 
 def build_console(deps: ConsoleDeps) -> web.Application:
@@ -40,12 +52,47 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_post("/signout", signout)
     app.router.add_get("/account", account)
     app.router.add_get("/audit", audit_page)
+    app.router.add_get("/keepalive", keepalive)
+    app.router.add_get("/wallboard", wallboard_page)
+    app.router.add_get("/wallboard/events", wallboard_events)
+    app.router.add_get("/operator/{operator_id}", operator_page)
+    app.router.add_get("/operator/{operator_id}/events", operator_events)
+    app.router.add_post("/operator/{operator_id}/state", set_state)
+    app.router.add_post("/operator/{operator_id}/note", add_note)
     app.router.add_static("/static", Path(str(files("router.console") / "static")))
+    if deps.feed is not None:
+        app.cleanup_ctx.append(_feed_task(deps.feed))
+        app.on_shutdown.append(_closer(deps.feed))
     return app
 
 
+def _closer(feed: WallboardFeed) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_app: web.Application) -> None:
+        feed.close()
+
+    return close
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the wallboard feed stopped", exc_info=task.exception())
+
+
+def _feed_task(feed: WallboardFeed) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The feed runs as long as the HTTP server does (owned by the app, awaited on exit)."""
+
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(feed.run(), name="wallboard feed")
+        task.add_done_callback(_log_failure)  # a crash is told at once, not at shutdown
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return ctx
+
+
 def console_deps(
-    settings: ConsoleSettings, api_token: str, users: UserRepository, audit: AuditRepository
+    settings: ConsoleSettings, api_token: str, store: Store, feed: WallboardFeed | None = None
 ) -> ConsoleDeps:
     """The console's dependencies from its settings (the cookie key from the console
     secret, or from the API token when no secret is set)."""
@@ -55,9 +102,26 @@ def console_deps(
         per_address=settings.signin_failures_per_address,
     )
     return ConsoleDeps(
-        users=users,
-        audit=audit,
+        store=store,
         settings=settings,
         cookie_key=cookie_key(secret),
         throttle=SigninThrottle(time.monotonic, limits),
+        feed=feed,
+    )
+
+
+def live_feed(
+    settings: ConsoleSettings,
+    board: OperatorBoard,
+    room: WaitingRoom,
+    live_calls: Callable[[], Iterable[LiveCall]],
+    db: Database,
+) -> WallboardFeed:
+    """The wallboard's feed over the running engine and the store."""
+    source = LiveSource(board, room, live_calls, time.time, room.clock)
+    figures = today_figures(
+        ConsoleFigures(db), ZoneInfo(settings.timezone), settings.callback_overdue_min * 60
+    )
+    return WallboardFeed(
+        source, figures, clock=time.monotonic, sl_target_s=settings.service_level_s
     )

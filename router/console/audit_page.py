@@ -7,7 +7,9 @@ from aiohttp import web
 from router.console.deps import CONSOLE
 from router.console.guard import viewer
 from router.console.render import page
+from router.console.session import Viewer
 from router.domain.console_access import Permission
+from router.storage.audit import AuditEntry
 
 PAGE = 200
 
@@ -24,3 +26,11 @@ async def audit_page(request: web.Request) -> web.Response:
     return await page(
         request, "audit.html", {"entries": entries, "actor": actor or "", "older": older}
     )
+
+
+async def audited(
+    request: web.Request, who: Viewer, action: str, target: str, details: dict[str, object]
+) -> None:
+    """Record one console action of `who` in the audit log (with the request's address)."""
+    entry = AuditEntry(who.username, action, target=target, remote=request.remote, details=details)
+    await request.app[CONSOLE].audit.record(entry)

@@ -9,19 +9,39 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from router.config.console_settings import ConsoleSettings
+from router.console.feed import WallboardFeed
 from router.domain.signin_throttle import SigninThrottle
 from router.storage.audit import AuditRepository
+from router.storage.console_figures import ConsoleFigures
+from router.storage.store import Store
 from router.storage.users import UserRepository
 
 
 @dataclass(frozen=True)
 class ConsoleDeps:
-    users: UserRepository
-    audit: AuditRepository
+    store: Store
     settings: ConsoleSettings
     cookie_key: bytes  # 32 bytes, see router.console.session.cookie_key
     throttle: SigninThrottle
     clock: Callable[[], float] = time.time  # epoch seconds: session ages
+    feed: WallboardFeed | None = None  # None: no live engine (the live pages answer 503)
+
+    @property
+    def users(self) -> UserRepository:
+        return self.store.users
+
+    @property
+    def audit(self) -> AuditRepository:
+        return self.store.audit
+
+    @property
+    def reads(self) -> ConsoleFigures:
+        return ConsoleFigures(self.store.db)
+
+    def require_feed(self) -> WallboardFeed:
+        if self.feed is None:
+            raise web.HTTPServiceUnavailable(text="The live view is not running.")
+        return self.feed
 
 
 CONSOLE = web.AppKey("console", ConsoleDeps)

@@ -88,6 +88,10 @@ class WaitingRoom:
     def is_waiting(self, call_id: str) -> bool:
         return call_id in self._waiting
 
+    def in_serving_order(self) -> list[WaitingCall]:
+        """Who waits, in the order they will be served (the console's wallboard)."""
+        return serving_order(self._waiting.values(), self.clock(), self.ageing_s)
+
     def oldest_since(self, exclude_prefix: str = "") -> float | None:
         """When the longest-waiting call started waiting (ids with the prefix left out)."""
         return min(

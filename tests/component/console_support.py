@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 from api_support import TOKEN, bare_deps
 
 from router.config.console_settings import ConsoleSettings
-from router.console.app import PREFIX, build_console, console_deps
+from router.console.app import PREFIX, build_console, console_deps, live_feed
 from router.console.deps import ConsoleDeps
+from router.console.feed import WallboardFeed
 from router.console.passwords import hash_password
 from router.domain.console_access import Role
+from router.domain.miss_target import MissTarget
+from router.domain.operators import Operator, OperatorStatus, Presence
+from router.engine.board import OperatorBoard
+from router.engine.waiting_room import WaitingRoom
 from router.http.api import build_app
 from router.storage import Store
 
@@ -49,10 +55,13 @@ async def add_users(store: Store) -> None:
 
 @asynccontextmanager
 async def serving_console(
-    store: Store, clock: Clock, settings: ConsoleSettings | None = None
+    store: Store,
+    clock: Clock,
+    settings: ConsoleSettings | None = None,
+    feed: WallboardFeed | None = None,
 ) -> AsyncIterator[Console]:
     app = build_app(bare_deps(store), TOKEN)
-    deps = console_deps(settings or ConsoleSettings(), TOKEN, store.users, store.audit)
+    deps = console_deps(settings or ConsoleSettings(), TOKEN, store, feed)
     deps = ConsoleDeps(**{**deps.__dict__, "clock": clock})
     app.add_subapp(PREFIX, build_console(deps))
     runner = web.AppRunner(app)
@@ -90,3 +99,42 @@ async def sign_in(
     async with client.post(f"{base}/console/signin", data=data, allow_redirects=False) as resp:
         await resp.read()
         return resp
+
+
+@dataclass
+class Caller:
+    """What the console reads of a live call (the engine is not running in these tests)."""
+
+    id: str
+    caller_e164: str | None
+    menu_path: list[str] = field(default_factory=list)
+    operator_id: str | None = None
+    tried: list[str] = field(default_factory=list)
+    patient_id: str | None = None
+    miss_target: MissTarget | None = None
+
+
+@dataclass
+class Live:
+    console: Console
+    board: OperatorBoard
+    room: WaitingRoom
+    calls: dict[str, Caller]
+    store: Store
+
+
+@asynccontextmanager
+async def live_console(
+    store: Store, settings: ConsoleSettings | None = None
+) -> AsyncIterator[Live]:
+    """The console over a real board (op1001 Olga, op1002 Ivan, paused) and waiting room."""
+    settings = settings or ConsoleSettings()
+    board = OperatorBoard(time.time)
+    names = {"op1001": "Olga", "op1002": "Ivan"}
+    ops = [Operator(op_id, name, f"PJSIP/{op_id}") for op_id, name in names.items()]
+    board.load(OperatorStatus(op, Presence.PAUSED, "training", time.time()) for op in ops)
+    room = WaitingRoom(board, time.monotonic)
+    calls: dict[str, Caller] = {}
+    feed = live_feed(settings, board, room, calls.values, store.db)
+    async with serving_console(store, Clock(time.time()), settings, feed) as console:
+        yield Live(console, board, room, calls, store)

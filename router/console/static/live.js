@@ -1,0 +1,39 @@
+// Live pages of the console: swap in what the server sends, keep the clocks running.
+// No framework and no inline script (the pages' Content-Security-Policy forbids it).
+"use strict";
+(function () {
+  const root = document.querySelector("[data-live]");
+  if (!root) return;
+  const state = document.querySelector("[data-live-state]");
+  let skew = 0; // server time minus this browser's time, seconds
+
+  function clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const mm = String(m).padStart(h ? 2 : 1, "0"), ss = String(r).padStart(2, "0");
+    return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+  }
+  function tick() {
+    const now = Date.now() / 1000 + skew;
+    for (const el of root.querySelectorAll("[data-since]")) {
+      el.textContent = clock(now - parseFloat(el.dataset.since));
+    }
+  }
+  function adopt() {
+    const board = root.querySelector("[data-now]");
+    if (board) skew = parseFloat(board.dataset.now) - Date.now() / 1000;
+    tick();
+  }
+  const source = new EventSource(root.dataset.live);
+  source.addEventListener("board", (event) => {
+    root.innerHTML = event.data;
+    adopt();
+    root.dispatchEvent(new CustomEvent("board-updated"));
+  });
+  source.addEventListener("open", () => { if (state) state.textContent = "live"; });
+  source.addEventListener("error", () => { if (state) state.textContent = "reconnecting…"; });
+  adopt();
+  setInterval(tick, 1000);
+  // An open live page keeps its session from idling out (the stream cannot refresh it).
+  setInterval(() => fetch("/console/keepalive", { credentials: "same-origin" }), 240000);
+})();

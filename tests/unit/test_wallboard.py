@@ -1,0 +1,70 @@
+"""The wallboard summary (pure): queues, today's figures, operators, waiting callers."""
+
+from __future__ import annotations
+
+from router.domain.operators import Presence
+from router.domain.wallboard import (
+    NO_QUEUE,
+    CallbackCounts,
+    CallOfToday,
+    OperatorInput,
+    WaitingInput,
+    summarise,
+)
+
+OLGA = OperatorInput("op1001", "Olga", Presence.ON_CALL, None, 100.0, 3, None, "+79161234567")
+IVAN = OperatorInput("op1002", "Ivan", Presence.PAUSED, "lunch", 50.0, 1, None, "+79160000000")
+
+
+def test_waiting_callers_are_numbered_per_queue_in_serving_order() -> None:
+    waiting = [
+        WaitingInput("c1", 10.0, "dms", ("main:3",), "+79161110001"),
+        WaitingInput("c2", 5.0, "general", (), None),
+        WaitingInput("c3", 20.0, "dms", (), "+79161110003"),
+    ]
+    board = summarise([], waiting)
+    assert [(w.call_id, w.position) for w in board.waiting] == [("c1", 1), ("c2", 1), ("c3", 2)]
+    queues = {q.name: (q.waiting, q.longest_since) for q in board.queues}
+    assert queues == {"dms": (2, 10.0), "general": (1, 5.0)}
+
+
+def test_numbers_are_masked_unless_whole_ones_are_allowed() -> None:
+    waiting = [WaitingInput("c1", 1.0, None, (), "+79161110001")]
+    masked = summarise([OLGA], waiting)
+    assert masked.waiting[0].caller == "+7 916 ***-**-01"
+    assert masked.waiting[0].queue == NO_QUEUE
+    assert masked.operators[0].caller == "+7 916 ***-**-67"
+    whole = summarise([OLGA], waiting, whole_numbers=True)
+    assert whole.waiting[0].caller == "+79161110001"
+
+
+def test_an_operator_shows_a_caller_only_while_ringing_or_talking() -> None:
+    board = summarise([IVAN, OLGA], [])
+    assert [(o.id, o.state, o.reason, o.caller) for o in board.operators] == [
+        ("op1001", "on_call", None, "+7 916 ***-**-67"),
+        ("op1002", "paused", "lunch", None),
+    ]
+
+
+def test_todays_figures_per_line_with_the_service_level() -> None:
+    today = [
+        CallOfToday("moscow", "answered", 5.0),
+        CallOfToday("moscow", "answered", 25.0),
+        CallOfToday("moscow", "abandoned", None),
+        CallOfToday("moscow", "no_operator", None),
+        CallOfToday("moscow", None, None),  # still live: not counted yet
+        CallOfToday("spb", "callback", None),
+    ]
+    board = summarise([], [], today, CallbackCounts(4, 1), sl_target_s=20)
+    lines = {row.name: row for row in board.lines}
+    moscow = lines["moscow"]
+    assert (moscow.answered, moscow.abandoned, moscow.missed) == (2, 1, 1)
+    assert moscow.service_level == 0.25
+    assert lines["spb"].missed == 1 and lines["spb"].service_level == 0.0
+    assert board.callbacks == CallbackCounts(4, 1)
+
+
+def test_equal_inputs_make_equal_boards() -> None:
+    # The feed sends a board only when it differs from the last one sent.
+    assert summarise([OLGA], []) == summarise([OLGA], [])
+    assert summarise([OLGA], []) != summarise([IVAN], [])
