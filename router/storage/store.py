@@ -12,6 +12,7 @@ from router.storage.db import Database, is_transient_error
 from router.storage.migrate import migrate as run_migrations
 from router.storage.operators import OperatorRepository
 from router.storage.patients import PatientRepository
+from router.storage.report_rows import ReportRows
 from router.storage.users import UserRepository
 
 __all__ = ["Store", "is_transient_error"]  # is_transient_error: for the journey writer
@@ -22,7 +23,8 @@ def _utcnow() -> datetime:
 
 
 class Store:
-    """`store.patients`, `.operators`, `.calls`, `.callbacks`, `.users`, `.audit`: one `Database`.
+    """`store.patients`, `.operators`, `.calls`, `.callbacks`, `.users`, `.audit`, `.reports`:
+    one `Database`.
 
     Build it once in the composition root (`await Store.open(url)`), pass it down, and
     `await store.close()` on shutdown. Migrate before use: `Store.open(url, migrate=True)`
@@ -37,6 +39,7 @@ class Store:
         self.callbacks = CallbacksRepo(db, clock=clock)
         self.users = UserRepository(db, clock=clock)  # console users (router/console)
         self.audit = AuditRepository(db, clock=clock)
+        self.reports = ReportRows(db)  # a period's rows for router.domain.reports
 
     @classmethod
     async def open(
