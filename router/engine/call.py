@@ -177,11 +177,13 @@ class InboundCall(CallWalk):
 
     def _caller_gone(self, gone: CallerGone) -> None:
         self.ctx.room.leave(self.id)
-        if self.outcome is not None:
-            return
         if gone.asterisk_shutdown:
-            self.outcome = Outcome.FAILED
+            # A conversation Asterisk cut stays `answered` (it happened); the journey
+            # says how it ended. A caller not yet through has `failed`.
+            self.outcome = self.outcome or Outcome.FAILED
             self._event("asterisk_shutdown", {})
+            return
+        if self.outcome is not None:
             return
         self.outcome = Outcome.ABANDONED
         self._event("abandoned", {"tried": list(self.tried), "menus": list(self.menu_path)})
@@ -214,8 +216,6 @@ class InboundCall(CallWalk):
             await self._hangup(leg)
         if not self._handed_to_fallback:
             await self._hangup(self.id)
-        if self._bridge_ready or self.resume is not None:
-            await delete_bridge(self.ctx.ari, self.bridge_id)
         outcome = self.outcome or Outcome.ABANDONED
         self.ctx.recorder_update(
             self.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=self.ctx.now()
@@ -226,3 +226,6 @@ class InboundCall(CallWalk):
         self.ctx.detach_all(self)
         self._release_pending_offers()
         log.info("call ended: %s (operator %s)", outcome.value, self.operator_id or "-")
+        # Last: retried with backoff when Asterisk is slow, which must not hold the outcome.
+        if self._bridge_ready or self.resume is not None:
+            await delete_bridge(self.ctx.ari, self.bridge_id)

@@ -121,10 +121,11 @@ class CallOperators(CallMedia):
         started = clock() - self.resumed_waited_s
         self.resumed_waited_s = 0.0
         key = self._keep_place_key() if wanted.offers_callback else None
+        # "Press 5 to be called back" is offered once, when the caller really waits: not
+        # to one an operator is rung for at once (they would hear a fragment of it).
+        offer_key = key is not None and self.waiting_since is None
         if self.waiting_since is None:
             self.waiting_since = started
-            if key is not None and self.playback_id is None:
-                await self._start_playback([self.ctx.settings.keep_place_prompt])
         every = wanted.announce_every_s
         next_announce = clock() + every if every else math.inf
         self._record_wait(wanted, started)
@@ -151,6 +152,9 @@ class CallOperators(CallMedia):
                         wanted.skills,
                     )
                     room.wait(call, self._offer)
+                if offer_key and room.is_waiting(self.id) and self.playback_id is None:
+                    offer_key = False
+                    await self._start_playback([self.ctx.settings.keep_place_prompt])
                 wake = min(
                     started + wanted.max_wait_s,
                     next_announce,
@@ -225,6 +229,9 @@ class CallOperators(CallMedia):
 
     async def _ring(self, operator_id: str) -> RingResult:
         """Ring one operator already reserved for this call by the waiting room."""
+        # No prompt over a ring: the key a prompt offers is not read while a phone rings,
+        # and the answer would cut it short.
+        await self._stop_playback()
         status = self.ctx.board.get(operator_id)
         op = status.operator
         leg = f"{self.id}{LEG_MARK}{len(self.tried) + 1}"

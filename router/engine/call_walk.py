@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from router.ari import errors as ari_errors
 from router.ari.events import RecordingEnded
 from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
@@ -33,6 +34,7 @@ from router.domain.routing import (
 )
 from router.engine.call_keep_place import CallKeepPlace
 from router.engine.call_operators import Wanted
+from router.engine.call_state import CallerGone
 from router.engine.context import MissFacts
 
 log = logging.getLogger(__name__)
@@ -229,11 +231,19 @@ class CallWalk(CallKeepPlace):
             await self._guard(
                 self.ctx.ari.record(self.id, recording, max_duration_s=VOICEMAIL_MAX_S, beep=True)
             )
-        except Exception as exc:  # noqa: BLE001 - a failed recording still leaves the task
+        except ari_errors.AriError as exc:  # a failed recording still leaves the task;
+            # a caller already gone (404) is CallerGone and has abandoned, not left a message
             log.warning("voicemail recording failed: %s", exc)
             return
         self._event("voicemail", {"recording": recording})
-        await self._wait_recording(recording)
+        try:
+            await self._wait_recording(recording)
+        except CallerGone as gone:
+            if gone.asterisk_shutdown:
+                raise
+            # Hanging up is how a caller ends their message (Asterisk then finishes the
+            # recording): the message was left, the call ends as voicemail.
+            self._event("voicemail_end", {"by": "caller"})
 
     async def _wait_recording(self, name: str) -> None:
         deadline = self.ctx.clock() + VOICEMAIL_MAX_S + 10

@@ -6,7 +6,7 @@ connect we compare what Asterisk has with the open calls in the database and:
 - bridged calls keep talking: a coroutine adopts them and completes the journey;
 - waiting callers are routed again (operators already tried are not rung again);
 - calls whose channels vanished are closed as such;
-- operator legs nobody owns are hung up, empty bridges of ours are deleted;
+- operator legs nobody owns are hung up, bridges of ours no live call owns are deleted;
 - calls the dialplan fallback served unanswered meanwhile go to the ledger (in the
   background: `fallback_misses.py`).
 """
@@ -56,7 +56,7 @@ class Reconciler:
         busy_operators = self._operators_on_adopted_calls()
         self._reset_stale_presence(busy_operators)
         await self._adopt_unknown_channels(app.channel_ids, channels, bridge_of, handled)
-        await self._delete_empty_bridges(bridges)
+        self._sweep_orphan_bridges(bridges)
         log.info(
             "reconciled: %d channels, %d bridges in Asterisk; %d calls live here",
             len(channels),
@@ -122,8 +122,7 @@ class Reconciler:
         legs = _legs_of(row.id, channels)
         if row.id not in channels:
             for leg in legs:
-                await self._hangup(leg)
-            await self._delete_bridge(BRIDGE_PREFIX + row.id)
+                await self._hangup(leg)  # its bridge goes with the orphan bridges
             bridged = row.phase == Phase.BRIDGED.value
             outcome = Outcome.ANSWERED if bridged else Outcome.LOST
             ctx.recorder_update(
@@ -219,6 +218,8 @@ class Reconciler:
                 continue
             if channel_id.startswith(CALLBACK_PREFIX):
                 continue  # the callback dispatcher settles its own legs
+            if self.engine.owner_of(channel_id) is not None:
+                continue  # still ringing for a call of ours (the socket only dropped)
             caller_id = channel_id.split(LEG_MARK)[0]
             bridge = bridge_of.get(channel_id)
             if bridge is None or caller_id not in bridge.channel_ids:
@@ -239,12 +240,22 @@ class Reconciler:
             else:
                 board.call_gone(status.id)  # a change asked for during the call applies
 
-    async def _delete_empty_bridges(self, bridges: list[Bridge]) -> None:
-        for bridge in bridges:
-            if bridge.id.startswith(BRIDGE_PREFIX) and not bridge.channel_ids:
-                owner = self.engine.owner_of(bridge.id.removeprefix(BRIDGE_PREFIX))
-                if owner is None:
-                    await self._delete_bridge(bridge.id)
+    def _sweep_orphan_bridges(self, bridges: list[Bridge]) -> None:
+        """Bridges of calls no live call owns (a DELETE lost to an overload, a process
+        that died): deleted in the background, since a slow Asterisk's retries must not
+        hold the events of calls arriving meanwhile."""
+        orphans = [b.id for b in bridges if self._orphan(b.id)]
+        if orphans:
+            self.engine.spawn(self._delete_orphans(orphans), "orphan bridges")
+
+    def _orphan(self, bridge_id: str) -> bool:
+        call_id = bridge_id.removeprefix(BRIDGE_PREFIX)
+        return bridge_id.startswith(BRIDGE_PREFIX) and self.engine.owner_of(call_id) is None
+
+    async def _delete_orphans(self, bridge_ids: list[str]) -> None:
+        for bridge_id in bridge_ids:
+            if self._orphan(bridge_id):  # not adopted meanwhile
+                await self._delete_bridge(bridge_id)
 
     async def _delete_bridge(self, bridge_id: str) -> None:
         await delete_bridge(self.engine.ctx.ari, bridge_id)

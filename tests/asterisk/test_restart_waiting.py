@@ -165,3 +165,31 @@ def check_calls(
         f"duplicate rings {duplicate}, restart to all adopted {adopted_by - restarted_at:.1f} s, "
         f"restart to first ring {first_ring - restarted_at:.1f} s"
     )
+
+
+async def test_a_call_talking_through_an_asterisk_restart_closes_answered(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """What docs/operations.md says: the conversation happened, so `answered`; the
+    caller who was still waiting has `failed`."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    router = RouterProcess(tmp_path, rules=rules)
+    await router.start()
+    try:
+        async with Phones({"op1001": Behaviour("answer", hold=60)}):
+            talking = asyncio.create_task(place_call("79990003200", PAID_DID, timeout=60))
+            await router.wait_get("/api/calls?limit=100", bridged(1), 15)
+            waiting = asyncio.create_task(place_call("79990003201", PAID_DID, timeout=60))
+            await router.wait_get("/api/calls?limit=100", all_waiting(1), 15)
+            await asyncio.to_thread(sandbox.restart_asterisk)
+            done = await asyncio.gather(talking, waiting)
+        assert all(r.hangup_by == "far_end" for r in done), [r.describe() for r in done]
+        calls = {c["caller"]: c for c in await router.wait_calls(2)}
+        talked, waited = calls["+79990003200"], calls["+79990003201"]
+        assert talked["outcome"] == "answered" and talked["operator_id"] == "op1001"
+        assert waited["outcome"] == "failed"
+        assert steps(waited, "asterisk_shutdown")
+        await router.wait_health(lambda h: h.get("ari_connected") is True, 30)
+    finally:
+        await router.stop()

@@ -1,0 +1,95 @@
+"""Issue 13 item 7, the engine against the fake Asterisk: a bridge DELETE lost to an
+overload is retried (and swept by the next reconcile), a caller who hangs up as
+voicemail starts has abandoned, and the "press 5" offer never overlaps a ring."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from router.engine.callback_attempt_state import Place
+from tests.engine.harness import DID, RouterUnderTest
+from tests.engine.test_inbound import talk_then_hang_up
+from tests.fakeari import FakeAsterisk
+
+pytestmark = pytest.mark.timeout(30)
+
+VOICEMAIL_RULES = f"""
+skills: {{paid: Paid}}
+operators:
+  - {{id: op1001, name: Anna, endpoint: PJSIP/op1001, skills: {{paid: 3}}}}
+lines:
+  - {{id: main, numbers: ["{DID}"], routes: main}}
+routes:
+  main:
+    - {{name: leave-a-message, then: {{voicemail: {{}}}}}}
+"""
+
+
+async def test_a_bridge_delete_that_times_out_is_retried(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    # Longer than the client's 0.5 s request timeout, and then not carried out.
+    fault = fake.fail("DELETE", r"^/bridges/cr-", 503, delay=0.7, times=2)
+    caller = fake.caller_arrives(DID, "79990001122")
+    await talk_then_hang_up(fake, caller)  # waits until nothing is left in Asterisk
+    assert fault.hits == 2
+    assert len(fake.requests("DELETE", "/bridges/cr-")) == 3
+    await router.flushed()
+    assert router.call(caller)["outcome"] == "answered"
+
+
+async def test_reconcile_deletes_a_bridge_the_call_gave_up_on(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    fault = fake.fail("DELETE", r"^/bridges/cr-", 503, delay=0.6, times=4)
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.bridged(caller))
+    fake.caller_hangs_up(caller)
+    await fake.until(lambda: fault.hits == 4, timeout=15)  # every attempt of the call
+    await router.flushed()
+    assert router.call(caller)["outcome"] == "answered"
+    assert fake.leftovers() == [f"bridge cr-{caller}"]
+    await fake.drop_socket()  # the next (re)connect sweeps it
+    await fake.until(lambda: not fake.leftovers())
+
+
+async def test_a_caller_who_hangs_up_as_voicemail_starts_has_abandoned(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    (tmp_path / "rules.yaml").write_text(VOICEMAIL_RULES, encoding="utf-8")
+    router = RouterUnderTest(fake, tmp_path)
+    await router.start()
+    try:
+        recording = fake.hold("POST", r"/record")
+        caller = fake.caller_arrives(DID, "79990001122")
+        await fake.until(lambda: recording.hits == 1)
+        fake.caller_hangs_up(caller)
+        assert recording.gate is not None
+        recording.gate.set()  # Asterisk answers 404: the channel is gone
+        await fake.until(lambda: not fake.leftovers())
+        await router.flushed()
+        await fake.until(lambda: router.call(caller)["outcome"] is not None)
+        assert router.call(caller)["outcome"] == "abandoned"
+        assert router.misses(caller) == ["abandoned_in_ivr"]  # never waited for anyone
+    finally:
+        await router.stop()
+
+
+async def test_no_press_5_offer_when_an_operator_is_rung_at_once(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    assert router.engine is not None
+    ctx = router.engine.ctx
+    ctx.settings = replace(ctx.settings, keep_place_key="5")
+
+    def keep_place(number: str, place: Place) -> None:
+        raise AssertionError("nobody pressed 5")
+
+    ctx.keep_place = keep_place
+    caller = fake.caller_arrives(DID, "79990001122")
+    await talk_then_hang_up(fake, caller)
+    # The only prompt a waiting caller would hear is the offer; an operator was free.
+    assert fake.requests("POST", f"/channels/{caller}/play") == []
