@@ -65,6 +65,7 @@ class FakeWorld:
         self._uniqueid = int(time.time())
         self._timers: list[asyncio.TimerHandle] = []
         self._change = asyncio.Event()
+        self._held: list[tuple[str, Json]] = []  # (sent after this type, event): reordering
 
     # -- events ---------------------------------------------------------------------------
 
@@ -80,9 +81,17 @@ class FakeWorld:
         allowed = self.filters.get(app)
         if allowed and event["type"] not in allowed:
             return
-        for _ in range(self.faults.duplicates(event["type"])):
+        kind = event["type"]
+        if kind in self.faults.hold_back:
+            self._held.append((self.faults.hold_back.pop(kind), event))
+            return
+        for _ in range(self.faults.duplicates(kind)):
             conn.send(event)
             self.sent.append(event)
+        for after, held in [h for h in self._held if h[0] == kind]:
+            self._held.remove((after, held))
+            conn.send(held)
+            self.sent.append(held)
         self.changed()
 
     def channel_event(self, name: str, ch: FakeChannel, **fields: Any) -> None:

@@ -39,6 +39,8 @@ class RestFault:
 class Faults:
     rest: list[RestFault] = field(default_factory=list)
     duplicate: dict[str, int] = field(default_factory=dict)  # event type -> times to send twice
+    # event type -> the event type it is sent after (once): reordered delivery
+    hold_back: dict[str, str] = field(default_factory=dict)
 
     def add(self, fault: RestFault) -> RestFault:
         self.rest.append(fault)

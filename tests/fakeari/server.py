@@ -173,6 +173,10 @@ class FakeAsterisk:
     def duplicate_next(self, event_type: str, times: int = 1) -> None:
         self.world.faults.duplicate[event_type] = times
 
+    def send_after(self, event_type: str, later_type: str) -> None:
+        """The next `event_type` event reaches the router after the next `later_type`."""
+        self.world.faults.hold_back[event_type] = later_type
+
     async def drop_socket(self) -> None:
         """The TCP connection under the event WebSocket dies (no close frame)."""
         for conn in self.world.connections.values():
