@@ -1,0 +1,91 @@
+"""What a (re)started router finds in Asterisk: calls talking, calls that ended while it
+was away, and calls the dialplan fallback served unanswered meanwhile."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from router.engine.fallback_misses import FAMILY
+from tests.engine.harness import DID, RouterUnderTest
+from tests.engine.steps import one_talking_one_waiting, talk_then_hang_up
+from tests.fakeari import FakeAsterisk
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_a_talking_call_is_adopted_after_a_restart(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.bridged(caller))
+    leg = fake.bridged(caller)
+    await first.stop()
+    assert fake.bridged(caller) == leg  # the conversation goes on without the router
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        assert await talk_then_hang_up(fake, caller) == leg  # nobody else was rung
+        await second.flushed()
+        assert len(fake.world.originated) == 1
+        assert second.call(caller)["outcome"] == "answered"
+        assert second.misses(caller) == []
+        assert "adopted" in second.journey(caller)
+    finally:
+        await second.stop()
+
+
+async def test_a_caller_who_gave_up_while_the_router_was_away_is_one_miss(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    first = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await first.start()
+    talking, waiting = await one_talking_one_waiting(fake)
+    await first.stop()
+    fake.caller_hangs_up(waiting)  # nobody sees it: no event will ever tell
+    second = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await second.start()
+    try:
+        await talk_then_hang_up(fake, talking)
+        await second.flushed()
+        assert second.call(waiting)["outcome"] == "lost"
+        assert second.misses(waiting) == ["abandoned"]
+        assert second.call(talking)["outcome"] == "answered"
+        third = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+        await second.stop()
+        await third.start()  # a further restart counts nothing twice
+        await third.flushed()
+        assert third.misses(waiting) == ["abandoned"]
+        await third.stop()
+    finally:
+        await second.stop()
+
+
+async def test_calls_the_fallback_served_unanswered_become_misses_once(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    now = int(time.time())
+    key = f"1796200000.7:{now - 5}:{now - 65}:{DID}:+79990005566"
+    fake.world.astdb[FAMILY] = {key}  # left by the dialplan's hang-up handler
+    router = RouterUnderTest(fake, tmp_path)
+    await router.start()
+    try:
+        await fake.until(lambda: not fake.world.astdb[FAMILY])  # read, written, deleted
+        await router.flushed()
+        assert router.misses("1796200000.7") == ["fallback_unanswered"]
+        assert router.call("1796200000.7")["caller_e164"] == "+79990005566"
+    finally:
+        await router.stop()
+    fake.world.astdb[FAMILY] = {key}  # a delete that did not reach Asterisk: read again
+    again = RouterUnderTest(fake, tmp_path)
+    await again.start()
+    try:
+        await fake.until(lambda: not fake.world.astdb[FAMILY])
+        await again.flushed()
+        assert again.misses("1796200000.7") == ["fallback_unanswered"]
+    finally:
+        await again.stop()
