@@ -336,6 +336,6 @@ class Recorder:
             self._pending.popleft()
         self._isolate = max(0, self._isolate - count)
         if self._shedding and len(self._pending) < self.backlog_max:
-            dropped = {k: n for (k, why), n in self.dropped.items() if why == FULL}
+            dropped = {k.value: n for (k, why), n in self.dropped.items() if why == FULL}
             log.info("journal backlog under its bound again; dropped so far: %s", dropped)
             self._shedding.clear()
