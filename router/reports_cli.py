@@ -1,0 +1,82 @@
+"""`clinic-router report calls|operators|misses|compare`: the reports of a period from the
+database of `router.yaml`, as a table, CSV or JSON (`--format json` prints what
+`GET /api/reports/<section>` returns).
+
+Exit codes: 0 done, 2 bad arguments or the database cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from router.cli_store import with_store
+from router.config.settings import Settings
+from router.domain.reports import CALL_GROUPS
+from router.domain.reports.export import SECTIONS, to_csv, to_table
+from router.domain.reports.period import PeriodError
+from router.http.json_io import json_default
+from router.patients_cli import zone
+from router.report_view import ReportQuery, section_body
+from router.storage.store import Store
+
+
+def add_report_parser(subparsers: Any, default_config: str) -> None:
+    """Add `report` to the `clinic-router` sub-commands (`run_report` handles it)."""
+    parser = subparsers.add_parser("report", help="calls, operators, misses for a period")
+    parser.add_argument("section", choices=SECTIONS, help="compare: against the period before")
+    parser.add_argument(
+        "--from", dest="start", help="first day (2026-11-30) or time; default 7 days ago"
+    )
+    parser.add_argument("--to", dest="end", help="last day (whole) or end time; default now")
+    parser.add_argument("--by", choices=CALL_GROUPS, help="calls: one row per line, queue, day…")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument("--tz", help="zone of days and hours (default console.timezone)")
+    parser.add_argument(
+        "--sl-target",
+        type=float,
+        metavar="S",
+        help="service-level target, s (default console.service_level_s)",
+    )
+    parser.add_argument("--config", default=default_config, help="settings (router.yaml)")
+
+
+async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Print one section of the report; return the exit code."""
+    tz_name = args.tz or settings.console.timezone
+    tz = zone(tz_name)
+    if tz is None:
+        print(f"--tz {tz_name!r}: unknown time zone (e.g. Europe/Moscow)", file=sys.stderr)
+        return 2
+    if args.sl_target is not None and not 0 < args.sl_target <= 3600:
+        print("--sl-target must be 1..3600 seconds", file=sys.stderr)
+        return 2
+    try:
+        query = ReportQuery.parse(
+            args.start, args.end, tz, datetime.now(UTC), by=args.by,
+            sl_target_s=args.sl_target or settings.console.service_level_s,
+            overdue_after_s=settings.console.callback_overdue_min * 60,
+        )  # fmt: skip
+    except PeriodError as exc:
+        print(f"--from/--to: {exc}", file=sys.stderr)
+        return 2
+
+    async def command(store: Store) -> int:
+        body = await section_body(store, query, args.section)
+        out.write(_render(body, args.format))
+        return 0
+
+    return await with_store(settings, command)
+
+
+def _render(body: dict[str, Any], form: str) -> str:
+    if form == "json":
+        return json.dumps(body, default=json_default, ensure_ascii=False, indent=2) + "\n"
+    rows = body["rows"]
+    if form == "csv":
+        return to_csv(rows)
+    head = f"{body['section']} {body['start']} .. {body['end']}\n"
+    return head + (to_table(rows) if rows else "(nothing in this period)\n")

@@ -1,0 +1,124 @@
+"""`clinic-router report …` as an admin runs it: table, CSV and JSON shapes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from router.storage import Store
+from router.storage.models import CallRow
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
+
+
+def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
+        "CLINIC_ROUTER_API_TOKEN": "token-0123456789abcdef",
+        "CLINIC_ROUTER_DB_URL": db_url,
+    }
+    settings = str(REPO / "config" / "router.yaml")
+    return subprocess.run(
+        [sys.executable, "-m", "router", "report", *args, "--config", settings],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, **env},
+    )
+
+
+async def _answered(store: Store, cid: str, start: datetime, wait_s: float, op: str) -> None:
+    await store.calls.create(
+        CallRow(cid, "clinic-router", "100", "74950000000", start, line="moscow")
+    )
+    await store.calls.append_event(
+        cid, "waiting", {"for": "queue dms"}, start + timedelta(seconds=5)
+    )
+    answered = start + timedelta(seconds=5 + wait_s)
+    await store.calls.record_ring_attempt(
+        call_id=cid, operator_id=op, channel_id=None, started_at=answered - timedelta(seconds=2),
+        ended_at=answered, result="answered",
+    )  # fmt: skip
+    await store.calls.update(
+        cid, answered_at=answered, ended_at=answered + timedelta(minutes=2),
+        outcome="answered", operator_id=op,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
+    store = await Store.open(url, migrate=True)
+    try:
+        await _answered(store, "a", T0, 10, "op1")  # 10:00, in target
+        await _answered(store, "b", T0 + timedelta(minutes=70), 40, "op2")  # 11:10, late
+        await store.calls.create(
+            CallRow("c", "clinic-router", "100", "7495", T0 - timedelta(days=1))
+        )
+        await store.calls.update("c", outcome="abandoned", ended_at=T0 - timedelta(days=1))
+    finally:
+        await store.close()
+    return url
+
+
+DAY = ("--from", "2026-12-01", "--to", "2026-12-01", "--tz", "Europe/Moscow")
+
+
+def test_calls_by_hour_as_csv(db_url: str) -> None:
+    done = _cli("calls", *DAY, "--by", "hour", "--format", "csv", db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [(r["key"], r["offered"], r["answered"], r["service_level"]) for r in rows] == [
+        ("2026-12-01 10:00+0300", "1", "1", "1.0"),
+        ("2026-12-01 11:00+0300", "1", "1", "0.0"),
+        ("total", "2", "2", "0.5"),
+    ]
+    assert rows[-1]["asa_s"] == "25.0" and rows[-1]["talk_total_s"] == "240.0"
+
+
+def test_operators_and_misses_as_json_and_table(db_url: str) -> None:
+    done = _cli("operators", *DAY, "--format", "json", db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert set(body) == {"section", "start", "end", "rows"}
+    assert (
+        body["start"] == "2026-12-01T00:00:00+03:00" and body["end"] == "2026-12-02T00:00:00+03:00"
+    )
+    assert [(r["operator_id"], r["answered"], r["answer_rate"]) for r in body["rows"]] == [
+        ("op1", 1, 1.0),
+        ("op2", 1, 1.0),
+    ]
+    table = _cli("misses", *DAY, db_url=db_url)
+    assert table.returncode == 0, table.stderr
+    assert "figure" in table.stdout.splitlines()[1] and "tasks_created" in table.stdout
+
+
+def test_compare_with_the_day_before(db_url: str) -> None:
+    done = _cli("compare", *DAY, "--format", "json", db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["previous_start"] == "2026-11-30T00:00:00+03:00"
+    offered = next(r for r in body["rows"] if r["figure"] == "calls.offered")
+    assert (offered["current"], offered["previous"], offered["change"]) == (2, 1, 1.0)
+
+
+def test_a_bad_period_is_one_line_and_exit_2(db_url: str) -> None:
+    done = _cli("calls", "--from", "yesterday", db_url=db_url)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "--from/--to: 'yesterday': expected a date (2026-11-30)"
+        " or a date and time (2026-11-30T09:00)"
+    ]
+    empty = _cli("calls", "--from", "2026-12-02", "--to", "2026-12-01", db_url=db_url)
+    assert empty.returncode == 2 and "the period is empty" in empty.stderr
