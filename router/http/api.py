@@ -7,7 +7,7 @@ router is usable); everything under `/api/` and `GET /metrics` (Prometheus) need
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from router.http.health import StorageState, health_body
 from router.http.json_io import int_param, json_object, json_response, time_param
 from router.http.metrics import RouterMetrics, add_metrics_route
 from router.http.patients import parse_phone, phone_json
+from router.http.reports import ReportDefaults, add_report_routes
 from router.http.server_log import server_args
 
 
@@ -39,6 +40,7 @@ class ApiDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # ages and closing times
     writes: Callable[[], WriteHealth] | None = None  # the journal writer's health
     db_file_problem: Callable[[], str | None] = lambda: None  # SQLite file not the one opened
+    reports: ReportDefaults = field(default_factory=ReportDefaults)  # zone, SL target
 
     async def storage(self) -> StorageState:
         reachable = await self.db_ping()
@@ -67,6 +69,7 @@ def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -
     app.router.add_post("/api/rules/reload", reload_rules)
     add_callback_routes(app, deps.store.callbacks, deps.clock)
     add_audit_routes(app, deps.store.audit)
+    add_report_routes(app, deps.store, deps.clock, deps.reports)
     add_metrics_route(app, metrics or RouterMetrics())
     return app
 

@@ -1,0 +1,102 @@
+"""`GET /api/reports/{calls,operators,misses,compare}`: a period's figures, the same body
+`clinic-router report <section> --format json` prints (`router.report_view`).
+
+Query: `from`, `to` (a date is a whole local day; a time without offset is local), `tz`,
+`by` (calls: line, queue, day, hour, hour_of_week), `sl_target` (seconds), `format=csv`
+for a spreadsheet. Errors use the API's one JSON shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+
+from router.domain.reports import CALL_GROUPS
+from router.domain.reports.export import SECTIONS, Section, to_csv
+from router.domain.reports.period import PeriodError
+from router.http.errors import ApiError
+from router.http.json_io import json_response
+from router.report_view import ReportQuery, section_body
+from router.storage.store import Store
+
+_SECTION = "/api/reports/{section:" + "|".join(SECTIONS) + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDefaults:
+    """From the settings' `console` section, so the API agrees with the wallboard."""
+
+    timezone: str = "Europe/Moscow"
+    sl_target_s: float = 20.0
+    overdue_after_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class _Reports:
+    store: Store
+    clock: Callable[[], datetime]
+    defaults: ReportDefaults
+
+
+REPORTS = web.AppKey("reports", _Reports)
+
+
+def add_report_routes(
+    app: web.Application,
+    store: Store,
+    clock: Callable[[], datetime],
+    defaults: ReportDefaults | None = None,
+) -> None:
+    app[REPORTS] = _Reports(store, clock, defaults or ReportDefaults())
+    app.router.add_get(_SECTION, get_report)
+
+
+async def get_report(request: web.Request) -> web.Response:
+    reports = request.app[REPORTS]
+    section: Section = request.match_info["section"]  # type: ignore[assignment]
+    query = _query(request, reports)
+    body = await section_body(reports.store, query, section)
+    if request.query.get("format", "json") == "csv":
+        name = f"{section}-{query.period[0]:%Y%m%d}-{query.period[1]:%Y%m%d}.csv"
+        return web.Response(
+            text=to_csv(body["rows"]),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return json_response(body)
+
+
+def _query(request: web.Request, reports: _Reports) -> ReportQuery:
+    q, d = request.query, reports.defaults
+    if q.get("format", "json") not in ("json", "csv"):
+        raise _bad("format", "format must be json or csv")
+    try:
+        tz = ZoneInfo(q.get("tz", d.timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad("tz", "unknown time zone (like Europe/Moscow)") from None
+    by = q.get("by")
+    if by is not None and by not in CALL_GROUPS:
+        raise _bad("by", f"by must be one of {', '.join(CALL_GROUPS)}")
+    target = d.sl_target_s
+    if "sl_target" in q:
+        try:
+            target = float(q["sl_target"])
+        except ValueError:
+            target = -1.0
+        if not 0 < target <= 3600:
+            raise _bad("sl_target", "sl_target must be a number of seconds, 1..3600")
+    try:
+        return ReportQuery.parse(
+            q.get("from"), q.get("to"), tz, reports.clock(), by=by,
+            sl_target_s=target, overdue_after_s=d.overdue_after_s,
+        )  # fmt: skip
+    except PeriodError as exc:
+        raise _bad("from", str(exc)) from None
+
+
+def _bad(name: str, message: str) -> ApiError:
+    return ApiError(400, "bad_parameter", message, {"parameter": name})
