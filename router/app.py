@@ -27,6 +27,7 @@ from router.engine.recorder import Recorder
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import ApiDeps, build_app
 from router.http.metrics import EngineFigures, RouterMetrics, StorageFigures
+from router.http.reports import ReportDefaults
 from router.live_rules import LiveRules
 from router.storage.journal import Journal, OperatorState
 from router.storage.store import Store, is_transient_error
@@ -246,6 +247,11 @@ async def _start_http(
         db_ping=store.ping,
         writes=recorder.health,
         db_file_problem=lambda: store.db.file_problem,
+        reports=ReportDefaults(
+            settings.console.timezone,
+            settings.console.service_level_s,
+            settings.console.callback_overdue_min * 60,
+        ),
     )
     metrics = RouterMetrics(
         EngineFigures(
@@ -262,7 +268,7 @@ async def _start_http(
         ctx = engine.ctx
         feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db)
         token = settings.http.token.get_secret_value()
-        console = console_deps(settings.console, token, store, feed)
+        console = console_deps(settings.console, token, store, feed, rules)
         app.add_subapp(PREFIX, build_console(console))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -18,15 +18,24 @@ from router.console.audit_page import audit_page
 from router.console.deps import CONSOLE, ConsoleDeps
 from router.console.feed import WallboardFeed, today_figures
 from router.console.guard import error_pages, viewer_and_csrf
+from router.console.ledger import (
+    call_back_now,
+    callbacks_page,
+    calls_page,
+    close_task,
+    supervise_state,
+)
 from router.console.live import LiveCall, LiveSource
 from router.console.operator_page import add_note, operator_events, operator_page, set_state
 from router.console.render import setup_templates
+from router.console.rules_page import reload_rules, rules_page
 from router.console.session import cookie_key, cookie_storage
 from router.console.signin import account, home, signin, signin_form, signout
 from router.console.wallboard import keepalive, wallboard_events, wallboard_page
 from router.domain.signin_throttle import SigninThrottle, ThrottleLimits
 from router.engine.board import OperatorBoard
 from router.engine.waiting_room import WaitingRoom
+from router.live_rules import LiveRules
 from router.storage.console_figures import ConsoleFigures
 from router.storage.db import Database
 from router.storage.store import Store
@@ -59,6 +68,15 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_get("/operator/{operator_id}/events", operator_events)
     app.router.add_post("/operator/{operator_id}/state", set_state)
     app.router.add_post("/operator/{operator_id}/note", add_note)
+    app.router.add_post("/supervise/operator/{operator_id}/state", supervise_state)
+    app.router.add_get("/calls", calls_page)
+    app.router.add_post("/calls", calls_page)
+    app.router.add_get("/callbacks", callbacks_page)
+    app.router.add_post(r"/callbacks/{task_id:\d{1,18}}/now", call_back_now)
+    app.router.add_post(r"/callbacks/{task_id:\d{1,18}}/close", close_task)
+    app.router.add_get("/rules", rules_page)
+    app.router.add_post("/rules", rules_page)
+    app.router.add_post("/rules/reload", reload_rules)
     app.router.add_static("/static", Path(str(files("router.console") / "static")))
     if deps.feed is not None:
         app.cleanup_ctx.append(_feed_task(deps.feed))
@@ -92,7 +110,11 @@ def _feed_task(feed: WallboardFeed) -> Callable[[web.Application], AsyncIterator
 
 
 def console_deps(
-    settings: ConsoleSettings, api_token: str, store: Store, feed: WallboardFeed | None = None
+    settings: ConsoleSettings,
+    api_token: str,
+    store: Store,
+    feed: WallboardFeed | None = None,
+    rules: LiveRules | None = None,
 ) -> ConsoleDeps:
     """The console's dependencies from its settings (the cookie key from the console
     secret, or from the API token when no secret is set)."""
@@ -107,6 +129,7 @@ def console_deps(
         cookie_key=cookie_key(secret),
         throttle=SigninThrottle(time.monotonic, limits),
         feed=feed,
+        rules=rules,
     )
 
 

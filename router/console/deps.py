@@ -11,6 +11,7 @@ from aiohttp import web
 from router.config.console_settings import ConsoleSettings
 from router.console.feed import WallboardFeed
 from router.domain.signin_throttle import SigninThrottle
+from router.live_rules import LiveRules
 from router.storage.audit import AuditRepository
 from router.storage.console_figures import ConsoleFigures
 from router.storage.store import Store
@@ -25,6 +26,7 @@ class ConsoleDeps:
     throttle: SigninThrottle
     clock: Callable[[], float] = time.time  # epoch seconds: session ages
     feed: WallboardFeed | None = None  # None: no live engine (the live pages answer 503)
+    rules: LiveRules | None = None  # None: the rules page answers 503
 
     @property
     def users(self) -> UserRepository:

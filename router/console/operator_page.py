@@ -32,7 +32,10 @@ PAUSE_REASONS = ("break", "lunch", "training", "meeting", "paperwork")
 
 
 def _operator_id(request: web.Request, who: Viewer) -> str:
-    op_id = request.match_info["operator_id"]
+    return _allowed(request, who, request.match_info["operator_id"])
+
+
+def _allowed(request: web.Request, who: Viewer, op_id: str) -> str:
     if not may_open_operator_page(who.role, who.operator_id, op_id):
         raise web.HTTPForbidden(text="You may open your own operator page only.")
     board = request.app[CONSOLE].require_feed().source.board
@@ -146,7 +149,14 @@ async def operator_events(request: web.Request) -> web.StreamResponse:
 async def set_state(request: web.Request) -> web.Response:
     who = viewer(request)
     op_id = _operator_id(request, who)
-    deps = request.app[CONSOLE]
+    await change_state(request, who, op_id)
+    raise web.HTTPSeeOther(f"/console/operator/{op_id}")
+
+
+async def change_state(request: web.Request, who: Viewer, op_id: str) -> None:
+    """The form's state and reason, through the board's one rule; audited."""
+    _allowed(request, who, op_id)
+    board = request.app[CONSOLE].require_feed().source.board
     form = await request.post()
     try:
         presence = Presence(str(form.get("state", "")))
@@ -157,11 +167,10 @@ async def set_state(request: web.Request) -> web.Response:
     reason = str(form.get("reason", "")).strip()[:MAX_REASON] or None
     if presence is Presence.PAUSED and reason is None:
         reason = "pause"
-    status = deps.require_feed().source.board.request_state(op_id, presence, reason)
+    status = board.request_state(op_id, presence, reason)
     details: dict[str, object] = {"state": presence.value, "reason": reason}
     details["applied"] = status.pending is None
     await audited(request, who, "operator.state", op_id, details)
-    raise web.HTTPSeeOther(f"/console/operator/{op_id}")
 
 
 async def add_note(request: web.Request) -> web.Response:

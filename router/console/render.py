@@ -17,6 +17,9 @@ from router.domain.console_access import Permission, Role, may
 # (label, path under /console/, permission needed); the operator's own page is added apart.
 _NAV: tuple[tuple[str, str, Permission], ...] = (
     ("Wallboard", "wallboard", Permission.WALLBOARD),
+    ("Calls", "calls", Permission.SUPERVISE),
+    ("Callbacks", "callbacks", Permission.SUPERVISE),
+    ("Rules", "rules", Permission.RULES),
     ("Audit log", "audit", Permission.AUDIT),
 )
 

@@ -23,6 +23,7 @@ from router.domain.operators import Operator, OperatorStatus, Presence
 from router.engine.board import OperatorBoard
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import build_app
+from router.live_rules import LiveRules
 from router.storage import Store
 
 PASSWORD = "correct horse battery"
@@ -59,9 +60,10 @@ async def serving_console(
     clock: Clock,
     settings: ConsoleSettings | None = None,
     feed: WallboardFeed | None = None,
+    rules: LiveRules | None = None,
 ) -> AsyncIterator[Console]:
     app = build_app(bare_deps(store), TOKEN)
-    deps = console_deps(settings or ConsoleSettings(), TOKEN, store, feed)
+    deps = console_deps(settings or ConsoleSettings(), TOKEN, store, feed, rules)
     deps = ConsoleDeps(**{**deps.__dict__, "clock": clock})
     app.add_subapp(PREFIX, build_console(deps))
     runner = web.AppRunner(app)
@@ -125,7 +127,7 @@ class Live:
 
 @asynccontextmanager
 async def live_console(
-    store: Store, settings: ConsoleSettings | None = None
+    store: Store, settings: ConsoleSettings | None = None, rules: LiveRules | None = None
 ) -> AsyncIterator[Live]:
     """The console over a real board (op1001 Olga, op1002 Ivan, paused) and waiting room."""
     settings = settings or ConsoleSettings()
@@ -136,5 +138,5 @@ async def live_console(
     room = WaitingRoom(board, time.monotonic)
     calls: dict[str, Caller] = {}
     feed = live_feed(settings, board, room, calls.values, store.db)
-    async with serving_console(store, Clock(time.time()), settings, feed) as console:
+    async with serving_console(store, Clock(time.time()), settings, feed, rules) as console:
         yield Live(console, board, room, calls, store)

@@ -32,6 +32,22 @@
   });
   source.addEventListener("open", () => { if (state) state.textContent = "live"; });
   source.addEventListener("error", () => { if (state) state.textContent = "reconnecting…"; });
+  // Supervisors' buttons on the wallboard: pause (with a reason) or resume an operator.
+  root.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-act]");
+    if (!button) return;
+    const body = new URLSearchParams({ state: button.dataset.act });
+    if (button.dataset.act === "paused") {
+      const reason = window.prompt("Reason for the pause", "supervisor");
+      if (reason === null) return;
+      body.set("reason", reason);
+    }
+    const token = document.querySelector("meta[name=csrf-token]").content;
+    const answer = await fetch(`/console/supervise/operator/${button.dataset.op}/state`, {
+      method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": token },
+    });
+    if (!answer.ok) window.alert(`Refused: ${answer.status}`);
+  });
   adopt();
   setInterval(tick, 1000);
   // An open live page keeps its session from idling out (the stream cannot refresh it).

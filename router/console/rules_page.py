@@ -1,0 +1,79 @@
+"""The rules page (admins): the rules in force, the last rejected edit with every error,
+a reload button, and the simulate form, which prints exactly what
+`clinic-router simulate --config <rules file> ...` prints."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from aiohttp import web
+
+from router.config.errors import ConfigError
+from router.console.audit_page import audited
+from router.console.deps import CONSOLE, ConsoleDeps
+from router.console.guard import viewer
+from router.console.render import page
+from router.domain.console_access import Permission
+from router.live_rules import LiveRules
+from router.simulate import render_text, simulate
+from router.simulate_presses import UsageError
+
+MAX_FIELD = 80
+
+
+def _rules(deps: ConsoleDeps) -> LiveRules:
+    if deps.rules is None:
+        raise web.HTTPServiceUnavailable(text="The rules are not loaded in this process.")
+    return deps.rules
+
+
+async def rules_page(request: web.Request) -> web.Response:
+    viewer(request, Permission.RULES)
+    deps = request.app[CONSOLE]
+    live = _rules(deps)
+    form = await request.post() if request.method == "POST" else {}
+    names = ("line", "caller", "at", "press")
+    fields = {k: str(form.get(k, "")).strip()[:MAX_FIELD] for k in names}
+    output = None
+    if request.method == "POST" and fields["line"] and fields["caller"]:
+        output = await _simulate(live, fields)
+    reloads = [e for e in await deps.audit.recent(limit=200) if e.action == "rules.reload"]
+    context = {
+        "rules": live.describe(),
+        "fields": fields,
+        "output": output,
+        "last_reload": reloads[0] if reloads else None,
+        "lines": [(ln.id, ln.numbers) for ln in live.current.lines],
+    }
+    return await page(request, "rules.html", context)
+
+
+async def _simulate(live: LiveRules, fields: dict[str, str]) -> str:
+    args = argparse.Namespace(
+        line=fields["line"],
+        caller=fields["caller"],
+        at=fields["at"] or None,
+        press=fields["press"].split() if fields["press"] else [],
+        operators_state=None,
+        patients=None,
+        appointment=None,
+        config=str(live.path),
+        format="text",
+    )
+    try:
+        # simulate reads files and may run its own event loop: off this one.
+        return await asyncio.to_thread(lambda: render_text(simulate(args)))
+    except ConfigError as exc:
+        return "\n".join(issue.format() for issue in exc.issues)
+    except UsageError as exc:
+        return f"clinic-router simulate: {exc}"
+
+
+async def reload_rules(request: web.Request) -> web.Response:
+    who = viewer(request, Permission.RULES)
+    live = _rules(request.app[CONSOLE])
+    result = await live.reload(f"console:{who.username}")
+    details: dict[str, object] = {"ok": result.ok, "changed": result.changed}
+    await audited(request, who, "rules.reload", str(result.version), details)
+    raise web.HTTPSeeOther("/console/rules")

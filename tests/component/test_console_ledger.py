@@ -1,0 +1,142 @@
+"""Supervisors' views and actions on a real server: calls, the callback ledger, the rules
+page with simulate, pausing an operator from the wallboard; each action audited."""
+
+from __future__ import annotations
+
+import argparse
+import html as html_lib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from console_support import Live, add_users, browser, csrf_of, live_console, sign_in
+from storage_support import migrated_store
+
+from router.config.rules import load_rules
+from router.domain.operators import Presence
+from router.live_rules import LiveRules
+from router.simulate import render_text, simulate
+from router.storage import CallRow, MissInput
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def with_rules(tmp_path: Path) -> AsyncIterator[Live]:
+    path = REPO / "config" / "rules.yaml"
+    async with migrated_store("sqlite", tmp_path) as store:
+        await add_users(store)
+        async with live_console(store, rules=LiveRules(path, load_rules(path))) as running:
+            yield running
+
+
+async def _token(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    async with client.get(url) as page:
+        return csrf_of(await page.text())
+
+
+async def test_the_calls_view_filters_by_number_in_the_body_and_masks(live: Live) -> None:
+    now = datetime.now(UTC)
+    given = [("+79161234567", "answered"), ("+79160000000", "abandoned")]
+    for n, (number, outcome) in enumerate(given):
+        row = CallRow(f"c-{n}", "clinic-router", number, "74952232222", now - timedelta(minutes=n),
+                      caller_e164=number, outcome=outcome, line="moscow")
+        await live.store.calls.create(row)
+        await live.store.calls.append_event(f"c-{n}", "identified", {"patients": 0}, now)
+    base = f"{live.console.base}/console/calls"
+    async with browser() as client:
+        await sign_in(client, live.console.base, "sam")
+        async with client.get(base) as page:
+            html = await page.text()
+        assert 'data-call="c-0"' in html and 'data-call="c-1"' in html
+        assert "+79161234567" not in html and "+7 916 ***-**-67" in html
+        token = await _token(client, base)
+        data = {"number": "8 916 123-45-67", "csrf_token": token}
+        async with client.post(base, data=data) as page:
+            html = await page.text()
+            assert str(page.url).endswith("/console/calls")  # the number is not in the URL
+        assert 'data-call="c-0"' in html and 'data-call="c-1"' not in html
+        async with client.get(f"{base}?outcome=abandoned") as page:
+            html = await page.text()
+        assert 'data-call="c-1"' in html and 'data-call="c-0"' not in html
+
+
+async def test_operators_may_not_read_calls_or_callbacks(live: Live) -> None:
+    async with browser() as client:
+        await sign_in(client, live.console.base, "olga")
+        for path in ("calls", "callbacks"):
+            async with client.get(f"{live.console.base}/console/{path}") as resp:
+                assert resp.status == 403
+
+
+async def test_call_back_now_and_close_a_task_are_audited(live: Live) -> None:
+    later = datetime.now(UTC) + timedelta(hours=3)
+    result = await live.store.callbacks.record_miss(
+        MissInput("m-1", "moscow", "+79161234567", None, "abandoned", 30.0, later, later, True)
+    )
+    task_id = result.task_id
+    assert task_id is not None
+    base = f"{live.console.base}/console/callbacks"
+    async with browser() as client:
+        await sign_in(client, live.console.base, "sam")
+        async with client.get(base) as page:
+            html = await page.text()
+        assert f'data-task="{task_id}"' in html and "+7 916 ***-**-67" in html
+        token = csrf_of(html)
+        async with client.post(
+            f"{base}/{task_id}/now", data={"csrf_token": token}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303
+        task = await live.store.callbacks.get(task_id)
+        assert task is not None and task.due_at <= datetime.now(UTC)
+        data = {"csrf_token": token, "how": "done", "note": "called from my mobile"}
+        async with client.post(f"{base}/{task_id}/close", data=data, allow_redirects=False) as resp:
+            assert resp.status == 303
+        async with client.post(f"{base}/{task_id}/close", data=data, allow_redirects=False) as resp:
+            assert resp.status == 409
+    closed = await live.store.callbacks.get(task_id)
+    assert closed is not None and closed.closed_by == "console:sam" and closed.note
+    actions = [(e.actor, e.action, e.target) for e in await live.store.audit.recent(limit=3)]
+    assert ("sam", "callback.done", str(task_id)) in actions
+    assert ("sam", "callback.now", str(task_id)) in actions
+
+
+async def test_a_supervisor_pauses_an_operator_from_the_wallboard(live: Live) -> None:
+    live.board.set("op1001", Presence.AVAILABLE)
+    url = f"{live.console.base}/console/supervise/operator/op1001/state"
+    async with browser() as client:
+        await sign_in(client, live.console.base, "sam")
+        token = await _token(client, f"{live.console.base}/console/wallboard")
+        data = {"state": "paused", "reason": "coaching"}
+        async with client.post(url, data=data) as resp:
+            assert resp.status == 403  # no CSRF header
+        async with client.post(url, data=data, headers={"X-CSRF-Token": token}) as resp:
+            assert resp.status == 204
+    status = live.board.get("op1001")
+    assert (status.presence, status.reason) == (Presence.PAUSED, "coaching")
+    entry = (await live.store.audit.recent(limit=1))[0]
+    assert (entry.actor, entry.action, entry.target) == ("sam", "operator.state", "op1001")
+
+
+async def test_the_rules_page_simulates_as_the_cli_does(with_rules: Live) -> None:
+    base = f"{with_rules.console.base}/console/rules"
+    async with browser() as admin, browser() as supervisor:
+        await sign_in(supervisor, with_rules.console.base, "sam")
+        async with supervisor.get(base) as resp:
+            assert resp.status == 403
+        await sign_in(admin, with_rules.console.base, "ada")
+        token = await _token(admin, base)
+        fields = {"line": "+74952232222", "caller": "+79990000001", "at": "2026-12-02 10:00"}
+        async with admin.post(base, data={**fields, "press": "1", "csrf_token": token}) as page:
+            html = await page.text()
+
+
+    args = argparse.Namespace(
+        **{k: v for k, v in fields.items()}, press=["1"], operators_state=None, patients=None,
+        appointment=None, config=str(REPO / "config" / "rules.yaml"), format="text",
+    )
+    expected = render_text(simulate(args))
+
+    assert html_lib.escape(expected, quote=False) in html
+    assert with_rules.console and "Last rejected edit" in html
