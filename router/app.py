@@ -16,7 +16,7 @@ from router.ari.client import AriClient
 from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
-from router.console.app import PREFIX, build_console, console_deps, live_feed
+from router.console.app import PREFIX, build_console, console_deps, live_feed, screen_pop
 from router.crm.client import CrmClient, CrmConfig
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
@@ -268,7 +268,8 @@ async def _start_http(
         ctx = engine.ctx
         feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db)
         token = settings.http.token.get_secret_value()
-        console = console_deps(settings.console, token, store, feed, rules)
+        pop = screen_pop(settings.console, feed, store)
+        console = console_deps(settings.console, token, store, feed, rules, pop)
         app.add_subapp(PREFIX, build_console(console))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -25,6 +25,7 @@ from router.config.fields import Section, Text
 from router.domain.console_access import Role
 
 ENV_CONSOLE_SECRET = "CLINIC_ROUTER_CONSOLE_SECRET"
+ENV_WEBHOOK_SECRET = "CLINIC_ROUTER_WEBHOOK_SECRET"
 
 
 class ConsoleSettings(Section):
@@ -53,6 +54,20 @@ class ConsoleSettings(Section):
     service_level_s: Annotated[StrictInt, Field(ge=1, le=3600)] = 20
     callback_overdue_min: Annotated[StrictInt, Field(ge=1, le=7 * 24 * 60)] = 30
 
+    # Screen pop: POSTed when an operator's phone starts ringing (docs/console.md); the
+    # body is signed with the secret in the variable named by `webhook_secret_env`.
+    webhook_url: Text | None = None
+    webhook_secret_env: Text = ENV_WEBHOOK_SECRET
+    webhook_secret: SecretStr = Field(default=SecretStr(""), repr=False)
+    webhook_timeout_ms: Annotated[StrictInt, Field(ge=100, le=10_000)] = 2000
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// address, got '{value}'")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -70,7 +85,17 @@ class ConsoleSettings(Section):
             return data
         context = info.context if isinstance(info.context, Mapping) else {}
         env: Mapping[str, str] = context.get("env") or {}
-        name = data.get("secret_env", ENV_CONSOLE_SECRET)
-        if isinstance(name, str) and env.get(name):
-            return {**data, "secret": env[name]}
+        secrets = (("secret", ENV_CONSOLE_SECRET), ("webhook_secret", ENV_WEBHOOK_SECRET))
+        for key, default in secrets:
+            name = data.get(f"{key}_env", default)
+            if isinstance(name, str) and env.get(name):
+                data = {**data, key: env[name]}
         return data
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> ConsoleSettings:
+        if self.webhook_url and not self.webhook_secret.get_secret_value():
+            raise ValueError(
+                f"console.webhook_url needs a shared secret: set {self.webhook_secret_env}"
+            )
+        return self

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -29,6 +30,7 @@ from router.console.live import LiveCall, LiveSource
 from router.console.operator_page import add_note, operator_events, operator_page, set_state
 from router.console.render import setup_templates
 from router.console.rules_page import reload_rules, rules_page
+from router.console.screen_pop import ScreenPop
 from router.console.session import cookie_key, cookie_storage
 from router.console.signin import account, home, signin, signin_form, signout
 from router.console.wallboard import keepalive, wallboard_events, wallboard_page
@@ -79,8 +81,10 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_post("/rules/reload", reload_rules)
     app.router.add_static("/static", Path(str(files("router.console") / "static")))
     if deps.feed is not None:
-        app.cleanup_ctx.append(_feed_task(deps.feed))
+        app.cleanup_ctx.append(_background("wallboard feed", deps.feed.run))
         app.on_shutdown.append(_closer(deps.feed))
+    if deps.screen_pop is not None:
+        app.cleanup_ctx.append(_background("screen pop", deps.screen_pop.run))
     return app
 
 
@@ -93,14 +97,16 @@ def _closer(feed: WallboardFeed) -> Callable[[web.Application], Awaitable[None]]
 
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("the wallboard feed stopped", exc_info=task.exception())
+        log.error("the console's %s stopped", task.get_name(), exc_info=task.exception())
 
 
-def _feed_task(feed: WallboardFeed) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The feed runs as long as the HTTP server does (owned by the app, awaited on exit)."""
+def _background(
+    name: str, run: Callable[[], Coroutine[Any, Any, None]]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """`run` as long as the HTTP server runs (owned by the app, awaited on exit)."""
 
     async def ctx(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(feed.run(), name="wallboard feed")
+        task = asyncio.create_task(run(), name=name)
         task.add_done_callback(_log_failure)  # a crash is told at once, not at shutdown
         yield
         task.cancel()
@@ -115,6 +121,7 @@ def console_deps(
     store: Store,
     feed: WallboardFeed | None = None,
     rules: LiveRules | None = None,
+    screen_pop: ScreenPop | None = None,
 ) -> ConsoleDeps:
     """The console's dependencies from its settings (the cookie key from the console
     secret, or from the API token when no secret is set)."""
@@ -130,6 +137,7 @@ def console_deps(
         throttle=SigninThrottle(time.monotonic, limits),
         feed=feed,
         rules=rules,
+        screen_pop=screen_pop,
     )
 
 
@@ -147,4 +155,17 @@ def live_feed(
     )
     return WallboardFeed(
         source, figures, clock=time.monotonic, sl_target_s=settings.service_level_s
+    )
+
+
+def screen_pop(settings: ConsoleSettings, feed: WallboardFeed, store: Store) -> ScreenPop | None:
+    """The webhook sender when `console.webhook_url` is set."""
+    if not settings.webhook_url:
+        return None
+    return ScreenPop(
+        settings.webhook_url,
+        settings.webhook_secret.get_secret_value(),
+        settings.webhook_timeout_ms / 1000,
+        feed.source,
+        store.patients.find_by_phone,
     )
