@@ -238,4 +238,22 @@ CREATE INDEX ix_audit_log_at ON audit_log (at);
 
 UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0005';
 
+-- Running upgrade 0007 -> 0008
+
+CREATE TABLE operator_states (
+    id BIGSERIAL NOT NULL,
+    operator_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_operator_states PRIMARY KEY (id),
+    CONSTRAINT uq_operator_states_operator_id_at_state UNIQUE (operator_id, at, state)
+);
+
+CREATE INDEX ix_operator_states_at ON operator_states (at);
+
+ALTER TABLE callback_tasks ADD COLUMN first_attempt_at TIMESTAMP WITH TIME ZONE;
+
+UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';
+
 COMMIT;

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from router.domain.callback_attempt import AttemptStage
 from router.domain.callback_schedule import (
@@ -162,6 +162,7 @@ class CallbacksRepo:
             instance_id,
             attempt_started_at=at,
             last_attempt_at=at,
+            first_attempt_at=func.coalesce(_tasks.first_attempt_at, at),
             attempts=_tasks.attempts + 1,
             attempt_stage=AttemptStage.OPERATOR.value,
             attempt_operator_id=operator_id,

@@ -30,7 +30,7 @@ from router.storage.calls import (
 from router.storage.db import Database
 from router.storage.models import CallRow
 from router.storage.operators import state_values
-from router.storage.tables import calls, operators
+from router.storage.tables import calls, dialect_insert, operator_states, operators
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +159,7 @@ class _Segment:
     events: list[dict[str, object]] = field(default_factory=list)
     rings: list[dict[str, object]] = field(default_factory=list)
     operators: dict[str, dict[str, object]] = field(default_factory=dict)
+    states: list[dict[str, object]] = field(default_factory=list)  # the state history
     closes: list[dict[str, object]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
 
@@ -192,6 +193,7 @@ class _Segment:
                 op.consecutive_no_answers,
             )
             self.operators.setdefault(op.operator_id, {}).update(values)
+            self.states.append(state_history_values(op))
         return True
 
     async def execute(self, conn: AsyncConnection, dialect: str) -> None:
@@ -203,8 +205,29 @@ class _Segment:
         if self.rings:
             await conn.execute(INSERT_RING_ATTEMPT, self.rings)
         await _update_many(conn, operators, self.operators)
+        if self.states:
+            await conn.execute(_state_history_statement(dialect), self.states)
         if self.closes:
             await conn.execute(CLOSE_FOR_NUMBER, self.closes)
+
+
+def state_history_values(op: OperatorState) -> dict[str, object]:
+    """A row of `operator_states`: the state an operator entered and when."""
+    presence = Presence(op.presence).value
+    return {
+        "operator_id": op.operator_id,
+        "state": presence,
+        "reason": op.reason if presence == Presence.PAUSED.value else None,
+        "at": op.changed_at,
+    }
+
+
+@cache
+def _state_history_statement(dialect: str) -> Any:
+    # The board saves an operator's state on every change of their counters too: the same
+    # state since the same time is one row (the unique key), not one per save.
+    insert = dialect_insert(dialect, operator_states)
+    return insert.on_conflict_do_nothing(index_elements=["operator_id", "at", "state"])
 
 
 async def _update_many(

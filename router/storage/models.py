@@ -198,6 +198,7 @@ class CallbackTask:
     attempt_stage: str | None = None  # an `AttemptStage` value while an attempt runs
     attempt_operator_id: str | None = None
     target: MissTarget | None = None  # the latest specific miss's (None: the line's default)
+    first_attempt_at: datetime | None = None  # when the first attempt started (reports)
 
     @property
     def dial_number(self) -> str:

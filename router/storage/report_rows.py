@@ -4,17 +4,18 @@ Every query is driven by an indexed time column (`calls.started_at`, `misses.mis
 and joins the journey tables through their `call_id` index, so a week of a busy clinic
 reads in well under a second however long the history is. Only the journey events the
 figures need are read (`waiting` for the queue and the start of the wait, `fallback`);
-the rings come from `ring_attempts`, whose rows already hold each ring's result.
+the rings come from `ring_attempts`, whose rows already hold each ring's result. State
+spans come from `operator_states` (None while it holds nothing: before migration 0008).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select, text
+from sqlalchemy import Select, func, or_, select, text
 
 from router.domain.callback_schedule import CloseReason
 from router.domain.reports import (
@@ -22,6 +23,7 @@ from router.domain.reports import (
     MissRecord,
     ReportData,
     RingRecord,
+    StateSpan,
     TaskRecord,
     journey_facts,
 )
@@ -32,6 +34,7 @@ from router.storage.tables import (
     callback_tasks,
     calls,
     misses,
+    operator_states,
     ring_attempts,
 )
 
@@ -57,6 +60,11 @@ class ReportRows:
             event_rows = (await conn.execute(_events_stmt(*in_period))).all()
             miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
             task_rows = (await conn.execute(_tasks_stmt(start, end))).all()
+            state_rows = (await conn.execute(_states_stmt(start, end))).all()
+            recorded = (
+                bool(state_rows)
+                or (await conn.execute(select(operator_states.c.id).limit(1))).first() is not None
+            )
         rings = [
             RingRecord(r.call_id, r.operator_id, r.started_at, r.result, r.duration_ms)
             for r in ring_rows
@@ -73,7 +81,7 @@ class ReportRows:
             rings=rings,
             misses=[_miss(r) for r in miss_rows],
             tasks=[_task(r) for r in task_rows],
-            spans=None,  # operator state history is not recorded yet
+            spans=_spans(state_rows) if recorded else None,
         )
 
 
@@ -120,9 +128,43 @@ def _tasks_stmt(start: datetime, end: datetime) -> Select[Any]:
     created = (_t.created_at >= start) & (_t.created_at < end)
     return select(
         _t.id, _t.state, _t.created_at, _t.first_missed_at, _t.due_at, _t.miss_count,
-        _t.attempts, _t.line, _t.last_attempt_at, _t.closed_at, _t.close_reason,
+        _t.attempts, _t.line, _t.first_attempt_at, _t.closed_at, _t.close_reason,
         _t.closed_by, _t.attempt_operator_id,
     ).where(or_(created, text(ACTIVE_TASK)))  # fmt: skip
+
+
+def _states_stmt(start: datetime, end: datetime) -> Select[Any]:
+    """Each operator's state changes in the period, and the state they were in at its
+    start (their latest change before it), in time order."""
+    s = operator_states.c
+    before = (
+        select(s.operator_id, func.max(s.at).label("at"))
+        .where(s.at < start)
+        .group_by(s.operator_id)
+        .subquery()
+    )
+    at_start = (s.operator_id == before.c.operator_id) & (s.at == before.c.at)
+    in_period = (s.at >= start) & (s.at < end)
+    return (
+        select(s.operator_id, s.state, s.reason, s.at)
+        .outerjoin(before, at_start)
+        .where(or_(in_period, before.c.at.is_not(None)))
+        .order_by(s.operator_id, s.at, s.id)
+    )
+
+
+def _spans(rows: Sequence[Any]) -> list[StateSpan]:
+    """Consecutive changes of one operator make spans; the last one is still running."""
+    spans: list[StateSpan] = []
+    for i, r in enumerate(rows):
+        following = rows[i + 1] if i + 1 < len(rows) else None
+        end = (
+            following.at
+            if following is not None and following.operator_id == r.operator_id
+            else None
+        )
+        spans.append(StateSpan(r.operator_id, r.state, r.at, end, r.reason))
+    return spans
 
 
 def _call(row: Any, journey: list[Event]) -> CallRecord:
@@ -163,8 +205,7 @@ def _task(row: Any) -> TaskRecord:
         miss_count=row.miss_count,
         attempts=row.attempts,
         line=row.line,
-        # Only the last attempt's time is kept: it is the first when there was one.
-        first_attempt_at=row.last_attempt_at if row.attempts == 1 else None,
+        first_attempt_at=row.first_attempt_at,  # recorded since migration 0008
         closed_at=row.closed_at,
         close_reason=row.close_reason,
         worked_by=worked_by,

@@ -224,6 +224,8 @@ callback_tasks = Table(
     Column("attempt_operator_id", SafeText),
     # Where the miss was meant to go (`CallbackTarget` as JSON, migration 0005).
     Column("target", PortableJson),
+    # When the first attempt started (migration 0008): miss -> first attempt in reports.
+    Column("first_attempt_at", UtcDateTime),
     # One active task per number, enforced by the database itself: two routers recording
     # misses of one number at once cannot both create one (the loser updates it instead).
     Index(
@@ -262,6 +264,22 @@ misses = Table(
 )
 
 
+# Every change of an operator's state (migration 0008), for wrap-up and pause time in the
+# reports. The unique key makes a state written again unchanged one row, not two; its
+# leading column serves "this operator's states in time order".
+operator_states = Table(
+    "operator_states",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column("operator_id", SafeText, nullable=False),
+    Column("state", SafeText, nullable=False),
+    Column("reason", SafeText),
+    Column("at", UtcDateTime, nullable=False),
+    UniqueConstraint("operator_id", "at", "state"),
+    Index(None, "at"),
+)
+
+
 # Console users (migration 0007). `role` is a `router.domain.console_access.Role` value;
 # `operator_id` links an operator user to the rules (no FK: operators come from config).
 console_users = Table(
@@ -291,6 +309,7 @@ audit_log = Table(
     Column("details", PortableJson, nullable=False),
     Index(None, "at"),
 )
+
 
 def dialect_insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that can take ON CONFLICT: both dialects spell it alike, each in its module."""

@@ -12,8 +12,9 @@ import pytest
 from storage_support import BACKENDS, migrated_store
 
 from router.domain.callback_schedule import AttemptOutcome, CloseReason
-from router.domain.reports import JourneyFacts, build_report
+from router.domain.reports import JourneyFacts, StateSpan, build_report
 from router.storage import MissInput, Store
+from router.storage.journal import Journal, OperatorState
 from router.storage.models import CallRow
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -117,3 +118,53 @@ async def test_an_empty_period(store: Store) -> None:
     data = await store.reports.period(s(-3 * 86400), s(-2 * 86400))
     assert (data.calls, data.rings, data.misses) == ([], [], [])
     assert [t.state for t in data.tasks] == ["open", "open"]  # the backlog is always read
+
+
+async def test_operator_states_become_spans(store: Store) -> None:
+    def state(op: str, presence: str, at: float, reason: str | None = None) -> OperatorState:
+        return OperatorState(op, presence, reason, s(at), None, 0)
+
+    await Journal(store.db).apply(
+        [
+            state("op2", "paused", -600, "training"),  # before the period: its start state
+            state("op1", "available", 0),
+            state("op1", "on_call", 15),
+            state("op1", "on_call", 15),  # saved again for a counter: the same row
+            state("op2", "available", 300),
+            state("op1", "wrap_up", 75),
+            state("op1", "paused", 105, "lunch"),  # asked for during the call
+            state("op1", "available", 1905),
+            state("op1", "paused", 5000, "late"),  # after the period
+        ]
+    )
+    data = await store.reports.period(s(0), s(3600))
+    assert data.spans == [
+        StateSpan("op1", "available", s(0), s(15)),
+        StateSpan("op1", "on_call", s(15), s(75)),
+        StateSpan("op1", "wrap_up", s(75), s(105)),
+        StateSpan("op1", "paused", s(105), s(1905), "lunch"),
+        StateSpan("op1", "available", s(1905), None),
+        StateSpan("op2", "paused", s(-600), s(300), "training"),
+        StateSpan("op2", "available", s(300), None),
+    ]
+    report = build_report(data, (s(0), s(3600)), s(3600), ZoneInfo("Europe/Moscow"))
+    rows = {o.operator_id: o for o in report.operators}
+    assert (rows["op1"].wrap_up_s, rows["op1"].paused_s) == (30.0, {"lunch": 1800.0})
+    assert rows["op2"].paused_s == {"training": 300.0}  # from the period's start
+
+
+async def test_the_first_attempt_is_kept(store: Store) -> None:
+    NOW[0] = s(0)
+    await store.callbacks.record_miss(
+        MissInput("m1", "moscow", ANNA, None, "abandoned", 10, s(0), s(0), True)
+    )
+    for n, at in enumerate((100, 900)):
+        [task] = await store.callbacks.claim_due(s(at), "r1")
+        assert await store.callbacks.start_attempt(task.id, "r1", s(at + 5), operator_id="op1")
+        await store.callbacks.finish_attempt(
+            task.id, AttemptOutcome.NO_ANSWER, s(at + 30), s(at + 600), None
+        )
+        assert (await store.callbacks.get(task.id)).first_attempt_at == s(105)  # type: ignore[union-attr]
+        assert n + 1 == (await store.callbacks.get(task.id)).attempts  # type: ignore[union-attr]
+    data = await store.reports.period(s(0), s(3600))
+    assert [t.first_attempt_at for t in data.tasks] == [s(105)]
