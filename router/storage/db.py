@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from router.storage.sqlite_file import FileGuard, FileProblem, describe
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 FILE_CHECK_S = 2.0  # how often `watch` looks at the SQLite file between writes
@@ -131,8 +134,16 @@ class Database:
         cancelled; writes check the file themselves)."""
         if self._file is None:
             return
+        said = ""
         while True:
-            await self.verify()
+            try:
+                await self.verify()
+                said = ""
+            except (OSError, sa_exc.SQLAlchemyError) as exc:  # tried again at the next round
+                what = f"{type(exc).__name__}: {exc}"
+                if what != said:  # once, not every round
+                    log.error("checking the database file failed: %s", what)
+                    said = what
             await asyncio.sleep(interval_s)
 
     async def ping(self, timeout_s: float = 1.0) -> bool:

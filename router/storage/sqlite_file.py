@@ -40,7 +40,7 @@ def file_id(path: Path) -> FileId | None:
     """The identity of the file at `path`, None when there is none."""
     try:
         st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # gone, or unreadable: either way not the file opened
         return None
     return FileId(st.st_dev, st.st_ino)
 
@@ -52,7 +52,7 @@ def problem_of(path: Path, opened: FileId) -> FileProblem | None:
         return None
     if now is not None:
         return FileProblem.REPLACED
-    return FileProblem.DELETED if path.parent.is_dir() else FileProblem.FOLDER_GONE
+    return FileProblem.DELETED if os.path.isdir(path.parent) else FileProblem.FOLDER_GONE
 
 
 def describe(problem: FileProblem, path: Path) -> str:
@@ -171,11 +171,11 @@ class FileGuard:
         await self._old_connections_closed()
         try:
             os.link(copy, self.path)  # unlike a rename, never replaces a file that appeared
-        except FileExistsError:
+        except OSError as exc:  # a file appeared meanwhile, or the folder is read-only
             kept = copy.with_name(f"{self.path.name}.router-copy")
             copy.replace(kept)
             log.error(
-                "a new file appeared at %s meanwhile; the router's copy is %s", self.path, kept
+                "could not put the database back at %s (%s); its copy is %s", self.path, exc, kept
             )
             self.check()
             return False
