@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
@@ -140,3 +141,19 @@ async def live_console(
     feed = live_feed(settings, board, room, calls.values, store.db)
     async with serving_console(store, Clock(time.time()), settings, feed, rules) as console:
         yield Live(console, board, room, calls, store)
+
+
+async def next_board(stream: aiohttp.ClientResponse, timeout: float) -> str:
+    """The data of the next `board` event of a Server-Sent Events stream."""
+    event, data = None, []
+    async with asyncio.timeout(timeout):
+        while True:
+            line = (await stream.content.readline()).decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                event = line.partition(":")[2].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif not line and event == "board":
+                return "\n".join(data)
+            elif not line:
+                event, data = None, []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from console_support import Caller, Live, browser, csrf_of, sign_in
+from console_support import Caller, Live, browser, csrf_of, next_board, sign_in
 
 from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
@@ -112,3 +112,20 @@ async def test_a_note_is_saved_on_the_journey_of_my_call(live: Live) -> None:
     assert [(e.kind, e.data["disposition"], e.data["by"]) for e in events] == [
         ("operator_note", "booked", "olga")
     ]
+
+
+async def test_the_card_reaches_an_open_operator_page_while_it_rings(live: Live) -> None:
+    live.board.set("op1001", Presence.AVAILABLE)
+    async with browser() as client:
+        await sign_in(client, live.console.base, "olga")
+        url = f"{live.console.base}/console/operator/op1001/events"
+        async with client.get(url) as stream:
+            first = await next_board(stream, 2)
+            assert 'data-state="available"' in first and "data-card" not in first
+            live.board.reserve("op1001")  # the room reserves before the call names the ring
+            live.calls["c-5"] = Caller("c-5", "+79161234567", tried=["op1001"])
+            ringing = await next_board(stream, 1)
+            if "data-card" not in ringing:  # the reservation alone came first
+                ringing = await next_board(stream, 1)
+    assert 'data-card="c-5" data-stage="ringing"' in ringing
+    assert 'name="csrf_token"' in ringing and "+79161234567" in ringing

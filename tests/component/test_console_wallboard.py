@@ -3,17 +3,16 @@ and waiting room (the calls are plain values: the engine is not running here).""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
-import aiohttp
 from console_support import (
     Caller,
     Clock,
     Live,
     add_users,
     browser,
+    next_board,
     serving_console,
     sign_in,
 )
@@ -36,22 +35,6 @@ def _wait(live: Live, call: Caller, queue: str) -> None:
     )
 
 
-async def _next_board(stream: aiohttp.ClientResponse, timeout: float) -> str:
-    """The data of the next `board` event of a Server-Sent Events stream."""
-    event, data = None, []
-    async with asyncio.timeout(timeout):
-        while True:
-            line = (await stream.content.readline()).decode().rstrip("\r\n")
-            if line.startswith("event:"):
-                event = line.partition(":")[2].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line and event == "board":
-                return "\n".join(data)
-            elif not line:
-                event, data = None, []
-
-
 async def test_the_wallboard_shows_operators_and_masked_waiting_callers(live: Live) -> None:
     _wait(live, Caller("c-1", "+79161234567", ["main:3"]), "dms")
     async with browser() as client:
@@ -70,15 +53,15 @@ async def test_changes_reach_an_open_stream_within_a_second(live: Live) -> None:
         await sign_in(client, base, "ada")
         async with client.get(f"{base}/console/wallboard/events") as stream:
             assert stream.content_type == "text/event-stream"
-            first = await _next_board(stream, 2)
+            first = await next_board(stream, 2)
             assert "Nobody is waiting." in first
             started = time.monotonic()
             _wait(live, Caller("c-2", "+79167654321"), "general")
-            shown = await _next_board(stream, 1)
+            shown = await next_board(stream, 1)
             assert 'data-call="c-2"' in shown and "+7 916 ***-**-21" in shown
             live.room.leave("c-2")
             live.board.set("op1002", Presence.AVAILABLE)
-            gone = await _next_board(stream, 1)
+            gone = await next_board(stream, 1)
             assert 'data-call="c-2"' not in gone
             assert 'data-operator="op1002" data-state="available"' in gone
             assert time.monotonic() - started < 2
