@@ -44,3 +44,79 @@ async def test_a_missed_caller_is_called_back(fake: FakeAsterisk, tmp_path: Path
         assert fake.requests("POST", f"/channels/{operator_leg}/play")  # the whisper
     finally:
         await router.stop()
+
+
+async def missed_then_free(fake: FakeAsterisk, router: RouterUnderTest) -> None:
+    """A caller nobody could take (the one operator busy) becomes a task; then the
+    operator is free again and the dispatcher may call back."""
+    caller = fake.caller_arrives(DID, PATIENT)
+    await fake.until(lambda: not fake.channel(caller).alive)
+    await router.flushed()
+    assert len(router.misses(caller)) == 1
+    fake.phone("PJSIP/op1001", "answer")
+
+
+async def test_a_busy_patient_is_tried_again_later_and_frees_the_operator(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    fake.phone("PJSIP/op1001", "busy")
+    fake.phone("*", "busy")  # the patient's phone
+    router = RouterUnderTest(
+        fake, tmp_path, operators=("op1001",), callbacks=CallbackSettings(poll_s=0.2, hold_s=5)
+    )
+    await router.start()
+    try:
+        await missed_then_free(fake, router)
+        await fake.until(lambda: fake.legs_to(f"PJSIP/{PATIENT}@patients"))
+        await fake.until(lambda: not fake.leftovers())
+        await fake.until(
+            lambda: (
+                router.rows("select state, attempts, last_outcome from callback_tasks")
+                == [("open", 1, "busy")]
+            )
+        )
+        assert len(fake.legs_to(f"PJSIP/{PATIENT}@patients")) == 1  # not again at once
+        assert router.engine is not None
+        await fake.until(
+            lambda: (
+                router.engine is not None
+                and router.engine.ctx.board.get("op1001").presence.value == "available"
+            )
+        )
+    finally:
+        await router.stop()
+
+
+async def test_router_stopped_during_a_callback_conversation_leaves_it_up(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """Issue 13 item 5: a graceful stop must leave a callback conversation to Asterisk
+    (and a restart adopt it), as it does inbound calls."""
+    fake.phone("PJSIP/op1001", "busy")
+    fake.phone("*", "answer")
+    settings = CallbackSettings(poll_s=0.2, hold_s=5)
+    router = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=settings)
+    await router.start()
+    try:
+        await missed_then_free(fake, router)
+        await fake.until(lambda: fake.legs_to(f"PJSIP/{PATIENT}@patients"))
+        [patient_leg] = fake.legs_to(f"PJSIP/{PATIENT}@patients")
+        await fake.until(lambda: fake.bridged(patient_leg))
+    finally:
+        await router.stop()
+    assert fake.bridged(patient_leg), "the stop hung up a callback conversation"
+    again = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=settings)
+    await again.start()
+    try:
+        await fake.until(lambda: fake.requests("GET", "/bridges/cb-"))  # adopting it
+        fake.caller_hangs_up(patient_leg)
+        await fake.until(lambda: not fake.leftovers())
+        await fake.until(
+            lambda: (
+                again.rows("select state, last_outcome from callback_tasks")
+                == [("closed", "connected")]
+            )
+        )
+        assert fake.legs_to(f"PJSIP/{PATIENT}@patients") == [patient_leg]
+    finally:
+        await again.stop()

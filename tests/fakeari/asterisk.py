@@ -151,7 +151,9 @@ class FakeWorld:
             return
         ch.hung_up_by = by
         originated = ch.endpoint is not None
-        if ch.location == "stasis" or originated:
+        if cause == 17:  # recorded: a busy leg's request carries the cause (17, 486)
+            self.channel_event("ChannelHangupRequest", ch)
+        elif cause != 19 and (ch.location == "stasis" or originated):  # a ring out has none
             self.channel_event("ChannelHangupRequest:caller", ch)
         self._fail_playbacks(ch)
         self._leave_bridge(ch)
