@@ -13,7 +13,7 @@ import logging
 from router.ari import errors as ari_errors
 from router.config.rules_build import Line
 from router.domain.callback_policy import MissReason
-from router.domain.calls import Outcome, Phase
+from router.domain.calls import Outcome, Phase, RingResult
 from router.domain.phone import CallerId, normalise_caller
 from router.domain.routing import RoutesTarget, Target
 from router.domain.shared_phone import choice_prompts, chosen_patient, patient_choices
@@ -80,6 +80,10 @@ class InboundCall(CallWalk):
             if resumed is None:
                 return
             start = resumed
+            ring = self.resume.ringing
+            if ring is not None and await self._ring_adopted(ring) is RingResult.ANSWERED:
+                await self._talk_then_done()
+                return
         await self._walk(start)
 
     def _resume_wait(self, routes: Target) -> Target | None:
@@ -95,7 +99,7 @@ class InboundCall(CallWalk):
         self.menu_path = list(point.menu_path)
         if point.place_s is not None:
             self.waiting_since = self.ctx.clock() - point.place_s
-        self.resumed_waited_s = point.waited_s
+        self.resumed_started = self.ctx.clock() - point.waited_s
         data: dict[str, object] = {"state": "waiting", "tried": list(self.tried)}
         if point.target is not None:
             data["for"] = target_to_json(point.target)
@@ -216,6 +220,8 @@ class InboundCall(CallWalk):
             await self._hangup(leg)
         if not self._handed_to_fallback:
             await self._hangup(self.id)
+        if self.ringing_operator is not None:  # an adopted ring the call never got to
+            self.ctx.board.release(self.ringing_operator)
         outcome = self.outcome or Outcome.ABANDONED
         self.ctx.recorder_update(
             self.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=self.ctx.now()

@@ -66,6 +66,12 @@ class CallBase:
         self.playback_media = ""
         self._bridge_ready = False
         self._live_legs: set[str] = set()
+        # The operator whose phone rings for this call right now (a reconnect must not
+        # take them for someone else).
+        ring = resume.ringing if resume else None
+        self.ringing_operator: str | None = ring.operator_id if ring else None
+        if ring is not None:
+            self._live_legs.add(ring.leg)
 
     def _event(self, kind: str, data: dict[str, object]) -> None:
         self.ctx.recorder_event(self.id, kind, data)

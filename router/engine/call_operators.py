@@ -25,7 +25,7 @@ from router.domain.routing import Target
 from router.domain.selection import Strategy
 from router.domain.wait_resume import WAITING_EVENT, WaitRecord
 from router.engine.call_media import CallMedia
-from router.engine.call_state import LEG_MARK, CallerGone, channel_of, is_terminal
+from router.engine.call_state import LEG_MARK, AdoptedRing, CallerGone, channel_of, is_terminal
 from router.engine.context import CallContext, ChannelGone
 from router.engine.waiting_room import OperatorOffer, put_offer
 
@@ -53,9 +53,9 @@ class CallOperators(CallMedia):
     waiting_since: float | None = None  # kept across rings and ladder steps: the place in line
     wrap_up_s: float | None = None  # the answering queue's wrap-up, when it sets one
     left_to_call_back = False  # the caller chose "keep my place, call me back"
-    # Adopted after a restart: seconds already waited for the first target resumed (its
-    # relaxed steps and the budget used count from the original start).
-    resumed_waited_s = 0.0
+    # Adopted after a restart: when (on `ctx.clock`) the wait for the first target
+    # resumed began, so its relaxed steps and the budget used count from the original start.
+    resumed_started: float | None = None
 
     def _keep_place_key(self) -> str | None:
         return None  # "keep my place" is offered by CallKeepPlace
@@ -118,8 +118,8 @@ class CallOperators(CallMedia):
         """
         await self._hold()
         clock, room = self.ctx.clock, self.ctx.room
-        started = clock() - self.resumed_waited_s
-        self.resumed_waited_s = 0.0
+        started = clock() if self.resumed_started is None else self.resumed_started
+        self.resumed_started = None
         key = self._keep_place_key() if wanted.offers_callback else None
         # "Press 5 to be called back" is offered once, when the caller really waits: not
         # to one an operator is rung for at once (they would hear a fragment of it).
@@ -238,21 +238,37 @@ class CallOperators(CallMedia):
         self.tried.append(op.id)
         self.ctx.attach(leg, self)
         self._live_legs.add(leg)
+        self.ringing_operator = op.id
         started = self.ctx.clock()
         self._event("ringing", {"operator": op.id, "endpoint": op.endpoint, "leg": leg})
         self.ctx.recorder_update(self.id, tried_operators=list(self.tried), operator_channel_id=leg)
         result = await self._ring_leg(leg, op.endpoint)
+        return self._ring_over(op.id, leg, result, started)
+
+    async def _ring_adopted(self, ring: AdoptedRing) -> RingResult:
+        """The ring a stopped process started goes on: the operator is not rung twice for
+        this caller, and the caller keeps the operator who may be about to answer."""
+        await self._hold()
+        self._live_legs.add(ring.leg)  # attached to this call by the reconcile
+        started = self.ctx.clock()
+        data = {"operator": ring.operator_id, "leg": ring.leg, "adopted": True}
+        self._event("ringing", data)
+        result = RingResult.ANSWERED if ring.answered else await self._await_leg(ring.leg)
+        return self._ring_over(ring.operator_id, ring.leg, result, started)
+
+    def _ring_over(self, op_id: str, leg: str, result: RingResult, started: float) -> RingResult:
+        self.ringing_operator = None
         elapsed_ms = int((self.ctx.clock() - started) * 1000)
-        self.ctx.recorder_ring(self, op.id, leg, result, elapsed_ms)
-        self._event("ring_result", {"operator": op.id, "result": result.value, "ms": elapsed_ms})
+        self.ctx.recorder_ring(self, op_id, leg, result, elapsed_ms)
+        self._event("ring_result", {"operator": op_id, "result": result.value, "ms": elapsed_ms})
         if result is RingResult.ANSWERED:
             self.operator_channel = leg
-            self.operator_id = op.id
+            self.operator_id = op_id
         else:
             self._live_legs.discard(leg)
             self.ctx.detach(leg)
-            self.ctx.board.ring_failed(op.id)
-        self.ctx.operator_ring_result(op.id, result)
+            self.ctx.board.ring_failed(op_id)
+        self.ctx.operator_ring_result(op_id, result)
         if result is RingResult.CANCELLED:
             raise CallerGone()
         return result
@@ -275,6 +291,11 @@ class CallOperators(CallMedia):
             )
         except (ari_errors.AriServerError, ari_errors.AriBadRequest, ari_errors.AriNotFound):
             return RingResult.UNAVAILABLE  # 500 "Allocation failed": unregistered/unreachable
+        return await self._await_leg(leg)
+
+    async def _await_leg(self, leg: str) -> RingResult:
+        """How a ringing leg ends: answered (StasisStart), or its ChannelDestroyed cause."""
+        settings = self.ctx.settings
         # Asterisk's own timeout ends the leg; ours is only a safety net.
         try:
             async with asyncio.timeout(settings.ring_timeout_s + 10):

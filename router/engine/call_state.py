@@ -27,6 +27,15 @@ class CallerGone(Exception):
         self.asterisk_shutdown = asterisk_shutdown
 
 
+@dataclass(frozen=True, slots=True)
+class AdoptedRing:
+    """An operator leg the previous process was ringing for the call: it rings on."""
+
+    leg: str
+    operator_id: str
+    answered: bool = False  # answered while nobody listened (its StasisStart was lost)
+
+
 @dataclass
 class Resume:
     """What a restarted router knows about a call it adopts."""
@@ -39,6 +48,7 @@ class Resume:
     # What the caller was waiting for (their journey's last `waiting` event); None: not
     # waiting yet (still in the menus), or nothing was recorded.
     wait: WaitRecord | None = None
+    ringing: AdoptedRing | None = None
 
 
 def channel_of(event: object) -> str | None:

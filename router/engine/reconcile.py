@@ -23,7 +23,13 @@ from router.domain.calls import Outcome, Phase
 from router.domain.operators import Presence
 from router.domain.wait_resume import RESUME_EVENTS, WaitRecord, wait_record_of
 from router.engine.call_base import CallBase
-from router.engine.call_state import BRIDGE_PREFIX, CALLBACK_PREFIX, LEG_MARK, Resume
+from router.engine.call_state import (
+    BRIDGE_PREFIX,
+    CALLBACK_PREFIX,
+    LEG_MARK,
+    AdoptedRing,
+    Resume,
+)
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import ChannelGone, MissFacts
 from router.engine.fallback_misses import collect_fallback_misses
@@ -143,20 +149,38 @@ class Reconciler:
             return legs
         bridge = bridge_of.get(row.id)
         talking = next((leg for leg in legs if bridge and leg in bridge.channel_ids), None)
+        ring = None if talking is not None else self._ring_to_keep(legs, channels)
         tried = list(row.tried_operators or [])
         for leg in legs:
             operator_id = self._operator_of(channels[leg]) or ""
             if operator_id and operator_id not in tried:
                 tried.append(operator_id)  # rung by the previous process: never ring again
-            if leg != talking:
-                await self._hangup(leg)  # still ringing for a process that is gone
+            if leg != talking and (ring is None or leg != ring.leg):
+                await self._hangup(leg)  # an older ring, or one whose operator left
         resume.tried = tried
         resume.patient_id, resume.caller_e164 = row.patient_id, row.caller_e164
+        resume.ringing = ring
         if talking is not None:
             resume.bridged_with = talking
             resume.operator_id = row.operator_id or self._operator_of(channels[talking])
         self.engine.adopt(row, resume)
+        call = self.engine.owner_of(row.id)
+        if ring is not None and call is not None:
+            # Now, not when the call's task runs: the answer may come in the next event.
+            self.engine.attach(ring.leg, call)
         return legs
+
+    def _ring_to_keep(self, legs: list[str], channels: dict[str, Channel]) -> AdoptedRing | None:
+        """The leg the previous process was ringing last, if its operator is still ours:
+        it rings on for the adopted caller (hanging it up could cost them the only
+        operator who may take them, and ringing again would ring one phone twice)."""
+        if not legs:
+            return None
+        leg = max(legs, key=_leg_number)
+        operator_id = self._operator_of(channels[leg])
+        if operator_id is None:
+            return None
+        return AdoptedRing(leg, operator_id, answered=channels[leg].state == "Up")
 
     def _line_of(self, row: CallRow) -> str | None:
         line = self.engine.ctx.rules().line_for(row.did or "")
@@ -231,12 +255,17 @@ class Reconciler:
         }
 
     def _reset_stale_presence(self, busy: set[str]) -> None:
-        """States persisted by a process that died: nobody is ringing them any more."""
+        """States persisted by a process that died: only the rings and conversations of
+        live calls are real."""
         board = self.engine.ctx.board
+        ringing = {c.ringing_operator for c in self.engine.live_calls() if c.ringing_operator}
         for status in board.statuses():
             if status.id in busy:
                 if status.presence is not Presence.ON_CALL:
                     board.set(status.id, Presence.ON_CALL)
+            elif status.id in ringing:
+                if status.presence is not Presence.RINGING:
+                    board.set(status.id, Presence.RINGING)
             else:
                 board.call_gone(status.id)  # a change asked for during the call applies
 
@@ -262,6 +291,12 @@ class Reconciler:
 
     async def _hangup(self, channel_id: str) -> None:
         await hang_up(self.engine.ctx.ari, channel_id)
+
+
+def _leg_number(leg: str) -> int:
+    """`<call id>-op12` -> 12 (names sort op10 before op2)."""
+    number = leg.rsplit(LEG_MARK, 1)[-1]
+    return int(number) if number.isdigit() else 0
 
 
 def _legs_of(call_id: str, channels: dict[str, Channel]) -> list[str]:

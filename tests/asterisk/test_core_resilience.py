@@ -128,31 +128,41 @@ async def sandbox_channels(sandbox) -> list[str]:  # type: ignore[no-untyped-def
     return left
 
 
-async def test_router_killed_while_an_operator_rings_the_call_is_routed_again(
+async def test_router_killed_while_an_operator_rings_the_ring_goes_on(
     sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
+    """The restarted router keeps the ring the dead one started: the operator who picks
+    up is connected, and nobody else is rung (issue 13 item 2: a kill while ringing)."""
     router = RouterProcess(
         tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]), ring_timeout_s=20
     )
     await router.start()
     try:
-        behaviours = {"op1001": Behaviour("never"), "op1002": Behaviour("answer", hold=60)}
+        behaviours = {
+            "op1001": Behaviour("answer", answer_after=5, hold=60),
+            "op1002": Behaviour("answer", hold=60),
+        }
         async with Phones(behaviours) as phones:
             caller = asyncio.create_task(
-                place_call("79990002006", DID, hangup_after=10, timeout=40)
+                place_call("79990002006", DID, hangup_after=12, timeout=40)
             )
             await phones.wait_for_invites("op1001", 1, timeout=10)
             router.kill()
-            await router.start()  # reconcile: stop op1001's ring, ring the next operator
+            await router.start()  # reconcile: op1001's ring goes on for the adopted caller
             result = await caller
-            await phones.wait_idle("op1002", timeout=10)
+            await phones.wait_idle("op1001", timeout=10)
         assert result.ok, result.describe()
         report = phones.report()
-        assert report["op1001"].invites == 1 and report["op1001"].cancelled == 1
-        assert report["op1002"].answered == 1
+        assert report["op1001"].invites == 1 and report["op1001"].answered == 1
+        assert report["op1002"].invites == 0
         [call] = await router.wait_calls(1)
-        assert call["outcome"] == "answered" and call["operator_id"] == "op1002"
-        assert call["tried_operators"] == ["op1001", "op1002"]
-        assert "adopted" in [s["kind"] for s in call["journey"]]
+        assert call["outcome"] == "answered" and call["operator_id"] == "op1001"
+        assert call["tried_operators"] == ["op1001"]
+        [adopted] = [s for s in call["journey"] if s["kind"] == "adopted"]
+        assert adopted["data"]["state"] == "waiting"
+        assert [s["data"].get("adopted") for s in call["journey"] if s["kind"] == "ringing"] == [
+            None,
+            True,
+        ]
     finally:
         await router.stop()

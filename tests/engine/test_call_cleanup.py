@@ -93,3 +93,60 @@ async def test_no_press_5_offer_when_an_operator_is_rung_at_once(
     await talk_then_hang_up(fake, caller)
     # The only prompt a waiting caller would hear is the offer; an operator was free.
     assert fake.requests("POST", f"/channels/{caller}/play") == []
+
+
+async def test_an_operator_who_answered_while_the_router_was_down_is_connected(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """Issue 13 item 2, a kill at the moment of a ring: the answer came while nobody
+    listened (its StasisStart was lost); the restarted router connects that operator."""
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    endpoint, leg = fake.world.originated[0]
+    await first.stop()
+    fake.answer(leg)  # nobody hears it
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        await talk_then_hang_up(fake, caller)
+        await second.flushed()
+        call = second.call(caller)
+        assert (call["outcome"], call["operator_id"]) == ("answered", endpoint[len("PJSIP/") :])
+        assert len(fake.world.originated) == 1 and second.misses(caller) == []
+        assert second.engine is not None
+        status = second.engine.ctx.board.get(call["operator_id"])
+        assert status.presence.value != "ringing"
+    finally:
+        await second.stop()
+
+
+async def test_an_adopted_ring_that_rings_out_passes_to_the_next_operator(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    rung_endpoint, rung_leg = fake.world.originated[0]
+    await first.stop()
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        fake.ring_out(rung_leg)
+        await fake.until(lambda: len(fake.world.originated) == 2)
+        other_endpoint, other_leg = fake.world.originated[1]
+        assert other_endpoint != rung_endpoint
+        fake.answer(other_leg)
+        await talk_then_hang_up(fake, caller)
+        await second.flushed()
+        rung, other = (e.removeprefix("PJSIP/") for e in (rung_endpoint, other_endpoint))
+        assert second.rings(caller) == [(rung, "no_answer"), (other, "answered")]
+        assert second.call(caller)["outcome"] == "answered"
+    finally:
+        await second.stop()

@@ -87,15 +87,15 @@ async def test_a_busy_patient_is_tried_again_later_and_frees_the_operator(
         await router.stop()
 
 
-async def test_router_stopped_during_a_callback_conversation_leaves_it_up(
-    fake: FakeAsterisk, tmp_path: Path
-) -> None:
-    """Issue 13 item 5: a graceful stop must leave a callback conversation to Asterisk
-    (and a restart adopt it), as it does inbound calls."""
+SETTINGS = CallbackSettings(poll_s=0.2, hold_s=5)
+
+
+async def callback_talking_then_stopped(fake: FakeAsterisk, tmp_path: Path) -> str:
+    """A callback conversation under way when the router stops (SIGTERM); the patient's
+    leg."""
     fake.phone("PJSIP/op1001", "busy")
     fake.phone("*", "answer")
-    settings = CallbackSettings(poll_s=0.2, hold_s=5)
-    router = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=settings)
+    router = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=SETTINGS)
     await router.start()
     try:
         await missed_then_free(fake, router)
@@ -104,8 +104,17 @@ async def test_router_stopped_during_a_callback_conversation_leaves_it_up(
         await fake.until(lambda: fake.bridged(patient_leg))
     finally:
         await router.stop()
+    return patient_leg
+
+
+async def test_router_stopped_during_a_callback_conversation_leaves_it_up(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """Issue 13 item 5: a graceful stop leaves a callback conversation to Asterisk (and
+    a restart adopts it), as it does inbound calls."""
+    patient_leg = await callback_talking_then_stopped(fake, tmp_path)
     assert fake.bridged(patient_leg), "the stop hung up a callback conversation"
-    again = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=settings)
+    again = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=SETTINGS)
     await again.start()
     try:
         await fake.until(lambda: fake.requests("GET", "/bridges/cb-"))  # adopting it
