@@ -100,14 +100,7 @@ async def test_an_operator_who_answered_while_the_router_was_down_is_connected(
 ) -> None:
     """Issue 13 item 2, a kill at the moment of a ring: the answer came while nobody
     listened (its StasisStart was lost); the restarted router connects that operator."""
-    fake.phone("PJSIP/op1001", "manual")
-    fake.phone("PJSIP/op1002", "manual")
-    first = RouterUnderTest(fake, tmp_path)
-    await first.start()
-    caller = fake.caller_arrives(DID, "79990001122")
-    await fake.until(lambda: fake.world.originated)
-    endpoint, leg = fake.world.originated[0]
-    await first.stop()
+    caller, endpoint, leg = await stopped_while_ringing(fake, tmp_path)
     fake.answer(leg)  # nobody hears it
     second = RouterUnderTest(fake, tmp_path)
     await second.start()
@@ -127,14 +120,7 @@ async def test_an_operator_who_answered_while_the_router_was_down_is_connected(
 async def test_an_adopted_ring_that_rings_out_passes_to_the_next_operator(
     fake: FakeAsterisk, tmp_path: Path
 ) -> None:
-    fake.phone("PJSIP/op1001", "manual")
-    fake.phone("PJSIP/op1002", "manual")
-    first = RouterUnderTest(fake, tmp_path)
-    await first.start()
-    caller = fake.caller_arrives(DID, "79990001122")
-    await fake.until(lambda: fake.world.originated)
-    rung_endpoint, rung_leg = fake.world.originated[0]
-    await first.stop()
+    caller, rung_endpoint, rung_leg = await stopped_while_ringing(fake, tmp_path)
     second = RouterUnderTest(fake, tmp_path)
     await second.start()
     try:
@@ -150,3 +136,18 @@ async def test_an_adopted_ring_that_rings_out_passes_to_the_next_operator(
         assert second.call(caller)["outcome"] == "answered"
     finally:
         await second.stop()
+
+
+async def stopped_while_ringing(fake: FakeAsterisk, folder: Path) -> tuple[str, str, str]:
+    """A router rings an operator for a caller and is stopped (SIGTERM) meanwhile: the
+    caller, the endpoint rung and its leg, all left in Asterisk."""
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    first = RouterUnderTest(fake, folder)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    endpoint, leg = fake.world.originated[0]
+    await first.stop()  # SIGTERM: the call stays in Asterisk
+    assert fake.channel(caller).alive and not fake.in_fallback(caller)
+    return caller, endpoint, leg

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.engine.harness import DID, RouterUnderTest
-from tests.engine.steps import one_talking_one_waiting, talk_then_hang_up
+from tests.engine.steps import one_talking_one_waiting, talk_then_hang_up, while_socket_is_down
+from tests.engine.test_call_cleanup import stopped_while_ringing
 from tests.fakeari import FakeAsterisk
 
 pytestmark = pytest.mark.timeout(30)
@@ -65,11 +66,7 @@ async def test_socket_drop_while_waiting_the_call_goes_on(
     await router.start()
     try:
         first, second = await one_talking_one_waiting(fake)
-        fake.refuse_sockets = True
-        await fake.drop_socket()
-        fake.caller_hangs_up(first)  # its events are lost: nobody listens
-        fake.refuse_sockets = False
-        await fake.until(lambda: router.engine and router.engine.reconciler.runs >= 2)
+        await while_socket_is_down(fake, router, lambda: fake.caller_hangs_up(first))
         await talk_then_hang_up(fake, second)
         await router.flushed()
         assert router.call(first)["outcome"] == "answered"
@@ -103,15 +100,7 @@ async def test_socket_drop_while_the_operator_rings(
 async def test_router_stopped_while_ringing_restart_adopts(
     fake: FakeAsterisk, tmp_path: Path
 ) -> None:
-    fake.phone("PJSIP/op1001", "manual")
-    fake.phone("PJSIP/op1002", "manual")
-    first = RouterUnderTest(fake, tmp_path)
-    await first.start()
-    caller = fake.caller_arrives(DID, "79990001122")
-    await fake.until(lambda: fake.world.originated)
-    rung_endpoint, rung_leg = fake.world.originated[0]
-    await first.stop()  # SIGTERM: the call stays in Asterisk
-    assert fake.channel(caller).alive and not fake.in_fallback(caller)
+    caller, rung_endpoint, rung_leg = await stopped_while_ringing(fake, tmp_path)
     second = RouterUnderTest(fake, tmp_path)
     await second.start()
     try:
