@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.engine.harness import DID
+from collections.abc import Callable
+
+from tests.engine.harness import DID, RouterUnderTest
 from tests.fakeari import FakeAsterisk
 
 # Each REST request of an inbound call, in the order the engine makes them (method,
@@ -43,3 +45,17 @@ def rung_twice(fake: FakeAsterisk) -> list[str]:
     """Endpoints originated more than once (for one caller per scenario: a double ring)."""
     endpoints = [e for e, _ in fake.world.originated]
     return sorted({e for e in endpoints if endpoints.count(e) > 1})
+
+
+async def while_socket_is_down(
+    fake: FakeAsterisk, router: RouterUnderTest, happen: Callable[[], None]
+) -> None:
+    """`happen` while the router's event socket is down (its events are lost, as with a
+    real Asterisk); returns once the router has reconnected and reconciled."""
+    assert router.engine is not None
+    runs = router.engine.reconciler.runs
+    fake.refuse_sockets = True
+    await fake.drop_socket()
+    happen()
+    fake.refuse_sockets = False
+    await fake.until(lambda: router.engine and router.engine.reconciler.runs > runs)
