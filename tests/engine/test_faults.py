@@ -115,3 +115,18 @@ async def test_router_stopped_while_ringing_restart_adopts(
         assert len(fake.world.originated) == 1
     finally:
         await second.stop()
+
+
+async def test_originate_without_reply_leaves_no_operator_leg(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    """The originate's reply is lost but Asterisk dials anyway: the caller is handed to
+    the fallback and the leg the router could not see is hung up, not left ringing."""
+    fake.slow("POST", "^/channels$", delay=1.0, body_has="PJSIP/op")
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.in_fallback(caller))
+    await fake.until(lambda: fake.world.originated)  # Asterisk did dial, after the timeout
+    await fake.until(lambda: not fake.leftovers())
+    assert len(fake.world.originated) == 1
+    await router.flushed()
+    assert router.call(caller)["outcome"] == "failed"
