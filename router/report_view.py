@@ -3,13 +3,14 @@ period and options, read from the store, built by the pure core, shaped as one b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
 from router.domain.reports import CallGroup, Change, Report, build_report, compare
 from router.domain.reports.export import Section, section_rows
 from router.domain.reports.period import parse_period, previous
+from router.domain.reports.staffing import Goal, staffing
 from router.storage.store import Store
 
 
@@ -58,3 +59,19 @@ async def section_body(store: Store, query: ReportQuery, section: Section) -> di
         body.update(previous_start=before[0].isoformat(), previous_end=before[1].isoformat())
     body["rows"] = section_rows(report, section, changes)
     return body
+
+
+async def staffing_body(
+    store: Store, query: ReportQuery, goal_level: float, patience_s: float | None
+) -> dict[str, Any]:
+    """Operators needed per hour of the week (hours with calls or someone on duty)."""
+    data = await store.reports.period(*query.period)
+    goal = Goal(query.sl_target_s, goal_level)
+    rows = staffing(data.calls, query.period, query.tz, goal, data.spans, patience_s)
+    return {
+        "section": "staffing",
+        "start": query.period[0].isoformat(),
+        "end": query.period[1].isoformat(),
+        "goal": {"target_s": goal.target_s, "level": goal.level},
+        "rows": [asdict(r) for r in rows if r.calls_per_hour or r.on_duty],
+    }

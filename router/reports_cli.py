@@ -1,6 +1,6 @@
-"""`clinic-router report calls|operators|misses|compare`: the reports of a period from the
-database of `router.yaml`, as a table, CSV or JSON (`--format json` prints what
-`GET /api/reports/<section>` returns).
+"""`clinic-router report calls|operators|misses|compare` and `clinic-router staffing`: the
+reports of a period from the database of `router.yaml`, as a table, CSV or JSON
+(`--format json` prints what `GET /api/reports/<section>` returns).
 
 Exit codes: 0 done, 2 bad arguments or the database cannot be opened.
 """
@@ -20,19 +20,33 @@ from router.domain.reports.export import SECTIONS, to_csv, to_table
 from router.domain.reports.period import PeriodError
 from router.http.json_io import json_default
 from router.patients_cli import zone
-from router.report_view import ReportQuery, section_body
+from router.report_view import ReportQuery, section_body, staffing_body
 from router.storage.store import Store
 
 
 def add_report_parser(subparsers: Any, default_config: str) -> None:
-    """Add `report` to the `clinic-router` sub-commands (`run_report` handles it)."""
+    """Add `report` and `staffing` to the `clinic-router` sub-commands (`run_report`)."""
     parser = subparsers.add_parser("report", help="calls, operators, misses for a period")
     parser.add_argument("section", choices=SECTIONS, help="compare: against the period before")
+    _period_options(parser, default_config)
+    parser.add_argument("--by", choices=CALL_GROUPS, help="calls: one row per line, queue, day…")
+    staff = subparsers.add_parser(
+        "staffing", help="operators needed per hour of the week (Erlang C and A)"
+    )
+    _period_options(staff, default_config)
+    staff.add_argument(
+        "--goal", type=float, default=0.8, help="share to answer within the target (0.8)"
+    )
+    staff.add_argument(
+        "--patience", type=float, metavar="S", help="mean patience, s (default: measured)"
+    )
+
+
+def _period_options(parser: Any, default_config: str) -> None:
     parser.add_argument(
         "--from", dest="start", help="first day (2026-11-30) or time; default 7 days ago"
     )
     parser.add_argument("--to", dest="end", help="last day (whole) or end time; default now")
-    parser.add_argument("--by", choices=CALL_GROUPS, help="calls: one row per line, queue, day…")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--tz", help="zone of days and hours (default console.timezone)")
     parser.add_argument(
@@ -51,12 +65,13 @@ async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) 
     if tz is None:
         print(f"--tz {tz_name!r}: unknown time zone (e.g. Europe/Moscow)", file=sys.stderr)
         return 2
-    if args.sl_target is not None and not 0 < args.sl_target <= 3600:
-        print("--sl-target must be 1..3600 seconds", file=sys.stderr)
+    problem = _option_problem(args)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     try:
         query = ReportQuery.parse(
-            args.start, args.end, tz, datetime.now(UTC), by=args.by,
+            args.start, args.end, tz, datetime.now(UTC), by=getattr(args, "by", None),
             sl_target_s=args.sl_target or settings.console.service_level_s,
             overdue_after_s=settings.console.callback_overdue_min * 60,
         )  # fmt: skip
@@ -65,11 +80,25 @@ async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) 
         return 2
 
     async def command(store: Store) -> int:
-        body = await section_body(store, query, args.section)
+        if args.command == "staffing":
+            body = await staffing_body(store, query, args.goal, args.patience)
+        else:
+            body = await section_body(store, query, args.section)
         out.write(_render(body, args.format))
         return 0
 
     return await with_store(settings, command)
+
+
+def _option_problem(args: argparse.Namespace) -> str | None:
+    if args.sl_target is not None and not 0 < args.sl_target <= 3600:
+        return "--sl-target must be 1..3600 seconds"
+    if args.command == "staffing":
+        if not 0 < args.goal < 1:
+            return "--goal must be a share between 0 and 1 (0.8: 80 %)"
+        if args.patience is not None and args.patience <= 0:
+            return "--patience must be a positive number of seconds"
+    return None
 
 
 def _render(body: dict[str, Any], form: str) -> str:

@@ -3,7 +3,8 @@
 
 Query: `from`, `to` (a date is a whole local day; a time without offset is local), `tz`,
 `by` (calls: line, queue, day, hour, hour_of_week), `sl_target` (seconds), `format=csv`
-for a spreadsheet. Errors use the API's one JSON shape.
+for a spreadsheet. `GET /api/reports/staffing` (as `clinic-router staffing`) also takes
+`goal` and `patience`. Errors use the API's one JSON shape.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
@@ -20,7 +22,7 @@ from router.domain.reports.export import SECTIONS, Section, to_csv
 from router.domain.reports.period import PeriodError
 from router.http.errors import ApiError
 from router.http.json_io import json_response
-from router.report_view import ReportQuery, section_body
+from router.report_view import ReportQuery, section_body, staffing_body
 from router.storage.store import Store
 
 _SECTION = "/api/reports/{section:" + "|".join(SECTIONS) + "}"
@@ -52,6 +54,7 @@ def add_report_routes(
     defaults: ReportDefaults | None = None,
 ) -> None:
     app[REPORTS] = _Reports(store, clock, defaults or ReportDefaults())
+    app.router.add_get("/api/reports/staffing", get_staffing)
     app.router.add_get(_SECTION, get_report)
 
 
@@ -60,12 +63,44 @@ async def get_report(request: web.Request) -> web.Response:
     section: Section = request.match_info["section"]  # type: ignore[assignment]
     query = _query(request, reports)
     body = await section_body(reports.store, query, section)
+    return _respond(request, body, section, query)
+
+
+async def get_staffing(request: web.Request) -> web.Response:
+    """Operators needed per hour of the week: `goal` (share, default 0.8) answered within
+    `sl_target`; `patience` (s) replaces the measured mean patience."""
+    reports = request.app[REPORTS]
+    query = _query(request, reports)
+    goal = _number(request, "goal", 0.8, 0.0, 1.0) or 0.8  # never None: it has a default
+    patience = _number(request, "patience", None, 0.0, 86400.0)
+    body = await staffing_body(reports.store, query, goal, patience)
+    return _respond(request, body, "staffing", query)
+
+
+def _number(
+    request: web.Request, name: str, default: float | None, above: float, upto: float
+) -> float | None:
+    """An optional number in (`above`, `upto`]; else a 400 naming the parameter."""
+    if name not in request.query:
+        return default
+    try:
+        value = float(request.query[name])
+    except ValueError:
+        value = above
+    if not above < value <= upto:
+        raise _bad(name, f"{name} must be a number above {above:g}, at most {upto:g}")
+    return value
+
+
+def _respond(
+    request: web.Request, body: dict[str, Any], name: str, query: ReportQuery
+) -> web.Response:
     if request.query.get("format", "json") == "csv":
-        name = f"{section}-{query.period[0]:%Y%m%d}-{query.period[1]:%Y%m%d}.csv"
+        filename = f"{name}-{query.period[0]:%Y%m%d}-{query.period[1]:%Y%m%d}.csv"
         return web.Response(
             text=to_csv(body["rows"]),
             content_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
     return json_response(body)
 
@@ -81,14 +116,7 @@ def _query(request: web.Request, reports: _Reports) -> ReportQuery:
     by = q.get("by")
     if by is not None and by not in CALL_GROUPS:
         raise _bad("by", f"by must be one of {', '.join(CALL_GROUPS)}")
-    target = d.sl_target_s
-    if "sl_target" in q:
-        try:
-            target = float(q["sl_target"])
-        except ValueError:
-            target = -1.0
-        if not 0 < target <= 3600:
-            raise _bad("sl_target", "sl_target must be a number of seconds, 1..3600")
+    target = _number(request, "sl_target", d.sl_target_s, 0.0, 3600.0) or d.sl_target_s
     try:
         return ReportQuery.parse(
             q.get("from"), q.get("to"), tz, reports.clock(), by=by,

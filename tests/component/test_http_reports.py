@@ -113,3 +113,17 @@ async def test_needs_the_token_and_a_known_section(base: str) -> None:
     assert status == 401
     status, body, _ = await _get(f"{base}/api/reports/everything")
     assert status == 404 and body["error_id"] == "not_found"
+
+
+async def test_staffing(base: str) -> None:
+    status, body, _ = await _get(f"{base}/api/reports/staffing?{DAY}&goal=0.9&patience=90")
+    assert status == 200
+    assert body["goal"] == {"target_s": 20.0, "level": 0.9}
+    # Tuesday 10:00 and 11:00 had one call each: 1 call an hour, 22 s talk.
+    assert [(r["key"], r["calls_per_hour"], r["patience_s"]) for r in body["rows"]] == [
+        ("Tue 10", 1.0, 90.0),
+        ("Tue 11", 1.0, 90.0),
+    ]
+    assert body["rows"][0]["erlang_c_agents"] == 1 and body["rows"][0]["on_duty"] is None
+    status, body, _ = await _get(f"{base}/api/reports/staffing?goal=1.5")
+    assert status == 400 and body["details"] == {"parameter": "goal"}

@@ -21,6 +21,10 @@ T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 
 
 def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
+    return _cli_command("report", *args, db_url=db_url)
+
+
+def _cli_command(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
@@ -29,7 +33,7 @@ def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
     }
     settings = str(REPO / "config" / "router.yaml")
     return subprocess.run(
-        [sys.executable, "-m", "router", "report", *args, "--config", settings],
+        [sys.executable, "-m", "router", *args, "--config", settings],
         capture_output=True,
         text=True,
         timeout=60,
@@ -122,3 +126,14 @@ def test_a_bad_period_is_one_line_and_exit_2(db_url: str) -> None:
     ]
     empty = _cli("calls", "--from", "2026-12-02", "--to", "2026-12-01", db_url=db_url)
     assert empty.returncode == 2 and "the period is empty" in empty.stderr
+
+
+def test_staffing_table(db_url: str) -> None:
+    done = _cli_command("staffing", *DAY, "--goal", "0.8", db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("staffing 2026-12-01T00:00:00+03:00")
+    assert lines[1].split()[:4] == ["key", "hours", "calls_per_hour", "handle_s"]
+    assert [line.split()[:3] for line in lines[2:]] == [["Tue", "10", "1"], ["Tue", "11", "1"]]
+    bad = _cli_command("staffing", "--goal", "80", db_url=db_url)
+    assert bad.returncode == 2 and "--goal must be a share" in bad.stderr

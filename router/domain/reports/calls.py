@@ -129,7 +129,7 @@ def group_key(group: CallGroup, tz: tzinfo) -> Callable[[CallRecord], str]:
         return lambda c: c.started_at.astimezone(tz).strftime("%Y-%m-%d")
     if group == "hour":
         return lambda c: c.started_at.astimezone(tz).strftime("%Y-%m-%d %H:00%z")
-    return lambda c: _hour_of_week(c.started_at.astimezone(tz))
+    return lambda c: hour_of_week(c.started_at.astimezone(tz))
 
 
 def _miss_key(group: CallGroup, tz: tzinfo) -> Callable[[MissRecord], str]:
@@ -161,7 +161,7 @@ def calls_by(
         order[k] = min(order.get(k, m.missed_at), m.missed_at)
     keys = sorted(order, key=lambda k: (order[k], k) if group in ("day", "hour") else (k, k))
     if group == "hour_of_week":
-        keys = sorted(order, key=_week_order)
+        keys = sorted(order, key=week_order)
     return [
         call_figures(k, grouped.get(k, []), missed.get(k, []), sl_targets, default_sl_s)
         for k in keys
@@ -171,11 +171,11 @@ def calls_by(
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _hour_of_week(local: datetime) -> str:
+def hour_of_week(local: datetime) -> str:
     # Not strftime("%a"): that follows the process locale.
     return f"{_DAYS[local.weekday()]} {local.hour:02d}"
 
 
-def _week_order(key: str) -> tuple[int, str]:
+def week_order(key: str) -> tuple[int, str]:
     day, _, hour = key.partition(" ")
     return (_DAYS.index(day) if day in _DAYS else 7, hour)

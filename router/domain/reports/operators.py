@@ -69,7 +69,7 @@ def operators_report(
         if task.worked_by and task.closed_at and start <= task.closed_at < end:
             tally[task.worked_by].callbacks += 1
     for s in spans or ():
-        seconds = _overlap(s, start, end)
+        seconds = overlap_s(s, start, end)
         if s.state == WRAP_UP:
             tally[s.operator_id].wrap_up += seconds
         elif s.state == PAUSED and seconds > 0:
@@ -78,7 +78,7 @@ def operators_report(
     return sorted(rows, key=_worst_first)
 
 
-def _overlap(span: StateSpan, start: datetime, end: datetime) -> float:
+def overlap_s(span: StateSpan, start: datetime, end: datetime) -> float:
     stop = min(span.end or end, end)
     return max(0.0, (stop - max(span.start, start)).total_seconds())
 
