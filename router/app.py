@@ -18,6 +18,7 @@ from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
 from router.console.app import PREFIX, build_console, console_deps, live_feed, screen_pop
 from router.crm.client import CrmClient, CrmConfig
+from router.doctor.startup import log_pbx_problems
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
 from router.engine.callback_dispatch import CallbackDispatcher
@@ -176,6 +177,10 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 watcher = tasks.create_task(rules.watch(), name="rules watcher")
                 if dispatcher is not None:
                     dispatching = tasks.create_task(dispatcher.run(), name="callbacks")
+                # doctor's checks, logged once as warnings; they never hold up a call
+                pbx_checks = tasks.create_task(
+                    log_pbx_problems(settings, rules.current, session), name="PBX checks"
+                )
 
                 async def reload_on_sighup() -> None:
                     await rules.reload("SIGHUP")
@@ -191,6 +196,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 events.cancel()
                 stopper.cancel()
                 watcher.cancel()
+                pbx_checks.cancel()
                 if dispatcher is not None:
                     dispatching.cancel()
                 await engine.stop()
