@@ -6,11 +6,14 @@ and to match a number a patient reads out, too little to be copied off a wall sc
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 WITHHELD = "withheld"
 
 
+@lru_cache(maxsize=8192)  # a wallboard masks the same few hundred numbers every snapshot
 def mask_number(e164: str | None) -> str:
     """The masked form of an E.164 number; `withheld` for none, `***` for non-E.164 text
     (a raw caller ID may be anything, so it is never shown)."""

@@ -16,6 +16,9 @@ from router.domain.masking import show_number
 from router.domain.operators import Presence
 
 DEFAULT_SL_TARGET_S = 20.0
+# Rows of waiting callers listed (every caller still counts in the queues' figures): a
+# wall screen shows no more, and each snapshot is sent to every open page.
+WAITING_ROWS = 100
 NO_QUEUE = "(no queue)"
 
 
@@ -93,8 +96,9 @@ class Wallboard:
     queues: tuple[QueueRow, ...]
     lines: tuple[QueueRow, ...]  # today's figures per line (calls record the line)
     operators: tuple[OperatorRow, ...]
-    waiting: tuple[WaitingRow, ...]
+    waiting: tuple[WaitingRow, ...]  # the first WAITING_ROWS in serving order
     callbacks: CallbackCounts = field(default_factory=CallbackCounts)
+    waiting_total: int = 0
     sl_target_s: float = DEFAULT_SL_TARGET_S
 
 
@@ -130,8 +134,9 @@ def summarise(
             )
             for op in sorted(operators, key=lambda o: o.id)
         ),
-        waiting=waiting_rows,
+        waiting=waiting_rows[:WAITING_ROWS],
         callbacks=callbacks or CallbackCounts(),
+        waiting_total=len(waiting_rows),
         sl_target_s=sl_target_s,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from router.domain.operators import Presence
 from router.domain.wallboard import (
     NO_QUEUE,
+    WAITING_ROWS,
     CallbackCounts,
     CallOfToday,
     OperatorInput,
@@ -68,3 +69,10 @@ def test_equal_inputs_make_equal_boards() -> None:
     # The feed sends a board only when it differs from the last one sent.
     assert summarise([OLGA], []) == summarise([OLGA], [])
     assert summarise([OLGA], []) != summarise([IVAN], [])
+
+
+def test_the_list_of_waiting_callers_is_capped_but_every_caller_counts() -> None:
+    waiting = [WaitingInput(f"c{n}", float(n), "paid", (), None) for n in range(WAITING_ROWS + 5)]
+    board = summarise([], waiting)
+    assert len(board.waiting) == WAITING_ROWS and board.waiting_total == WAITING_ROWS + 5
+    assert board.queues[0].waiting == WAITING_ROWS + 5
