@@ -23,7 +23,7 @@ RULES = """
 skills: {paid: Paid}
 operators:
   - {id: op1001, name: Anna, endpoint: PJSIP/op1001, skills: {paid: 4}}
-  - {id: op1002, name: Maria, endpoint: PJSIP/op1002}
+  - {id: op1002, name: Maria, endpoint: PJSIP/op1002, skills: {paid: 2}}
 lines:
   - {id: moscow, numbers: ["74952232222"], routes: main}
 routes:

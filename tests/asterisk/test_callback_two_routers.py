@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 OPERATORS = ("op1001", "op1002", "op1003", "op1004")
-MARIA = "  - {id: op1002, name: Maria, endpoint: PJSIP/op1002}\n"
+MARIA = "  - {id: op1002, name: Maria, endpoint: PJSIP/op1002, skills: {paid: 2}}\n"
 RULES_4 = RULES.replace(
     MARIA,
     MARIA
