@@ -4,8 +4,9 @@ Uses the system's Asterisk when ``asterisk`` is on PATH, otherwise a Debian sid 
 built once with debootstrap (see rootfs.py) and run with chroot. Either way Asterisk
 reads only the config the sandbox generates (sandbox_config.py), in its own etc dir.
 
-``up`` on a sandbox that is already up rewrites the config (including the current
-dialplan/clinic-router.conf) and runs ``core reload``: calls in progress survive.
+``up`` on a sandbox that is already up rewrites the config (including the dialplan the
+product's generator renders, router/asterisk_config) and runs ``core reload``: calls in
+progress survive.
 Use ``restart_asterisk`` for a fresh Asterisk (``core restart now``).
 """
 
@@ -30,7 +31,6 @@ from sip_test_harness.processes import alive, command_line, terminate_group, wai
 from sip_test_harness.prompts import install_prompts
 from sip_test_harness.sandbox_config import (
     AMI_PORT,
-    DIALPLAN_FILE,
     HOST,
     HTTP_PORT,
     SIP_PORT,
@@ -102,7 +102,8 @@ class Sandbox:
             "system" if chosen == "system" or (chosen == "auto" and system_asterisk) else "chroot"
         )
         base_root = root.resolve() if root else default_root()
-        self.dialplan = dialplan or REPO / "dialplan" / DIALPLAN_FILE
+        # None: the product's generated dialplan (router/asterisk_config)
+        self.dialplan = dialplan
         self.ari = AriAccess()
         self._progress = progress
         if self.mode == "chroot":
@@ -252,14 +253,16 @@ class Sandbox:
         return None
 
     def write_config(self) -> None:
-        """(Re)write every config file, with the current dialplan/clinic-router.conf."""
-        try:
-            dialplan = self.dialplan.read_text()
-        except OSError as exc:
-            raise SandboxError(f"cannot read the dialplan {self.dialplan}: {exc}") from exc
+        """(Re)write every config file, with the generated dialplan (or `dialplan`'s file)."""
+        dialplan = None
+        if self.dialplan is not None:
+            try:
+                dialplan = self.dialplan.read_text()
+            except OSError as exc:
+                raise SandboxError(f"cannot read the dialplan {self.dialplan}: {exc}") from exc
         for directory in self.layout.dirs:
             self._host(directory).mkdir(parents=True, exist_ok=True)
-        files = render_configs(self.layout, dialplan, self._indications())
+        files = render_configs(self.layout, self._indications(), dialplan)
         etc = self._host(self.layout.etc_dir)
         for name, text in files.items():
             tmp = etc / f".{name}.tmp"

@@ -11,6 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from router.asterisk_config.render import (
+    FALLBACK_QUEUE,
+    PbxPlan,
+    render_ari,
+    render_dialplan,
+    render_fallback_queue,
+    render_http,
+)
+
 ARI_USER = "clinic-router"
 ARI_PASSWORD = "clinic-router-secret"  # sandbox only; never reuse on a real PBX
 HOST = "127.0.0.1"
@@ -31,8 +40,10 @@ BENCH_CALLER_PORTS = tuple(range(5091, 5100))
 BENCH_QUEUE = "bench"
 BENCH_ARI_APP = "bench-minimal"
 PATIENTS_PORT = 5080
-FALLBACK_QUEUE = "clinic-router-fallback"
-DIALPLAN_FILE = "clinic-router.conf"
+# The dialplan and the fallback queue come from the product's generator
+# (router/asterisk_config, `clinic-router asterisk-config`), included like on a PBX.
+DIALPLAN_FILE = "clinic-router-extensions.conf"
+QUEUE_FILE = "clinic-router-queues.conf"
 
 
 def operator_port(name: str) -> int:
@@ -64,27 +75,43 @@ class AsteriskLayout:
         return (self.etc_dir, self.run_dir, self.log_dir, self.spool_dir, self.db_dir)
 
 
-def render_configs(layout: AsteriskLayout, dialplan: str, indications: str) -> dict[str, str]:
+SANDBOX_PLAN = PbxPlan(
+    ari_user=ARI_USER,
+    ari_password=ARI_PASSWORD,
+    http_bindaddr=HOST,
+    http_port=HTTP_PORT,
+    endpoints=tuple(f"PJSIP/{name}" for name in OPERATORS),
+)
+
+
+def render_configs(
+    layout: AsteriskLayout, indications: str, dialplan: str | None = None
+) -> dict[str, str]:
     """Return every config file of the sandbox, keyed by file name.
 
-    ``dialplan`` is the project's dialplan/clinic-router.conf (included by
-    extensions.conf); ``indications`` is the package's indications.conf, copied as is
-    because without it ``tone:ring`` fails (ari-facts §9).
+    The clinic-router parts (HTTP, the ARI user, the dialplan, the fallback queue) are
+    rendered by the product's generator for the sandbox's operators and included the way
+    `clinic-router asterisk-config --apply` includes them on a PBX; ``dialplan`` replaces
+    the generated dialplan (an experiment's own). ``indications`` is the package's
+    indications.conf, copied as is because without it ``tone:ring`` fails (ari-facts §9).
     """
     return {
         "asterisk.conf": _asterisk_conf(layout),
         "modules.conf": _MODULES_CONF,
         "logger.conf": _LOGGER_CONF,
         "http.conf": _HTTP_CONF,
+        "clinic-router-http.conf": render_http(SANDBOX_PLAN),
         "ari.conf": _ari_conf(layout.channelvars),
+        "clinic-router-ari.conf": render_ari(SANDBOX_PLAN),
         "manager.conf": _MANAGER_CONF,
         "rtp.conf": f"[general]\nrtpstart = {RTP_PORTS[0]}\nrtpend = {RTP_PORTS[1]}\n",
         "indications.conf": indications,
         "musiconhold.conf": _musiconhold_conf(layout.moh_dir),
-        "queues.conf": _queues_conf(OPERATORS) + _BENCH_QUEUE_CONF,
+        "queues.conf": _QUEUES_CONF + _BENCH_QUEUE_CONF,
+        QUEUE_FILE: render_fallback_queue(SANDBOX_PLAN.endpoints, SANDBOX_PLAN.ring_timeout_s),
         "pjsip.conf": render_pjsip_conf(),
         "extensions.conf": _EXTENSIONS_CONF + _BENCH_EXTENSIONS,
-        DIALPLAN_FILE: dialplan,
+        DIALPLAN_FILE: render_dialplan(SANDBOX_PLAN.endpoints) if dialplan is None else dialplan,
     }
 
 
@@ -128,24 +155,22 @@ dateformat = %F %T.%3q
 messages.log => notice,warning,error,verbose(3),dtmf
 """
 
-_HTTP_CONF = f"""[general]
-enabled = yes
-bindaddr = {HOST}
-bindport = {HTTP_PORT}
+# The address and port come from the generated file, merged into [general] with (+)
+_HTTP_CONF = """[general]
+enabled = no
+
+#include clinic-router-http.conf
 """
 
 
 def _ari_conf(channelvars: Sequence[str]) -> str:
     vars_line = f"channelvars = {','.join(channelvars)}\n" if channelvars else ""
     return f"""[general]
-enabled = yes
+enabled = no
 pretty = no
 {vars_line}
-[{ARI_USER}]
-type = user
-read_only = no
-password = {ARI_PASSWORD}
-password_format = plain
+; the ARI user (and enabled = yes) from the generator, merged into [general] with (+)
+#include clinic-router-ari.conf
 """
 
 
@@ -172,26 +197,12 @@ directory = {moh_dir}
 """
 
 
-def _queues_conf(members: Sequence[str]) -> str:
-    lines = [
-        "[general]",
-        "persistentmembers = no",
-        "",
-        f"[{FALLBACK_QUEUE}]",
-        "; used only when no router claims a call (dialplan [clinic-router-fallback])",
-        "strategy = rrmemory",
-        "timeout = 15",
-        "retry = 1",
-        "ringinuse = no",
-        "autofill = yes",
-        "announce-frequency = 0",
-        "; nobody reachable (every phone unqualified): go on to the message at once instead",
-        "; of waiting 120 s; busy operators still count as members worth waiting for",
-        "joinempty = unavailable,invalid",
-        "leavewhenempty = unavailable,invalid",
-    ]
-    lines += [f"member => PJSIP/{name}" for name in members]
-    return "\n".join(lines) + "\n"
+_QUEUES_CONF = f"""[general]
+persistentmembers = no
+
+; the fallback queue [{FALLBACK_QUEUE}], members from the operators (the generator)
+#include {QUEUE_FILE}
+"""
 
 
 _ENDPOINT_TEMPLATE = f"""[clinic-endpoint](!)
@@ -290,7 +301,7 @@ writeprotect = yes
 
 [globals]
 
-; the project's dialplan, copied from dialplan/{DIALPLAN_FILE} at every 'sandbox up'
+; the product's dialplan, rendered by router/asterisk_config at every 'sandbox up'
 #include {DIALPLAN_FILE}
 
 ; sandbox-only helpers (never part of a clinic's PBX)

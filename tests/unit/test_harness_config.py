@@ -6,6 +6,7 @@ import configparser
 import re
 from pathlib import Path
 
+from router.asterisk_config.render import render_dialplan
 from sip_test_harness.sandbox_config import (
     OPERATORS,
     AsteriskLayout,
@@ -31,7 +32,7 @@ def sections(text: str) -> list[tuple[str, dict[str, list[str]]]]:
 
 
 def test_every_file_is_rendered() -> None:
-    files = render_configs(AsteriskLayout(), "; dialplan", "[general]\n")
+    files = render_configs(AsteriskLayout(), "[general]\n", "; dialplan")
     assert {
         "asterisk.conf",
         "modules.conf",
@@ -45,25 +46,37 @@ def test_every_file_is_rendered() -> None:
         "queues.conf",
         "pjsip.conf",
         "extensions.conf",
-        "clinic-router.conf",
+        "clinic-router-extensions.conf",
+        "clinic-router-queues.conf",
+        "clinic-router-http.conf",
+        "clinic-router-ari.conf",
     } == set(files)
-    assert files["clinic-router.conf"] == "; dialplan"
-    assert "#include clinic-router.conf" in files["extensions.conf"]
+    assert files["clinic-router-extensions.conf"] == "; dialplan"
+    assert "#include clinic-router-extensions.conf" in files["extensions.conf"]
+    for host in ("queues", "http", "ari"):
+        assert f"#include clinic-router-{host}.conf" in files[f"{host}.conf"]
     assert "astetcdir => /etc/asterisk.clinic" in files["asterisk.conf"]
 
 
+def test_sandbox_dialplan_is_the_generated_one() -> None:
+    files = render_configs(AsteriskLayout(), "")
+    assert files["clinic-router-extensions.conf"] == render_dialplan(
+        [f"PJSIP/{name}" for name in OPERATORS]
+    )
+
+
 def test_ports_and_credentials_follow_the_contract() -> None:
-    files = render_configs(AsteriskLayout(), "", "")
+    files = render_configs(AsteriskLayout(), "")
     http = configparser.ConfigParser()
-    http.read_string(files["http.conf"])
+    http.read_string(files["clinic-router-http.conf"].replace("[general](+)", "[general]"))
     assert (http["general"]["bindaddr"], http["general"]["bindport"]) == ("127.0.0.1", "8088")
-    ari = dict(sections(files["ari.conf"]))
+    ari = dict(sections(files["clinic-router-ari.conf"]))
     assert ari["clinic-router"]["password"] == ["clinic-router-secret"]
     manager = dict(sections(files["manager.conf"]))
     assert manager["general"]["port"] == ["5038"]
     assert manager["clinic-router"]["secret"] == ["clinic-router-secret"]
     assert "rtpstart = 20000" in files["rtp.conf"] and "rtpend = 23999" in files["rtp.conf"]
-    queue = dict(sections(files["queues.conf"]))["clinic-router-fallback"]
+    queue = dict(sections(files["clinic-router-queues.conf"]))["clinic-router-fallback"]
     assert queue["member"] == [f"PJSIP/{name}" for name in OPERATORS]
     assert queue["timeout"] == ["15"]
 
@@ -119,7 +132,8 @@ def test_dialplan_follows_the_contract() -> None:
     assert steps == ["Set", "Set", "Set", "Ringing", "Queue", "Dial", "Playback", "Hangup"]
     answered = "clinic-router-fallback-answered"
     assert f"Queue(clinic-router-fallback,t,,,120,,{answered}\\,${{CHANNEL}})" in fallback.group(1)
-    assert f"Dial(PJSIP/op1001,30,U({answered}^${{CHANNEL}}))" in fallback.group(1)
+    operators = "&".join(f"PJSIP/{name}" for name in OPERATORS)
+    assert f"Dial({operators},30,U({answered}^${{CHANNEL}}))" in fallback.group(1)
     assert "Set(CHANNEL(hangup_handler_push)=clinic-router-fallback-end,s,1)" in fallback.group(1)
     assert "FILTER(0-9+,${EXTEN})" in fallback.group(1)
 
