@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     from router.users_cli import add_users_parser
 
     add_users_parser(sub, DEFAULT_CONFIG)
+
+    from router.asterisk_config.cli import add_asterisk_config_parser
+
+    add_asterisk_config_parser(sub, DEFAULT_CONFIG)
+
+    from router.asterisk_config.prompts_cli import add_prompts_parser
+    from router.doctor.cli import add_doctor_parser
+
+    add_doctor_parser(sub, DEFAULT_CONFIG)
+    add_prompts_parser(sub, DEFAULT_CONFIG)
     return parser
 
 
@@ -82,6 +92,18 @@ def main(argv: list[str] | None = None) -> int:
         from router.config.check import run_check
 
         return run_check(args.path, args.format)
+    if args.command == "asterisk-config":
+        from router.asterisk_config.cli import run_asterisk_config
+
+        return run_asterisk_config(args)
+    if args.command == "doctor":
+        from router.doctor.cli import run_doctor
+
+        return asyncio.run(run_doctor(args))
+    if args.command == "prompts":
+        from router.asterisk_config.prompts_cli import run_prompts
+
+        return asyncio.run(run_prompts(args))
     # Only `run` talks to Asterisk and serves the API; the other commands use the database.
     settings = _load_settings_or_exit(args.config, secrets=args.command == "run")
     if args.command == "run":
