@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from router.domain.miss_target import MissTarget
@@ -37,12 +38,18 @@ class LiveCall(Protocol):
 
 
 @dataclass(frozen=True)
-class LiveSource:
+class LiveSource:  # not slotted: cached_property keeps the clock offset
     board: OperatorBoard
     room: WaitingRoom
     calls: Callable[[], Iterable[LiveCall]]
     epoch: Callable[[], float]  # wall clock, for the page
     mono: Callable[[], float]  # the waiting room's clock
+
+    @cached_property
+    def clock_offset(self) -> float:
+        """Wall clock minus the room's clock, taken once: taken per snapshot, its jitter
+        would make every snapshot differ and each be sent to every page."""
+        return round(self.epoch() - self.mono(), 3)
 
     def operators(self) -> list[OperatorInput]:
         by_operator = self.calls_by_operator()
@@ -87,7 +94,7 @@ class LiveSource:
         """Callers waiting for an operator, in serving order (callback attempts waiting
         for an operator of their own are not callers and are left out)."""
         live = {call.id: call for call in self.calls()}
-        offset = self.epoch() - self.mono()
+        offset = self.clock_offset
         found = []
         for waiting in self.room.in_serving_order():
             call = live.get(waiting.id)

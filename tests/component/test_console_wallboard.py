@@ -3,9 +3,11 @@ and waiting room (the calls are plain values: the engine is not running here).""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from console_support import (
     Caller,
     Clock,
@@ -95,3 +97,19 @@ async def test_whole_numbers_for_the_roles_the_settings_name(tmp_path: Path) -> 
                 assert "+79161234567" in await page.text()
             async with supervisor.get(f"{console.base}/console/wallboard") as page:
                 assert "+79161234567" not in await page.text()
+
+
+async def test_a_board_nothing_changed_is_not_sent_again(live: Live) -> None:
+    feed = live.console.deps.require_feed()
+    _wait(live, Caller("c-4", "+79161234567"), "general")
+    async with feed.watch(False) as frames:
+        first = await frames.get()
+        # Several of the feed's periodic looks later (every 0.25 s), still nothing new.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await frames.get()
+        live.board.set("op1001", Presence.AVAILABLE)
+        async with asyncio.timeout(1.0):
+            second = await frames.get()
+    assert first is not None and second is not None
+    assert second.generation > first.generation
