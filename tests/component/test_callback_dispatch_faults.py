@@ -260,3 +260,19 @@ async def test_a_task_nobody_free_may_take_does_not_hold_up_the_next(setup: Setu
     assert second.state == "claimed"  # went ahead, to the desk
     await until(lambda: setup.asterisk.seen("GET", "/ari/endpoints/PJSIP/op1003"), 3)
     assert setup.asterisk.seen("GET", "/ari/endpoints/PJSIP/op1001") == []
+
+
+async def test_a_stop_while_the_patient_rings_leaves_both_legs_for_the_next_start(
+    setup: Setup,
+) -> None:
+    task_id = await a_task(setup.store)
+    await setup.dispatcher.resume()
+    await setup.dispatcher.tick()
+    await until(lambda: len(setup.asterisk.originated()) == 2, 5)  # the patient rings
+    for task in setup.tasks:  # what Engine.stop does on SIGTERM
+        task.cancel()
+    await asyncio.gather(*setup.tasks, return_exceptions=True)
+    assert setup.asterisk.seen("DELETE", "/ari/channels/") == []  # nobody hung up
+    assert len(setup.asterisk.channels) == 2
+    task = await setup.store.callbacks.get(task_id)
+    assert task is not None and (task.state, task.attempt_stage) == ("claimed", "patient")
