@@ -236,6 +236,7 @@ class _Walk:
             f" {target.wait_s} s for them, then next",
             operator=op_id,
             presence=str(status.presence),
+            wait_s=target.wait_s,  # the what-if replay waits as long (domain/replay)
         )
         return target.otherwise
 
@@ -281,6 +282,11 @@ class _Walk:
             "queue",
             f"queue {queue.id}: nobody available within max_wait_s {queue.max_wait_s}",
             queue=queue.id,
+            # What the what-if replay needs to wait in this queue as the live router does.
+            max_wait_s=queue.max_wait_s,
+            priority=queue.priority,
+            strategy=queue.strategy,
+            skills=list(queue.skills),
         )
         if queue.at_max_wait is not None:
             return queue.at_max_wait

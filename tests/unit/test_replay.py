@@ -1,0 +1,118 @@
+"""The what-if replay on hand-computed scenarios: who is answered when, and by whom."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from router.domain.calendar import Calendar
+from router.domain.callback_policy import CallbackPolicy
+from router.domain.journey import RoutingWorld, plan_journey
+from router.domain.operators import Operator, OperatorStatus, Presence
+from router.domain.queue_steps import Queue, QueueStep
+from router.domain.replay.model import Arrival, OperatorModel, ReplaySettings, replay
+from router.domain.replay.plan import Plan, Wait, waits_of
+from router.domain.routing import CallerFacts, Condition, QueueTarget, Route, RoutesTarget
+
+T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+CFG = ReplaySettings(T0, seed=7, ring_timeout_s=20)
+ANY = Wait("queue q", 0, 300, ((0.0, frozenset({"op1", "op2", "op3"})),))
+PLAN = Plan((ANY,), "no_operator", True)
+
+
+def op(op_id: str, **kw: object) -> OperatorModel:
+    values: dict[str, object] = {"answer_s": (2.0,), "handle_s": (100.0,), **kw}
+    return OperatorModel(Operator(op_id, op_id, f"PJSIP/{op_id}"), **values)  # type: ignore[arg-type]
+
+
+def always(_op: str, _t: float) -> bool:
+    return True
+
+
+def s(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_two_operators_three_callers() -> None:
+    arrivals = [
+        Arrival("c1", 0, PLAN),
+        Arrival("c2", 1, PLAN),
+        Arrival("c3", 2, PLAN, patience_s=50),
+    ]
+    c1, c2, c3 = replay(arrivals, [op("op1"), op("op2")], always, CFG)
+    # Both idle since 0: op1 first (ties by id), op2 next; each rings 2 s, talks 100 s.
+    assert (c1.operator_id, c1.answered_at, c1.ended_at) == ("op1", s(2), s(102))
+    assert (c2.operator_id, c2.answered_at, c2.ended_at) == ("op2", s(3), s(103))
+    # c3 waits from 2 s; nobody frees before its patience (50 s) runs out.
+    assert (c3.outcome, c3.facts.abandoned, c3.ended_at) == ("abandoned", "waiting", s(52))
+    assert c3.facts.waiting_at == s(2) and c3.facts.queue == "queue q"
+    # One more operator on the roster: c3 is answered at once.
+    *_, c3 = replay(arrivals, [op("op1"), op("op2"), op("op3")], always, CFG)
+    assert (c3.outcome, c3.operator_id, c3.answered_at) == ("answered", "op3", s(4))
+
+
+def test_a_ring_let_ring_out_goes_to_the_next_operator() -> None:
+    ops = [op("op1", no_answer=1.0), op("op2")]
+    [c1] = replay([Arrival("c1", 0, PLAN)], ops, always, CFG)
+    # op1 rings 20 s for nothing, then op2 answers 2 s later.
+    assert (c1.operator_id, c1.facts.first_ring_at, c1.answered_at) == ("op2", s(0), s(22))
+
+
+def test_the_caller_hangs_up_while_it_rings() -> None:
+    ops = [op("op1", no_answer=1.0)]
+    [c1] = replay([Arrival("c1", 0, PLAN, patience_s=5)], ops, always, CFG)
+    assert (c1.facts.abandoned, c1.ended_at) == ("ringing", s(5))
+
+
+def test_max_wait_then_the_rules_end_and_the_roster() -> None:
+    short = Plan((Wait("queue q", 0, 30, ((0.0, frozenset({"op1"})),)),), "callback", True)
+    off_first_hour = lambda op_id, t: t >= 3600  # noqa: E731
+    [c1, c2] = replay(
+        [Arrival("c1", 0, short), Arrival("c2", 3590, short)],
+        [op("op1")],
+        off_first_hour,
+        CFG,
+    )
+    assert (c1.outcome, c1.ended_at) == ("callback", s(30))  # nobody on duty: the rules' end
+    assert (c2.outcome, c2.answered_at) == ("answered", s(3602))  # op1 comes at 3600 s
+
+
+def test_menu_abandons_and_menus_time_are_kept() -> None:
+    arrivals = [
+        Arrival("m", 0, PLAN, menu_abandon_s=7),
+        Arrival("k", 10, PLAN, reach_s=15, known=True, line="moscow"),
+    ]
+    m, k = replay(arrivals, [op("op1")], always, CFG)
+    assert (m.outcome, m.facts.abandoned, m.ended_at) == ("abandoned", "menu", s(7))
+    assert (k.facts.waiting_at, k.answered_at, k.known, k.line) == (s(25), s(27), True, "moscow")
+
+
+def test_the_same_seed_gives_the_same_day() -> None:
+    ops = [op("op1", answer_s=(1.0, 4.0, 9.0), handle_s=(60.0, 200.0), no_answer=0.3), op("op2")]
+    arrivals = [Arrival(f"c{i}", 13.0 * i, PLAN, patience_s=90) for i in range(60)]
+    first = replay(arrivals, ops, always, CFG)
+    assert first == replay(arrivals, ops, always, CFG)
+    other = replay(arrivals, ops, always, ReplaySettings(T0, seed=8))
+    assert first != other
+    assert {r.outcome for r in first} == {"answered", "abandoned"}
+
+
+def test_waits_come_from_the_rules_walk() -> None:
+    ops = tuple(Operator(i, i, f"PJSIP/{i}", skills={k: 1}) for i, k in
+                (("op1", "dms"), ("op2", "oms"), ("op3", "dms")))  # fmt: skip
+    queue = Queue("dms", (QueueStep(0, ("dms",), 1), QueueStep(30, (), 1)), max_wait_s=120,
+                  priority=2)  # fmt: skip
+    world = RoutingWorld(
+        {"main": (Route("all", Condition(), QueueTarget("dms")),)},
+        {}, {"dms": queue}, {"c": Calendar("c")}, ops, CallbackPolicy(),
+    )  # fmt: skip
+    busy = {o.id: OperatorStatus(o, Presence.ON_CALL) for o in ops}
+    facts = CallerFacts(now=T0, line="main")
+
+    plan = waits_of(plan_journey(world, facts, RoutesTarget("main"), busy))
+    [wait] = plan.waits
+    assert (wait.label, wait.priority, wait.max_wait_s) == ("queue dms", 2, 120.0)
+    assert wait.eligible_at(0) == {"op1", "op3"} and wait.eligible_at(45) == {"op1", "op2", "op3"}
+    assert wait.changes_after(0) == 30 and wait.changes_after(30) is None
+    assert (plan.end, plan.task) == ("no_operator", True)
+    assert math.isinf(Arrival("x", 0, plan).patience_s)
