@@ -103,9 +103,10 @@ class RouterProcess:
         """PID of the router process while started."""
         return self.proc.pid if self.proc is not None else None
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "router", *args],
+            input=stdin,
             env=self.env,
             capture_output=True,
             text=True,

@@ -1,0 +1,61 @@
+"""Browser tests of the console: Debian's chromium driven by Playwright, a router with
+console users, and helpers to sign in and to keep screenshots for the docs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from playwright.async_api import Browser, Page, async_playwright
+
+from sip_test_harness.router_process import REPO, RouterProcess
+
+PASSWORD = "browser-test-password"
+# Set to a folder (e.g. docs/images) to keep the screenshots the tests take there.
+SCREENSHOTS_ENV = "CLINIC_ROUTER_SCREENSHOTS"
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Headless Debian chromium (installed by sip_test_harness/install-deps.sh); the
+    Playwright package downloads no browser of its own."""
+    path = shutil.which("chromium")
+    assert path, "no chromium: run `make deps` (sip_test_harness/install-deps.sh)"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=path, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def add_user(router: RouterProcess, name: str, role: str, operator: str | None = None) -> None:
+    args = ["users", "add", name, "--role", role, "--password-stdin"]
+    if operator:
+        args += ["--operator", operator]
+    done = router.cli(*args, "--config", str(router.config), stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+
+
+def console_url(router: RouterProcess, path: str = "") -> str:
+    return f"http://127.0.0.1:{router.port}/console/{path}"
+
+
+async def sign_in(page: Page, router: RouterProcess, name: str, path: str = "") -> None:
+    """Open `path`, be sent to the sign-in form, sign in, and come back to `path`."""
+    await page.goto(console_url(router, path))
+    await page.fill("input[name=username]", name)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if folder:
+        target = REPO / folder if not Path(folder).is_absolute() else Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(target / f"{name}.png"), full_page=True)

@@ -1,0 +1,236 @@
+"""The console in a real browser against calls placed into the sandbox: sign-in and
+roles, and the wallboard following the waiting room live."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page
+
+from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sipp import Behaviour, Phones, place_call
+from tests.asterisk.console_browser import (
+    add_user,
+    chromium,
+    console_url,
+    screenshot,
+    sign_in,
+)
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
+
+DID = "74952232222"
+RULES = """
+skills: {paid: Paid}
+operators:
+  - {id: op1001, name: Anna, endpoint: PJSIP/op1001, team: front, skills: {paid: 3}}
+  - {id: op1002, name: Maria, endpoint: PJSIP/op1002, team: front, skills: {paid: 3}}
+lines:
+  - {id: moscow, numbers: ["74952232222"], branch: moscow, routes: main}
+routes:
+  main:
+    - name: everyone
+      then: {queue: paid}
+queues:
+  paid:
+    max_wait_s: 60
+    steps: [{after_s: 0, skills: [paid]}]
+"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def router(
+    sandbox: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RouterProcess]:
+    folder: Path = tmp_path_factory.mktemp("console")
+    rules = folder / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    proc = RouterProcess(folder, rules=rules)
+    add_user(proc, "anna", "operator", "op1001")
+    add_user(proc, "sam", "supervisor")
+    add_user(proc, "ada", "admin")
+    await proc.start()
+    try:
+        yield proc
+    finally:
+        await proc.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+async def set_state(router: RouterProcess, op: str, state: str, reason: str | None = None) -> None:
+    body: dict[str, str] = {"state": state}
+    if reason:
+        body["reason"] = reason
+    status, answer = await router.request("PUT", f"/api/operators/{op}/state", body)
+    assert status == 200, answer
+
+
+async def test_signed_out_is_sent_to_sign_in_and_an_operator_gets_403(
+    router: RouterProcess, page: Page
+) -> None:
+    await page.goto(console_url(router, "wallboard"))
+    assert page.url.endswith("/console/signin?next=/console/wallboard")
+    await sign_in(page, router, "anna", "wallboard")
+    assert "403" in await page.inner_text("h1")
+    response = await page.goto(console_url(router, "wallboard"))
+    assert response is not None and response.status == 403
+
+
+async def test_a_form_without_its_csrf_token_is_refused(router: RouterProcess, page: Page) -> None:
+    await page.goto(console_url(router, "signin"))
+    await page.evaluate("document.querySelector('input[name=csrf_token]').remove()")
+    await page.fill("input[name=username]", "sam")
+    await page.fill("input[name=password]", "whatever-it-is")
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
+    assert "CSRF" in await page.inner_text("main")
+
+
+async def _appeared_at(page: Page, selector: str) -> float:
+    """Epoch seconds at which the page first showed `selector` (a MutationObserver set
+    up before the change, so the time is the browser's, not this test's polling)."""
+    at = await page.evaluate(
+        """(sel) => window.__seen && window.__seen[sel]""", selector
+    )
+    assert at, f"{selector} never seen"
+    return float(at) / 1000
+
+
+async def _watch(page: Page, selector: str) -> None:
+    await page.evaluate(
+        """(sel) => {
+          window.__seen = window.__seen || {};
+          const mark = () => {
+            if (!window.__seen[sel] && document.querySelector(sel)) {
+              window.__seen[sel] = performance.timeOrigin + performance.now();
+            }
+          };
+          new MutationObserver(mark).observe(document.body, {subtree: true, childList: true});
+          mark();
+        }""",
+        selector,
+    )
+
+
+async def test_a_waiting_caller_shows_within_a_second_and_goes_when_answered(
+    router: RouterProcess, page: Page
+) -> None:
+    for op in ("op1001", "op1002"):
+        await set_state(router, op, "paused", "meeting")
+    await sign_in(page, router, "sam", "wallboard")
+    assert page.url.endswith("/console/wallboard")
+    behaviours = {"op1001": Behaviour("answer", hold=30), "op1002": Behaviour("answer")}
+    async with Phones(behaviours) as phones:
+        row = "tr[data-call]"
+        await _watch(page, row)
+        call = asyncio.create_task(place_call("79161234567", DID, hangup_after=10, timeout=40))
+        try:
+            await page.wait_for_selector(row, timeout=10_000)
+            shown_at = await _appeared_at(page, row)
+            html = await page.content()
+            assert "+7 916 ***-**-67" in html and "79161234567" not in html
+            await screenshot(page, "console-wallboard")
+            calls = await router.wait_calls(1, ended=False)
+            waited = [e for e in calls[0]["journey"] if e["kind"] == "waiting"]
+            assert waited, calls[0]["journey"]
+            event_at = datetime.fromisoformat(waited[0]["at"]).timestamp()
+            assert 0 <= shown_at - event_at < 1.0, (shown_at, event_at)
+            await set_state(router, "op1001", "available")
+            answered = time.monotonic()
+            await page.wait_for_selector(row, state="detached", timeout=10_000)
+            await page.wait_for_selector(
+                "[data-operator=op1001][data-state=on_call]", timeout=5_000
+            )
+            assert time.monotonic() - answered < 10
+        finally:
+            result = await call
+        assert result.ok, result.describe()
+        assert phones.report()["op1001"].answered == 1
+
+
+def import_patients(router: RouterProcess, rows: list[str]) -> None:
+    csv = router.workdir / "patients.csv"
+    header = "patient_id,name,phones,assigned_operator,tags,birth_year\n"
+    csv.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    done = router.cli("patients", "import", str(csv), "--config", str(router.config))
+    assert done.returncode == 0, done.stderr
+
+
+async def test_the_card_shows_while_the_phone_rings_and_pause_stops_calls(
+    router: RouterProcess, page: Page
+) -> None:
+    import_patients(
+        router,
+        ["p-1,Ivan Orlov,+79161110001,op1002,dms,1970", "p-2,Maria Orlova,+79161110001,,,2012"],
+    )
+    await set_state(router, "op1001", "available")
+    await set_state(router, "op1002", "paused", "meeting")
+    await sign_in(page, router, "anna")
+    assert page.url.endswith("/console/operator/op1001")
+    behaviours = {
+        "op1001": Behaviour("answer", answer_after=6, hold=3),
+        "op1002": Behaviour("answer", hold=3),
+    }
+    async with Phones(behaviours) as phones:
+        # A shared phone: the caller is first asked which patient (5 s without a key).
+        call = asyncio.create_task(place_call("79161110001", DID, hangup_after=25, timeout=60))
+        try:
+            card = await page.wait_for_selector("[data-card][data-stage=ringing]", timeout=40_000)
+            assert card is not None
+            ringing = phones.report()["op1001"]
+            assert ringing.invites == 1 and ringing.answered == 0  # still ringing
+            text = await card.inner_text()
+            assert "Ivan Orlov" in text and "Maria Orlova" in text and "same phone" in text
+            assert "+79161110001" in text  # the operator on the call sees it whole
+            await screenshot(page, "console-operator-card")
+        finally:
+            first = await call
+        assert first.ok, first.describe()
+        await page.wait_for_selector("[data-state=available]", timeout=15_000)
+        await page.select_option("form.pause select[name=reason]", "lunch")
+        await page.click("button[data-action=pause]")
+        await page.wait_for_selector("section.my-state[data-state=paused]", timeout=5_000)
+        assert "lunch" in await page.inner_text("section.my-state")
+        api = await router.get("/api/operators")
+        anna = next(o for o in api["operators"] if o["id"] == "op1001")
+        assert (anna["state"], anna["reason"]) == ("paused", "lunch")
+        await set_state(router, "op1002", "available")
+        second = await place_call("79990000077", DID, hangup_after=4, timeout=40)
+        assert second.ok, second.describe()
+        report = phones.report()
+        assert report["op1001"].invites == 1  # paused from the page: not rung again
+        assert report["op1002"].answered == 1
+
+
+async def test_the_rules_page_simulates_a_call(router: RouterProcess, page: Page) -> None:
+    await sign_in(page, router, "ada", "rules")
+    assert await page.inner_text("[data-version]")
+    await page.fill("input[name=line]", DID)
+    await page.fill("input[name=caller]", "+79161110001")
+    await page.click("form.simulate button[type=submit]")
+    output = await page.wait_for_selector("pre.simulate-output", timeout=10_000)
+    assert output is not None
+    text = await output.inner_text()
+    assert "queue paid" in text or "paid" in text, text
+    await screenshot(page, "console-rules")
