@@ -14,6 +14,7 @@ replies, duplicated events. It never replaces the real-Asterisk tier.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -35,6 +36,8 @@ class FakeAsterisk:
         self.refuse_sockets = False  # answer the WebSocket handshake with 503 (booting)
         self._sockets: dict[web.WebSocketResponse, web.Request] = {}
         self._runner: web.AppRunner | None = None
+        self._in_flight = 0
+        self._last_reply = 0.0
         self.port = 0
 
     # -- life cycle ------------------------------------------------------------------------
@@ -78,7 +81,15 @@ class FakeAsterisk:
         self.world.log.append((request.method, request.path_qs.removeprefix("/ari")))
         if request.headers.get("Authorization") != ACCESS.authorization():
             return web.json_response({"message": "Authentication required"}, status=401)
-        return await handler(request)
+        if request.path == "/ari/events":  # the socket lives on: not a request under way
+            return await handler(request)
+        self._in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            self._in_flight -= 1
+            self._last_reply = time.monotonic()
+            self.world.changed()
 
     @web.middleware
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -215,6 +226,11 @@ class FakeAsterisk:
             if c.alive and c.location in ("stasis", "ringing") and c.app
         ]
         return left
+
+    def quiet(self, for_s: float = 0.1) -> bool:
+        """No request under way, and none answered for `for_s`: the router is waiting for
+        events (e.g. done adopting what it found)."""
+        return self._in_flight == 0 and time.monotonic() - self._last_reply >= for_s
 
     def requests(self, method: str, path_part: str) -> list[str]:
         return [p for m, p in self.world.log if m == method and path_part in p]
