@@ -85,6 +85,8 @@ def test_moh_contexts_and_queue() -> None:
     drift = checks.queue_finding(["PJSIP/op1001"], ["PJSIP/101"])
     assert drift.detail == "missing PJSIP/101; not in the rules PJSIP/OP1001"
     assert checks.queue_finding(["PJSIP/101"], ["PJSIP/101"]).status == "ok"
+    extra = checks.queue_finding(["PJSIP/101", "PJSIP/102"], ["PJSIP/101"])
+    assert extra.status == "warn" and extra.detail == "not in the rules PJSIP/102"
 
 
 def test_checklist_shows_problems_with_fixes_and_counts() -> None:
