@@ -116,3 +116,57 @@ def test_waits_come_from_the_rules_walk() -> None:
     assert wait.changes_after(0) == 30 and wait.changes_after(30) is None
     assert (plan.end, plan.task) == ("no_operator", True)
     assert math.isinf(Arrival("x", 0, plan).patience_s)
+
+
+def test_roster_shifts_and_past_midnight() -> None:
+    from zoneinfo import ZoneInfo
+
+    from router.domain.replay.roster import RosterError, roster_duty, roster_from
+
+    roster = roster_from(
+        {"shifts": [
+            {"operators": ["op1"], "days": ["mon"], "from": "09:00", "to": "18:00"},
+            {"operators": ["op2"], "days": ["sun"], "from": "22:00", "to": "06:00"},
+        ]}
+    )  # fmt: skip
+    msk = ZoneInfo("Europe/Moscow")
+    monday9 = datetime(2026, 11, 30, 9, 0, tzinfo=msk)
+    assert roster.on_duty("op1", monday9) and not roster.on_duty("op1", monday9.replace(hour=18))
+    assert roster.on_duty("op2", monday9.replace(hour=5)) and not roster.on_duty("op2", monday9)
+    duty = roster_duty(roster, monday9 - timedelta(hours=1), msk)
+    assert (duty("op1", 3599), duty("op1", 3600)) == (False, True)
+    try:
+        roster_from({"shifts": [{"operators": ["op1"], "days": ["mon"], "from": "9", "to": "x"}]})
+    except RosterError as exc:
+        assert str(exc) == "shifts[0].from: a time like \"09:00\", not '9'"
+    else:
+        raise AssertionError("a bad time was accepted")
+
+
+def test_arrivals_patience_and_operator_models() -> None:
+    import random
+
+    from router.domain.replay.inputs import arrival, hours_on_duty, operator_models
+    from router.domain.reports import CallRecord, JourneyFacts, RingRecord
+
+    gave_up = CallRecord("a", s(0), "abandoned", ended_at=s(50),
+                         facts=JourneyFacts("queue q", s(10), None, False, "waiting"))  # fmt: skip
+    served = CallRecord("b", s(60), "answered", answered_at=s(80), ended_at=s(200),
+                        operator_id="op1", facts=JourneyFacts("queue q", s(70)))  # fmt: skip
+    menu = CallRecord("c", s(90), "abandoned", ended_at=s(96),
+                      facts=JourneyFacts(None, None, None, False, "menu"))  # fmt: skip
+    rnd = random.Random(1)
+    a = arrival(gave_up, PLAN, T0, 100.0, rnd)
+    assert (a.at_s, a.reach_s, a.patience_s) == (0.0, 10.0, 40.0)  # observed
+    b = arrival(served, PLAN, T0, 100.0, rnd)
+    assert b.patience_s > 10.0 and b.reach_s == 10.0  # at least the 10 s waited, plus a draw
+    assert math.isinf(arrival(served, PLAN, T0, None, rnd).patience_s)  # nobody gave up
+    assert arrival(menu, PLAN, T0, 100.0, rnd).menu_abandon_s == 6.0
+    rings = [RingRecord("b", "op1", s(70), "answered", 4000),
+             RingRecord("x", "op1", s(75), "no_answer", 20000),
+             RingRecord("y", "op1", s(76), "cancelled", 1000)]  # fmt: skip
+    ops = [Operator("op1", "1", "PJSIP/1"), Operator("op2", "2", "PJSIP/2", wrap_up_s=15)]
+    m1, m2 = operator_models(ops, rings, [served], None, (T0, s(3600)), 5.0)
+    assert (m1.answer_s, m1.no_answer, m1.handle_s, m1.wrap_up_s) == ((4.0,), 0.5, (120.0,), 5.0)
+    assert (m2.answer_s, m2.no_answer, m2.wrap_up_s) == ((4.0,), 0.0, 15)  # everyone's, own wrap
+    assert hours_on_duty(None, rings, (T0, s(7200))) == {("op1", 0)}

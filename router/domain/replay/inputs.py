@@ -1,0 +1,112 @@
+"""The replay's inputs from a period's report rows: arrivals with their patience, the
+operators' answer delays, ring-out shares and handle times, and who was on duty."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from router.domain.operators import Operator
+from router.domain.replay.model import Arrival, OperatorModel
+from router.domain.replay.plan import Plan
+from router.domain.reports.operators import overlap_s
+from router.domain.reports.records import CallRecord, RingRecord, StateSpan
+from router.domain.reports.staffing import ON_DUTY
+
+
+def arrival(
+    call: CallRecord, plan: Plan, start: datetime, mean_patience_s: float | None, rnd: random.Random
+) -> Arrival:
+    """A recorded call as an arrival. Patience: observed for a caller who gave up while
+    waiting or ringing; for the others only a lower bound is known (they waited that long
+    and were answered), so it is that plus an exponential draw of the measured mean
+    (memoryless patience), or unbounded when nobody gave up in the period."""
+    f = call.facts
+    at_s = (call.started_at - start).total_seconds()
+    end = call.ended_at or call.answered_at
+    if f.abandoned == "menu" and end is not None:
+        return Arrival(call.id, at_s, plan, menu_abandon_s=_secs(call.started_at, end),
+                       known=call.known, line=call.line)  # fmt: skip
+    reach = _secs(call.started_at, f.waiting_at) if f.waiting_at else 0.0
+    patience = math.inf
+    if f.waiting_at is not None:
+        waited = _secs(f.waiting_at, call.answered_at or end or f.waiting_at)
+        if f.abandoned in ("waiting", "ringing"):
+            patience = waited
+        elif mean_patience_s:
+            patience = waited + rnd.expovariate(1 / mean_patience_s)
+    return Arrival(call.id, at_s, plan, reach, patience, None, None, call.known, call.line)
+
+
+def operator_models(
+    operators: Sequence[Operator],
+    rings: Iterable[RingRecord],
+    calls: Iterable[CallRecord],
+    spans: Sequence[StateSpan] | None,
+    period: tuple[datetime, datetime],
+    default_wrap_up_s: float,
+) -> list[OperatorModel]:
+    """Each operator as the period saw them; one never rung gets everyone's figures."""
+    answer: dict[str, list[float]] = defaultdict(list)
+    counts: dict[str, list[str | None]] = defaultdict(list)
+    for r in rings:
+        counts[r.operator_id].append(r.result)
+        if r.result == "answered" and r.duration_ms is not None:
+            answer[r.operator_id].append(r.duration_ms / 1000)
+    talks: dict[str, list[float]] = defaultdict(list)
+    for c in calls:
+        if c.operator_id and c.answered_at and c.ended_at:
+            talks[c.operator_id].append(_secs(c.answered_at, c.ended_at))
+    wraps: dict[str, float] = defaultdict(float)
+    for s in spans or ():
+        if s.state == "wrap_up":
+            wraps[s.operator_id] += overlap_s(s, *period)
+    all_answer = tuple(x for v in answer.values() for x in v) or (3.0,)
+    all_talk = tuple(x for v in talks.values() for x in v) or (180.0,)
+    models = []
+    for op in operators:
+        results = counts.get(op.id, [])
+        tries = len(results) - results.count("cancelled")
+        out = results.count("no_answer") + results.count("busy")
+        done = len(talks.get(op.id, ()))
+        wrap = wraps[op.id] / done if spans is not None and done else None
+        models.append(
+            OperatorModel(
+                op,
+                tuple(answer.get(op.id, ())) or all_answer,
+                out / tries if tries else 0.0,
+                tuple(talks.get(op.id, ())) or all_talk,
+                wrap if wrap is not None else (op.wrap_up_s or default_wrap_up_s),
+            )
+        )
+    return models
+
+
+def hours_on_duty(
+    spans: Sequence[StateSpan] | None,
+    rings: Iterable[RingRecord],
+    period: tuple[datetime, datetime],
+) -> set[tuple[str, int]]:
+    """(operator, hour from the period's start) pairs they were on duty in, as it
+    happened: from the state history, or, without one, the hours their phone was rung."""
+    hours: set[tuple[str, int]] = set()
+    base = period[0].timestamp()
+    if spans is None:
+        for r in rings:
+            hours.add((r.operator_id, int((r.started_at.timestamp() - base) // 3600)))
+        return hours
+    for s in spans:
+        if s.state not in ON_DUTY:
+            continue
+        first = max(0, int((s.start.timestamp() - base) // 3600))
+        stop = min(s.end or period[1], period[1]).timestamp()
+        last = int((stop - base - 1e-6) // 3600)
+        hours.update((s.operator_id, h) for h in range(first, last + 1))
+    return hours
+
+
+def _secs(a: datetime, b: datetime) -> float:
+    return max(0.0, (b - a).total_seconds())

@@ -1,0 +1,184 @@
+"""`clinic-router replay --from … --to … [--rules NEW.yaml] [--roster ROSTER.yaml]`: the
+period's recorded calls as they happened, replayed with the current rules and operators
+(the model's own error), and replayed with the new rules and/or roster, side by side.
+
+Exit codes: 0 done, 2 bad arguments, rules or roster, or the database cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from router.cli_store import with_store
+from router.config.errors import ConfigError
+from router.config.rules import Rules, load_rules
+from router.config.settings import Settings
+from router.domain.journey import last_resort, plan_journey
+from router.domain.operators import OperatorStatus, Presence
+from router.domain.replay.inputs import arrival, hours_on_duty, operator_models
+from router.domain.replay.model import Arrival, Duty, ReplaySettings, replay
+from router.domain.replay.plan import Plan, waits_of
+from router.domain.replay.roster import RosterError, duty_by_hours, roster_duty, roster_from
+from router.domain.reports import CallRecord, ReportData
+from router.domain.reports.calls import CallFigures, call_figures
+from router.domain.reports.export import to_csv, to_table
+from router.domain.reports.period import PeriodError, parse_period
+from router.domain.reports.report import calls_json
+from router.domain.reports.staffing import estimate_patience
+from router.domain.routing import RoutesTarget, Target
+from router.engine.facts import caller_facts
+from router.patients_cli import zone
+from router.storage.models import PatientRecord
+from router.storage.replay_rows import menu_keys, patient_ids
+from router.storage.store import Store
+
+COMPARED = (
+    "offered", "answered", "abandoned", "no_operator", "callback_promised",
+    "service_level", "asa_s", "wait_p50_s", "wait_p90_s", "wait_max_s", "talk_avg_s",
+)  # fmt: skip
+
+
+def add_replay_parser(subparsers: Any, default_config: str) -> None:
+    parser = subparsers.add_parser("replay", help="what-if: replay a period with new rules/roster")
+    parser.add_argument("--from", dest="start", required=True, help="first day or time")
+    parser.add_argument("--to", dest="end", required=True, help="last day (whole) or end time")
+    parser.add_argument("--rules", help="the rules to try (default: only the current rules)")
+    parser.add_argument("--roster", help="who is on duty when (default: as it happened)")
+    parser.add_argument("--seed", type=int, default=16, help="same seed, same replay")
+    parser.add_argument("--tz", help="zone of days and the roster (default console.timezone)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument("--config", default=default_config, help="settings (router.yaml)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    current: Rules
+    new: Rules | None
+    duty: Duty | None  # from --roster; None: as it happened
+    tz: tzinfo
+    period: tuple[datetime, datetime]
+
+
+async def run_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    try:
+        inputs = _inputs(args, settings)
+    except (ConfigError, RosterError, PeriodError, OSError, yaml.YAMLError) as exc:
+        lines = [i.format() for i in exc.issues] if isinstance(exc, ConfigError) else [str(exc)]
+        print("\n".join(lines), file=sys.stderr)
+        return 2
+
+    async def command(store: Store) -> int:
+        rows = await _compare(store, settings, inputs, args.seed)
+        out.write(_render(rows, inputs, args.format))
+        return 0
+
+    return await with_store(settings, command)
+
+
+def _inputs(args: argparse.Namespace, settings: Settings) -> _Inputs:
+    tz = zone(args.tz or settings.console.timezone)
+    if tz is None:
+        raise PeriodError(f"--tz {args.tz!r}: unknown time zone (e.g. Europe/Moscow)")
+    period = parse_period(args.start, args.end, tz, datetime.now(UTC))
+    current = load_rules(settings.routing.rules)
+    new = load_rules(args.rules) if args.rules else None
+    duty = None
+    if args.roster:
+        roster = roster_from(yaml.safe_load(Path(args.roster).read_text(encoding="utf-8")))
+        duty = roster_duty(roster, period[0], tz)
+    return _Inputs(current, new, duty, tz, period)
+
+
+async def _compare(
+    store: Store, settings: Settings, inputs: _Inputs, seed: int
+) -> list[dict[str, Any]]:
+    start, end = inputs.period
+    data = await store.reports.period(start, end)
+    keys = await menu_keys(store.db, start, end)
+    records = await _patients(store, await patient_ids(store.db, start, end))
+    as_was = duty_by_hours(hours_on_duty(data.spans, data.rings, inputs.period))
+    columns = {
+        "as_happened": calls_json(call_figures("as_happened", data.calls)),
+        "replayed_current": calls_json(
+            _run(inputs.current, as_was, data, keys, records, settings, inputs, seed)
+        ),
+    }
+    if inputs.new is not None or inputs.duty is not None:
+        rules = inputs.new or inputs.current
+        new = _run(rules, inputs.duty or as_was, data, keys, records, settings, inputs, seed)
+        columns["replayed_new"] = calls_json(new)
+    return [{"figure": k, **{name: col[k] for name, col in columns.items()}} for k in COMPARED]
+
+
+def _run(
+    rules: Rules,
+    duty: Duty,
+    data: ReportData,
+    keys: dict[str, list[str | None]],
+    records: dict[str, PatientRecord],
+    settings: Settings,
+    inputs: _Inputs,
+    seed: int,
+) -> CallFigures:
+    rnd = random.Random(seed)
+    patience = estimate_patience(data.calls)
+    busy = {op.id: OperatorStatus(op, Presence.ON_CALL) for op in rules.operators}
+    arrivals: list[Arrival] = []
+    for call in sorted(data.calls, key=lambda c: (c.started_at, c.id)):
+        plan = _plan(rules, call, busy, keys.get(call.id, []), records, settings)
+        arrivals.append(arrival(call, plan, inputs.period[0], patience, rnd))
+    models = operator_models(
+        rules.operators, data.rings, data.calls, data.spans, inputs.period,
+        settings.routing.wrap_up_s,
+    )  # fmt: skip
+    cfg = ReplaySettings(inputs.period[0], seed, settings.routing.ring_timeout_s)
+    replayed: list[CallRecord] = replay(arrivals, models, duty, cfg)
+    return call_figures("replayed", replayed)
+
+
+def _plan(
+    rules: Rules,
+    call: CallRecord,
+    busy: dict[str, OperatorStatus],
+    keys: list[str | None],
+    records: dict[str, PatientRecord],
+    settings: Settings,
+) -> Plan:
+    line = rules.line(call.line)
+    record = records.get(call.id)
+    facts = caller_facts(rules, line, record, call.started_at)
+    wait = settings.routing.unrouted_max_wait_s
+    start: Target = RoutesTarget(line.routes) if line else last_resort(wait)
+    journey = plan_journey(rules.world(), facts, start, busy, keys, unrouted_max_wait_s=wait)
+    return waits_of(journey)
+
+
+async def _patients(store: Store, ids: dict[str, str]) -> dict[str, PatientRecord]:
+    """Today's patient records (the replay's facts are as the store knows them now)."""
+    found: dict[str, PatientRecord] = {}
+    cache: dict[str, PatientRecord | None] = {}
+    for call_id, patient_id in ids.items():
+        if patient_id not in cache:
+            cache[patient_id] = await store.patients.get(patient_id)
+        record = cache[patient_id]
+        if record is not None:
+            found[call_id] = record
+    return found
+
+
+def _render(rows: list[dict[str, Any]], inputs: _Inputs, form: str) -> str:
+    start, end = (t.isoformat() for t in inputs.period)
+    if form == "json":
+        return json.dumps({"start": start, "end": end, "rows": rows}, indent=2) + "\n"
+    if form == "csv":
+        return to_csv(rows)
+    return f"replay {start} .. {end}\n" + to_table(rows)

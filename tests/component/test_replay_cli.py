@@ -1,0 +1,99 @@
+"""`clinic-router replay` over a recorded morning: as it happened, replayed with the
+current rules and operators, and with a roster that puts everyone on duty."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from router.storage import Store
+from router.storage.models import CallRow
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
+EVERYONE = """shifts:
+  - operators: [op1001, op1002, op1003, op1004, op1005, op1006, op1007, op1008]
+    days: [mon, tue, wed, thu, fri, sat, sun]
+    from: "00:00"
+    to: "23:59"
+"""
+
+
+def _replay(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
+        "CLINIC_ROUTER_API_TOKEN": "token-0123456789abcdef",
+        "CLINIC_ROUTER_DB_URL": db_url,
+    }
+    settings = str(REPO / "config" / "router.yaml")
+    command = [sys.executable, "-m", "router", "replay", *args, "--config", settings]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, **env}
+    )
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path) -> str:
+    """Six unknown callers on the Moscow line 10 s apart; op1001 and op1002 (the only ones
+    rung, so the only ones on duty) answer the first two in 3 s and talk 297 s; the other
+    four give up after 30 s of waiting."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
+    store = await Store.open(url, migrate=True)
+    try:
+        for i in range(6):
+            cid, start = f"c{i}", T0 + timedelta(seconds=10 * i)
+            row = CallRow(cid, "clinic-router", f"+7916000000{i}", "+74952232222", start)
+            await store.calls.create(row)
+            await store.calls.update(cid, line="moscow")
+            waiting = start + timedelta(seconds=5)
+            await store.calls.append_event(cid, "waiting", {"for": "queue general"}, waiting)
+            if i < 2:
+                op, answered = f"op100{i + 1}", waiting + timedelta(seconds=3)
+                await store.calls.record_ring_attempt(
+                    call_id=cid, operator_id=op, channel_id=None, started_at=waiting,
+                    ended_at=answered, result="answered",
+                )  # fmt: skip
+                await store.calls.update(
+                    cid, answered_at=answered, ended_at=waiting + timedelta(seconds=300),
+                    outcome="answered", operator_id=op,
+                )  # fmt: skip
+            else:
+                end = waiting + timedelta(seconds=30)
+                await store.calls.update(cid, ended_at=end, outcome="abandoned")
+    finally:
+        await store.close()
+    return url
+
+
+DAY = ("--from", "2026-11-30", "--to", "2026-11-30", "--tz", "Europe/Moscow")
+
+
+def test_replay_side_by_side(db_url: str, tmp_path: Path) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(EVERYONE, encoding="utf-8")
+    done = _replay(*DAY, "--roster", str(roster), "--format", "json", db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    rows = {r["figure"]: r for r in json.loads(done.stdout)["rows"]}
+    for figure in ("offered", "answered", "abandoned", "service_level", "wait_max_s"):
+        # The model's own error on this morning: none.
+        assert rows[figure]["replayed_current"] == rows[figure]["as_happened"], figure
+    assert (rows["answered"]["as_happened"], rows["abandoned"]["as_happened"]) == (2, 4)
+    # Everyone on duty: more of the six are answered (those the rules make eligible).
+    assert rows["answered"]["replayed_new"] > 2
+    assert rows["offered"]["replayed_new"] == 6
+    again = _replay(*DAY, "--roster", str(roster), "--format", "json", db_url=db_url)
+    assert again.stdout == done.stdout  # seeded: the same replay
+
+
+def test_a_bad_roster_is_one_line_and_exit_2(db_url: str, tmp_path: Path) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("shifts:\n  - operators: [op1001]\n    days: [monday]\n", encoding="utf-8")
+    done = _replay(*DAY, "--roster", str(roster), db_url=db_url)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "shifts[0]: give exactly days, from, operators, to"
