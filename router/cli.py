@@ -79,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_doctor_parser(sub, DEFAULT_CONFIG)
     add_prompts_parser(sub, DEFAULT_CONFIG)
+
+    from router.reports_cli import add_report_parser
+
+    add_report_parser(sub, DEFAULT_CONFIG)
+
+    from router.replay_cli import add_replay_parser
+
+    add_replay_parser(sub, DEFAULT_CONFIG)
     return parser
 
 
@@ -138,6 +146,14 @@ def main(argv: list[str] | None = None) -> int:
         from router.users_cli import run_users
 
         return asyncio.run(run_users(args, settings, sys.stdout))
+    if args.command == "replay":
+        from router.replay_cli import run_replay
+
+        return asyncio.run(run_replay(args, settings, sys.stdout))
+    if args.command in ("report", "staffing"):
+        from router.reports_cli import run_report
+
+        return asyncio.run(run_report(args, settings, sys.stdout))
     return 2
 
 
