@@ -35,6 +35,7 @@ from router.storage.tables import (
     calls,
     misses,
     operator_states,
+    operators,
     ring_attempts,
 )
 
@@ -60,7 +61,12 @@ class ReportRows:
             event_rows = (await conn.execute(_events_stmt(*in_period))).all()
             miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
             task_rows = (await conn.execute(_tasks_stmt(start, end))).all()
-            state_rows = (await conn.execute(_states_stmt(start, end))).all()
+            state_rows = [
+                row
+                for stmt in _states_stmts(start, end)
+                for row in (await conn.execute(stmt)).all()
+            ]
+            state_rows.sort(key=lambda r: (r.operator_id, r.at, r.id))
             recorded = (
                 bool(state_rows)
                 or (await conn.execute(select(operator_states.c.id).limit(1))).first() is not None
@@ -133,24 +139,25 @@ def _tasks_stmt(start: datetime, end: datetime) -> Select[Any]:
     ).where(or_(created, text(ACTIVE_TASK)))  # fmt: skip
 
 
-def _states_stmt(start: datetime, end: datetime) -> Select[Any]:
-    """Each operator's state changes in the period, and the state they were in at its
-    start (their latest change before it), in time order."""
+def _states_stmts(start: datetime, end: datetime) -> tuple[Select[Any], Select[Any]]:
+    """Each operator's state changes in the period (by the `at` index), and the state
+    each was in at its start: their latest change before it, looked up per operator (the
+    `operators` table lists every one the board ever saved), an index seek on
+    (operator_id, at) each. One query with OR, or a GROUP BY over the history, would read
+    every row ever written."""
     s = operator_states.c
-    before = (
-        select(s.operator_id, func.max(s.at).label("at"))
-        .where(s.at < start)
-        .group_by(s.operator_id)
-        .subquery()
+    columns = (s.operator_id, s.state, s.reason, s.at, s.id)
+    in_period = select(*columns).where(s.at >= start, s.at < end)
+    latest = (
+        select(func.max(s.at))
+        .where(s.operator_id == operators.c.id, s.at < start)
+        .scalar_subquery()
     )
-    at_start = (s.operator_id == before.c.operator_id) & (s.at == before.c.at)
-    in_period = (s.at >= start) & (s.at < end)
-    return (
-        select(s.operator_id, s.state, s.reason, s.at)
-        .outerjoin(before, at_start)
-        .where(or_(in_period, before.c.at.is_not(None)))
-        .order_by(s.operator_id, s.at, s.id)
+    before = select(operators.c.id.label("operator_id"), latest.label("at")).subquery()
+    at_start = select(*columns).join(
+        before, (s.operator_id == before.c.operator_id) & (s.at == before.c.at)
     )
+    return at_start, in_period
 
 
 def _spans(rows: Sequence[Any]) -> list[StateSpan]:

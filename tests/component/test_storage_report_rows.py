@@ -13,6 +13,7 @@ from storage_support import BACKENDS, migrated_store
 
 from router.domain.callback_schedule import AttemptOutcome, CloseReason
 from router.domain.reports import JourneyFacts, StateSpan, build_report
+from router.domain.operators import Operator
 from router.storage import MissInput, Store
 from router.storage.journal import Journal, OperatorState
 from router.storage.models import CallRow
@@ -124,6 +125,8 @@ async def test_operator_states_become_spans(store: Store) -> None:
     def state(op: str, presence: str, at: float, reason: str | None = None) -> OperatorState:
         return OperatorState(op, presence, reason, s(at), None, 0)
 
+    # The board saves operators it knows: the rules' operators, synced at start.
+    await store.operators.sync([Operator(i, i, f"PJSIP/{i}") for i in ("op1", "op2")])
     await Journal(store.db).apply(
         [
             state("op2", "paused", -600, "training"),  # before the period: its start state

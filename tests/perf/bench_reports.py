@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from router.domain.operators import Operator
 from router.domain.reports import build_report
 from router.domain.reports.staffing import staffing
 from router.storage import Store
@@ -127,6 +128,7 @@ TABLES = {"calls": calls, "events": call_events, "rings": ring_attempts, "tasks"
 
 async def _fill(store: Store, n: int) -> float:
     began = time.perf_counter()
+    await store.operators.sync([Operator(op, op, f"PJSIP/{op}") for op in OPERATORS])
     done = 0
     for batch in _rows(n, seed=16):
         async with store.db.begin() as conn:
