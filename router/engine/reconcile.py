@@ -20,6 +20,7 @@ from router.ari import errors as ari_errors
 from router.ari.models import Bridge, Channel
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
+from router.domain.miss_target import aim
 from router.domain.operators import Presence
 from router.domain.wait_resume import RESUME_EVENTS, WaitRecord, wait_record_of
 from router.engine.call_base import CallBase
@@ -143,7 +144,10 @@ class Reconciler:
                 # The caller gave up while nobody here could see it; the miss the dead
                 # process may not have written goes to the ledger now (idempotent per call).
                 waited = (ctx.now() - row.started_at).total_seconds()
-                miss = MissFacts(row.id, row.caller_e164, row.patient_id, self._line_of(row))
+                line = self._line_of(row)
+                # What they waited for, so their callback goes where the call would have.
+                target = aim(None, resume.wait.target, line=line) if resume.wait else None
+                miss = MissFacts(row.id, row.caller_e164, row.patient_id, line, target)
                 ctx.record_miss(miss, MissReason.ABANDONED, waited)
             log.info("call %s ended while the router was away: %s", row.id, outcome.value)
             return legs
