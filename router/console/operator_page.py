@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 from aiohttp_sse import sse_response
 
-from router.console import session as sessions
 from router.console.audit_page import audited
 from router.console.deps import CONSOLE, ConsoleDeps
 from router.console.guard import viewer
@@ -129,8 +127,6 @@ async def operator_events(request: web.Request) -> web.StreamResponse:
     deps = request.app[CONSOLE]
     feed = deps.require_feed()
     panel = _Panel(deps, who, op_id)
-    # The part holds the state forms: they need this session's CSRF token.
-    token = sessions.csrf_token(await get_session(request))
     loop = asyncio.get_running_loop()
     ends = loop.time() + STREAM_MAX_S
     sent = None
@@ -142,7 +138,7 @@ async def operator_events(request: web.Request) -> web.StreamResponse:
                         break  # the server is stopping
             except TimeoutError:
                 continue
-            context = {**await panel.context(), "csrf_token": token}
+            context = await panel.context()
             html = aiohttp_jinja2.render_string(PARTIAL, request, context)
             if html != sent:
                 await stream.send(html, event="board")

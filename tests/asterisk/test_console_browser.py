@@ -211,7 +211,7 @@ async def test_the_card_shows_while_the_phone_rings_and_pause_stops_calls(
         await page.select_option("form.pause select[name=reason]", "lunch")
         await page.click("button[data-action=pause]")
         await page.wait_for_selector("section.my-state[data-state=paused]", timeout=5_000)
-        assert "lunch" in await page.inner_text("section.my-state")
+        assert (await page.inner_text("section.my-state .state")).startswith("paused: lunch")
         api = await router.get("/api/operators")
         anna = next(o for o in api["operators"] if o["id"] == "op1001")
         assert (anna["state"], anna["reason"]) == ("paused", "lunch")
