@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.domain.reports import CallRecord, JourneyFacts, StateSpan
-from router.domain.reports.erlang import agents_needed, erlang_a, erlang_b, erlang_c
+from router.domain.reports.erlang import Service, agents_needed, erlang_a, erlang_b, erlang_c
 from router.domain.reports.staffing import Goal, estimate_patience, staffing
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -110,7 +110,8 @@ def test_staffing_per_hour_of_the_week() -> None:
     # (C = 0.2368, 1 - C·e^(-1.5·20/180)), 4 answer 94.4 %: 4 are needed.
     assert (mon9.erlang_c_agents, mon9.erlang_c_level) == (4, 0.944)
     assert erlang_c(3, 1.5, 180, 20).service_level == pytest.approx(0.7996, abs=1e-4)
-    assert mon9.erlang_a_agents is not None and mon9.erlang_a_agents <= mon9.erlang_c_agents
+    assert mon9.erlang_a_agents is not None and mon9.erlang_c_agents is not None
+    assert mon9.erlang_a_agents <= mon9.erlang_c_agents
     assert mon9.on_duty is None  # no state history
     quiet = rows["Tue 03"]
     assert (quiet.calls_per_hour, quiet.erlang_c_agents, quiet.erlang_a_agents) == (0, 0, 0)
@@ -128,3 +129,16 @@ def test_on_duty_and_the_hours_a_clock_change_repeats() -> None:
     assert (rows["Sun 00"].on_duty, rows["Sun 01"].on_duty) == (1.0, 1.0)
     assert rows["Sun 02"].on_duty == pytest.approx(0.75)  # 1.5 h over two Sun 02 hours
     assert rows["Sun 03"].on_duty == 0.0
+
+
+@pytest.mark.parametrize("patience", [30.0, 120.0, 600.0])
+def test_bisection_finds_what_counting_up_finds(patience: float) -> None:
+    rate = 300 / 3600
+
+    def level(n: int) -> Service:
+        return erlang_a(n, rate, 200, patience, 20)
+
+    counted = agents_needed(0.8, level, 1)
+    upper = agents_needed(0.8, lambda n: erlang_c(n, rate * 200, 200, 20), 16)
+    assert counted is not None and upper is not None
+    assert agents_needed(0.8, level, 1, upper.agents) == counted

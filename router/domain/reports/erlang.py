@@ -108,8 +108,22 @@ def _answered_within(agents: int, mu: float, theta: float, states: int, t: float
     return result
 
 
-def agents_needed(goal: float, level_of: Callable[[int], Service], start: int) -> Service | None:
-    """The fewest agents from `start` up whose service level reaches `goal`."""
+def agents_needed(
+    goal: float, level_of: Callable[[int], Service], start: int, upper: int | None = None
+) -> Service | None:
+    """The fewest agents from `start` up whose service level reaches `goal`. With `upper`
+    (a number known to reach it) by bisection: the level never falls as agents are added."""
+    if upper is not None:
+        low, high = max(1, start), upper
+        best = level_of(high)
+        while low < high:
+            mid = (low + high) // 2
+            service = level_of(mid)
+            if service.service_level >= goal:
+                high, best = mid, service
+            else:
+                low = mid + 1
+        return best if best.agents == low else level_of(low)
     for n in range(max(1, start), MAX_AGENTS + 1):
         service = level_of(n)
         if service.service_level >= goal:

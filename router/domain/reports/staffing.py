@@ -99,8 +99,10 @@ def _row(
         start = math.floor(load)
         c = agents_needed(goal.level, lambda n: erlang_c(n, load, handle, goal.target_s), start)
         if patience:
+            # Callers who give up take no operator: never more than Erlang C's number.
+            upper = c.agents if c else None
             a = agents_needed(
-                goal.level, lambda n: erlang_a(n, rate, handle, patience, goal.target_s), 1
+                goal.level, lambda n: erlang_a(n, rate, handle, patience, goal.target_s), 1, upper
             )
         else:
             a = c
