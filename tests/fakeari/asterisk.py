@@ -167,6 +167,18 @@ class FakeWorld:
         ch.location, ch.state = "gone", "Down"
         self.changed()
 
+    def shutdown(self, ch: FakeChannel) -> None:
+        """The rest of an Asterisk shutdown for one channel (after its hang-up request)."""
+        ch.hung_up_by = "asterisk"
+        self._fail_playbacks(ch)
+        if ch.location == "stasis":
+            self.channel_event("StasisEnd:caller", ch)
+        self._leave_bridge(ch)
+        if ch.app is not None:
+            self.channel_event("ChannelDestroyed:operator", ch, cause=4, cause_txt="")
+        ch.location, ch.state = "gone", "Down"
+        self.changed()
+
     def _leave_bridge(self, ch: FakeChannel) -> None:
         bridge = self.bridges.get(ch.bridge or "")
         ch.bridge = None

@@ -197,6 +197,17 @@ class FakeAsterisk:
                 request.transport.abort()
         await self.until(lambda: not self._sockets)
 
+    async def restart_asterisk(self) -> None:
+        """`core restart now` (ari-facts §4): every channel gets a soft hang-up request with
+        cause 4, then StasisEnd, ChannelLeftBridge and ChannelDestroyed; the socket dies
+        without a close frame; bridges are gone; a reconnect finds an empty Asterisk."""
+        for ch in [c for c in self.world.channels.values() if c.alive]:
+            self.world.channel_event("ChannelHangupRequest:caller", ch, cause=4, soft=True)
+            self.world.shutdown(ch)
+        await self.until(lambda: all(c.outbox.empty() for c in self.world.connections.values()))
+        self.world.bridges.clear()
+        await self.drop_socket()
+
     # -- looking -----------------------------------------------------------------------------
 
     def channel(self, channel_id: str) -> FakeChannel:
