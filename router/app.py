@@ -23,6 +23,7 @@ from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
 from router.engine.callback_dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
+from router.engine.endpoint_states import EndpointStates
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder
 from router.engine.waiting_room import WaitingRoom
@@ -163,7 +164,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
             engine.dispatcher = dispatcher
             ctx.keep_place = dispatcher.keep_place
         stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
-        runner = await _start_http(settings, store, board, engine, recorder, rules)
+        endpoints = EndpointStates(ari)
+        runner = await _start_http(settings, store, board, engine, recorder, rules, endpoints)
         exit_code = 0
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -178,6 +180,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 if dispatcher is not None:
                     dispatching = tasks.create_task(dispatcher.run(), name="callbacks")
                 # doctor's checks, logged once as warnings; they never hold up a call
+                endpoint_poll = tasks.create_task(endpoints.run(), name="endpoint states")
                 pbx_checks = tasks.create_task(
                     log_pbx_problems(settings, rules.current, session), name="PBX checks"
                 )
@@ -197,6 +200,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 stopper.cancel()
                 watcher.cancel()
                 pbx_checks.cancel()
+                endpoint_poll.cancel()
                 if dispatcher is not None:
                     dispatching.cancel()
                 await engine.stop()
@@ -242,6 +246,7 @@ async def _start_http(
     engine: Engine,
     recorder: Recorder,
     rules: LiveRules,
+    endpoints: EndpointStates | None = None,
 ) -> web.AppRunner:
     deps = ApiDeps(
         rules=rules,
@@ -253,6 +258,7 @@ async def _start_http(
         db_ping=store.ping,
         writes=recorder.health,
         db_file_problem=lambda: store.db.file_problem,
+        endpoint_state=endpoints.state if endpoints is not None else lambda _e: None,
         reports=ReportDefaults(
             settings.console.timezone,
             settings.console.service_level_s,

@@ -41,6 +41,8 @@ class ApiDeps:
     writes: Callable[[], WriteHealth] | None = None  # the journal writer's health
     db_file_problem: Callable[[], str | None] = lambda: None  # SQLite file not the one opened
     reports: ReportDefaults = field(default_factory=ReportDefaults)  # zone, SL target
+    # Asterisk's state of an operator's endpoint (router/engine/endpoint_states.py)
+    endpoint_state: Callable[[str], str | None] = lambda _endpoint: None
 
     async def storage(self) -> StorageState:
         reachable = await self.db_ping()
@@ -147,7 +149,9 @@ def _call_json(row: Any, events: list[Any]) -> dict[str, object]:
     }
 
 
-def _operator_json(status: OperatorStatus) -> dict[str, object]:
+def _operator_json(
+    status: OperatorStatus, endpoint_state: Callable[[str], str | None] = lambda _e: None
+) -> dict[str, object]:
     op = status.operator
     return {
         "id": op.id,
@@ -165,12 +169,16 @@ def _operator_json(status: OperatorStatus) -> dict[str, object]:
         else {"state": status.pending.presence.value, "reason": status.pending.reason},
         "calls_today": status.calls_today,
         "consecutive_no_answers": status.no_answers,
+        # Asterisk's view of the phone: online, offline (unreachable), unknown (no
+        # qualify), missing (no such endpoint), null (Asterisk not asked yet)
+        "endpoint_state": endpoint_state(op.endpoint),
     }
 
 
 async def list_operators(request: web.Request) -> web.Response:
-    board = request.app[DEPS].board
-    return json_response({"operators": [_operator_json(s) for s in board.statuses()]})
+    deps = request.app[DEPS]
+    statuses = deps.board.statuses()
+    return json_response({"operators": [_operator_json(s, deps.endpoint_state) for s in statuses]})
 
 
 async def set_operator_state(request: web.Request) -> web.Response:
@@ -195,7 +203,7 @@ async def set_operator_state(request: web.Request) -> web.Response:
         status = board.request_state(operator_id, presence, reason)
     except UnknownOperator:
         raise ApiError(404, "operator_not_found", f"no operator {operator_id!r}") from None
-    return json_response(_operator_json(status))
+    return json_response(_operator_json(status, request.app[DEPS].endpoint_state))
 
 
 async def get_patients(request: web.Request) -> web.Response:
