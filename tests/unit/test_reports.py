@@ -313,3 +313,18 @@ def test_groups_add_up_to_the_total(group: str) -> None:
     report = build_report(ReportData(CALLS, [], [], []), DAY, at(3600), MSK, group=group)  # type: ignore[arg-type]
     for name in ("offered", "answered", "abandoned_waiting", "waited", "fallback"):
         assert sum(getattr(g, name) for g in report.groups) == getattr(report.total, name)
+
+
+def test_percentile_agrees_with_statistics_quantiles() -> None:
+    import random
+    import statistics
+
+    from router.domain.reports.stats import percentile
+
+    rnd = random.Random(3)
+    for size in (2, 3, 10, 101, 1000):
+        values = [rnd.expovariate(1 / 30) for _ in range(size)]
+        cuts = statistics.quantiles(values, n=100, method="inclusive")
+        for p in (1, 50, 90, 99):
+            assert percentile(values, p) == pytest.approx(cuts[p - 1])
+    assert percentile([7.0], 90) == 7.0 and percentile([], 50) is None
