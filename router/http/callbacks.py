@@ -72,6 +72,8 @@ def task_json(task: CallbackTask, now: datetime) -> dict[str, Any]:
         "attempt_stage": task.attempt_stage,
         "claimed_by": task.claimed_by,
         "preferred_operator": task.preferred_operator_id,
+        # Where the miss was meant to go: who may call it back (None: the line's default).
+        "target": task.target.to_json() if task.target else None,
         "closed_at": task.closed_at,
         "close_reason": task.close_reason,
         "closed_by": task.closed_by,

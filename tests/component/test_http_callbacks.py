@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from api_support import TOKEN, serving
 
+from router.domain.miss_target import MissTarget
 from router.storage import MissInput, Store
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -39,7 +40,8 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, int]]]:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", migrate=True)
     ids = {}
     ids["anna"] = (await store.callbacks.record_miss(miss("c1", "+79161234567", 0))).task_id or 0
-    await store.callbacks.record_miss(miss("c2", "+79161234567", 5, reason="max_wait"))
+    lab = MissTarget("moscow", queue="lab", operator="op1001")
+    await store.callbacks.record_miss(miss("c2", "+79161234567", 5, reason="max_wait", target=lab))
     ids["olga"] = (
         await store.callbacks.record_miss(miss("c3", "+79167654321", 50, line="ryazan"))
     ).task_id or 0
@@ -110,6 +112,13 @@ async def test_show_includes_the_misses(api: tuple[str, dict[str, int]]) -> None
     base, ids = api
     status, body = await call("GET", f"{base}/api/callbacks/{ids['anna']}")
     assert status == 200 and body["id"] == ids["anna"]
+    assert body["target"] == {
+        "line": "moscow",
+        "queue": "lab",
+        "skills": None,
+        "min_level": 1,
+        "operator": "op1001",
+    }
     assert [(m["call_id"], m["reason"]) for m in body["misses"]] == [
         ("c1", "abandoned"),
         ("c2", "max_wait"),
