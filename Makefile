@@ -53,8 +53,9 @@ test: venv
 unit: venv
 	$(PY) -m pytest -m "not asterisk" $(PYTEST_ARGS)
 
+# make demo KEEP=60: the router (and its console) stays up 60 s after the calls.
 demo: venv
-	$(PY) -m sip_test_harness demo
+	DEMO_KEEP_S=$(KEEP) $(PY) -m sip_test_harness demo
 
 bench: venv
 	$(PY) -m sip_test_harness bench

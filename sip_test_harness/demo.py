@@ -7,6 +7,8 @@ journeys record them (not as the script intended: what you see is what happened)
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import shutil
 import sys
 import wave
@@ -167,6 +169,24 @@ async def _run(router: RouterProcess, menu_s: float) -> int:
     return 1 if lost or len(calls) != len(CALLS) else 0
 
 
+# Console users of the demo (docs/console.md); one password for all, new every run.
+DEMO_USERS = (
+    ("demo-admin", "admin", None),
+    ("demo-supervisor", "supervisor", None),
+    ("demo-op1001", "operator", "op1001"),
+)
+KEEP_ENV = "DEMO_KEEP_S"  # `make demo KEEP=60`: keep the router up that long at the end
+
+
+def _print_console(router: RouterProcess, password: str) -> None:
+    url = f"http://127.0.0.1:{router.port}/console/"
+    print()
+    print(f"console: {url}  (wallboard, calls, callbacks, rules, audit)")
+    print(f"sign in as demo-admin, demo-supervisor or demo-op1001, password {password}")
+    if not os.environ.get(KEEP_ENV):
+        print("(the router stops now; `make demo KEEP=60` keeps it up for a minute)")
+
+
 def demo_rules(today: str) -> Path:
     """The example rules, open all day today: the demo must not depend on the hour."""
     data = yaml.safe_load((REPO / "config" / "rules.yaml").read_text(encoding="utf-8"))
@@ -194,10 +214,23 @@ async def demo() -> int:
         "patients", "import", str(DEMO_DIR / "patients.csv"), "--config", str(router.config)
     )
     print(imported.stdout.strip(), file=sys.stderr)
+    password = secrets.token_urlsafe(9)
+    for name, role, operator in DEMO_USERS:
+        extra = ["--operator", operator] if operator else []
+        args = ["users", "add", name, "--role", role, *extra, "--password-stdin"]
+        added = router.cli(*args, "--config", str(router.config), stdin=password + "\n")
+        if added.returncode != 0:
+            print(added.stderr.strip(), file=sys.stderr)
     try:
         await router.start()
         print(f"router up (log: {router.log_path})", file=sys.stderr)
-        return await _run(router, _menu_length(sandbox))
+        code = await _run(router, _menu_length(sandbox))
+        _print_console(router, password)
+        keep_s = float(os.environ.get(KEEP_ENV) or 0)
+        if keep_s > 0:
+            print(f"the router stays up for {keep_s:.0f} s (Ctrl-C to stop sooner)")
+            await asyncio.sleep(keep_s)  # for a person to look at the console
+        return code
     finally:
         await router.stop()
         if not was_up:
