@@ -10,8 +10,8 @@ spans come from `operator_states` (None while it holds nothing: before migration
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,13 +20,14 @@ from sqlalchemy import Select, func, or_, select, text
 from router.domain.callback_schedule import CloseReason
 from router.domain.reports import (
     CallRecord,
+    JourneyFacts,
     MissRecord,
     ReportData,
     RingRecord,
     StateSpan,
     TaskRecord,
-    journey_facts,
 )
+from router.domain.reports.records import abandoned_where
 from router.storage.db import Database
 from router.storage.tables import (
     ACTIVE_TASK,
@@ -40,7 +41,6 @@ from router.storage.tables import (
 )
 
 _c, _t = calls.c, callback_tasks.c
-Event = tuple[datetime, str, Mapping[str, Any]]
 # Closed by an operator's own work: the callback conversation's operator, or whoever
 # closed it by hand. A patient who called in again was not worked by anyone.
 _BY_ATTEMPT = CloseReason.CONNECTED.value
@@ -58,15 +58,15 @@ class ReportRows:
         async with self._db.connect() as conn:
             call_rows = (await conn.execute(_calls_stmt(*in_period))).all()
             ring_rows = (await conn.execute(_rings_stmt(*in_period))).all()
-            event_rows = (await conn.execute(_events_stmt(*in_period))).all()
+            events = _events_stmt(self._db.dialect_name, *in_period)
+            event_rows = (await conn.execute(events)).all()
             miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
             task_rows = (await conn.execute(_tasks_stmt(start, end))).all()
-            state_rows = [
-                row
-                for stmt in _states_stmts(start, end)
-                for row in (await conn.execute(stmt)).all()
-            ]
-            state_rows.sort(key=lambda r: (r.operator_id, r.at, r.id))
+            state_rows: list[tuple[str, datetime, int, str, str | None]] = []
+            for stmt in _states_stmts(start, end):
+                rows = (await conn.execute(stmt)).all()
+                state_rows += [(r.operator_id, r.at, r.id, r.state, r.reason) for r in rows]
+            state_rows.sort(key=lambda r: (r[0], r[1], r[2]))
             recorded = (
                 bool(state_rows)
                 or (await conn.execute(select(operator_states.c.id).limit(1))).first() is not None
@@ -75,19 +75,31 @@ class ReportRows:
             RingRecord(r.call_id, r.operator_id, r.started_at, r.result, r.duration_ms)
             for r in ring_rows
         ]
-        journeys: dict[str, list[Event]] = defaultdict(list)
-        for r in event_rows:
-            journeys[r.call_id].append((r.at, r.kind, r.data))
+        # Each call's facts straight from its rows (a journey event list sorted per call
+        # cost more than the figures themselves over a year).
+        waits: dict[str, tuple[datetime, Any]] = {}
+        fallback: set[str] = set()
+        for r in event_rows:  # in time order per call: the first wait wins
+            if r.kind == "fallback":
+                fallback.add(r.call_id)
+            elif r.call_id not in waits:
+                waits[r.call_id] = (r.at, r.waited_for)
+        first_ring: dict[str, datetime] = {}
+        cancelled: set[str] = set()
         for ring in rings:
-            journey = journeys[ring.call_id]
-            journey.append((ring.started_at, "ringing", {}))
-            journey.append((ring.started_at, "ring_result", {"result": ring.result}))
+            if ring.call_id not in first_ring or ring.started_at < first_ring[ring.call_id]:
+                first_ring[ring.call_id] = ring.started_at
+            if ring.result == "cancelled":
+                cancelled.add(ring.call_id)
+        facts = _Facts(waits, first_ring, cancelled, fallback)
         return ReportData(
-            calls=[_call(r, journeys.get(r.id, [])) for r in call_rows],
+            calls=[facts.call(r) for r in call_rows],
             rings=rings,
             misses=[_miss(r) for r in miss_rows],
             tasks=[_task(r) for r in task_rows],
-            spans=_spans(state_rows) if recorded else None,
+            spans=_spans([(op, st, why, at) for op, at, _, st, why in state_rows])
+            if recorded
+            else None,
         )
 
 
@@ -113,10 +125,16 @@ def _rings_stmt(*where: Any) -> Select[Any]:
     )
 
 
-def _events_stmt(*where: Any) -> Select[Any]:
+def _events_stmt(dialect: str, *where: Any) -> Select[Any]:
+    """Waits and fallbacks; of a wait only what it was for, read out of the JSON by the
+    database (decoding each event's whole JSON in Python cost more than the figures)."""
     e = call_events.c
+    if dialect == "postgresql":
+        waited_for = func.jsonb_extract_path_text(e.data, "for")
+    else:
+        waited_for = func.json_extract(e.data, "$.for")
     return (
-        select(e.call_id, e.at, e.kind, e.data)
+        select(e.call_id, e.at, e.kind, waited_for.label("waited_for"))
         .join(calls, calls.c.id == e.call_id)
         .where(*where, e.kind.in_(("waiting", "fallback")))
         .order_by(e.call_id, e.at, e.id)
@@ -160,35 +178,47 @@ def _states_stmts(start: datetime, end: datetime) -> tuple[Select[Any], Select[A
     return at_start, in_period
 
 
-def _spans(rows: Sequence[Any]) -> list[StateSpan]:
+def _spans(rows: Sequence[tuple[str, str, str | None, datetime]]) -> list[StateSpan]:
     """Consecutive changes of one operator make spans; the last one is still running."""
     spans: list[StateSpan] = []
-    for i, r in enumerate(rows):
-        following = rows[i + 1] if i + 1 < len(rows) else None
-        end = (
-            following.at
-            if following is not None and following.operator_id == r.operator_id
-            else None
-        )
-        spans.append(StateSpan(r.operator_id, r.state, r.at, end, r.reason))
+    following: Sequence[tuple[str, str, str | None, datetime] | None] = [*rows[1:], None]
+    for (op, state, reason, at), nxt in zip(rows, following, strict=True):
+        end = nxt[3] if nxt is not None and nxt[0] == op else None
+        spans.append(StateSpan(op, state, at, end, reason))
     return spans
 
 
-def _call(row: Any, journey: list[Event]) -> CallRecord:
-    if row.outcome == "abandoned":
-        journey.append((row.ended_at or row.started_at, "abandoned", {}))
-    journey.sort(key=lambda event: event[0])  # stable: a ring's two events keep their order
-    return CallRecord(
-        row.id,
-        row.started_at,
-        row.outcome,
-        line=row.line,
-        answered_at=row.answered_at,
-        ended_at=row.ended_at,
-        operator_id=row.operator_id,
-        known=row.patient_id is not None,
-        facts=journey_facts(journey),
-    )
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    waits: dict[str, tuple[datetime, Any]]  # call -> its first wait: when, for what
+    first_ring: dict[str, datetime]
+    cancelled: set[str]  # a ring ended because the caller hung up
+    fallback: set[str]
+
+    def call(self, row: Any) -> CallRecord:
+        """As `journey_facts` reads a journey: the same rule, from the rows read here."""
+        waiting_at, queue = self.waits.get(row.id, (None, None))
+        where = abandoned_where(
+            row.outcome == "abandoned", row.id in self.cancelled, waiting_at is not None
+        )
+        facts = JourneyFacts(
+            queue if isinstance(queue, str) else None,
+            waiting_at,
+            self.first_ring.get(row.id),
+            row.id in self.fallback,
+            where,
+        )
+        return CallRecord(
+            row.id,
+            row.started_at,
+            row.outcome,
+            line=row.line,
+            answered_at=row.answered_at,
+            ended_at=row.ended_at,
+            operator_id=row.operator_id,
+            known=row.patient_id is not None,
+            facts=facts,
+        )
 
 
 def _miss(row: Any) -> MissRecord:

@@ -116,10 +116,15 @@ def journey_facts(events: Iterable[tuple[datetime, str, Mapping[str, Any]]]) -> 
             fallback = True
         elif kind == "abandoned":
             abandoned = True
-    where: AbandonedWhere | None = None
-    if abandoned:
-        where = "ringing" if cancelled else "waiting" if waiting_at is not None else "menu"
+    where = abandoned_where(abandoned, cancelled, waiting_at is not None)
     return JourneyFacts(queue, waiting_at, first_ring, fallback, where)
+
+
+def abandoned_where(abandoned: bool, ring_cancelled: bool, waited: bool) -> AbandonedWhere | None:
+    """Where a caller hung up (see `journey_facts`); None: they did not."""
+    if not abandoned:
+        return None
+    return "ringing" if ring_cancelled else "waiting" if waited else "menu"
 
 
 def _text(value: object) -> str | None:
