@@ -12,8 +12,8 @@ import pytest
 from storage_support import BACKENDS, migrated_store
 
 from router.domain.callback_schedule import AttemptOutcome, CloseReason
-from router.domain.reports import JourneyFacts, StateSpan, build_report
 from router.domain.operators import Operator
+from router.domain.reports import JourneyFacts, StateSpan, build_report
 from router.storage import MissInput, Store
 from router.storage.journal import Journal, OperatorState
 from router.storage.models import CallRow
