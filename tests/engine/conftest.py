@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,12 +40,25 @@ async def fake() -> AsyncIterator[FakeAsterisk]:
         yield ast
 
 
-@pytest.fixture
-async def router(fake: FakeAsterisk, tmp_path: Path) -> AsyncIterator[RouterUnderTest]:
-    """A started router; stopped (as on SIGTERM) after the test."""
-    under_test = RouterUnderTest(fake, tmp_path)
+@asynccontextmanager
+async def running(fake: FakeAsterisk, folder: Path, **kw: Any) -> AsyncIterator[RouterUnderTest]:
+    """A started router; stopped (as on SIGTERM) afterwards."""
+    under_test = RouterUnderTest(fake, folder, **kw)
     await under_test.start()
     try:
         yield under_test
     finally:
         await under_test.stop()
+
+
+@pytest.fixture
+async def router(fake: FakeAsterisk, tmp_path: Path) -> AsyncIterator[RouterUnderTest]:
+    async with running(fake, tmp_path) as under_test:
+        yield under_test
+
+
+@pytest.fixture
+async def hasty_router(fake: FakeAsterisk, tmp_path: Path) -> AsyncIterator[RouterUnderTest]:
+    """A router whose ARI requests time out after 0.3 s (for replies that never come)."""
+    async with running(fake, tmp_path, request_timeout=0.3) as under_test:
+        yield under_test

@@ -2,8 +2,9 @@
 
 Only the wire is fake: the ARI client, the event stream, the engine, the waiting room,
 the board, the journal writer and a real SQLite database in the test's folder are the
-product's own. The ARI timings are shortened (a 0.5 s request timeout, reconnects within
-tens of milliseconds) so that a scenario runs in milliseconds.
+product's own. Reconnects are shortened to tens of milliseconds so that a scenario runs in
+milliseconds; the request timeout stays long enough (2 s) for a loaded CI machine, and a
+scenario about lost replies shortens it (`request_timeout=`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class RouterUnderTest:
         unrouted_max_wait_s: int = 600,
         callbacks: CallbackSettings | None = None,
         busy_timeout_ms: int = 5_000,
+        request_timeout: float = 2.0,
     ) -> None:
         self.fake = fake
         self.folder = folder
@@ -61,6 +63,7 @@ class RouterUnderTest:
         self.unrouted_max_wait_s = unrouted_max_wait_s
         self.callbacks = callbacks
         self.busy_timeout_ms = busy_timeout_ms
+        self.request_timeout = request_timeout
         self.engine: Engine | None = None
         self.store: Store | None = None
         self.dispatcher: CallbackDispatcher | None = None
@@ -83,7 +86,12 @@ class RouterUnderTest:
         board = await _load_board(store, rules.current, recorder)
         session = self._session = aiohttp.ClientSession()
         ari = AriClient(
-            session, self.fake.url, ACCESS.user, ACCESS.password, APP, request_timeout=0.5
+            session,
+            self.fake.url,
+            ACCESS.user,
+            ACCESS.password,
+            APP,
+            request_timeout=self.request_timeout,
         )
         ctx = CallContext(
             ari=ari,
@@ -108,10 +116,10 @@ class RouterUnderTest:
             ACCESS.user,
             ACCESS.password,
             APP,
-            heartbeat=1.0,
+            heartbeat=5.0,
             backoff_initial=0.01,
             backoff_max=0.05,
-            connect_timeout=1.0,
+            connect_timeout=2.0,
         )
         self._tasks = [
             asyncio.create_task(recorder.run(), name="journal writer"),

@@ -35,7 +35,7 @@ async def test_originate_500_rings_the_next_operator(
 async def test_a_slow_bridge_create_still_serves_the_caller(
     fake: FakeAsterisk, router: RouterUnderTest
 ) -> None:
-    fault = fake.slow("POST", r"^/bridges\?", delay=0.3)  # under the 0.5 s request timeout
+    fault = fake.slow("POST", r"^/bridges\?", delay=0.3)  # under the request timeout
     caller = fake.caller_arrives(DID, "79990001122")
     await talk_then_hang_up(fake, caller)
     await router.flushed()
@@ -44,14 +44,14 @@ async def test_a_slow_bridge_create_still_serves_the_caller(
 
 
 async def test_answer_without_reply_hands_the_caller_to_the_fallback(
-    fake: FakeAsterisk, router: RouterUnderTest
+    fake: FakeAsterisk, hasty_router: RouterUnderTest
 ) -> None:
     fake.slow("POST", "/answer$", delay=1.0)  # longer than the request timeout
     caller = fake.caller_arrives(DID, "79990001122")
     await fake.until(lambda: fake.in_fallback(caller))
-    await router.flushed()
-    assert router.call(caller)["outcome"] == "failed"
-    assert "fallback" in router.journey(caller)
+    await hasty_router.flushed()
+    assert hasty_router.call(caller)["outcome"] == "failed"
+    assert "fallback" in hasty_router.journey(caller)
     assert fake.world.originated == []
     await fake.until(lambda: not fake.leftovers())
 
@@ -118,7 +118,7 @@ async def test_router_stopped_while_ringing_restart_adopts(
 
 
 async def test_originate_without_reply_leaves_no_operator_leg(
-    fake: FakeAsterisk, router: RouterUnderTest
+    fake: FakeAsterisk, hasty_router: RouterUnderTest
 ) -> None:
     """The originate's reply is lost but Asterisk dials anyway: the caller is handed to
     the fallback and the leg the router could not see is hung up, not left ringing."""
@@ -128,5 +128,5 @@ async def test_originate_without_reply_leaves_no_operator_leg(
     await fake.until(lambda: fake.world.originated)  # Asterisk did dial, after the timeout
     await fake.until(lambda: not fake.leftovers())
     assert len(fake.world.originated) == 1
-    await router.flushed()
-    assert router.call(caller)["outcome"] == "failed"
+    await hasty_router.flushed()
+    assert hasty_router.call(caller)["outcome"] == "failed"
