@@ -328,3 +328,20 @@ def test_percentile_agrees_with_statistics_quantiles() -> None:
         for p in (1, 50, 90, 99):
             assert percentile(values, p) == pytest.approx(cuts[p - 1])
     assert percentile([7.0], 90) == 7.0 and percentile([], 50) is None
+
+
+def test_chart_data() -> None:
+    from router.domain.reports.charts import chart_data, wait_buckets
+
+    # Waits: c1 5, c2 30, c4 50, c5 12, c6 120 s; the others never waited.
+    assert wait_buckets(CALLS) == [
+        ("0–10 s", 1), ("10–20 s", 1), ("20–30 s", 0), ("30–60 s", 2), ("60–120 s", 0),
+        ("120–300 s", 1), ("300 s+", 0),
+    ]  # fmt: skip
+    report = build_report(ReportData(CALLS, RINGS, [], []), DAY, at(3600), MSK, group="hour")
+    charts = chart_data(report, CALLS)
+    assert charts["hours"] == {
+        "labels": ["2026-12-01 12:00+0300"], "offered": [8], "answered": [2],
+        "service_level": [0.2],
+    }  # fmt: skip
+    assert charts["operators"] == {"labels": ["op2", "op3", "op1"], "answer_rate": [0.0, 0.0, 1.0]}

@@ -53,6 +53,16 @@ def _secs(a: datetime | None, b: datetime | None) -> float | None:
     return None if a is None or b is None else (b - a).total_seconds()
 
 
+def wait_s(call: CallRecord) -> float | None:
+    """How long a caller waited for an operator: to the answer, else to hanging up or the
+    wait's end. None: they never waited, or are waiting still."""
+    start = call.facts.waiting_at
+    if start is None:
+        return None
+    stop = call.answered_at or call.ended_at
+    return None if stop is None else max(0.0, (stop - start).total_seconds())
+
+
 def call_figures(
     key: str,
     calls: Sequence[CallRecord],
@@ -81,13 +91,11 @@ def call_figures(
         talk = _secs(c.answered_at, c.ended_at)
         if talk is not None:
             talks.append(talk)
-        if f.waiting_at is None:
-            continue
-        speed = _secs(f.waiting_at, c.answered_at)
-        wait = speed if speed is not None else _secs(f.waiting_at, c.ended_at)
+        wait = wait_s(c)
         if wait is None:
-            continue  # still waiting: counted when it ends
-        waits.append(max(wait, 0.0))
+            continue  # never waited, or still waiting: counted when it ends
+        waits.append(wait)
+        speed = _secs(f.waiting_at, c.answered_at)
         if speed is not None:
             answer_speeds.append(max(speed, 0.0))
             if speed <= targets.get(f.queue or "", default_sl_s):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from router.domain.reports.calls import hour_of_week, week_order
+from router.domain.reports.calls import hour_of_week, wait_s, week_order
 from router.domain.reports.erlang import agents_needed, erlang_a, erlang_c
 from router.domain.reports.operators import overlap_s
 from router.domain.reports.records import CallRecord, StateSpan
@@ -47,13 +47,8 @@ def estimate_patience(calls: Sequence[CallRecord]) -> float | None:
     observations). None: nobody gave up."""
     waited, gave_up = 0.0, 0
     for c in calls:
-        f = c.facts
-        if f.waiting_at is None:
-            continue
-        stop = c.answered_at or c.ended_at
-        if stop is not None:
-            waited += max(0.0, (stop - f.waiting_at).total_seconds())
-        gave_up += f.abandoned in ("waiting", "ringing")
+        waited += wait_s(c) or 0.0
+        gave_up += c.facts.abandoned in ("waiting", "ringing")
     return waited / gave_up if gave_up else None
 
 

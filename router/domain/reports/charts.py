@@ -1,0 +1,49 @@
+"""What the console's report charts plot, from a report and its calls (pure: the page
+passes this as JSON to uPlot)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+from router.domain.reports.calls import wait_s
+from router.domain.reports.records import CallRecord
+from router.domain.reports.report import Report
+
+WAIT_EDGES = (0, 10, 20, 30, 60, 120, 300)  # seconds: the last bucket is "300 s and more"
+
+
+def wait_buckets(calls: Sequence[CallRecord]) -> list[tuple[str, int]]:
+    """How many callers waited how long (those who waited), in `WAIT_EDGES` buckets."""
+    counts = [0] * len(WAIT_EDGES)
+    for call in calls:
+        wait = wait_s(call)
+        if wait is None:
+            continue
+        index = sum(1 for edge in WAIT_EDGES[1:] if wait >= edge)
+        counts[index] += 1
+    labels = [f"{a}–{b} s" for a, b in pairwise(WAIT_EDGES)]
+    labels.append(f"{WAIT_EDGES[-1]} s+")
+    return list(zip(labels, counts, strict=True))
+
+
+def chart_data(report: Report, calls: Sequence[CallRecord]) -> dict[str, Any]:
+    """Series for three charts: calls and service level by hour (the report must be grouped
+    by hour), the waiting-time distribution, and each operator's answer rate."""
+    hours = report.groups if report.group == "hour" else ()
+    waits = wait_buckets(calls)
+    operators = [o for o in report.operators if o.answer_rate is not None]
+    return {
+        "hours": {
+            "labels": [g.key for g in hours],
+            "offered": [g.offered for g in hours],
+            "answered": [g.answered for g in hours],
+            "service_level": [g.service_level for g in hours],
+        },
+        "waits": {"labels": [w[0] for w in waits], "callers": [w[1] for w in waits]},
+        "operators": {
+            "labels": [o.operator_id for o in operators],
+            "answer_rate": [o.answer_rate for o in operators],
+        },
+    }
