@@ -253,6 +253,10 @@ class CallOperators(CallMedia):
         started = self.ctx.clock()
         data = {"operator": ring.operator_id, "leg": ring.leg, "adopted": True}
         self._event("ringing", data)
+        # The dead process's write of this ring may not have reached the database.
+        self.ctx.recorder_update(
+            self.id, tried_operators=list(self.tried), operator_channel_id=ring.leg
+        )
         result = RingResult.ANSWERED if ring.answered else await self._await_leg(ring.leg)
         return self._ring_over(ring.operator_id, ring.leg, result, started)
 

@@ -60,9 +60,10 @@ class Reconciler:
         bridge_of = {ch: b for b in bridges for ch in b.channel_ids}
         self._signal_vanished(channels)
         handled = await self._reconcile_open_calls(channels, bridge_of)
-        busy_operators = self._operators_on_adopted_calls()
-        self._reset_stale_presence(busy_operators)
         await self._adopt_unknown_channels(app.channel_ids, channels, bridge_of, handled)
+        # After both adoptions: an operator ringing for a caller adopted without a
+        # database row stays ringing too.
+        self._reset_stale_presence(self._operators_on_adopted_calls())
         self._sweep_orphan_bridges(bridges)
         log.info(
             "reconciled: %d channels, %d bridges in Asterisk; %d calls live here",
@@ -168,11 +169,21 @@ class Reconciler:
             resume.bridged_with = talking
             resume.operator_id = row.operator_id or self._operator_of(channels[talking])
         self.engine.adopt(row, resume)
-        call = self.engine.owner_of(row.id)
-        if ring is not None and call is not None:
-            # Now, not when the call's task runs: the answer may come in the next event.
-            self.engine.attach(ring.leg, call)
+        self._keep_ring(row.id, ring)
         return legs
+
+    def _keep_ring(self, call_id: str, ring: AdoptedRing | None) -> None:
+        """The adopted call owns its ringing leg now, not when its task runs (the answer
+        may be the next event), and nobody else may be offered that operator meanwhile."""
+        call = self.engine.owner_of(call_id)
+        if ring is None or call is None:
+            return
+        self.engine.attach(ring.leg, call)
+        board = self.engine.ctx.board
+        if board.has(ring.operator_id) and board.get(ring.operator_id).presence is not (
+            Presence.RINGING
+        ):
+            board.set(ring.operator_id, Presence.RINGING)
 
     def _ring_to_keep(self, legs: list[str], channels: dict[str, Channel]) -> AdoptedRing | None:
         """The leg the previous process was ringing last, if its operator is still ours:
@@ -224,12 +235,18 @@ class Reconciler:
                     bridged_with=partner, operator_id=self._operator_of(channels[partner])
                 )
             else:
-                # Its legs say whom the previous process rang: never ring them again.
-                rung = (self._operator_of(channels[leg]) for leg in _legs_of(channel_id, channels))
-                resume = Resume(tried=list(dict.fromkeys(op for op in rung if op)))
+                # Its legs say whom the previous process rang: never ring them again; the
+                # last one rings on.
+                legs = _legs_of(channel_id, channels)
+                rung = (self._operator_of(channels[leg]) for leg in legs)
+                resume = Resume(
+                    tried=list(dict.fromkeys(op for op in rung if op)),
+                    ringing=self._ring_to_keep(legs, channels),
+                )
             self.engine.start_call(
                 channel_id, channel.exten or "", channel.caller_number or "", resume
             )
+            self._keep_ring(channel_id, resume.ringing)
             if partner is None:
                 # Not in our database at all: write the row the lost write should have made.
                 call = self.engine.owner_of(channel_id)

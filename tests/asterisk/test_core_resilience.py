@@ -160,9 +160,8 @@ async def test_router_killed_while_an_operator_rings_the_ring_goes_on(
         assert call["tried_operators"] == ["op1001"]
         [adopted] = [s for s in call["journey"] if s["kind"] == "adopted"]
         assert adopted["data"]["state"] == "waiting"
-        assert [s["data"].get("adopted") for s in call["journey"] if s["kind"] == "ringing"] == [
-            None,
-            True,
-        ]
+        # (The dead process's own `ringing` step may not have reached the database.)
+        rings = [s["data"] for s in call["journey"] if s["kind"] == "ringing"]
+        assert rings[-1]["adopted"] is True and rings[-1]["operator"] == "op1001"
     finally:
         await router.stop()
