@@ -17,6 +17,7 @@ from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
 from router.console.app import PREFIX, build_console, console_deps, live_feed, screen_pop
+from router.console.supervision import Supervision
 from router.crm.client import CrmClient, CrmConfig
 from router.doctor.startup import log_pbx_problems
 from router.domain.operators import OperatorStatus, Presence
@@ -281,7 +282,8 @@ async def _start_http(
         feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db)
         token = settings.http.token.get_secret_value()
         pop = screen_pop(settings.console, feed, store)
-        console = console_deps(settings.console, token, store, feed, rules, pop)
+        watch = Supervision(ctx.ari, time.monotonic)
+        console = console_deps(settings.console, token, store, feed, rules, pop, watch)
         app.add_subapp(PREFIX, build_console(console))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

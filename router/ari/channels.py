@@ -226,6 +226,34 @@ class ChannelCalls:
         value = data.get("value") if isinstance(data, dict) else None
         return value if isinstance(value, str) else None
 
+    async def snoop(
+        self,
+        channel_id: str,
+        *,
+        snoop_id: str,
+        spy: str,
+        whisper: str,
+        app_args: Sequence[str],
+        request_timeout: float | None = None,
+    ) -> Channel:
+        """A Snoop channel on ``channel_id``, in our Stasis app: it hears the channel's
+        audio (``spy``: in, out, both or none) and speaks into it (``whisper``: out =
+        to that channel's phone only, both = into the call too)."""
+        params: dict[str, str | int] = {
+            "spy": spy,
+            "whisper": whisper,
+            "app": self.app,
+            "snoopId": snoop_id,
+            "appArgs": stasis_args(app_args),
+        }
+        return await self._http.fetch(
+            Channel.from_json,
+            "POST",
+            ("channels", channel_id, "snoop"),
+            params=params,
+            request_timeout=request_timeout,
+        )
+
     async def originate(
         self,
         endpoint: str,

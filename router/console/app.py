@@ -24,15 +24,18 @@ from router.console.ledger import (
     callbacks_page,
     calls_page,
     close_task,
+    supervise_call,
     supervise_state,
 )
 from router.console.live import LiveCall, LiveSource
 from router.console.operator_page import add_note, operator_events, operator_page, set_state
 from router.console.render import setup_templates
+from router.console.reports_page import reports_page
 from router.console.rules_page import reload_rules, rules_page
 from router.console.screen_pop import ScreenPop
 from router.console.session import cookie_key, cookie_storage
 from router.console.signin import account, home, signin, signin_form, signout
+from router.console.supervision import Supervision
 from router.console.wallboard import keepalive, wallboard_events, wallboard_page
 from router.domain.signin_throttle import SigninThrottle, ThrottleLimits
 from router.engine.board import OperatorBoard
@@ -71,18 +74,22 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_post("/operator/{operator_id}/state", set_state)
     app.router.add_post("/operator/{operator_id}/note", add_note)
     app.router.add_post("/supervise/operator/{operator_id}/state", supervise_state)
+    app.router.add_post("/supervise/operator/{operator_id}/listen", supervise_call)
     app.router.add_get("/calls", calls_page)
     app.router.add_post("/calls", calls_page)
     app.router.add_get("/callbacks", callbacks_page)
     app.router.add_post(r"/callbacks/{task_id:\d{1,18}}/now", call_back_now)
     app.router.add_post(r"/callbacks/{task_id:\d{1,18}}/close", close_task)
     app.router.add_get("/rules", rules_page)
+    app.router.add_get("/reports", reports_page)
     app.router.add_post("/rules", rules_page)
     app.router.add_post("/rules/reload", reload_rules)
     app.router.add_static("/static", Path(str(files("router.console") / "static")))
     if deps.feed is not None:
         app.cleanup_ctx.append(_background("wallboard feed", deps.feed.run))
         app.on_shutdown.append(_closer(deps.feed))
+    if deps.supervision is not None:
+        app.on_shutdown.append(_ender(deps.supervision))
     if deps.screen_pop is not None:
         app.cleanup_ctx.append(_background("screen pop", deps.screen_pop.run))
     return app
@@ -93,6 +100,13 @@ def _closer(feed: WallboardFeed) -> Callable[[web.Application], Awaitable[None]]
         feed.close()
 
     return close
+
+
+def _ender(supervision: Supervision) -> Callable[[web.Application], Awaitable[None]]:
+    async def end(_app: web.Application) -> None:
+        await supervision.close()
+
+    return end
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -122,6 +136,7 @@ def console_deps(
     feed: WallboardFeed | None = None,
     rules: LiveRules | None = None,
     screen_pop: ScreenPop | None = None,
+    supervision: Supervision | None = None,
 ) -> ConsoleDeps:
     """The console's dependencies from its settings (the cookie key from the console
     secret, or from the API token when no secret is set)."""
@@ -138,6 +153,7 @@ def console_deps(
         feed=feed,
         rules=rules,
         screen_pop=screen_pop,
+        supervision=supervision,
     )
 
 

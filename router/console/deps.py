@@ -11,6 +11,7 @@ from aiohttp import web
 from router.config.console_settings import ConsoleSettings
 from router.console.feed import WallboardFeed
 from router.console.screen_pop import ScreenPop
+from router.console.supervision import Supervision
 from router.domain.signin_throttle import SigninThrottle
 from router.live_rules import LiveRules
 from router.storage.audit import AuditRepository
@@ -29,6 +30,7 @@ class ConsoleDeps:
     feed: WallboardFeed | None = None  # None: no live engine (the live pages answer 503)
     rules: LiveRules | None = None  # None: the rules page answers 503
     screen_pop: ScreenPop | None = None  # console.webhook_url set
+    supervision: Supervision | None = None  # listen/whisper/barge (needs ARI)
 
     @property
     def users(self) -> UserRepository:

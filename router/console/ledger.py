@@ -7,16 +7,19 @@ history and proxy logs).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from aiohttp import web
 
+from router.ari.errors import AriError
 from router.console.audit_page import audited
 from router.console.deps import CONSOLE, ConsoleDeps
 from router.console.guard import viewer
 from router.console.operator_page import change_state
 from router.console.render import page
 from router.console.session import Viewer
+from router.console.supervision import MODES
 from router.domain.call_filter import CallFilter, filtered
 from router.domain.callback_schedule import TaskState
 from router.domain.console_access import Permission, may
@@ -27,6 +30,7 @@ from router.storage.callbacks import TaskClosedError
 SCAN = 500  # recent calls read per page before filtering
 SHOWN = 100
 CLOSE_REASONS = ("done", "cancel")
+_PHONE = re.compile(r"[A-Za-z]{2,10}/[A-Za-z0-9_.@:-]{1,64}")
 
 
 def _whole(deps: ConsoleDeps, who: Viewer) -> bool:
@@ -133,4 +137,30 @@ async def supervise_state(request: web.Request) -> web.Response:
     """Pause or resume an operator from the wallboard (a fetch with the CSRF header)."""
     who = viewer(request, Permission.SUPERVISE)
     await change_state(request, who, request.match_info["operator_id"])
+    return web.Response(status=204)
+
+
+async def supervise_call(request: web.Request) -> web.Response:
+    """Listen, whisper or barge on an operator's call from the supervisor's own phone."""
+    who = viewer(request, Permission.SUPERVISE)
+    deps = request.app[CONSOLE]
+    op_id = request.match_info["operator_id"]
+    form = await request.post()
+    mode, phone = str(form.get("mode", "")), str(form.get("phone", "")).strip()
+    if mode not in MODES:
+        raise web.HTTPBadRequest(text="Choose listen, whisper or barge.")
+    if not _PHONE.fullmatch(phone):
+        raise web.HTTPBadRequest(text="Your phone as Asterisk names it, e.g. PJSIP/op1008.")
+    call = deps.require_feed().source.calls_by_operator().get(op_id)
+    if call is None or call.operator_id != op_id or not call.operator_channel:
+        raise web.HTTPConflict(text=f"{op_id} is not talking now.")
+    if deps.supervision is None:
+        raise web.HTTPServiceUnavailable(text="Supervision needs the live engine.")
+    try:
+        session = await deps.supervision.start(call.operator_channel, phone, mode)
+    except AriError as exc:
+        await audited(request, who, f"operator.{mode}", op_id, {"ok": False, "phone": phone})
+        raise web.HTTPBadGateway(text=f"Asterisk refused: {exc}") from None
+    details: dict[str, object] = {"ok": True, "phone": phone, "session": session.id}
+    await audited(request, who, f"operator.{mode}", op_id, details)
     return web.Response(status=204)

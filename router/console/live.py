@@ -32,6 +32,8 @@ class LiveCall(Protocol):
     @property
     def tried(self) -> list[str]: ...  # operators rung, the one ringing now last
     @property
+    def operator_channel(self) -> str | None: ...  # the answered operator's leg
+    @property
     def patient_id(self) -> str | None: ...
     @property
     def miss_target(self) -> MissTarget | None: ...

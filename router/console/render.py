@@ -19,6 +19,7 @@ _NAV: tuple[tuple[str, str, Permission], ...] = (
     ("Wallboard", "wallboard", Permission.WALLBOARD),
     ("Calls", "calls", Permission.SUPERVISE),
     ("Callbacks", "callbacks", Permission.SUPERVISE),
+    ("Reports", "reports", Permission.WALLBOARD),
     ("Rules", "rules", Permission.RULES),
     ("Audit log", "audit", Permission.AUDIT),
 )

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPERATOR_ARG = "operator"
+# A supervisor's phone and its Snoop channel (router/console/supervision.py): not calls.
+SUPERVISE_ARG = "supervise"
 # Only what the engine reads: every event costs Asterisk CPU to serialise and send
 # (perf-baseline: ~50 events per call unfiltered). The filter is reset when the app
 # object disappears, so it is set again on every connect.
@@ -96,6 +98,8 @@ class Engine:
                 else:
                     self.spawn(hang_up(self.ctx.ari, event.channel.id), f"stray {event.channel.id}")
                 return
+            if tuple(event.args[:1]) == (SUPERVISE_ARG,):
+                return  # the console follows those channels itself
             if tuple(event.args[:1]) == (OPERATOR_ARG,):
                 # An operator leg whose call is no longer ours (e.g. answered just after a
                 # restart): nobody is waiting for it.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Dialog, Page
 
 from sip_test_harness.router_process import RouterProcess
 from sip_test_harness.sipp import Behaviour, Phones, place_call
@@ -234,3 +234,33 @@ async def test_the_rules_page_simulates_a_call(router: RouterProcess, page: Page
     text = await output.inner_text()
     assert "queue paid" in text or "paid" in text, text
     await screenshot(page, "console-rules")
+
+
+async def test_a_supervisor_listens_from_their_own_phone(
+    router: RouterProcess, page: Page, sandbox: Any
+) -> None:
+    await set_state(router, "op1001", "available")
+    await set_state(router, "op1002", "paused", "meeting")
+    await sign_in(page, router, "sam", "wallboard")
+
+    async def my_phone(dialog: Dialog) -> None:
+        await dialog.accept("PJSIP/op1003")
+
+    page.once("dialog", my_phone)
+    behaviours = {"op1001": Behaviour("answer"), "op1003": Behaviour("answer")}
+    async with Phones(behaviours) as phones:
+        call = asyncio.create_task(place_call("79990000088", DID, hangup_after=15, timeout=40))
+        try:
+            listen = "[data-operator=op1001][data-state=on_call] button[data-listen=listen]"
+            await page.wait_for_selector(listen, timeout=20_000)
+            await page.click(listen)
+            await phones.wait_until("op1003", lambda r: r.answered == 1, timeout=15)
+            channels = await asyncio.to_thread(sandbox.cli, "core show channels concise")
+            assert "Snoop/" in channels, channels
+        finally:
+            result = await call
+        assert result.ok, result.describe()
+        assert phones.report()["op1003"].invites == 1
+    audit = await router.get("/api/audit?limit=5")
+    entry = next(e for e in audit["entries"] if e["action"] == "operator.listen")
+    assert (entry["actor"], entry["target"], entry["ok"]) == ("sam", "op1001", True)

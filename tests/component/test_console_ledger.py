@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from console_support import Live, add_users, browser, csrf_of, live_console, sign_in
+from console_support import Caller, Live, add_users, browser, csrf_of, live_console, sign_in
 from storage_support import migrated_store
 
 from router.config.rules import load_rules
@@ -140,3 +140,26 @@ async def test_the_rules_page_simulates_as_the_cli_does(with_rules: Live) -> Non
 
     assert html_lib.escape(expected, quote=False) in html
     assert with_rules.console and "Last rejected edit" in html
+
+
+async def test_listen_needs_a_talking_operator_a_phone_and_the_role(live: Live) -> None:
+    url = f"{live.console.base}/console/supervise/operator/op1001/listen"
+    async with browser() as olga, browser() as sam:
+        await sign_in(olga, live.console.base, "olga")
+        await sign_in(sam, live.console.base, "sam")
+        token = await _token(olga, f"{live.console.base}/console/operator/op1001")
+        data = {"mode": "listen", "phone": "PJSIP/op1008"}
+        async with olga.post(url, data=data, headers={"X-CSRF-Token": token}) as resp:
+            assert resp.status == 403
+        token = await _token(sam, f"{live.console.base}/console/wallboard")
+        headers = {"X-CSRF-Token": token}
+        async with sam.post(url, data={**data, "phone": "op1008"}, headers=headers) as resp:
+            assert resp.status == 400
+        async with sam.post(url, data=data, headers=headers) as resp:
+            assert resp.status == 409  # op1001 is not talking
+        live.board.set("op1001", Presence.ON_CALL)
+        live.calls["c-1"] = Caller(
+            "c-1", "+79161234567", operator_id="op1001", operator_channel="c-1-op-1"
+        )
+        async with sam.post(url, data=data, headers=headers) as resp:
+            assert resp.status == 503  # no engine in this test: nobody to ring

@@ -33,6 +33,24 @@
   source.addEventListener("open", () => { if (state) state.textContent = "live"; });
   source.addEventListener("error", () => { if (state) state.textContent = "reconnecting…"; });
   // Supervisors' buttons on the wallboard: pause (with a reason) or resume an operator.
+  async function post(url, body) {
+    const token = document.querySelector("meta[name=csrf-token]").content;
+    const answer = await fetch(url, {
+      method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": token },
+    });
+    if (!answer.ok) window.alert(`Refused: ${answer.status} ${await answer.text()}`);
+  }
+  // Listen, whisper or barge: Asterisk rings the supervisor's own phone.
+  root.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-listen]");
+    if (!button) return;
+    const phone = window.prompt("Your phone (as Asterisk names it)",
+      localStorage.getItem("console-phone") || "PJSIP/");
+    if (!phone) return;
+    localStorage.setItem("console-phone", phone);
+    const body = new URLSearchParams({ mode: button.dataset.listen, phone });
+    await post(`/console/supervise/operator/${button.dataset.op}/listen`, body);
+  });
   root.addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-act]");
     if (!button) return;
@@ -42,11 +60,7 @@
       if (reason === null) return;
       body.set("reason", reason);
     }
-    const token = document.querySelector("meta[name=csrf-token]").content;
-    const answer = await fetch(`/console/supervise/operator/${button.dataset.op}/state`, {
-      method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": token },
-    });
-    if (!answer.ok) window.alert(`Refused: ${answer.status}`);
+    await post(`/console/supervise/operator/${button.dataset.op}/state`, body);
   });
   adopt();
   setInterval(tick, 1000);

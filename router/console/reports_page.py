@@ -1,0 +1,52 @@
+"""The reports page (supervisors and admins): a period's figures as the CLI and
+`GET /api/reports/...` give them, with charts drawn in the browser by uPlot (vendored in
+`static/`, MIT) from the series of `router.domain.reports.charts`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from router.console.deps import CONSOLE
+from router.console.guard import viewer
+from router.console.render import page
+from router.domain.console_access import Permission
+from router.domain.reports import build_report
+from router.domain.reports.charts import chart_data
+from router.domain.reports.export import section_rows
+from router.domain.reports.period import PeriodError
+from router.report_view import ReportQuery
+
+
+async def reports_page(request: web.Request) -> web.Response:
+    viewer(request, Permission.WALLBOARD)
+    deps = request.app[CONSOLE]
+    settings = deps.settings
+    start, end = request.query.get("from") or None, request.query.get("to") or None
+    try:
+        query = ReportQuery.parse(
+            start, end, ZoneInfo(settings.timezone), datetime.now(UTC), by="hour",
+            sl_target_s=settings.service_level_s,
+            overdue_after_s=settings.callback_overdue_min * 60,
+        )  # fmt: skip
+    except PeriodError as exc:
+        failed: dict[str, object] = {"error": str(exc), "start": start or "", "end": end or ""}
+        return await page(request, "reports.html", failed, status=400)
+    data = await deps.store.reports.period(*query.period)
+    report = build_report(
+        data, query.period, query.now, query.tz, group="hour",
+        default_sl_s=query.sl_target_s, overdue_after_s=query.overdue_after_s,
+    )  # fmt: skip
+    context: dict[str, object] = {
+        "start": start or "",
+        "end": end or "",
+        "period": query.period,
+        "total": report.total,
+        "operators": section_rows(report, "operators"),
+        "misses": report.misses,
+        "charts": chart_data(report, data.calls),
+        "sl_target_s": query.sl_target_s,
+    }
+    return await page(request, "reports.html", context)
