@@ -130,3 +130,15 @@ async def test_originate_without_reply_leaves_no_operator_leg(
     assert len(fake.world.originated) == 1
     await hasty_router.flushed()
     assert hasty_router.call(caller)["outcome"] == "failed"
+
+
+async def test_a_bridge_delete_refused_once_is_retried(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    """Issue 13 item 7: an overloaded Asterisk answers the bridge's DELETE with 503; the
+    bridge must not stay in Asterisk for good."""
+    fault = fake.fail("DELETE", r"^/bridges/cr-", 503, message="Service Unavailable")
+    caller = fake.caller_arrives(DID, "79990001122")
+    await talk_then_hang_up(fake, caller)  # waits until nothing is left
+    assert fault.hits == 1
+    assert len(fake.requests("DELETE", f"/bridges/cr-{caller}")) == 2
