@@ -36,6 +36,7 @@ class TaskFacts:
     reasons: tuple[str, ...]
     due_at: datetime
     attempts: int
+    stage: str | None = None  # how far a callback attempt under way got (AttemptStage)
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,12 +95,12 @@ class ConsoleFigures:
 
 
 _t = callback_tasks.c
-_TASK_COLUMNS = select(_t.id, _t.reasons, _t.due_at, _t.attempts)
+_TASK_COLUMNS = select(_t.id, _t.reasons, _t.due_at, _t.attempts, _t.attempt_stage)
 
 
 def _task(row: Any) -> TaskFacts:
     reasons = tuple(str(r) for r in row.reasons or ())
-    return TaskFacts(int(row.id), reasons, row.due_at, row.attempts)
+    return TaskFacts(int(row.id), reasons, row.due_at, row.attempts, row.attempt_stage)
 
 
 @dataclass(frozen=True, slots=True)

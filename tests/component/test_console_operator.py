@@ -129,3 +129,18 @@ async def test_the_card_reaches_an_open_operator_page_while_it_rings(live: Live)
                 ringing = await next_board(stream, 1)
     assert 'data-card="c-5" data-stage="ringing"' in ringing
     assert "+79161234567" in ringing
+
+
+async def test_my_callback_tasks_show_the_attempt_in_progress(live: Live) -> None:
+    missed = datetime.now(UTC) - timedelta(hours=1)
+    await live.store.callbacks.record_miss(
+        MissInput("m-2", "moscow", "+79160000001", None, "abandoned", 30.0, missed, missed, True)
+    )
+    now = datetime.now(UTC)
+    (task,) = await live.store.callbacks.claim_due(now, "router-a")
+    assert await live.store.callbacks.start_attempt(task.id, "router-a", now, "op1001")
+    async with browser() as client:
+        await sign_in(client, live.console.base, "olga")
+        async with client.get(f"{live.console.base}/console/operator/op1001") as page:
+            html = await page.text()
+    assert f'data-task="{task.id}"' in html and "calling now: operator" in html
