@@ -40,6 +40,7 @@ async def reports_page(request: web.Request) -> web.Response:
         default_sl_s=query.sl_target_s, overdue_after_s=query.overdue_after_s,
     )  # fmt: skip
     context: dict[str, object] = {
+        "error": None,
         "start": start or "",
         "end": end or "",
         "period": query.period,

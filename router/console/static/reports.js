@@ -20,7 +20,11 @@ function barChart(target, title, labels, series, extra = {}) {
   const bars = uPlot.paths.bars({ size: [0.6, 60] });
   const opts = {
     title, width: Math.min(900, el.clientWidth || 600), height: 260,
-    scales: { x: { time: false, range: [-0.5, labels.length - 0.5] }, ...extra.scales },
+    scales: {
+      x: { time: false, range: [-0.5, labels.length - 0.5] },
+      y: { range: (u, min, max) => [0, Math.max(1, max)] }, // bars stand on zero
+      ...extra.scales,
+    },
     axes: [categoryAxis(labels), { label: extra.yLabel || "" }, ...(extra.axes || [])],
     series: [{}, ...series.map((s) => ({ paths: s.line ? undefined : bars, ...s.opts }))],
   };
