@@ -65,6 +65,7 @@ class LiveSource:  # not slotted: cached_property keeps the clock offset
                 s.calls_today,
                 s.operator.team,
                 _number(by_operator.get(s.id)),
+                s.no_answers,
             )
             for s in self.board.statuses()
         ]

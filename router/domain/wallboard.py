@@ -32,6 +32,7 @@ class OperatorInput:
     calls_today: int
     team: str | None = None
     caller_e164: str | None = None  # the caller they ring for or talk to, if any
+    no_answers: int = 0  # calls in a row they let ring out
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class OperatorRow:
     since: float
     calls_today: int
     caller: str | None  # masked unless the viewer may see it whole
+    no_answers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,7 @@ def summarise(
                 op.since,
                 op.calls_today,
                 _caller(op, whole_numbers),
+                op.no_answers,
             )
             for op in sorted(operators, key=lambda o: o.id)
         ),

@@ -22,6 +22,7 @@ from storage_support import migrated_store
 
 from router.config.console_settings import ConsoleSettings
 from router.console.app import live_feed
+from router.domain.calls import RingResult
 from router.domain.dispatch import WaitingCall
 from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
@@ -39,6 +40,7 @@ def _wait(live: Live, call: Caller, queue: str) -> None:
 
 async def test_the_wallboard_shows_operators_and_masked_waiting_callers(live: Live) -> None:
     _wait(live, Caller("c-1", "+79161234567", ["main:3"]), "dms")
+    live.board.ring_result("op1002", RingResult.NO_ANSWER, pause_after=5)
     async with browser() as client:
         await sign_in(client, live.console.base, "sam")
         async with client.get(f"{live.console.base}/console/wallboard") as page:
@@ -47,6 +49,7 @@ async def test_the_wallboard_shows_operators_and_masked_waiting_callers(live: Li
     assert 'data-operator="op1001" data-state="paused"' in html and "training" in html
     assert "+7 916 ***-**-67" in html and "+79161234567" not in html
     assert 'data-call="c-1"' in html and "main:3" in html
+    assert "1 rang out" in html  # who is not picking up
 
 
 async def test_changes_reach_an_open_stream_within_a_second(live: Live) -> None:

@@ -76,3 +76,9 @@ def test_the_list_of_waiting_callers_is_capped_but_every_caller_counts() -> None
     board = summarise([], waiting)
     assert len(board.waiting) == WAITING_ROWS and board.waiting_total == WAITING_ROWS + 5
     assert board.queues[0].waiting == WAITING_ROWS + 5
+
+
+def test_who_lets_calls_ring_out_is_visible() -> None:
+    quiet = OperatorInput("op1003", "Oleg", Presence.AVAILABLE, None, 1.0, 0, no_answers=2)
+    (row,) = summarise([quiet], []).operators
+    assert row.no_answers == 2
