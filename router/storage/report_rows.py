@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Row, Select, func, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.callback_schedule import CloseReason
 from router.domain.reports import (
@@ -61,11 +62,16 @@ class ReportRows:
             events = _events_stmt(self._db.dialect_name, *in_period)
             event_rows = (await conn.execute(events)).all()
             miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
-            task_rows = (await conn.execute(_tasks_stmt(start, end))).all()
-            state_rows: list[tuple[str, datetime, int, str, str | None]] = []
-            for stmt in _states_stmts(start, end):
-                rows = (await conn.execute(stmt)).all()
-                state_rows += [(r.operator_id, r.at, r.id, r.state, r.reason) for r in rows]
+            task_rows = {
+                r.id: r for stmt in _tasks_stmts(start, end) for r in await _all(conn, stmt)
+            }.values()
+            latest = await _all(conn, _latest_before(start))
+            pairs = [(r.id, r.at) for r in latest if r.at is not None]
+            state_rows = [
+                (r.operator_id, r.at, r.id, r.state, r.reason)
+                for stmt in _state_rows(pairs, start, end)
+                for r in await _all(conn, stmt)
+            ]
             state_rows.sort(key=lambda r: (r[0], r[1], r[2]))
             recorded = (
                 bool(state_rows)
@@ -101,6 +107,11 @@ class ReportRows:
             if recorded
             else None,
         )
+
+
+async def _all(conn: AsyncConnection, stmt: Select[Any]) -> Sequence[Row[Any]]:
+    rows: Sequence[Row[Any]] = (await conn.execute(stmt)).all()
+    return rows
 
 
 def _calls_stmt(*where: Any) -> Select[Any]:
@@ -148,34 +159,49 @@ def _misses_stmt(start: datetime, end: datetime) -> Select[Any]:
     ).where(m.missed_at >= start, m.missed_at < end)
 
 
-def _tasks_stmt(start: datetime, end: datetime) -> Select[Any]:
-    created = (_t.created_at >= start) & (_t.created_at < end)
-    return select(
+def _tasks_stmts(start: datetime, end: datetime) -> tuple[Select[Any], Select[Any]]:
+    """The tasks of the period's misses (every task is created by a miss, so those created
+    in the period are among them; `misses_report` keeps those by `created_at`) and the
+    active ones (the backlog), each by an index: the misses' `missed_at` and the partial
+    index of active tasks. (`created_at` has no index; an OR would read every task.)"""
+    columns = (
         _t.id, _t.state, _t.created_at, _t.first_missed_at, _t.due_at, _t.miss_count,
         _t.attempts, _t.line, _t.first_attempt_at, _t.closed_at, _t.close_reason,
         _t.closed_by, _t.attempt_operator_id,
-    ).where(or_(created, text(ACTIVE_TASK)))  # fmt: skip
+    )  # fmt: skip
+    m = misses.c
+    of_misses = select(m.task_id).where(m.missed_at >= start, m.missed_at < end)
+    return (
+        select(*columns).where(_t.id.in_(of_misses.scalar_subquery())),
+        select(*columns).where(text(ACTIVE_TASK)),
+    )
 
 
-def _states_stmts(start: datetime, end: datetime) -> tuple[Select[Any], Select[Any]]:
-    """Each operator's state changes in the period (by the `at` index), and the state
-    each was in at its start: their latest change before it, looked up per operator (the
-    `operators` table lists every one the board ever saved), an index seek on
-    (operator_id, at) each. One query with OR, or a GROUP BY over the history, would read
+def _latest_before(start: datetime) -> Select[Any]:
+    """Each operator's latest state change before `start`: one index seek on
+    (operator_id, at) per operator (the `operators` table lists every one the board ever
+    saved). A GROUP BY over the history, or a join the planner turns around, would read
     every row ever written."""
     s = operator_states.c
-    columns = (s.operator_id, s.state, s.reason, s.at, s.id)
-    in_period = select(*columns).where(s.at >= start, s.at < end)
     latest = (
         select(func.max(s.at))
         .where(s.operator_id == operators.c.id, s.at < start)
         .scalar_subquery()
     )
-    before = select(operators.c.id.label("operator_id"), latest.label("at")).subquery()
-    at_start = select(*columns).join(
-        before, (s.operator_id == before.c.operator_id) & (s.at == before.c.at)
-    )
-    return at_start, in_period
+    return select(operators.c.id, latest.label("at"))
+
+
+def _state_rows(
+    pairs: Sequence[tuple[str, datetime]], start: datetime, end: datetime
+) -> list[Select[Any]]:
+    """The period's state changes (by the `at` index), and the given (operator, at) ones
+    (by the unique key): two statements, as an OR of the two would read the whole table."""
+    s = operator_states.c
+    columns = (s.operator_id, s.state, s.reason, s.at, s.id)
+    statements = [select(*columns).where(s.at >= start, s.at < end)]
+    if pairs:
+        statements.append(select(*columns).where(tuple_(s.operator_id, s.at).in_(pairs)))
+    return statements
 
 
 def _spans(rows: Sequence[tuple[str, str, str | None, datetime]]) -> list[StateSpan]:
