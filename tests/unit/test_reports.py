@@ -345,3 +345,17 @@ def test_chart_data() -> None:
         "service_level": [0.2],
     }  # fmt: skip
     assert charts["operators"] == {"labels": ["op2", "op3", "op1"], "answer_rate": [0.0, 0.0, 1.0]}
+
+
+def test_table_shows_shares_as_percentages() -> None:
+    from router.domain.reports.export import section_rows, to_table
+
+    report = build_report(ReportData(CALLS, RINGS, [], []), DAY, at(3600), MSK)
+    calls = to_table(section_rows(report, "calls")).splitlines()
+    header, total = calls[0].split(), calls[1].split()
+    assert total[header.index("service_level")] == "20.0%"
+    misses = to_table([{"figure": "worked_share", "value": 0.5}, {"figure": "misses", "value": 3}])
+    assert misses.splitlines()[1:] == ["worked_share  50.0%", "misses        3"]
+    changes = to_table(section_rows(report, "compare", compare(report, report)))
+    line = next(x for x in changes.splitlines() if x.startswith("calls.service_level"))
+    assert line.split()[1:] == ["20.0%", "20.0%", "0.0%"]

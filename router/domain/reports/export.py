@@ -57,11 +57,22 @@ def to_csv(rows: Sequence[Row]) -> str:
 def to_table(rows: Sequence[Row]) -> str:
     """Columns padded to their widest cell; a share as a percentage, None as '-'."""
     names = columns(rows)
-    cells = [[_cell(name, row.get(name)) for name in names] for row in rows]
+    cells = [[_cell(_label(name, row), row.get(name)) for name in names] for row in rows]
     widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
     lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(lines) + "\n"
+
+
+# Columns whose rows each hold one figure, named in the row's "figure" (misses, compare,
+# replay): a share among them is shown as a share.
+_BY_FIGURE = frozenset(
+    {"value", "current", "previous", "as_happened", "replayed_current", "replayed_new"}
+)
+
+
+def _label(name: str, row: Row) -> str:
+    return str(row.get("figure", name)) if name in _BY_FIGURE else name
 
 
 def _cell(name: str, value: Any) -> str:
