@@ -14,10 +14,13 @@ from router.console.guard import viewer
 from router.console.render import page
 from router.domain.console_access import Permission
 from router.domain.reports import build_report
-from router.domain.reports.charts import chart_data
+from router.domain.reports.charts import chart_data, staffing_series
 from router.domain.reports.export import section_rows
 from router.domain.reports.period import PeriodError
+from router.domain.reports.staffing import Goal, staffing
 from router.report_view import ReportQuery
+
+STAFFING_GOAL = 0.8  # the chart's goal; `clinic-router staffing --goal` sets another
 
 
 async def reports_page(request: web.Request) -> web.Response:
@@ -39,6 +42,8 @@ async def reports_page(request: web.Request) -> web.Response:
         data, query.period, query.now, query.tz, group="hour",
         default_sl_s=query.sl_target_s, overdue_after_s=query.overdue_after_s,
     )  # fmt: skip
+    goal = Goal(query.sl_target_s, STAFFING_GOAL)
+    needed = staffing(data.calls, query.period, query.tz, goal, data.spans)
     context: dict[str, object] = {
         "error": None,
         "start": start or "",
@@ -47,7 +52,7 @@ async def reports_page(request: web.Request) -> web.Response:
         "total": report.total,
         "operators": section_rows(report, "operators"),
         "misses": report.misses,
-        "charts": chart_data(report, data.calls),
+        "charts": {**chart_data(report, data.calls), "staffing": staffing_series(needed)},
         "sl_target_s": query.sl_target_s,
     }
     return await page(request, "reports.html", context)

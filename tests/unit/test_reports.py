@@ -359,3 +359,14 @@ def test_table_shows_shares_as_percentages() -> None:
     changes = to_table(section_rows(report, "compare", compare(report, report)))
     line = next(x for x in changes.splitlines() if x.startswith("calls.service_level"))
     assert line.split()[1:] == ["20.0%", "20.0%", "0.0%"]
+
+
+def test_staffing_series_shows_hours_with_calls() -> None:
+    from router.domain.reports.charts import staffing_series
+    from router.domain.reports.staffing import staffing
+
+    rows = staffing(CALLS, DAY, MSK)
+    series = staffing_series(rows)
+    assert series["labels"] == ["Tue 12"]  # every call of CALLS starts at 12:00 Moscow
+    assert series["erlang_c"][0] >= series["erlang_a"][0] >= 1
+    assert series["on_duty"] == [None]  # no state history

@@ -51,4 +51,11 @@ document.addEventListener("DOMContentLoaded", () => {
     { values: data.operators.answer_rate.map((v) => v * 100),
       opts: { label: "answer rate %", fill: "#b39ddb", stroke: "#6a4fb3" } },
   ], { yLabel: "%", scales: { y: { range: [0, 100] } } });
+  const st = data.staffing;
+  barChart("chart-staffing", "", st.labels, [
+    { values: st.erlang_c, opts: { label: "needed (Erlang C)", fill: "#9bbcd9", stroke: "#4a7aa5" } },
+    { values: st.erlang_a, opts: { label: "needed (Erlang A)", fill: "#8fcf9a", stroke: "#3e8e4e" } },
+    { values: st.on_duty, line: true,
+      opts: { label: "on duty", stroke: "#c0392b", width: 2, points: { show: true } } },
+  ], { yLabel: "operators" });
 });

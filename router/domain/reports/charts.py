@@ -10,6 +10,7 @@ from typing import Any
 from router.domain.reports.calls import wait_s
 from router.domain.reports.records import CallRecord
 from router.domain.reports.report import Report
+from router.domain.reports.staffing import StaffingRow
 
 WAIT_EDGES = (0, 10, 20, 30, 60, 120, 300)  # seconds: the last bucket is "300 s and more"
 
@@ -46,4 +47,15 @@ def chart_data(report: Report, calls: Sequence[CallRecord]) -> dict[str, Any]:
             "labels": [o.operator_id for o in operators],
             "answer_rate": [o.answer_rate for o in operators],
         },
+    }
+
+
+def staffing_series(rows: Sequence[StaffingRow]) -> dict[str, Any]:
+    """Operators needed (Erlang C, Erlang A) and on duty, per hour of the week with calls."""
+    shown = [r for r in rows if r.calls_per_hour]
+    return {
+        "labels": [r.key for r in shown],
+        "erlang_c": [r.erlang_c_agents for r in shown],
+        "erlang_a": [r.erlang_a_agents for r in shown],
+        "on_duty": [r.on_duty for r in shown],
     }
