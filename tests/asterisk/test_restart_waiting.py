@@ -52,6 +52,11 @@ def steps(call: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [s for s in call["journey"] if s["kind"] == kind]
 
 
+def journey_of(call: dict[str, Any]) -> list[tuple[str, object]]:
+    """For assertion messages: the call's steps and what they say."""
+    return [(s["kind"], s["data"]) for s in call["journey"]]
+
+
 def stamp(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
@@ -126,7 +131,7 @@ def check_calls(
     kept = 0
     for call in calls:
         if call["caller"] in talkers:
-            assert call["outcome"] == "answered", call
+            assert call["outcome"] == "answered", journey_of(call)
             assert call["operator_id"] == talkers[call["caller"]]
             assert steps(call, "adopted")[0]["data"]["state"] == "bridged"
             kept += 1
@@ -142,7 +147,7 @@ def check_calls(
     for call in waiters:
         [arrived] = steps(call, "arrived")
         queue, operator = queue_of[arrived["data"]["line"]]
-        assert call["outcome"] == "answered" and call["operator_id"] == operator, call
+        assert call["outcome"] == "answered" and call["operator_id"] == operator, journey_of(call)
         assert call["tried_operators"] == [operator], call  # rung once, by their queue
         [adopted] = steps(call, "adopted")
         assert adopted["data"]["for"] == {"kind": "queue", "queue": queue}, adopted
