@@ -22,14 +22,14 @@ from router.engine.call_state import (
     is_terminal,
 )
 from router.engine.cleanup import hang_up
-from router.engine.context import CallContext, ChannelGone
+from router.engine.context import CallContext, ChannelGone, LegAnswered
 from router.engine.waiting_room import OperatorOffer, give_back
 
 T = TypeVar("T")
 
 SHUTDOWN_CAUSE = 4  # soft hangup cause Asterisk uses when it shuts down or restarts
 
-CallEvent = Event | ChannelGone | OperatorOffer
+CallEvent = Event | ChannelGone | LegAnswered | OperatorOffer
 
 
 class CallBase:
@@ -72,6 +72,10 @@ class CallBase:
         self.ringing_operator: str | None = ring.operator_id if ring else None
         if ring is not None:
             self._live_legs.add(ring.leg)
+
+    def legs(self) -> frozenset[str]:
+        """The operator legs this call owns now (ringing, or talking)."""
+        return frozenset(self._live_legs)
 
     def _event(self, kind: str, data: dict[str, object]) -> None:
         self.ctx.recorder_event(self.id, kind, data)

@@ -26,7 +26,7 @@ from router.domain.selection import Strategy
 from router.domain.wait_resume import WAITING_EVENT, WaitRecord
 from router.engine.call_media import CallMedia
 from router.engine.call_state import LEG_MARK, AdoptedRing, CallerGone, channel_of, is_terminal
-from router.engine.context import CallContext, ChannelGone
+from router.engine.context import CallContext, ChannelGone, LegAnswered
 from router.engine.waiting_room import OperatorOffer, put_offer
 
 
@@ -312,7 +312,8 @@ class CallOperators(CallMedia):
                     self._decline_offer(event)
                     if channel_of(event) != leg:
                         continue
-                    if isinstance(event, StasisStart):
+                    # LegAnswered: answered while the socket was down (reconcile saw it Up).
+                    if isinstance(event, (StasisStart, LegAnswered)):
                         return RingResult.ANSWERED
                     if isinstance(event, (ChannelDestroyed, ChannelGone)):
                         return ring_result_from_cause(getattr(event, "cause", None))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from router.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from router.domain.wait_resume import WaitRecord
-from router.engine.context import ChannelGone
+from router.engine.context import ChannelGone, LegAnswered
 
 # Names the router gives what it creates in Asterisk, so a restart can find them again:
 # a call's bridge is `cr-<call id>`, its operator legs `<call id>-op<n>`.
@@ -52,7 +52,7 @@ class Resume:
 
 
 def channel_of(event: object) -> str | None:
-    if isinstance(event, ChannelGone):
+    if isinstance(event, (ChannelGone, LegAnswered)):
         return event.channel_id
     channel = getattr(event, "channel", None)
     return getattr(channel, "id", None)

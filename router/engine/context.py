@@ -42,6 +42,17 @@ class ChannelGone:
 
 
 @dataclass(frozen=True, slots=True)
+class LegAnswered:
+    """Synthetic event: an operator leg found `Up` on reconnect while its call still waits
+    for it to answer. Its StasisStart came while the socket was down and was lost."""
+
+    channel_id: str
+
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel_id,)
+
+
+@dataclass(frozen=True, slots=True)
 class MissFacts:
     """Who missed: what the ledger needs of a call (live, or found closed on reconnect)."""
 

@@ -17,7 +17,7 @@ from router.engine.call_base import CallBase
 from router.engine.call_state import Resume
 from router.engine.callback_call import CALLBACK_ARG
 from router.engine.cleanup import hang_up
-from router.engine.context import CallContext, ChannelGone, EventSink
+from router.engine.context import CallContext, ChannelGone, EventSink, LegAnswered
 from router.engine.feature_codes import FEATURE_ARG, handle_feature_code
 from router.engine.reconcile import Reconciler
 
@@ -116,7 +116,7 @@ class Engine:
                 delivered.add(id(call))
                 self.deliver(call, event)
 
-    def deliver(self, call: EventSink, event: Event | ChannelGone) -> None:
+    def deliver(self, call: EventSink, event: Event | ChannelGone | LegAnswered) -> None:
         try:
             call.queue.put_nowait(event)
         except asyncio.QueueFull:

@@ -32,7 +32,7 @@ from router.engine.call_state import (
     Resume,
 )
 from router.engine.cleanup import delete_bridge, hang_up
-from router.engine.context import ChannelGone, MissFacts
+from router.engine.context import ChannelGone, LegAnswered, MissFacts
 from router.engine.fallback_misses import collect_fallback_misses
 
 if TYPE_CHECKING:
@@ -79,11 +79,22 @@ class Reconciler:
         await collect_fallback_misses(self.engine.ctx)
 
     def _signal_vanished(self, channels: dict[str, Channel]) -> None:
-        """Calls still running here whose channels died while the socket was down."""
+        """Tell calls still running here what happened to their channels while the socket
+        was down (Asterisk replays nothing): a channel gone ended; a ringing leg now `Up`
+        was answered (its StasisStart was lost), or the call would wait out its ring."""
         for call in self.engine.live_calls():
-            for channel_id in [call.id, call.operator_channel]:
-                if channel_id and channel_id not in channels:
+            owned = {call.id, *call.legs()}
+            if call.operator_channel:
+                owned.add(call.operator_channel)
+            for channel_id in owned:
+                if channel_id not in channels:
                     self.engine.deliver(call, ChannelGone(channel_id))
+                elif (
+                    channel_id != call.id
+                    and channel_id != call.operator_channel
+                    and channels[channel_id].state == "Up"
+                ):
+                    self.engine.deliver(call, LegAnswered(channel_id))
 
     async def _reconcile_open_calls(
         self, channels: dict[str, Channel], bridge_of: dict[str, Bridge]

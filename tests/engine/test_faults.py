@@ -142,3 +142,40 @@ async def test_a_bridge_delete_refused_once_is_retried(
     await talk_then_hang_up(fake, caller)  # waits until nothing is left
     assert fault.hits == 1
     assert len(fake.requests("DELETE", f"/bridges/cr-{caller}")) == 2
+
+
+async def test_operator_answers_while_the_socket_is_down(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    """The answer's StasisStart is lost with the socket (Asterisk replays nothing): the
+    reconcile finds the leg `Up` and the call bridges it at once, instead of waiting out
+    its ring (ring_timeout_s + 10 s) and hanging up the operator who answered."""
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    _, leg = fake.world.originated[0]
+    await while_socket_is_down(fake, router, lambda: fake.answer(leg))
+    await fake.until(lambda: fake.bridged(caller) == leg, timeout=3)
+    assert len(fake.world.originated) == 1  # nobody else was rung
+    await talk_then_hang_up(fake, caller)
+    await router.flushed()
+    assert router.call(caller)["outcome"] == "answered"
+    assert router.misses(caller) == []
+
+
+async def test_operator_rings_out_while_the_socket_is_down(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    """The ringing leg's ChannelDestroyed is lost with the socket: the reconcile tells the
+    call its leg is gone and the next operator rings at once (not 25 s later)."""
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    first, _ = fake.world.originated[0]
+    _, leg = fake.world.originated[0]
+    await while_socket_is_down(fake, router, lambda: fake.ring_out(leg))
+    await fake.until(lambda: len(fake.world.originated) == 2, timeout=3)
+    assert fake.channel(caller).alive
+    assert fake.world.originated[1][0] != first  # the next operator, not the same one
