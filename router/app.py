@@ -279,7 +279,7 @@ async def _start_http(
     app = build_app(deps, settings.http.token.get_secret_value(), metrics)
     if settings.console.enabled:
         ctx = engine.ctx
-        feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db)
+        feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db, rules)
         token = settings.http.token.get_secret_value()
         pop = screen_pop(settings.console, feed, store)
         watch = Supervision(ctx.ari, time.monotonic)

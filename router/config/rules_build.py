@@ -159,6 +159,7 @@ def build_queue(name: str, spec: QueueSpec) -> Queue:
         at_max_wait=build_target(spec.at_max_wait) if spec.at_max_wait else None,
         strategy=spec.strategy,
         wrap_up_s=spec.wrap_up_s,
+        service_level_s=spec.service_level_s,
     )
 
 

@@ -272,6 +272,7 @@ class QueueSpec(ConfigModel):
     at_max_wait: TargetSpec | None = None
     strategy: Literal["longest_idle", "fewest_calls", "best_skill"] = "longest_idle"
     wrap_up_s: Annotated[StrictInt, Field(ge=0, le=3600)] | None = None
+    service_level_s: Annotated[StrictInt, Field(ge=1, le=3600)] | None = None
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> QueueSpec:

@@ -163,14 +163,27 @@ def live_feed(
     room: WaitingRoom,
     live_calls: Callable[[], Iterable[LiveCall]],
     db: Database,
+    rules: LiveRules | None = None,
 ) -> WallboardFeed:
-    """The wallboard's feed over the running engine and the store."""
+    """The wallboard's feed over the running engine and the store; each queue's
+    service-level target from the rules in force (`service_level_s`)."""
     source = LiveSource(board, room, live_calls, time.time, room.clock)
     figures = today_figures(
         ConsoleFigures(db), ZoneInfo(settings.timezone), settings.callback_overdue_min * 60
     )
+
+    def targets() -> dict[str, float]:
+        if rules is None:
+            return {}
+        queues = rules.current.queues
+        return {q.id: float(q.service_level_s) for q in queues.values() if q.service_level_s}
+
     return WallboardFeed(
-        source, figures, clock=time.monotonic, sl_target_s=settings.service_level_s
+        source,
+        figures,
+        clock=time.monotonic,
+        sl_target_s=settings.service_level_s,
+        sl_targets=targets,
     )
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,16 +24,31 @@ from router.storage.console_figures import ConsoleFigures
 
 log = logging.getLogger(__name__)
 
-TodayFigures = Callable[[], Awaitable[tuple[list[CallOfToday], CallbackCounts]]]
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    """What the board reads from the store: the day's calls and the callback counts."""
+
+    calls: list[CallOfToday] = field(default_factory=list)
+    callbacks: CallbackCounts = field(default_factory=CallbackCounts)
+    queue_callbacks: dict[str, CallbackCounts] = field(default_factory=dict)
+
+
+TodayFigures = Callable[[], Awaitable[Today]]
+NO_TARGETS: Callable[[], Mapping[str, float]] = dict
 
 
 def today_figures(figures: ConsoleFigures, zone: ZoneInfo, overdue_s: float) -> TodayFigures:
     """The day's calls (since midnight in `zone`) and callback counts, from the store."""
 
-    async def read() -> tuple[list[CallOfToday], CallbackCounts]:
+    async def read() -> Today:
         now = datetime.now(zone)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return await figures.calls_since(midnight), await figures.callbacks(now, overdue_s)
+        return Today(
+            await figures.calls_since(midnight),
+            await figures.callbacks(now, overdue_s),
+            await figures.callbacks_by_queue(now, overdue_s),
+        )
 
     return read
 
@@ -55,6 +70,7 @@ class WallboardFeed:
         min_gap_s: float = 0.05,
         figures_every_s: float = 5.0,
         sl_target_s: float = 20.0,
+        sl_targets: Callable[[], Mapping[str, float]] = NO_TARGETS,
     ) -> None:
         self._source = source
         self._figures = figures
@@ -63,12 +79,13 @@ class WallboardFeed:
         self._min_gap_s = min_gap_s
         self._figures_every_s = figures_every_s
         self._sl_target_s = sl_target_s
+        self._sl_targets = sl_targets  # per queue, from the rules in force
         self._wake = asyncio.Event()
         self._watchers: dict[bool, set[asyncio.Queue[Frame | None]]] = {False: set(), True: set()}
         self._last: dict[bool, Frame] = {}
         self._rendered: dict[bool, tuple[int, str]] = {}
         self._generation = 0
-        self._today: tuple[list[CallOfToday], CallbackCounts] = ([], CallbackCounts())
+        self._today = Today()
         self._figures_at: float | None = None
         source.board.add_listener(lambda _status: self._wake.set())
 
@@ -150,14 +167,16 @@ class WallboardFeed:
             _replace(queue, frame)
 
     def _build(self, whole: bool) -> Wallboard:
-        calls, callbacks = self._today
+        today = self._today
         return summarise(
             self._source.operators(),
             self._source.waiting(),
-            calls,
-            callbacks,
+            today.calls,
+            today.callbacks,
             whole_numbers=whole,
             sl_target_s=self._sl_target_s,
+            sl_targets=self._sl_targets(),
+            queue_callbacks=today.queue_callbacks,
         )
 
     def _figures_due(self) -> bool:

@@ -38,6 +38,7 @@ class Queue:
     at_max_wait: Target | None = None  # None: the callback policy decides
     strategy: Strategy = "longest_idle"
     wrap_up_s: float | None = None  # after a call of this queue; None: the operator's own
+    service_level_s: int | None = None  # answered within this counts; None: the console's
 
     @property
     def skills(self) -> tuple[str, ...]:

@@ -8,8 +8,9 @@ a snapshot changes only when something happened, not every second.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from router.domain.calls import Outcome
 from router.domain.masking import show_number
@@ -52,6 +53,8 @@ class CallOfToday:
     line: str | None
     outcome: str | None  # None: still live
     wait_s: float | None  # arrival to answer, for answered calls
+    queue: str | None = None  # the queue it last waited for, as the board names it
+    queue_wait_s: float | None = None  # joining that queue to the answer, for answered calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,12 @@ class WaitingRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackCounts:
+    open: int = 0
+    overdue: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRow:
     name: str
     waiting: int
@@ -85,12 +94,8 @@ class QueueRow:
     abandoned: int = 0
     missed: int = 0
     service_level: float | None = None  # answered within target / answered + abandoned + missed
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackCounts:
-    open: int = 0
-    overdue: int = 0
+    sl_target_s: float = DEFAULT_SL_TARGET_S
+    callbacks: CallbackCounts | None = None  # the queue's open and overdue tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +122,18 @@ def summarise(
     *,
     whole_numbers: bool = False,
     sl_target_s: float = DEFAULT_SL_TARGET_S,
+    sl_targets: Mapping[str, float] | None = None,
+    queue_callbacks: Mapping[str, CallbackCounts] | None = None,
 ) -> Wallboard:
     """The wallboard. `waiting` in serving order (the waiting room's); numbers masked
-    unless `whole_numbers`."""
+    unless `whole_numbers`. Each queue's service level counts from joining the queue,
+    against its target in `sl_targets` (by queue name; others `sl_target_s`)."""
     waiting_rows = _waiting_rows(waiting, whole_numbers)
+    today = list(today)
     return Wallboard(
-        queues=_queue_rows(waiting_rows),
+        queues=_queue_rows(
+            waiting_rows, today, sl_targets or {}, sl_target_s, queue_callbacks or {}
+        ),
         lines=_line_rows(today, sl_target_s),
         operators=tuple(
             OperatorRow(
@@ -161,42 +172,112 @@ def _waiting_rows(waiting: Iterable[WaitingInput], whole: bool) -> tuple[Waiting
     return tuple(rows)
 
 
-def _queue_rows(waiting: Sequence[WaitingRow]) -> tuple[QueueRow, ...]:
+def _queue_rows(
+    waiting: Sequence[WaitingRow],
+    today: Iterable[CallOfToday],
+    targets: Mapping[str, float],
+    default_s: float,
+    callbacks: Mapping[str, CallbackCounts],
+) -> tuple[QueueRow, ...]:
+    """A row per queue someone waits in now, or waited in today, or has callback tasks."""
     by_queue: dict[str, list[WaitingRow]] = defaultdict(list)
     for row in waiting:
         by_queue[row.queue].append(row)
-    return tuple(
-        QueueRow(name, len(rows), min(r.since for r in rows))
-        for name, rows in sorted(by_queue.items())
+    tallies = _tally(
+        ((c.queue, c.outcome, c.queue_wait_s) for c in today if c.queue is not None),
+        lambda name: targets.get(name, default_s),
     )
-
-
-def _line_rows(today: Iterable[CallOfToday], target_s: float) -> tuple[QueueRow, ...]:
-    counts: Mapping[str, Counter[str]] = defaultdict(Counter)
-    for call in today:
-        tally = counts[call.line or NO_QUEUE]
-        if call.outcome == Outcome.ANSWERED:
-            tally["answered"] += 1
-            if call.wait_s is not None and call.wait_s <= target_s:
-                tally["in_target"] += 1
-        elif call.outcome == Outcome.ABANDONED:
-            tally["abandoned"] += 1
-        elif call.outcome in _MISSED:
-            tally["missed"] += 1
+    names = sorted(set(by_queue) | set(tallies) | set(callbacks))
     rows = []
-    for name, tally in sorted(counts.items()):
-        offered = tally["answered"] + tally["abandoned"] + tally["missed"]
-        level = tally["in_target"] / offered if offered else None
+    for name in names:
+        rows_now = by_queue.get(name, [])
+        tally = tallies.get(name, Counter())
         rows.append(
             QueueRow(
                 name,
-                0,
-                None,
+                len(rows_now),
+                min((r.since for r in rows_now), default=None),
                 tally["answered"],
                 tally["abandoned"],
                 tally["missed"],
-                level,
+                _level(tally),
+                targets.get(name, default_s),
+                callbacks.get(name, CallbackCounts()),
             )
         )
     return tuple(rows)
 
+
+def _tally(
+    calls: Iterable[tuple[str, str | None, float | None]],
+    target_of: Callable[[str], float],
+) -> dict[str, Counter[str]]:
+    """answered / in_target / abandoned / missed per key, from (key, outcome, wait)."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, outcome, wait_s in calls:
+        tally = counts[key]
+        if outcome == Outcome.ANSWERED:
+            tally["answered"] += 1
+            if wait_s is not None and wait_s <= target_of(key):
+                tally["in_target"] += 1
+        elif outcome == Outcome.ABANDONED:
+            tally["abandoned"] += 1
+        elif outcome in _MISSED:
+            tally["missed"] += 1
+    return dict(counts)
+
+
+def _level(tally: Mapping[str, int]) -> float | None:
+    offered = tally["answered"] + tally["abandoned"] + tally["missed"]
+    return tally["in_target"] / offered if offered else None
+
+
+def _line_rows(today: Iterable[CallOfToday], target_s: float) -> tuple[QueueRow, ...]:
+    tallies = _tally(
+        ((c.line or NO_QUEUE, c.outcome, c.wait_s) for c in today), lambda _name: target_s
+    )
+    return tuple(
+        QueueRow(
+            name,
+            0,
+            None,
+            tally["answered"],
+            tally["abandoned"],
+            tally["missed"],
+            _level(tally),
+            target_s,
+        )
+        for name, tally in sorted(tallies.items())
+    )
+
+
+def board_queue(waited_for: str) -> str:
+    """The board's name of what a journey's `waiting` event says a call waited for
+    (`Wanted.label`: "queue dms", "queue skills dms+paid", "queue skills any",
+    "assigned op1", "operator op1"), as the live list names it
+    (`router.console.live.queue_label`)."""
+    kind, _, rest = waited_for.partition(" ")
+    if kind == "queue" and rest:
+        return board_queue(rest) if rest.startswith("skills ") else rest
+    if kind == "skills" and rest:
+        return "skills: " + ("any" if rest == "any" else ", ".join(rest.split("+")))
+    if kind in ("assigned", "operator") and rest:
+        return f"operator {rest}"
+    return waited_for
+
+
+def last_queue(
+    waits: Iterable[tuple[datetime, str]],
+) -> tuple[str, datetime] | tuple[None, None]:
+    """From a call's `waiting` events `(at, for)` in time order: the queue it waited for
+    last (board name) and when it joined it (the first of the last run of waits for it:
+    a wait resumed after a restart or a relaxed step keeps its start)."""
+    queue: str | None = None
+    joined: datetime | None = None
+    for at, waited_for in waits:
+        name = board_queue(waited_for)
+        if name != queue:
+            queue, joined = name, at
+    if queue is None or joined is None:
+        return None, None
+    return queue, joined

@@ -3,6 +3,7 @@ number's history for the patient card, an operator's callback tasks."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,9 +11,9 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 
 from router.domain.patient_card import MissFacts, TaskFacts
-from router.domain.wallboard import CallbackCounts, CallOfToday
+from router.domain.wallboard import CallbackCounts, CallOfToday, last_queue
 from router.storage.db import Database
-from router.storage.tables import ACTIVE_TASK, callback_tasks, calls, misses
+from router.storage.tables import ACTIVE_TASK, call_events, callback_tasks, calls, misses
 
 
 class ConsoleFigures:
@@ -20,19 +21,40 @@ class ConsoleFigures:
         self._db = db
 
     async def calls_since(self, since: datetime) -> list[CallOfToday]:
-        """Every call that started at or after `since` (a clinic's day: a few thousand)."""
-        stmt = select(calls.c.line, calls.c.outcome, calls.c.started_at, calls.c.answered_at)
+        """Every call that started at or after `since` (a clinic's day: a few thousand),
+        with the queue it last waited for (its journey's `waiting` events)."""
+        stmt = select(
+            calls.c.id, calls.c.line, calls.c.outcome, calls.c.started_at, calls.c.answered_at
+        )
         stmt = stmt.where(calls.c.started_at >= since)
+        e = call_events.c
+        waits_stmt = (
+            select(e.call_id, e.at, self._json_text(e.data, "for").label("waited_for"))
+            .join(calls, calls.c.id == e.call_id)
+            .where(calls.c.started_at >= since, e.kind == "waiting")
+            .order_by(e.call_id, e.at, e.id)
+        )
         async with self._db.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [
-            CallOfToday(
-                row.line,
-                row.outcome,
-                (row.answered_at - row.started_at).total_seconds() if row.answered_at else None,
+            wait_rows = (await conn.execute(waits_stmt)).all()
+        waits: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        for w in wait_rows:
+            if isinstance(w.waited_for, str):
+                waits[w.call_id].append((w.at, w.waited_for))
+        found = []
+        for row in rows:
+            queue, joined = last_queue(waits.get(row.id, ()))
+            answered = row.answered_at
+            found.append(
+                CallOfToday(
+                    row.line,
+                    row.outcome,
+                    (answered - row.started_at).total_seconds() if answered else None,
+                    queue,
+                    max(0.0, (answered - joined).total_seconds()) if answered and joined else None,
+                )
             )
-            for row in rows
-        ]
+        return found
 
     async def callbacks(self, now: datetime, overdue_after_s: float) -> CallbackCounts:
         """Active tasks, and those whose due time is more than `overdue_after_s` past."""
@@ -42,6 +64,32 @@ class ConsoleFigures:
         async with self._db.connect() as conn:
             row = (await conn.execute(stmt)).one()
         return CallbackCounts(open=int(row[0]), overdue=int(row[1]))
+
+    async def callbacks_by_queue(
+        self, now: datetime, overdue_after_s: float
+    ) -> dict[str, CallbackCounts]:
+        """`callbacks` per queue the missed call waited for (the task's target); tasks
+        without a queue or skills target are left out."""
+        t = callback_tasks.c
+        late = now - timedelta(seconds=overdue_after_s)
+        queue = self._json_text(t.target, "queue")
+        overdue = func.count().filter(t.due_at < late)
+        stmt = (
+            select(queue.label("queue"), func.count(), overdue)
+            .where(text(ACTIVE_TASK), queue.is_not(None))
+            .group_by(queue)
+        )
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {
+            r.queue: CallbackCounts(int(r[1]), int(r[2])) for r in rows if isinstance(r.queue, str)
+        }
+
+    def _json_text(self, column: Any, key: str) -> Any:
+        """A text member of a JSON column, read by the database."""
+        if self._db.dialect_name == "postgresql":
+            return func.jsonb_extract_path_text(column, key)
+        return func.json_extract(column, f"$.{key}")
 
     async def number_history(
         self, e164: str, limit: int = 10

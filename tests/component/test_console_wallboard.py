@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from console_support import (
 from storage_support import migrated_store
 
 from router.config.console_settings import ConsoleSettings
+from router.config.rules import load_rules
 from router.console.app import live_feed
 from router.domain.calls import RingResult
 from router.domain.dispatch import WaitingCall
@@ -28,6 +30,10 @@ from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
 from router.engine.board import OperatorBoard
 from router.engine.waiting_room import WaitingRoom
+from router.live_rules import LiveRules
+from router.storage import CallRow, MissInput
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _wait(live: Live, call: Caller, queue: str) -> None:
@@ -116,3 +122,78 @@ async def test_a_board_nothing_changed_is_not_sent_again(live: Live) -> None:
             second = await frames.get()
     assert first is not None and second is not None
     assert second.generation > first.generation
+
+
+async def test_each_queue_shows_todays_figures_from_joining_it_against_its_target(
+    tmp_path: Path,
+) -> None:
+    # paid's target is 15 s in the rules; oms has none (the console's 20 s).
+    path = tmp_path / "rules.yaml"
+    text = (REPO / "config" / "rules.yaml").read_text()
+    paid = "  paid:\n    priority: 5\n"
+    path.write_text(text.replace(paid, paid + "    service_level_s: 15\n", 1))
+    rules = LiveRules(path, load_rules(path))
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with migrated_store("sqlite", tmp_path) as store:
+        await add_users(store)
+        # (call, queues waited for with seconds after arrival, answered after, outcome)
+        given: list[tuple[str, list[tuple[str, int]], int | None, str]] = [
+            ("c-1", [("queue oms", 5), ("queue paid", 60)], 70, "answered"),  # 10 s in paid
+            ("c-2", [("queue paid", 5)], 25, "answered"),  # 20 s: past paid's 15
+            ("c-3", [("queue oms", 5)], 24, "answered"),  # 19 s: within oms's 20
+            ("c-4", [("queue paid", 5)], None, "abandoned"),
+        ]
+        for call_id, waits, answered, outcome in given:
+            start = now - timedelta(minutes=5)
+            row = CallRow(
+                call_id,
+                "clinic-router",
+                "+79161234567",
+                "74952232222",
+                start,
+                line="moscow",
+                outcome=outcome,
+                answered_at=start + timedelta(seconds=answered) if answered else None,
+            )
+            await store.calls.create(row)
+            for label, after in waits:
+                at = start + timedelta(seconds=after)
+                await store.calls.append_event(call_id, "waiting", {"for": label}, at)
+        miss = MissInput(
+            "c-4",
+            "moscow",
+            "+79161234567",
+            None,
+            "abandoned",
+            30.0,
+            now - timedelta(hours=2),
+            None,
+            True,
+            target=MissTarget("moscow", "paid"),
+        )
+        await store.callbacks.record_miss(miss)
+        board = OperatorBoard(time.time)
+        room = WaitingRoom(board, time.monotonic)
+        calls: dict[str, Caller] = {}
+        settings = ConsoleSettings()
+        feed = live_feed(settings, board, room, calls.values, store.db, rules)
+        async with (
+            serving_console(store, Clock(time.time()), settings, feed, rules) as console,
+            browser() as client,
+        ):
+            await sign_in(client, console.base, "sam")
+            async with client.get(f"{console.base}/console/wallboard") as page:
+                html = await page.text()
+    paid = _tile(html, "paid")
+    assert "<span data-answered>2</span> answered" in paid
+    assert "<span data-abandoned>1</span> abandoned" in paid
+    assert "within 15 s: 33%" in paid  # c-1 (10 s after joining paid) of c-1, c-2, c-4
+    assert "callbacks 1 open" in paid and "1 overdue" in paid
+    oms = _tile(html, "oms")
+    assert "<span data-answered>1</span> answered" in oms and "within 20 s: 100%" in oms
+
+
+def _tile(html: str, queue: str) -> str:
+    """The queue's tile, up to the next tile."""
+    start = html.index(f'data-queue="{queue}"')
+    return html[start : html.index('<div class="tile', start + 1)]

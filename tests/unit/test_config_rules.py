@@ -161,3 +161,13 @@ def test_the_version_changes_with_the_content(tmp_path: Path) -> None:
     assert first != second
     assert len(first) == 12
     int(first, 16)
+
+
+def test_a_queue_may_set_its_service_level_target(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    paid = "  paid:\n    priority: 5\n"
+    rules = _rules(tmp_path, text.replace(paid, paid + "    service_level_s: 15\n", 1))
+    assert rules.queues["paid"].service_level_s == 15
+    assert rules.queues["oms"].service_level_s is None  # the console's service_level_s
+    errors = _errors(tmp_path, text.replace(paid, paid + "    service_level_s: 0\n", 1))
+    assert len(errors) == 1 and "queues.paid.service_level_s" in errors[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from router.domain.operators import Presence
 from router.domain.wallboard import (
     NO_QUEUE,
@@ -10,6 +12,8 @@ from router.domain.wallboard import (
     CallOfToday,
     OperatorInput,
     WaitingInput,
+    board_queue,
+    last_queue,
     summarise,
 )
 
@@ -82,3 +86,65 @@ def test_who_lets_calls_ring_out_is_visible() -> None:
     quiet = OperatorInput("op1003", "Oleg", Presence.AVAILABLE, None, 1.0, 0, no_answers=2)
     (row,) = summarise([quiet], []).operators
     assert row.no_answers == 2
+
+
+def _at(s: float) -> datetime:
+    return datetime(2026, 12, 3, 9, 0, tzinfo=UTC) + timedelta(seconds=s)
+
+
+def test_a_journey_counts_for_the_queue_it_waited_for_last_from_joining_it() -> None:
+    # Waited for dms, then the queue's at_max_wait sent it to paid; a restart resumed
+    # the wait for paid (a second `waiting` event): paid was joined at 40 s, not 70 s.
+    waits = [
+        (_at(5), "queue dms"),
+        (_at(40), "queue paid"),
+        (_at(70), "queue paid"),
+    ]
+    assert last_queue(waits) == ("paid", _at(40))
+    assert last_queue([]) == (None, None)
+
+
+def test_journey_labels_are_named_as_the_live_list_names_queues() -> None:
+    assert board_queue("queue dms") == "dms"
+    assert board_queue("queue skills dms+paid") == "skills: dms, paid"
+    assert board_queue("queue skills any") == "skills: any"
+    assert board_queue("assigned op1001") == "operator op1001"
+    assert board_queue("operator op1002") == "operator op1002"
+
+
+def test_todays_figures_per_queue_count_from_joining_the_queue_against_its_target() -> None:
+    today = [
+        # 50 s after arrival but 10 s after joining dms: within dms's 15 s target
+        CallOfToday("moscow", "answered", 50.0, "dms", 10.0),
+        CallOfToday("moscow", "answered", 30.0, "dms", 16.0),  # past 15 s
+        CallOfToday("moscow", "abandoned", None, "dms", None),
+        CallOfToday("moscow", "callback", None, "dms", None),  # kept their place: missed
+        CallOfToday("moscow", "answered", 25.0, "paid", 19.0),  # paid: the default 20 s
+        CallOfToday("moscow", None, None, "paid", None),  # still live
+        CallOfToday("moscow", "abandoned", None, None, None),  # hung up in the menu
+    ]
+    waiting = [WaitingInput("c9", 1.0, "paid", (), None)]
+    board = summarise(
+        [],
+        waiting,
+        today,
+        CallbackCounts(3, 1),
+        sl_targets={"dms": 15.0},
+        queue_callbacks={"dms": CallbackCounts(2, 1), "general": CallbackCounts(1, 0)},
+    )
+    queues = {q.name: q for q in board.queues}
+    assert set(queues) == {"dms", "paid", "general"}  # no row for calls that never waited
+    dms, paid = queues["dms"], queues["paid"]
+    assert (dms.waiting, dms.answered, dms.abandoned, dms.missed) == (0, 2, 1, 1)
+    assert (dms.service_level, dms.sl_target_s) == (0.25, 15.0)
+    assert dms.callbacks == CallbackCounts(2, 1)
+    assert (paid.waiting, paid.longest_since, paid.answered, paid.service_level) == (
+        1,
+        1.0,
+        1,
+        1.0,
+    )
+    assert paid.sl_target_s == 20.0 and paid.callbacks == CallbackCounts()
+    assert queues["general"].answered == 0 and queues["general"].service_level is None
+    # The per-line table still counts from arrival: 50 s and 30 s are past 20 s.
+    assert board.lines[0].answered == 3 and board.lines[0].service_level == 0.0
