@@ -233,5 +233,7 @@ class InboundCall(CallWalk):
         self._release_pending_offers()
         log.info("call ended: %s (operator %s)", outcome.value, self.operator_id or "-")
         # Last: retried with backoff when Asterisk is slow, which must not hold the outcome.
-        if self._bridge_ready or self.resume is not None:
-            await delete_bridge(self.ctx.ari, self.bridge_id)
+        if self._bridge_ready or self._bridge_asked or self.resume is not None:
+            # A create whose reply never came may still be carried out after our DELETE.
+            unsure = self._bridge_asked and not self._bridge_ready
+            await delete_bridge(self.ctx.ari, self.bridge_id, create_in_flight=unsure)

@@ -65,6 +65,8 @@ class CallBase:
         self.playback_id: str | None = None  # the caller's running channel playback
         self.playback_media = ""
         self._bridge_ready = False
+        # A bridge create was sent: its reply may be lost while Asterisk still makes it.
+        self._bridge_asked = False
         self._live_legs: set[str] = set()
         # The operator whose phone rings for this call right now (a reconnect must not
         # take them for someone else).

@@ -79,6 +79,7 @@ class CallOperators(CallMedia):
             except ari_errors.AriNotFound:
                 pass
         if not self._bridge_ready:
+            self._bridge_asked = True
             await ari.create_bridge(self.bridge_id, "mixing", name=self.bridge_id)
             self._bridge_ready = True
         if self.id not in members:

@@ -32,16 +32,21 @@ async def delete_bridge(
     *,
     attempts: int = BRIDGE_DELETE_ATTEMPTS,
     backoff_s: float = BRIDGE_DELETE_BACKOFF_S,
+    create_in_flight: bool = False,
 ) -> bool:
     """Delete a bridge; already gone is fine. A timeout or 503 is retried with backoff
     (after a timeout Asterisk may have done it: the retry then gets 404). False when the
-    bridge may still be there (the next reconcile deletes it)."""
+    bridge may still be there (the next reconcile deletes it). `create_in_flight`: the
+    create's reply was lost, and an overloaded Asterisk may make the bridge after this
+    DELETE, so a 404 is tried again too (with the same bounded backoff)."""
     for attempt in range(1, attempts + 1):
         try:
             await ari.delete_bridge(bridge_id)
             return True
         except ari_errors.AriNotFound:
-            return True
+            if not create_in_flight or attempt == attempts:
+                return True
+            await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
         except ari_errors.AriUnavailable as exc:
             if attempt == attempts:
                 log.warning("deleting bridge %s failed %d times: %s", bridge_id, attempts, exc)

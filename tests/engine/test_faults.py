@@ -179,3 +179,17 @@ async def test_operator_rings_out_while_the_socket_is_down(
     await fake.until(lambda: len(fake.world.originated) == 2, timeout=3)
     assert fake.channel(caller).alive
     assert fake.world.originated[1][0] != first  # the next operator, not the same one
+
+
+async def test_bridge_create_without_reply_leaves_no_bridge(
+    fake: FakeAsterisk, hasty_router: RouterUnderTest
+) -> None:
+    """Issue 13 item 7 ("bridges left after an overload"): the bridge create times out on
+    our side but Asterisk makes the bridge later; the caller goes to the fallback, and the
+    bridge `cr-<call>` must not stay in Asterisk (before: deleted only once its create
+    had answered, so it stayed until the next reconnect)."""
+    fake.slow("POST", r"^/bridges\?", delay=0.8)  # over the 0.3 s request timeout
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.in_fallback(caller))
+    await fake.until(lambda: f"cr-{caller}" in fake.world.bridges)  # Asterisk did it
+    await fake.until(lambda: not fake.leftovers(), timeout=3)
