@@ -306,7 +306,13 @@ class CallbackAttempt:
             members = ()
         missing = [c for c in (adopted.operator_leg, adopted.patient_leg) if c not in members]
         if missing:
-            await self.ctx.ari.add_channel(self.bridge_id, missing)
+            try:
+                await self.ctx.ari.add_channel(self.bridge_id, missing)
+            except ari_errors.AriNotFound:
+                # A leg hung up as we adopted it: the conversation took place and has now
+                # ended, as if it had ended a moment later (legs and bridge cleaned up).
+                log.info("callback %s: a leg hung up as it was adopted", self.task.id)
+                return AttemptOutcome.CONNECTED
         return await self._talk(adopted.operator_leg, joined=True)
 
     # -- media ---------------------------------------------------------------------------

@@ -211,3 +211,32 @@ async def until_callbacks_settle(fake: FakeAsterisk, router: RouterUnderTest) ->
             return
         fake.caller_hangs_up(leg)
     raise AssertionError("the callback kept calling")
+
+
+async def test_patient_hangs_up_as_a_restarted_router_adopts_the_callback(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """The patient hangs up just as a restarted router adopts the conversation (the
+    bridge lookup is held, then the patient's leg ends): the attempt ends as that hang-up
+    would (a conversation took place: `connected`), the operator's leg and the bridge go.
+    Before: `add_channel` raised AriChannelMissing, the task crashed ("task callback 1
+    failed") and left both up."""
+    patient_leg = await callback_talking_then_stopped(fake, tmp_path)
+    again = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=SETTINGS)
+    lookup = fake.hold("GET", "^/bridges/cb-")
+    await again.start()
+    try:
+        await fake.until(lambda: lookup.hits == 1)
+        fake.caller_hangs_up(patient_leg)
+        assert lookup.gate is not None
+        lookup.gate.set()
+        await fake.until(lambda: not fake.leftovers(), timeout=3)
+        await fake.until(
+            lambda: (
+                again.rows("select state, last_outcome from callback_tasks")
+                == [("closed", "connected")]
+            ),
+            timeout=3,
+        )
+    finally:
+        await again.stop()
