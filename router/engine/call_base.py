@@ -23,13 +23,14 @@ from router.engine.call_state import (
 )
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, ChannelGone, LegAnswered
+from router.engine.moves import MoveRequest
 from router.engine.waiting_room import OperatorOffer, give_back
 
 T = TypeVar("T")
 
 SHUTDOWN_CAUSE = 4  # soft hangup cause Asterisk uses when it shuts down or restarts
 
-CallEvent = Event | ChannelGone | LegAnswered | OperatorOffer
+CallEvent = Event | ChannelGone | LegAnswered | OperatorOffer | MoveRequest
 
 
 class CallBase:

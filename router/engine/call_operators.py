@@ -21,12 +21,13 @@ from router.ari import errors as ari_errors
 from router.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisStart
 from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cause
 from router.domain.dispatch import WaitingCall
-from router.domain.routing import Target
+from router.domain.routing import SkillsTarget, Target
 from router.domain.selection import Strategy
-from router.domain.wait_resume import WAITING_EVENT, WaitRecord
+from router.domain.wait_resume import WAITING_EVENT, WaitRecord, target_to_json
 from router.engine.call_media import CallMedia
 from router.engine.call_state import LEG_MARK, AdoptedRing, CallerGone, channel_of, is_terminal
 from router.engine.context import CallContext, ChannelGone, LegAnswered
+from router.engine.moves import MoveRequest, move_target
 from router.engine.waiting_room import OperatorOffer, put_offer
 
 
@@ -56,6 +57,7 @@ class CallOperators(CallMedia):
     # Adopted after a restart: when (on `ctx.clock`) the wait for the first target
     # resumed began, so its relaxed steps and the budget used count from the original start.
     resumed_started: float | None = None
+    moved_to: Target | None = None  # a supervisor's move, for the walk to follow
 
     def _keep_place_key(self) -> str | None:
         return None  # "keep my place" is offered by CallKeepPlace
@@ -188,10 +190,39 @@ class CallOperators(CallMedia):
                     if offer is not None and await self._ring(offer) is RingResult.ANSWERED:
                         self.wrap_up_s = wanted.wrap_up_s
                         return True
+                elif isinstance(event, MoveRequest):
+                    if self._accept_move(event, wanted):
+                        return False  # the walk follows `moved_to`, the place kept
                 elif event is not None:
                     self._note_playback_end(event)
         finally:
             room.leave(self.id)
+
+    def _accept_move(self, request: MoveRequest, wanted: Wanted) -> bool:
+        """A supervisor moves the caller: True when `moved_to` is set (journaled `moved`
+        with who asked), False (journaled `move_refused`) when the target is not one."""
+        rules = self.rules
+        unrouted_s = self.ctx.settings.unrouted_max_wait_s
+        back = wanted.target or SkillsTarget((), 1, max_wait_s=unrouted_s)
+        found = move_target(
+            request,
+            queues=rules.queues.keys(),
+            on_board=self.ctx.board.has,
+            tried=self.tried,
+            back_to=back,
+        )
+        data: dict[str, object] = {"by": request.by, "from": wanted.label}
+        if isinstance(found, str):
+            self._event("move_refused", {**data, "why": found})
+            return False
+        self.moved_to = found
+        self._event("moved", {**data, "to": target_to_json(found)})
+        return True
+
+    def _take_move(self) -> Target | None:
+        """The target a supervisor moved the caller to (once)."""
+        moved, self.moved_to = self.moved_to, None
+        return moved
 
     def _record_wait(self, wanted: Wanted, started: float) -> None:
         """Journal the wait, with what a restarted router needs to resume it as it is."""

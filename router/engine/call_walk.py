@@ -40,6 +40,9 @@ from router.engine.context import MissFacts
 log = logging.getLogger(__name__)
 
 VOICEMAIL_MAX_S = 120
+# "Nobody can take your call" is a short prompt; one that never reports its end does not
+# hold the hang-up longer (a missing file reports `failed` at once).
+NO_OPERATOR_PROMPT_LIMIT_S = 15.0
 MAX_HOPS = 20  # as plan_journey: routes -> menu -> routes… loops are cut, not spun
 
 
@@ -157,7 +160,7 @@ class CallWalk(CallKeepPlace):
         )
         if await self._seek(wanted):
             return await self._talk_then_done()
-        return target.otherwise
+        return self._take_move() or target.otherwise
 
     async def _queue(self, queue: Queue, target: QueueTarget | SkillsTarget) -> Step:
         wanted = Wanted(
@@ -176,6 +179,8 @@ class CallWalk(CallKeepPlace):
         )
         if await self._seek(wanted):
             return await self._talk_then_done()
+        if (moved := self._take_move()) is not None:
+            return moved
         if self.left_to_call_back:
             return DONE
         if queue.at_max_wait is not None:
@@ -220,10 +225,11 @@ class CallWalk(CallKeepPlace):
 
     async def _message(self, target: HangUpTarget) -> None:
         await self._unhold()
-        if target.message:
-            await self._play([target.message])
+        # `hang_up:` with nothing under it plays the default message (docs/rules.md).
+        message = target.message or self.ctx.settings.no_operator_prompt
+        await self._play([message])
         self.outcome = Outcome.MESSAGE
-        self._event("message", {"prompt": target.message})
+        self._event("message", {"prompt": message})
 
     async def _record_voicemail(self) -> None:
         recording = f"voicemail-{self.id}"
@@ -258,7 +264,19 @@ class CallWalk(CallKeepPlace):
     async def _miss(self, reason: MissReason, outcome: Outcome, waited_s: float = 0.0) -> None:
         """A call no operator answered: the callback policy decides whether it is a task."""
         self.outcome = outcome
-        self._note_miss(reason, waited_s)
+        self._note_miss(reason, waited_s)  # first: the ledger has it even if they hang up now
+        if outcome is Outcome.NO_OPERATOR:
+            await self._say_nobody_available()
+
+    async def _say_nobody_available(self) -> None:
+        """The caller hears why before the hang-up (docs/rules.md: a caller is never simply
+        hung up on); a prompt Asterisk refuses costs nothing more than a log line."""
+        await self._unhold()
+        prompt = self.ctx.settings.no_operator_prompt
+        try:
+            await self._play([prompt], limit_s=NO_OPERATOR_PROMPT_LIMIT_S)
+        except ari_errors.AriError as exc:  # a caller gone (404) is CallerGone, not this
+            log.warning("cannot play %s before the hang-up: %s", prompt, exc)
 
     def _note_miss(self, reason: MissReason, waited_s: float, label: str | None = None) -> None:
         line = self.line.id if self.line else None

@@ -19,6 +19,7 @@ from router.engine.callback_call import CALLBACK_ARG
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, ChannelGone, EventSink, LegAnswered
 from router.engine.feature_codes import FEATURE_ARG, handle_feature_code
+from router.engine.moves import MoveRequest, put_move
 from router.engine.reconcile import Reconciler
 
 if TYPE_CHECKING:
@@ -76,6 +77,14 @@ class Engine:
 
     def live_calls(self) -> list[InboundCall]:
         return list(self._calls.values())
+
+    def move_waiting(self, call_id: str, request: MoveRequest) -> bool:
+        """A supervisor's move, into the waiting call's own queue (its coroutine acts on
+        it); False when the call is not ours or not waiting now."""
+        call = self._calls.get(call_id)
+        if call is None or not self.ctx.room.is_waiting(call_id):
+            return False
+        return put_move(call.queue, request)
 
     def owner_of(self, channel_id: str) -> EventSink | None:
         return self._channels.get(channel_id)
