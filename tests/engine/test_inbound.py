@@ -106,3 +106,47 @@ async def test_duplicated_stasis_start_makes_one_call(
     assert [r[0] for r in router.rows("select count(*) from calls")] == [1]
     assert router.call(caller)["outcome"] == "answered"
     assert fake.requests("POST", "/answer") == [f"/channels/{caller}/answer"]
+
+
+async def test_a_caller_nobody_can_take_hears_why_before_the_hang_up(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    """Every operator tried (both phones busy): the miss is recorded once, then the caller
+    hears `routing`'s "nobody available" prompt, then the hang-up. Before, the router
+    hung up in silence a few milliseconds after answering."""
+    fake.phone("PJSIP/op1001", "busy")
+    fake.phone("PJSIP/op1002", "busy")
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: not fake.channel(caller).alive)
+    log = fake.world.log
+    play = log.index(("POST", f"/channels/{caller}/play"))
+    hangup = next(
+        i for i, (m, p) in enumerate(log) if m == "DELETE" and p.startswith(f"/channels/{caller}")
+    )
+    assert play < hangup, "hung up without a word"
+    await router.flushed()
+    assert len(router.misses(caller)) == 1
+    assert router.call(caller)["outcome"] == "no_operator"
+    played = router.rows(
+        "select json_extract(data, '$.media') from call_events where call_id = ? and kind = ?",
+        caller,
+        "played",
+    )
+    assert played == [("sound:vm-nobodyavail",)]
+    assert not fake.leftovers()
+
+
+async def test_a_refused_no_operator_prompt_does_not_hold_the_hang_up(
+    fake: FakeAsterisk, router: RouterUnderTest
+) -> None:
+    """Asterisk refusing the "nobody available" prompt (500) costs a log line: the caller
+    is still hung up at once, as `no_operator`, not handed to the fallback queue."""
+    fake.phone("PJSIP/op1001", "busy")
+    fake.phone("PJSIP/op1002", "busy")
+    fake.fail("POST", r"/play$", 500)
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: not fake.channel(caller).alive, timeout=2)
+    assert not fake.in_fallback(caller)
+    await router.flushed()
+    assert router.call(caller)["outcome"] == "no_operator"
+    assert len(router.misses(caller)) == 1
