@@ -247,6 +247,8 @@ class CallContext:
             did=call.did,
             started_at=self.now(),
             phase="new",
+            # The line the number belongs to: reports group by it, the replay routes by it.
+            line=call.line.id if call.line else None,
             rules_version=self.rules_version(),
         )
         self.recorder.record(NewCall(row))
