@@ -283,7 +283,9 @@ async def _start_http(
         token = settings.http.token.get_secret_value()
         pop = screen_pop(settings.console, feed, store)
         watch = Supervision(ctx.ari, time.monotonic)
-        console = console_deps(settings.console, token, store, feed, rules, pop, watch)
+        console = console_deps(
+            settings.console, token, store, feed, rules, pop, watch, engine.move_waiting
+        )
         app.add_subapp(PREFIX, build_console(console))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -28,6 +28,7 @@ from router.console.ledger import (
     supervise_state,
 )
 from router.console.live import LiveCall, LiveSource
+from router.console.moves import move_caller
 from router.console.operator_page import add_note, operator_events, operator_page, set_state
 from router.console.render import setup_templates
 from router.console.reports_page import reports_page
@@ -39,6 +40,7 @@ from router.console.supervision import Supervision
 from router.console.wallboard import keepalive, wallboard_events, wallboard_page
 from router.domain.signin_throttle import SigninThrottle, ThrottleLimits
 from router.engine.board import OperatorBoard
+from router.engine.moves import Mover
 from router.engine.waiting_room import WaitingRoom
 from router.live_rules import LiveRules
 from router.storage.console_figures import ConsoleFigures
@@ -75,6 +77,7 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_post("/operator/{operator_id}/note", add_note)
     app.router.add_post("/supervise/operator/{operator_id}/state", supervise_state)
     app.router.add_post("/supervise/operator/{operator_id}/listen", supervise_call)
+    app.router.add_post("/supervise/waiting/{call_id}/move", move_caller)
     app.router.add_get("/calls", calls_page)
     app.router.add_post("/calls", calls_page)
     app.router.add_get("/callbacks", callbacks_page)
@@ -137,6 +140,7 @@ def console_deps(
     rules: LiveRules | None = None,
     screen_pop: ScreenPop | None = None,
     supervision: Supervision | None = None,
+    move: Mover | None = None,
 ) -> ConsoleDeps:
     """The console's dependencies from its settings (the cookie key from the console
     secret, or from the API token when no secret is set)."""
@@ -154,6 +158,7 @@ def console_deps(
         rules=rules,
         screen_pop=screen_pop,
         supervision=supervision,
+        move=move,
     )
 
 

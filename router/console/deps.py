@@ -13,6 +13,7 @@ from router.console.feed import WallboardFeed
 from router.console.screen_pop import ScreenPop
 from router.console.supervision import Supervision
 from router.domain.signin_throttle import SigninThrottle
+from router.engine.moves import Mover
 from router.live_rules import LiveRules
 from router.storage.audit import AuditRepository
 from router.storage.console_figures import ConsoleFigures
@@ -31,6 +32,7 @@ class ConsoleDeps:
     rules: LiveRules | None = None  # None: the rules page answers 503
     screen_pop: ScreenPop | None = None  # console.webhook_url set
     supervision: Supervision | None = None  # listen/whisper/barge (needs ARI)
+    move: Mover | None = None  # moves a waiting caller (needs the live engine)
 
     @property
     def users(self) -> UserRepository:

@@ -22,6 +22,7 @@ from router.domain.console_access import Role
 from router.domain.miss_target import MissTarget
 from router.domain.operators import Operator, OperatorStatus, Presence
 from router.engine.board import OperatorBoard
+from router.engine.moves import Mover
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import build_app
 from router.live_rules import LiveRules
@@ -62,9 +63,10 @@ async def serving_console(
     settings: ConsoleSettings | None = None,
     feed: WallboardFeed | None = None,
     rules: LiveRules | None = None,
+    move: Mover | None = None,
 ) -> AsyncIterator[Console]:
     app = build_app(bare_deps(store), TOKEN)
-    deps = console_deps(settings or ConsoleSettings(), TOKEN, store, feed, rules)
+    deps = console_deps(settings or ConsoleSettings(), TOKEN, store, feed, rules, move=move)
     deps = ConsoleDeps(**{**deps.__dict__, "clock": clock})
     app.add_subapp(PREFIX, build_console(deps))
     runner = web.AppRunner(app)

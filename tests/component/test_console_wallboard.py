@@ -56,6 +56,7 @@ async def test_the_wallboard_shows_operators_and_masked_waiting_callers(live: Li
     assert "+7 916 ***-**-67" in html and "+79161234567" not in html
     assert 'data-call="c-1"' in html and "main:3" in html
     assert "1 rang out" in html  # who is not picking up
+    assert 'data-move="queue" data-move-call="c-1"' in html  # the supervisor may move them
 
 
 async def test_changes_reach_an_open_stream_within_a_second(live: Live) -> None:

@@ -62,6 +62,16 @@
     }
     await post(`/console/supervise/operator/${button.dataset.op}/state`, body);
   });
+  // Move a waiting caller to another queue or to a named operator (place kept).
+  root.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-move]");
+    if (!button) return;
+    const kind = button.dataset.move;
+    const where = window.prompt(kind === "queue" ? "Move to the queue (its id)" : "Move to the operator (id, e.g. op1002)", "");
+    if (!where) return;
+    const body = new URLSearchParams({ [kind]: where.trim() });
+    await post(`/console/supervise/waiting/${encodeURIComponent(button.dataset.moveCall)}/move`, body);
+  });
   adopt();
   setInterval(tick, 1000);
   // An open live page keeps its session from idling out (the stream cannot refresh it).
