@@ -99,7 +99,8 @@ class InboundCall(CallWalk):
         self.menu_path = list(point.menu_path)
         if point.place_s is not None:
             self.waiting_since = self.ctx.clock() - point.place_s
-        self.resumed_started = self.ctx.clock() - point.waited_s
+        if point.target is not None:  # else a new wait starts when the walk reaches one
+            self.resumed_started = self.ctx.clock() - point.waited_s
         data: dict[str, object] = {"state": "waiting", "tried": list(self.tried)}
         if point.target is not None:
             data["for"] = target_to_json(point.target)
@@ -183,9 +184,13 @@ class InboundCall(CallWalk):
         self.ctx.room.leave(self.id)
         if gone.asterisk_shutdown:
             # A conversation Asterisk cut stays `answered` (it happened); the journey
-            # says how it ended. A caller not yet through has `failed`.
-            self.outcome = self.outcome or Outcome.FAILED
+            # says how it ended. A caller not yet through has `failed` and is a miss,
+            # `no_operator` (nobody could take them; they did not give up): the callback
+            # policy calls them back like any caller nobody could take.
             self._event("asterisk_shutdown", {})
+            if self.outcome is None:
+                self.outcome = Outcome.FAILED
+                self._note_miss(MissReason.NO_OPERATOR, self.ctx.clock() - self.started_at)
             return
         if self.outcome is not None:
             return

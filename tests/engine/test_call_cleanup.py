@@ -4,7 +4,9 @@ voicemail starts has abandoned, and the "press 5" offer never overlaps a ring.""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,60 @@ async def stopped_while_ringing(fake: FakeAsterisk, folder: Path) -> tuple[str, 
     await first.stop()  # SIGTERM: the call stays in Asterisk
     assert fake.channel(caller).alive and not fake.in_fallback(caller)
     return caller, endpoint, leg
+
+
+MENU_RULES = f"""
+skills: {{paid: Paid}}
+operators:
+  - {{id: op1001, name: Anna, endpoint: PJSIP/op1001, skills: {{paid: 3}}}}
+lines:
+  - {{id: main, numbers: ["{DID}"], routes: main}}
+routes:
+  main:
+    - {{name: everyone, then: {{menu: main}}}}
+menus:
+  main:
+    prompt: clinic-main-menu
+    timeout_s: 1
+    retries: 0
+    default: "1"
+    options:
+      - {{key: "1", label: Paid, prompt: clinic-opt-paid, then: {{queue: paid}}}}
+      - {{key: "2", label: Other, prompt: clinic-opt-other, then: {{queue: paid}}}}
+queues:
+  paid:
+    max_wait_s: 60
+    steps: [{{after_s: 0, skills: [paid]}}]
+"""
+
+
+async def test_a_caller_adopted_in_the_menus_starts_their_wait_after_the_menu(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """Issue 13 item 2: no wait was recorded (the caller was in the menu), so the menu
+    plays again and the queue's budget counts from when the queue is reached."""
+    (tmp_path / "rules.yaml").write_text(MENU_RULES, encoding="utf-8")
+    fake.phone("PJSIP/op1001", "manual")
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.requests("POST", f"/channels/{caller}/play"))
+    await first.stop()
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        await fake.until(lambda: fake.world.originated)  # the queue wait has begun
+        await second.flushed()
+        steps = {
+            kind: (at, json.loads(data))
+            for kind, at, data in second.rows(
+                "select kind, at, data from call_events where call_id = ? order by id", caller
+            )
+        }
+        adopted_at = datetime.fromisoformat(steps["adopted"][0])
+        assert steps["adopted"][1]["why"].startswith("no wait recorded")
+        wait_began = datetime.fromisoformat(steps["waiting"][1]["step_since"])
+        # The menu (1 s without a key) came between the adoption and the wait.
+        assert (wait_began - adopted_at).total_seconds() >= 0.9
+    finally:
+        await second.stop()
