@@ -57,7 +57,8 @@ class ReportRows:
     async def period(self, start: datetime, end: datetime) -> ReportData:
         in_period = (_c.started_at >= start, _c.started_at < end)
         async with self._db.connect() as conn:
-            call_rows = (await conn.execute(_calls_stmt(*in_period))).all()
+            calls_of = _calls_stmt(self._db.dialect_name, *in_period)
+            call_rows = (await conn.execute(calls_of)).all()
             ring_rows = (await conn.execute(_rings_stmt(*in_period))).all()
             events = _events_stmt(self._db.dialect_name, *in_period)
             event_rows = (await conn.execute(events)).all()
@@ -114,10 +115,19 @@ async def _all(conn: AsyncConnection, stmt: Select[Any]) -> Sequence[Row[Any]]:
     return rows
 
 
-def _calls_stmt(*where: Any) -> Select[Any]:
+def _calls_stmt(dialect: str, *where: Any) -> Select[Any]:
+    """The period's calls. Calls recorded before the line was written on the row have it
+    only in their `arrived` event: read from there for those rows alone (COALESCE)."""
+    e = call_events.c
+    arrived_line = (
+        select(_json_text(dialect, e.data, "line"))
+        .where(e.call_id == _c.id, e.kind == "arrived")
+        .limit(1)
+        .scalar_subquery()
+    )
     return select(
         _c.id,
-        _c.line,
+        func.coalesce(_c.line, arrived_line).label("line"),
         _c.started_at,
         _c.answered_at,
         _c.ended_at,
@@ -125,6 +135,13 @@ def _calls_stmt(*where: Any) -> Select[Any]:
         _c.operator_id,
         _c.patient_id,
     ).where(*where)
+
+
+def _json_text(dialect: str, column: Any, key: str) -> Any:
+    """One key of a JSON column as text, read by the database."""
+    if dialect == "postgresql":
+        return func.jsonb_extract_path_text(column, key)
+    return func.json_extract(column, f"$.{key}")
 
 
 def _rings_stmt(*where: Any) -> Select[Any]:
@@ -140,10 +157,7 @@ def _events_stmt(dialect: str, *where: Any) -> Select[Any]:
     """Waits and fallbacks; of a wait only what it was for, read out of the JSON by the
     database (decoding each event's whole JSON in Python cost more than the figures)."""
     e = call_events.c
-    if dialect == "postgresql":
-        waited_for = func.jsonb_extract_path_text(e.data, "for")
-    else:
-        waited_for = func.json_extract(e.data, "$.for")
+    waited_for = _json_text(dialect, e.data, "for")
     return (
         select(e.call_id, e.at, e.kind, waited_for.label("waited_for"))
         .join(calls, calls.c.id == e.call_id)

@@ -61,8 +61,10 @@ async def _history(store: Store) -> None:
         ended_at=s(90), result="cancelled",
     )  # fmt: skip
     await calls.update("b", ended_at=s(90), outcome="abandoned")
-    # c: handed to the dialplan fallback; d: yesterday, outside the period.
-    await _call(store, "c", 120, line="spb")
+    # c: handed to the dialplan fallback, its line only in its journey (recorded before the
+    # row had it); d: yesterday, outside the period.
+    await _call(store, "c", 120)
+    await calls.append_event("c", "arrived", {"did": "74950000000", "line": "spb"}, s(120))
     await calls.append_event("c", "fallback", {"reason": "AriError"}, s(121))
     await calls.update("c", ended_at=s(125), outcome="failed")
     await _call(store, "d", -86400, outcome="answered")
@@ -96,6 +98,7 @@ async def test_a_period_read_back(store: Store) -> None:
     assert by_id["a"].facts == JourneyFacts("queue dms", s(10), s(12), False, None)
     assert by_id["b"].facts == JourneyFacts("queue dms", s(80), s(85), False, "ringing")
     assert by_id["c"].facts.fallback
+    assert [by_id[c].line for c in "abc"] == ["moscow", "moscow", "spb"]
     assert sorted((r.operator_id, r.result, r.duration_ms) for r in data.rings) == [
         ("op1", "answered", 3000),
         ("op2", "cancelled", 5000),
