@@ -27,9 +27,17 @@ async def test_an_asterisk_restart_ends_the_calls_and_the_router_reconnects(
         assert router.call(talking)["outcome"] == "answered"  # they did talk
         assert router.call(waiting)["ended_at"] is not None
         assert "asterisk_shutdown" in router.journey(waiting)
-        # Whether a caller Asterisk dropped while waiting is a miss to call back is the
-        # product's choice (today: no); never more than one.
-        assert len(router.misses(waiting)) <= 1
+        # A caller Asterisk dropped while waiting did not reach anyone: one miss, and a
+        # callback task per the policy; the one who talked is no miss.
+        assert router.call(waiting)["outcome"] == "failed"
+        assert router.misses(waiting) == ["no_operator"]
+        assert router.misses(talking) == []
+        tasks = router.rows(
+            "select t.state from misses m join callback_tasks t on t.id = m.task_id"
+            " where m.call_id = ?",
+            waiting,
+        )
+        assert tasks == [("open",)]
         assert fake.leftovers() == []
     finally:
         await router.stop()
