@@ -51,6 +51,12 @@ def test_two_operators_three_callers() -> None:
     assert (c3.outcome, c3.operator_id, c3.answered_at) == ("answered", "op3", s(4))
 
 
+def test_a_reject_takes_as_long_as_it_did() -> None:
+    ops = [op("op1", no_answer=1.0, unanswered_s=(1.0,)), op("op2")]
+    [c1] = replay([Arrival("c1", 0, PLAN)], ops, always, CFG)
+    assert (c1.operator_id, c1.answered_at) == ("op2", s(3))  # 1 s of op1, then 2 s
+
+
 def test_a_ring_let_ring_out_goes_to_the_next_operator() -> None:
     ops = [op("op1", no_answer=1.0), op("op2")]
     [c1] = replay([Arrival("c1", 0, PLAN)], ops, always, CFG)
@@ -164,9 +170,14 @@ def test_arrivals_patience_and_operator_models() -> None:
     assert arrival(menu, PLAN, T0, 100.0, rnd).menu_abandon_s == 6.0
     rings = [RingRecord("b", "op1", s(70), "answered", 4000),
              RingRecord("x", "op1", s(75), "no_answer", 20000),
-             RingRecord("y", "op1", s(76), "cancelled", 1000)]  # fmt: skip
-    ops = [Operator("op1", "1", "PJSIP/1"), Operator("op2", "2", "PJSIP/2", wrap_up_s=15)]
-    m1, m2 = operator_models(ops, rings, [served], None, (T0, s(3600)), 5.0)
+             RingRecord("y", "op1", s(76), "cancelled", 1000),  # left early: says nothing
+             RingRecord("z", "op3", s(80), "cancelled", 9000)]  # fmt: skip
+    ops = [Operator("op1", "1", "PJSIP/1"), Operator("op2", "2", "PJSIP/2", wrap_up_s=15),
+           Operator("op3", "3", "PJSIP/3")]  # fmt: skip
+    m1, m2, m3 = operator_models(ops, rings, [served], None, (T0, s(3600)), 5.0)
     assert (m1.answer_s, m1.no_answer, m1.handle_s, m1.wrap_up_s) == ((4.0,), 0.5, (120.0,), 5.0)
+    assert m1.unanswered_s == (20.0,)
     assert (m2.answer_s, m2.no_answer, m2.wrap_up_s) == ((4.0,), 0.0, 15)  # everyone's, own wrap
-    assert hours_on_duty(None, rings, (T0, s(7200))) == {("op1", 0)}
+    # op3 rang 9 s, longer than anyone took to answer, and the caller gave up: not answered.
+    assert (m3.no_answer, m3.unanswered_s) == (1.0, ())
+    assert hours_on_duty(None, rings, (T0, s(7200))) == {("op1", 0), ("op3", 0)}

@@ -15,6 +15,7 @@ from router.domain.replay.plan import Plan
 from router.domain.reports.operators import overlap_s
 from router.domain.reports.records import CallRecord, RingRecord, StateSpan
 from router.domain.reports.staffing import ON_DUTY
+from router.domain.reports.stats import percentile
 
 
 def arrival(
@@ -51,11 +52,16 @@ def operator_models(
 ) -> list[OperatorModel]:
     """Each operator as the period saw them; one never rung gets everyone's figures."""
     answer: dict[str, list[float]] = defaultdict(list)
-    counts: dict[str, list[str | None]] = defaultdict(list)
+    unanswered: dict[str, list[float]] = defaultdict(list)
+    left: dict[str, list[float]] = defaultdict(list)  # rings the caller hung up on
     for r in rings:
-        counts[r.operator_id].append(r.result)
-        if r.result == "answered" and r.duration_ms is not None:
-            answer[r.operator_id].append(r.duration_ms / 1000)
+        seconds = (r.duration_ms or 0) / 1000
+        if r.result == "answered":
+            answer[r.operator_id].append(seconds)
+        elif r.result == "cancelled":
+            left[r.operator_id].append(seconds)
+        else:
+            unanswered[r.operator_id].append(seconds)
     talks: dict[str, list[float]] = defaultdict(list)
     for c in calls:
         if c.operator_id and c.answered_at and c.ended_at:
@@ -66,20 +72,25 @@ def operator_models(
             wraps[s.operator_id] += overlap_s(s, *period)
     all_answer = tuple(x for v in answer.values() for x in v) or (3.0,)
     all_talk = tuple(x for v in talks.values() for x in v) or (180.0,)
+    # A ring the caller hung up on says only that it was not answered that soon. One that
+    # rang longer than nearly every answer (everyone's p90) counts as not answered: an
+    # operator who never picks up, whose callers always give up first, is not perfect.
+    slow = percentile(all_answer, 90) or 0.0
     models = []
     for op in operators:
-        results = counts.get(op.id, [])
-        tries = len(results) - results.count("cancelled")
-        out = results.count("no_answer") + results.count("busy")
+        gave_up = left.get(op.id, [])
+        missed = len(unanswered.get(op.id, ())) + sum(1 for x in gave_up if x > slow)
+        tries = len(answer.get(op.id, ())) + missed
         done = len(talks.get(op.id, ()))
         wrap = wraps[op.id] / done if spans is not None and done else None
         models.append(
             OperatorModel(
                 op,
-                tuple(answer.get(op.id, ())) or all_answer,
-                out / tries if tries else 0.0,
-                tuple(talks.get(op.id, ())) or all_talk,
-                wrap if wrap is not None else (op.wrap_up_s or default_wrap_up_s),
+                answer_s=tuple(answer.get(op.id, ())) or all_answer,
+                no_answer=missed / tries if tries else 0.0,
+                unanswered_s=tuple(unanswered.get(op.id, ())),
+                handle_s=tuple(talks.get(op.id, ())) or all_talk,
+                wrap_up_s=wrap if wrap is not None else (op.wrap_up_s or default_wrap_up_s),
             )
         )
     return models

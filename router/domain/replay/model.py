@@ -47,7 +47,8 @@ class Arrival:
 class OperatorModel:
     operator: Operator
     answer_s: tuple[float, ...] = (3.0,)  # delays to answer, drawn at random
-    no_answer: float = 0.0  # share of rings let ring out
+    no_answer: float = 0.0  # share of rings not answered (rang out, rejected)
+    unanswered_s: tuple[float, ...] = ()  # how long those rang (none seen: the ring timeout)
     handle_s: tuple[float, ...] = (180.0,)  # talk times, drawn at random
     wrap_up_s: float = 0.0
 
@@ -181,7 +182,10 @@ class _Sim:
         env, model = self.env, self.models[op_id]
         rec.first_ring_at = rec.first_ring_at or self._at()
         answers = self.rnd.random() >= model.no_answer
-        ringing = self.rnd.choice(model.answer_s) if answers else self.cfg.ring_timeout_s
+        if answers:
+            ringing = self.rnd.choice(model.answer_s)
+        else:  # a reject takes a second, a ring out the whole timeout: as they did
+            ringing = self.rnd.choice(model.unanswered_s or (self.cfg.ring_timeout_s,))
         if gives_up - env.now < ringing:  # the caller hangs up while it rings
             yield env.timeout(max(0.0, gives_up - env.now))
             env.process(self.release(op_id, 0.0))
