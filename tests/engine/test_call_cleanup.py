@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -203,7 +203,7 @@ async def test_a_caller_adopted_in_the_menus_starts_their_wait_after_the_menu(
                 "select kind, at, data from call_events where call_id = ? order by id", caller
             )
         }
-        adopted_at = datetime.fromisoformat(steps["adopted"][0])
+        adopted_at = datetime.fromisoformat(steps["adopted"][0]).replace(tzinfo=UTC)  # UTC
         assert steps["adopted"][1]["why"].startswith("no wait recorded")
         wait_began = datetime.fromisoformat(steps["waiting"][1]["step_since"])
         # The menu (1 s without a key) came between the adoption and the wait.
