@@ -25,6 +25,7 @@ FALLBACK_QUEUE = "clinic-router-fallback"
 QUEUE_WAIT_S = 120  # the fallback queue's bound; then Dial, the message, the ledger
 DIAL_TIMEOUT_S = 30
 MISSED_FAMILY = "clinic-router-missed"  # AstDB family read by router/engine/fallback_misses.py
+SERVED_FAMILY = "clinic-router-served"  # read by router/engine/fallback_served.py
 
 # Which stock file includes each generated file.
 INCLUDED_FROM = {
@@ -259,20 +260,33 @@ exten => _[+0-9].,1,NoOp(clinic-router FALLBACK DID=${EXTEN} STASISSTATUS=${STAS
 _RECORD_KEY = (
     "${UNIQUEID}:${EPOCH}:${CR_FALLBACK_START}:${CR_FALLBACK_DID}:${FILTER(0-9+,${CALLERID(num)})}"
 )
+# ...:<answer epoch>:<DID>:<number>:<operator's endpoint> (router/engine/fallback_served.py)
+_SERVED_KEY = (
+    "${UNIQUEID}:${EPOCH}:${CR_FALLBACK_START}:${SHARED(CR_FALLBACK_ANSWERED_AT)}"
+    ":${CR_FALLBACK_DID}:${FILTER(0-9+,${CALLERID(num)})}:${SHARED(CR_FALLBACK_OPERATOR)}"
+)
+_ENDPOINT_NAME = "${FILTER(0-9A-Za-z_.,${CHANNEL(endpoint)})}"  # the operator's, on their channel
 _DIALPLAN_TAIL = f"""[clinic-router-fallback-answered]
 ; Runs on the operator's channel when they answer a fallback call; ARG1 is the caller's
-; channel name (from ${{CHANNEL}}, never caller data).
+; channel name (from ${{CHANNEL}}, never caller data). Notes on the caller's channel that
+; it was answered, when, and by which endpoint (letters, digits, '_' and '.' only).
 exten => s,1,Set(SHARED(CR_FALLBACK_ANSWERED,${{ARG1}})=1)
+ same => n,Set(SHARED(CR_FALLBACK_ANSWERED_AT,${{ARG1}})=${{EPOCH}})
+ same => n,Set(SHARED(CR_FALLBACK_OPERATOR,${{ARG1}})={_ENDPOINT_NAME})
  same => n,Return()
 
 [clinic-router-fallback-end]
 ; Hang-up handler of the caller's channel in the fallback. Unanswered: one AstDB key in
 ; family {MISSED_FAMILY}, <uniqueid>:<hang-up epoch>:<start epoch>:<DID>:<number>.
-; The record is the key itself: over ARI (live_dangerously = no) DB() cannot be read,
-; but DB_KEYS() can, and DB_DELETE() can be written.
-exten => s,1,GotoIf($["${{SHARED(CR_FALLBACK_ANSWERED)}}" = "1"]?done)
+; Answered: one key in {SERVED_FAMILY}, the same plus the answer epoch and the operator's
+; endpoint, so the router journals the call too. The record is the key itself: over ARI
+; (live_dangerously = no) DB() cannot be read, but DB_KEYS() can, and DB_DELETE() can be
+; written.
+exten => s,1,GotoIf($["${{SHARED(CR_FALLBACK_ANSWERED)}}" = "1"]?served)
  same => n,Set(DB({MISSED_FAMILY}/{_RECORD_KEY})=1)
  same => n(done),Return()
+ same => n(served),Set(DB({SERVED_FAMILY}/{_SERVED_KEY})=1)
+ same => n,Return()
 
 [clinic-router-astdb]
 ; A channel for the router to read AstDB through: ARI evaluates dialplan functions only

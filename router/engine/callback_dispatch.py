@@ -38,6 +38,7 @@ from router.engine.callback_call import CallbackAttempt
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext
 from router.engine.fallback_misses import collect_fallback_misses
+from router.engine.fallback_served import collect_fallback_served
 from router.storage.models import CallbackTask, PatientRecord
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class CallbackDispatcher:
 
     async def _collect_fallback_misses(self) -> None:
         await collect_fallback_misses(self.ctx)
+        await collect_fallback_served(self.ctx)  # its answered calls, journaled
 
     async def tick(self) -> None:
         """Claim the due tasks a free operator may take, and put them in the waiting room."""

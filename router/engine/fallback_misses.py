@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from router.ari import astdb
 from router.ari.errors import AriError
@@ -31,6 +33,7 @@ from router.storage.journal import NewCall
 from router.storage.models import CallRow
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 FAMILY = "clinic-router-missed"
 LABEL = "fallback_unanswered"
@@ -118,27 +121,38 @@ async def collect_fallback_misses(ctx: CallContext) -> int:
 
 
 async def _collect_batch(ctx: CallContext, keys: list[str]) -> tuple[int, int, bool]:
-    """Record, wait until written, then delete: (recorded, dropped, written)."""
-    records: list[tuple[str, FallbackRecord]] = []
+    return await record_batch(ctx, keys, parse_record, _record)
+
+
+async def record_batch(
+    ctx: CallContext,
+    keys: list[str],
+    parse: Callable[[str], R],
+    record_one: Callable[[CallContext, R], None],
+    family: str = FAMILY,
+) -> tuple[int, int, bool]:
+    """Parse, record, wait until written, then delete `keys` of `family`:
+    (recorded, dropped, written). `parse` raises `BadRecord` for a key it cannot read."""
+    records: list[tuple[str, R]] = []
     bad: list[str] = []
     for key in keys:
         try:
-            records.append((key, parse_record(key)))
+            records.append((key, parse(key)))
         except BadRecord as exc:
             log.warning("fallback record dropped, unreadable: %s", exc)
             bad.append(key)
     failures = ctx.recorder.failures
     for _, record in records:
-        _record(ctx, record)
+        record_one(ctx, record)
     # flush() is also True once a write that kept failing was given up: a new failure
     # during it may have been ours, so then every key stays, to be recorded again next
     # time (the ledger ignores the calls it already holds).
     written = await ctx.recorder.flush(FLUSH_TIMEOUT_S) and ctx.recorder.failures == failures
     if not written:
-        log.warning("fallback misses not confirmed written; kept for the next attempt")
+        log.warning("fallback records not confirmed written; kept for the next attempt")
         records = []
-    deleted = await _delete(ctx, [key for key, _ in records])
-    dropped = await _delete(ctx, bad)
+    deleted = await delete_keys(ctx, [key for key, _ in records], family)
+    dropped = await delete_keys(ctx, bad, family)
     return deleted, dropped, written
 
 
@@ -168,12 +182,12 @@ def _record(ctx: CallContext, record: FallbackRecord) -> None:
     ctx.record_miss(miss, MissReason.NO_OPERATOR, record.waited_s, label=LABEL, at=record.ended_at)
 
 
-async def _delete(ctx: CallContext, keys: list[str]) -> int:
+async def delete_keys(ctx: CallContext, keys: list[str], family: str = FAMILY) -> int:
     """Delete `keys`; how many were. After a failure the rest wait for next time (they
     are read and recorded again, which changes nothing)."""
     for deleted, key in enumerate(keys):
         try:
-            await astdb.delete(ctx.ari, FAMILY, key)
+            await astdb.delete(ctx.ari, family, key)
         except AriError as exc:
             log.warning("fallback records not deleted (%s); read again next time", exc)
             return deleted

@@ -34,6 +34,7 @@ from router.engine.call_state import (
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import ChannelGone, LegAnswered, MissFacts
 from router.engine.fallback_misses import collect_fallback_misses
+from router.engine.fallback_served import collect_fallback_served
 
 if TYPE_CHECKING:
     from router.engine.engine import Engine
@@ -77,6 +78,7 @@ class Reconciler:
 
     async def _collect_fallback_misses(self) -> None:
         await collect_fallback_misses(self.engine.ctx)
+        await collect_fallback_served(self.engine.ctx)  # its answered calls, journaled
 
     def _signal_vanished(self, channels: dict[str, Channel]) -> None:
         """Tell calls still running here what happened to their channels while the socket

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from router.engine.fallback_misses import FAMILY
+from router.engine.fallback_served import FAMILY as SERVED_FAMILY
 from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.sandbox import Sandbox
 
@@ -34,11 +35,14 @@ def sandbox() -> Iterator[Sandbox]:
 def no_fallback_records(request: pytest.FixtureRequest) -> Iterator[None]:
     """No test sees another's fallback records: an unanswered fallback call leaves one in
     AstDB (which outlives Asterisk restarts), and the next router to connect turns it
-    into a call and a miss of its own (docs/callbacks.md)."""
+    into a call and a miss of its own (docs/callbacks.md); an answered one leaves one the
+    router journals as a call served by the fallback."""
     if "sandbox" not in request.fixturenames:
         yield
         return
     box: Sandbox = request.getfixturevalue("sandbox")
-    box.cli(f"database deltree {FAMILY}")
+    for family in (FAMILY, SERVED_FAMILY):
+        box.cli(f"database deltree {family}")
     yield
-    box.cli(f"database deltree {FAMILY}")
+    for family in (FAMILY, SERVED_FAMILY):
+        box.cli(f"database deltree {family}")

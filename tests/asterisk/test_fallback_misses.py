@@ -128,6 +128,9 @@ async def test_fallback_call_an_operator_answered_is_no_miss(
     try:
         await wait_log(router, "fallback misses: 0 recorded", 5)
         assert await tasks(router, number) == []
-        assert await router.calls() == []
+        # journaled as served by the fallback (issue 15), and no miss
+        [call] = await router.wait_calls(1, timeout=10)
+        assert call["outcome"] == "answered" and call["caller"] == number
+        assert [s["kind"] for s in call["journey"]] == ["served_by"]
     finally:
         await router.stop()

@@ -307,5 +307,9 @@ async def test_stock_pbx_from_zero_to_routed_and_fallback_calls(
         )
         assert fallback.ok, fallback.describe()
         assert sum(r.answered for r in phones.report().values()) == answered_before + 1
-    # answered in the fallback: no missed-call record left for the router
-    assert "clinic-router-missed" not in (stock_pbx.cli("database show") or "")
+    # answered in the fallback: no missed-call record, but the served one the router
+    # journals when it connects next (the clinic's endpoint name in it)
+    shown = stock_pbx.cli("database show") or ""
+    assert "clinic-router-missed" not in shown
+    served = [ln for ln in shown.splitlines() if ln.startswith("/clinic-router-served/")]
+    assert len(served) == 1 and re.search(r":79990001502:10[12]\s*:", served[0]), served
