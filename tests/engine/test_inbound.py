@@ -150,3 +150,40 @@ async def test_a_refused_no_operator_prompt_does_not_hold_the_hang_up(
     await router.flushed()
     assert router.call(caller)["outcome"] == "no_operator"
     assert len(router.misses(caller)) == 1
+
+
+HANG_UP_RULES = f"""
+operators:
+  - {{id: op1001, name: Anna, endpoint: PJSIP/op1001}}
+lines:
+  - id: main-line
+    numbers: ["{DID}"]
+    routes: main
+routes:
+  main:
+    - name: closed
+      then: {{hang_up: }}
+"""
+
+
+async def test_hang_up_without_a_message_plays_the_default_one(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """docs/rules.md: "`hang_up:` with nothing under it plays the default message"; before,
+    the caller was hung up in silence."""
+    (tmp_path / "rules.yaml").write_text(HANG_UP_RULES, encoding="utf-8")
+    router = RouterUnderTest(fake, tmp_path)
+    await router.start()
+    try:
+        caller = fake.caller_arrives(DID, "79990001122")
+        await fake.until(lambda: not fake.channel(caller).alive)
+        await router.flushed()
+        assert router.call(caller)["outcome"] == "message"
+        played = router.rows(
+            "select json_extract(data, '$.media') from call_events where call_id = ? and kind = ?",
+            caller,
+            "played",
+        )
+        assert played == [("sound:vm-nobodyavail",)]
+    finally:
+        await router.stop()
