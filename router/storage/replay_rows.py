@@ -13,9 +13,9 @@ from router.storage.tables import call_events, calls
 
 
 async def menu_keys(db: Database, start: datetime, end: datetime) -> dict[str, list[str | None]]:
-    """The key each caller chose in each menu that was played to them, in order (None: they
-    pressed no valid key and got the menu's default). Menus the router answered itself are left out: the replayed
-    walk decides those from the caller's facts again."""
+    """The key each caller chose in each menu that was played to them, in order (None:
+    they pressed no valid key and got the menu's default). Menus the router answered itself
+    are left out: the replayed walk decides those from the caller's facts again."""
     e = call_events.c
     stmt = (
         select(e.call_id, e.data)
