@@ -128,7 +128,7 @@ def test_include_is_added_once_and_general_only_where_missing() -> None:
     assert bare.index("[general]") < bare.index("#include clinic-router-ari.conf")
     queues = with_include(None, "clinic-router-queues.conf", "queues.conf")
     assert "[general]" not in queues
-    tried = "#tryinclude \"clinic-router-queues.conf\"\n"
+    tried = '#tryinclude "clinic-router-queues.conf"\n'
     assert with_include(tried, "clinic-router-queues.conf", "queues.conf") == tried
 
 
@@ -180,7 +180,7 @@ def test_command_applies_reloads_and_is_idempotent(clinic: Path, tmp_path: Path)
     env.write_text(f"# secrets\nCLINIC_ROUTER_ARI_PASSWORD={SECRET}\n")
     log = tmp_path / "cli.log"
     fake = tmp_path / "fake-asterisk"
-    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
     fake.chmod(0o755)
     out = io.StringIO()
     args = _args(clinic, env_file=str(env), apply=str(etc), asterisk=str(fake))
