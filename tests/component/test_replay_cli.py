@@ -4,18 +4,16 @@ current rules and operators, and with a roster that puts everyone on duty."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import run_cli
 
 from router.storage import Store
 from router.storage.models import CallRow
 
-REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
 EVERYONE = """shifts:
   - operators: [op1001, op1002, op1003, op1004, op1005, op1006, op1007, op1008]
@@ -26,16 +24,7 @@ EVERYONE = """shifts:
 
 
 def _replay(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
-        "CLINIC_ROUTER_API_TOKEN": "token-0123456789abcdef",
-        "CLINIC_ROUTER_DB_URL": db_url,
-    }
-    settings = str(REPO / "config" / "router.yaml")
-    command = [sys.executable, "-m", "router", "replay", *args, "--config", settings]
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, **env}
-    )
+    return run_cli("replay", *args, db_url=db_url)
 
 
 @pytest.fixture

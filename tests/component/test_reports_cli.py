@@ -5,41 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import run_cli
 
 from router.storage import Store
 from router.storage.models import CallRow
 
-REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 
 
 def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    return _cli_command("report", *args, db_url=db_url)
-
-
-def _cli_command(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
-        "CLINIC_ROUTER_API_TOKEN": "token-0123456789abcdef",
-        "CLINIC_ROUTER_DB_URL": db_url,
-    }
-    settings = str(REPO / "config" / "router.yaml")
-    return subprocess.run(
-        [sys.executable, "-m", "router", *args, "--config", settings],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env={**os.environ, **env},
-    )
+    return run_cli("report", *args, db_url=db_url)
 
 
 async def _answered(store: Store, cid: str, start: datetime, wait_s: float, op: str) -> None:
@@ -129,11 +109,11 @@ def test_a_bad_period_is_one_line_and_exit_2(db_url: str) -> None:
 
 
 def test_staffing_table(db_url: str) -> None:
-    done = _cli_command("staffing", *DAY, "--goal", "0.8", db_url=db_url)
+    done = run_cli("staffing", *DAY, "--goal", "0.8", db_url=db_url)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("staffing 2026-12-01T00:00:00+03:00")
     assert lines[1].split()[:4] == ["key", "hours", "calls_per_hour", "handle_s"]
     assert [line.split()[:3] for line in lines[2:]] == [["Tue", "10", "1"], ["Tue", "11", "1"]]
-    bad = _cli_command("staffing", "--goal", "80", db_url=db_url)
+    bad = run_cli("staffing", "--goal", "80", db_url=db_url)
     assert bad.returncode == 2 and "--goal must be a share" in bad.stderr
