@@ -27,7 +27,9 @@ class ReportQuery:
     def parse(
         cls, start: str | None, end: str | None, tz: tzinfo, now: datetime, **options: Any
     ) -> ReportQuery:
-        """Raises `PeriodError` for a period that cannot be read."""
+        """Raises `PeriodError` for a period that cannot be read. A default end is `now`
+        to the second (microseconds only clutter the period's printed ends)."""
+        now = now.replace(microsecond=0)
         return cls(parse_period(start, end, tz, now), now, tz, **options)
 
 
