@@ -3,7 +3,8 @@ period and options, read from the store, built by the pure core, shaped as one b
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -22,6 +23,7 @@ class ReportQuery:
     by: CallGroup | None = None
     sl_target_s: float = 20.0
     overdue_after_s: float = 1800.0
+    branches: Mapping[str, str] = field(default_factory=dict)  # line -> branch (rules)
 
     @classmethod
     def parse(
@@ -43,6 +45,7 @@ async def report_of(store: Store, query: ReportQuery, period: tuple[datetime, da
         group=query.by,
         default_sl_s=query.sl_target_s,
         overdue_after_s=query.overdue_after_s,
+        branches=query.branches,
     )
 
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from router.cli_store import with_store
+from router.config.errors import ConfigError
+from router.config.rules import load_rules
 from router.config.settings import Settings
 from router.domain.reports import CALL_GROUPS
 from router.domain.reports.export import SECTIONS, to_csv, to_table
@@ -69,9 +71,15 @@ async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) 
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    by = getattr(args, "by", None)
+    try:
+        branches = _branches(settings) if by == "branch" else {}
+    except ConfigError as exc:
+        print("\n".join(issue.format() for issue in exc.issues), file=sys.stderr)
+        return 2
     try:
         query = ReportQuery.parse(
-            args.start, args.end, tz, datetime.now(UTC), by=getattr(args, "by", None),
+            args.start, args.end, tz, datetime.now(UTC), by=by, branches=branches,
             sl_target_s=args.sl_target or settings.console.service_level_s,
             overdue_after_s=settings.console.callback_overdue_min * 60,
         )  # fmt: skip
@@ -88,6 +96,12 @@ async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) 
         return 0
 
     return await with_store(settings, command)
+
+
+def _branches(settings: Settings) -> dict[str, str]:
+    """Each line's branch, from the rules the settings name."""
+    rules = load_rules(settings.routing.rules)
+    return {line.id: line.branch for line in rules.lines if line.branch}
 
 
 def _option_problem(args: argparse.Namespace) -> str | None:

@@ -71,9 +71,16 @@ def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -
     app.router.add_post("/api/rules/reload", reload_rules)
     add_callback_routes(app, deps.store.callbacks, deps.clock)
     add_audit_routes(app, deps.store.audit)
-    add_report_routes(app, deps.store, deps.clock, deps.reports)
+    add_report_routes(app, deps.store, deps.clock, deps.reports, lambda: _branches(deps.rules))
     add_metrics_route(app, metrics or RouterMetrics())
     return app
+
+
+def _branches(rules: Any) -> dict[str, str]:
+    """Each line's branch in the rules in force (none without rules)."""
+    if rules is None:
+        return {}
+    return {line.id: line.branch for line in rules.current.lines if line.branch}
 
 
 async def health(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ for a spreadsheet. `GET /api/reports/staffing` (as `clinic-router staffing`) als
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,7 @@ class _Reports:
     store: Store
     clock: Callable[[], datetime]
     defaults: ReportDefaults
+    branches: Callable[[], Mapping[str, str]]  # line -> branch, from the rules in force
 
 
 REPORTS = web.AppKey("reports", _Reports)
@@ -52,8 +53,9 @@ def add_report_routes(
     store: Store,
     clock: Callable[[], datetime],
     defaults: ReportDefaults | None = None,
+    branches: Callable[[], Mapping[str, str]] = dict,
 ) -> None:
-    app[REPORTS] = _Reports(store, clock, defaults or ReportDefaults())
+    app[REPORTS] = _Reports(store, clock, defaults or ReportDefaults(), branches)
     app.router.add_get("/api/reports/staffing", get_staffing)
     app.router.add_get(_SECTION, get_report)
 
@@ -120,6 +122,7 @@ def _query(request: web.Request, reports: _Reports) -> ReportQuery:
     try:
         return ReportQuery.parse(
             q.get("from"), q.get("to"), tz, reports.clock(), by=by,
+            branches=reports.branches() if by == "branch" else {},
             sl_target_s=target, overdue_after_s=d.overdue_after_s,
         )  # fmt: skip
     except PeriodError as exc:

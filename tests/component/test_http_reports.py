@@ -66,6 +66,12 @@ async def test_calls_by_hour(base: str) -> None:
     assert body["rows"][-1]["service_level"] == 0.5  # a: 8 s; b: left after 30 s
 
 
+async def test_by_branch_without_rules_is_one_unknown_branch(base: str) -> None:
+    status, body, _ = await _get(f"{base}/api/reports/calls?{DAY}&by=branch")
+    assert status == 200  # the test API has no rules: no line has a branch
+    assert [(r["key"], r["offered"]) for r in body["rows"]] == [("-", 2), ("total", 2)]
+
+
 async def test_the_default_period_is_the_last_seven_days(base: str) -> None:
     status, body, _ = await _get(f"{base}/api/reports/calls")
     assert status == 200

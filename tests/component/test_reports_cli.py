@@ -117,3 +117,11 @@ def test_staffing_table(db_url: str) -> None:
     assert [line.split()[:3] for line in lines[2:]] == [["Tue", "10", "1"], ["Tue", "11", "1"]]
     bad = run_cli("staffing", "--goal", "80", db_url=db_url)
     assert bad.returncode == 2 and "--goal must be a share" in bad.stderr
+
+
+def test_calls_by_branch_from_the_rules(db_url: str) -> None:
+    done = _cli("calls", *DAY, "--by", "branch", "--format", "json", db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    # config/rules.yaml: the moscow line is the moscow branch.
+    assert [(r["key"], r["offered"]) for r in rows] == [("moscow", 2), ("total", 2)]

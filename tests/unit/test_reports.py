@@ -370,3 +370,10 @@ def test_staffing_series_shows_hours_with_calls() -> None:
     assert series["labels"] == ["Tue 12"]  # every call of CALLS starts at 12:00 Moscow
     assert series["erlang_c"][0] >= series["erlang_a"][0] >= 1
     assert series["on_duty"] == [None]  # no state history
+
+
+def test_groups_by_branch_through_the_lines() -> None:
+    other = call("o1", 30, "answered", wait=1, answer=3, end=10, line="dms")
+    orphan = call("o2", 40, "abandoned", end=5, line=None)
+    rows = calls_by("branch", [*CALLS, other, orphan], [], MSK, branches={"main": "moscow"})
+    assert [(r.key, r.offered) for r in rows] == [("-", 2), ("moscow", 8)]  # dms: no branch

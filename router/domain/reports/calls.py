@@ -13,8 +13,8 @@ from router.domain.reports.records import CallRecord, MissRecord
 from router.domain.reports.stats import mean, percentile, rounded, share
 
 DEFAULT_SL_TARGET_S = 20.0
-CallGroup = Literal["line", "queue", "day", "hour", "hour_of_week"]
-CALL_GROUPS: tuple[CallGroup, ...] = ("line", "queue", "day", "hour", "hour_of_week")
+CallGroup = Literal["line", "branch", "queue", "day", "hour", "hour_of_week"]
+CALL_GROUPS: tuple[CallGroup, ...] = ("line", "branch", "queue", "day", "hour", "hour_of_week")
 NONE_KEY = "-"  # a call with no line / that never waited for a queue
 
 
@@ -125,12 +125,18 @@ def call_figures(
     )
 
 
-def group_key(group: CallGroup, tz: tzinfo) -> Callable[[CallRecord], str]:
+def group_key(
+    group: CallGroup, tz: tzinfo, branches: Mapping[str, str] | None = None
+) -> Callable[[CallRecord], str]:
     """A call's row in a grouped report. Days and hours are local to `tz`, by the call's
     start (a call across midnight counts on the day it began). An hour carries its UTC
-    offset, so the hour repeated when clocks go back is two rows, not one doubled."""
+    offset, so the hour repeated when clocks go back is two rows, not one doubled.
+    `branches`: each line's branch (the rules' lines), for `branch`."""
     if group == "line":
         return lambda c: c.line or NONE_KEY
+    if group == "branch":
+        of_line = branches or {}
+        return lambda c: of_line.get(c.line or "") or NONE_KEY
     if group == "queue":
         return lambda c: c.facts.queue or NONE_KEY
     if group == "day":
@@ -140,8 +146,10 @@ def group_key(group: CallGroup, tz: tzinfo) -> Callable[[CallRecord], str]:
     return lambda c: hour_of_week(c.started_at.astimezone(tz))
 
 
-def _miss_key(group: CallGroup, tz: tzinfo) -> Callable[[MissRecord], str]:
-    as_call = group_key(group, tz)
+def _miss_key(
+    group: CallGroup, tz: tzinfo, branches: Mapping[str, str] | None
+) -> Callable[[MissRecord], str]:
+    as_call = group_key(group, tz, branches)
     return lambda m: as_call(CallRecord(m.call_id, m.missed_at, None, line=m.line))
 
 
@@ -152,9 +160,10 @@ def calls_by(
     tz: tzinfo,
     sl_targets: Mapping[str, float] | None = None,
     default_sl_s: float = DEFAULT_SL_TARGET_S,
+    branches: Mapping[str, str] | None = None,
 ) -> list[CallFigures]:
     """`call_figures` per group, in key order (hours and days in time order)."""
-    key = group_key(group, tz)
+    key = group_key(group, tz, branches)
     grouped: dict[str, list[CallRecord]] = defaultdict(list)
     order: dict[str, datetime] = {}
     for c in calls:
@@ -162,7 +171,7 @@ def calls_by(
         grouped[k].append(c)
         order[k] = min(order.get(k, c.started_at), c.started_at)
     missed: dict[str, list[MissRecord]] = defaultdict(list)
-    miss_key = _miss_key(group, tz)
+    miss_key = _miss_key(group, tz, branches)
     for m in fallback_misses:
         k = miss_key(m)
         missed[k].append(m)

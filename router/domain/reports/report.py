@@ -74,13 +74,18 @@ def build_report(
     sl_targets: Mapping[str, float] | None = None,
     default_sl_s: float = DEFAULT_SL_TARGET_S,
     overdue_after_s: float = 3600.0,
+    branches: Mapping[str, str] | None = None,
 ) -> Report:
     """Every figure of the period `[start, end)` from plain rows (see `ReportData`)."""
     # A call the router handed to the fallback has a call row: counted once, as a call.
     seen = {c.id for c in data.calls}
     fallback = [m for m in data.misses if m.source == "fallback" and m.call_id not in seen]
     total = call_figures("total", data.calls, fallback, sl_targets, default_sl_s)
-    groups = calls_by(group, data.calls, fallback, tz, sl_targets, default_sl_s) if group else []
+    groups = (
+        calls_by(group, data.calls, fallback, tz, sl_targets, default_sl_s, branches)
+        if group
+        else []
+    )
     operators = operators_report(data.rings, data.calls, data.tasks, period, data.spans)
     misses = misses_report(data.misses, data.tasks, period, now, overdue_after_s)
     return Report(period[0], period[1], total, tuple(groups), group, tuple(operators), misses)
