@@ -98,6 +98,12 @@ class Behaviour:
     kind: Literal["answer", "never", "busy"] = "answer"
     answer_after: float = 0.0
     hold: float | None = None
+    # After answering, the phone talks: the RTP of this pcap (e.g. PCAP_DIR / "g711a.pcap",
+    # 7 s of speech) is sent to the far end once.
+    audio: Path | None = None
+    # The audio port the answer's SDP gives (None: SIPp's own): a test's socket there
+    # receives the audio Asterisk sends the phone.
+    sdp_port: int | None = None
 
     @classmethod
     def parse(cls, spec: str, hold: float | None = None) -> Behaviour:
@@ -119,4 +125,13 @@ class Behaviour:
         if self.kind == "never":
             return render("phone_never")
         hold_ms = WAIT_FOREVER_MS if self.hold is None else _ms(self.hold)
-        return render("phone_answer", answer_after_ms=_ms(self.answer_after), hold_ms=hold_ms)
+        media = ""
+        if self.audio is not None:
+            media = f'  <nop><action><exec play_pcap_audio="{self.audio}"/></action></nop>'
+        return render(
+            "phone_answer",
+            answer_after_ms=_ms(self.answer_after),
+            hold_ms=hold_ms,
+            media=media,
+            sdp_port="[media_port]" if self.sdp_port is None else self.sdp_port,
+        )

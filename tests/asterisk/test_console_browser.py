@@ -4,8 +4,10 @@ roles, and the wallboard following the waiting room live."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Dialog, Page
 
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.scenarios import PCAP_DIR
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.console_browser import (
     add_user,
@@ -247,20 +250,63 @@ async def test_a_supervisor_listens_from_their_own_phone(
         await dialog.accept("PJSIP/op1003")
 
     page.once("dialog", my_phone)
-    behaviours = {"op1001": Behaviour("answer"), "op1003": Behaviour("answer")}
-    async with Phones(behaviours) as phones:
-        call = asyncio.create_task(place_call("79990000088", DID, hangup_after=15, timeout=40))
-        try:
-            listen = "[data-operator=op1001][data-state=on_call] button[data-listen=listen]"
-            await page.wait_for_selector(listen, timeout=20_000)
-            await page.click(listen)
-            await phones.wait_until("op1003", lambda r: r.answered == 1, timeout=15)
-            channels = await asyncio.to_thread(sandbox.cli, "core show channels concise")
-            assert "Snoop/" in channels, channels
-        finally:
-            result = await call
-        assert result.ok, result.describe()
-        assert phones.report()["op1003"].invites == 1
+    # The operator's phone talks (7 s of speech from the moment it answers); the
+    # supervisor's phone answers with an SDP naming this test's socket as its audio port,
+    # so the test reads what Asterisk sends the supervisor: RTP carrying that voice (a
+    # bridge also sends silence with nobody talking, so silence alone proves nothing).
+    with _rtp_socket() as ear:
+        behaviours = {
+            "op1001": Behaviour("answer", audio=PCAP_DIR / "g711a.pcap"),
+            "op1003": Behaviour("answer", sdp_port=ear.getsockname()[1]),
+        }
+        async with Phones(behaviours) as phones:
+            talk = place_call("79990000088", DID, hangup_after=15, timeout=40)
+            call = asyncio.create_task(talk)
+            try:
+                listen = "[data-operator=op1001][data-state=on_call] button[data-listen=listen]"
+                await page.wait_for_selector(listen, timeout=20_000)
+                await page.click(listen)
+                await phones.wait_until("op1003", lambda r: r.answered == 1, timeout=15)
+                channels = await asyncio.to_thread(sandbox.cli, "core show channels concise")
+                assert "Snoop/" in channels, channels
+                heard, voiced = await _voiced_packets(ear, wanted=25, timeout=10)
+                stats = await asyncio.to_thread(sandbox.cli, "pjsip show channelstats")
+                assert voiced >= 25, f"RTP to the supervisor: {heard}, {voiced} voiced\n{stats}"
+            finally:
+                result = await call
+            assert result.ok, result.describe()
+            assert phones.report()["op1003"].invites == 1
     audit = await router.get("/api/audit?limit=5")
     entry = next(e for e in audit["entries"] if e["action"] == "operator.listen")
     assert (entry["actor"], entry["target"], entry["ok"]) == ("sam", "op1001", True)
+
+
+@contextmanager
+def _rtp_socket() -> Iterator[socket.socket]:
+    ear = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        ear.bind(("127.0.0.1", 0))
+        ear.setblocking(False)
+        yield ear
+    finally:
+        ear.close()
+
+
+async def _voiced_packets(
+    ear: socket.socket, *, wanted: int, timeout: float
+) -> tuple[int, int]:
+    """RTP packets arriving at `ear`, and those whose u-law payload is not silence (0xFF /
+    0x7F), counted until `wanted` voiced ones or the deadline."""
+    loop = asyncio.get_running_loop()
+    heard = voiced = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while voiced < wanted:
+                packet = await loop.sock_recv(ear, 2048)
+                heard += 1
+                payload = packet[12:]  # after the fixed RTP header (no CSRC, no extension)
+                if payload and any(b not in (0xFF, 0x7F) for b in payload):
+                    voiced += 1
+    except TimeoutError:
+        pass
+    return heard, voiced

@@ -99,6 +99,18 @@ def test_answering_phone_rings_then_holds() -> None:
     assert bye.get("timeout") == "5000"
 
 
+def test_a_talking_phone_plays_its_audio_after_the_answer_to_the_port_given() -> None:
+    plain = Behaviour().scenario()
+    assert "play_pcap_audio" not in plain and "m=audio [media_port] " in plain
+    pcap = Path("/usr/share/sip-tester/g711a.pcap")
+    talking = Behaviour(audio=pcap, sdp_port=40000).scenario()
+    assert "m=audio 40000 RTP/AVP" in talking
+    root = parse(talking)
+    ack = [i for i, e in enumerate(root) if e.tag == "recv" and e.get("request") == "ACK"][-1]
+    played = root[ack + 1].find("action/exec")
+    assert played is not None and played.get("play_pcap_audio") == str(pcap)
+
+
 @pytest.mark.parametrize("kind", ["answer", "never", "busy"])
 def test_phones_answer_qualify_options(kind: str) -> None:
     root = parse(Behaviour(kind=kind).scenario())  # type: ignore[arg-type]
