@@ -13,7 +13,7 @@ import pytest
 
 from router.engine.callback_attempt_state import Place
 from tests.engine.harness import DID, RouterUnderTest
-from tests.engine.test_inbound import talk_then_hang_up
+from tests.engine.steps import talk_then_hang_up
 from tests.fakeari import FakeAsterisk
 
 pytestmark = pytest.mark.timeout(30)
