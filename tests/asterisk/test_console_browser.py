@@ -31,10 +31,10 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
 
 DID = "74952232222"
 RULES = """
-skills: {paid: Paid}
+skills: {paid: Paid, results: Results}
 operators:
   - {id: op1001, name: Anna, endpoint: PJSIP/op1001, team: front, skills: {paid: 3}}
-  - {id: op1002, name: Maria, endpoint: PJSIP/op1002, team: front, skills: {paid: 3}}
+  - {id: op1002, name: Maria, endpoint: PJSIP/op1002, team: front, skills: {paid: 3, results: 3}}
 lines:
   - {id: moscow, numbers: ["74952232222"], branch: moscow, routes: main}
 routes:
@@ -45,6 +45,10 @@ queues:
   paid:
     max_wait_s: 60
     steps: [{after_s: 0, skills: [paid]}]
+  results:  # reached only when a supervisor moves a caller there
+    max_wait_s: 60
+    service_level_s: 30
+    steps: [{after_s: 0, skills: [results]}]
 """
 
 
@@ -224,6 +228,47 @@ async def test_the_card_shows_while_the_phone_rings_and_pause_stops_calls(
         report = phones.report()
         assert report["op1001"].invites == 1  # paused from the page: not rung again
         assert report["op1002"].answered == 1
+
+
+async def test_a_supervisor_moves_a_waiting_caller_to_another_queue(
+    router: RouterProcess, page: Page
+) -> None:
+    for op in ("op1001", "op1002"):
+        await set_state(router, op, "paused", "meeting")
+    await sign_in(page, router, "sam", "wallboard")
+
+    async def to_results(dialog: Dialog) -> None:
+        await dialog.accept("results")
+
+    behaviours = {"op1001": Behaviour("answer"), "op1002": Behaviour("answer")}
+    async with Phones(behaviours) as phones:
+        call = asyncio.create_task(place_call("79161234500", DID, hangup_after=3, timeout=40))
+        try:
+            move = "tr[data-call] button[data-move=queue]"
+            await page.wait_for_selector(move, timeout=10_000)
+            page.once("dialog", to_results)
+            await page.click(move)
+            # The caller now waits in results (same row, same place) and its tile shows.
+            await page.wait_for_selector("[data-queue=results] [data-waiting-count]", timeout=5_000)
+            row = await page.inner_text("tr[data-call]")
+            assert "results" in row, row
+            tile = await page.inner_text("[data-queue=results]")
+            assert "1 waiting" in tile and "within 30 s" in tile, tile
+            await set_state(router, "op1002", "available")
+        finally:
+            result = await call
+        assert result.ok, result.describe()
+        report = phones.report()
+        assert (report["op1002"].answered, report["op1001"].invites) == (1, 0)
+    calls = await router.wait_calls(1)
+    moved = next(c for c in calls if c["caller"] == "+79161234500")
+    kinds = [e["kind"] for e in moved["journey"]]
+    assert "moved" in kinds, kinds
+    event = next(e for e in moved["journey"] if e["kind"] == "moved")
+    assert (event["data"]["by"], event["data"]["from"]) == ("console:sam", "queue paid")
+    audit = await router.get("/api/audit?limit=5")
+    entry = next(e for e in audit["entries"] if e["action"] == "caller.move")
+    assert (entry["actor"], entry["details"]["ok"]) == ("sam", True)
 
 
 async def test_the_rules_page_simulates_a_call(router: RouterProcess, page: Page) -> None:
