@@ -11,11 +11,11 @@ import re
 
 from aiohttp import web
 
-from router.console.audit_page import audited
 from router.console.deps import CONSOLE
 from router.console.guard import viewer
 from router.domain.console_access import Permission
 from router.engine.moves import MoveRequest
+from router.storage.audit import AuditEntry
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -42,7 +42,15 @@ async def move_caller(request: web.Request) -> web.Response:
     move = MoveRequest(f"console:{who.username}", queue=queue, operator=operator)
     done = deps.move(call_id, move)
     details: dict[str, object] = {"ok": done, "queue": queue, "operator": operator}
-    await audited(request, who, "caller.move", call_id, details)
+    entry = AuditEntry(
+        who.username,
+        "caller.move",
+        ok=done,
+        target=call_id,
+        remote=request.remote,
+        details=details,
+    )
+    await deps.audit.record(entry)
     if not done:
         raise web.HTTPConflict(text="That caller is no longer waiting.")
     return web.Response(status=204)

@@ -84,11 +84,11 @@ async def test_a_supervisor_moves_a_waiting_caller_and_it_is_audited(running: Ru
         ("c-1", MoveRequest("console:sam", operator="op1003")),
     ]
     entries = await running.store.audit.recent(limit=10)
-    moves = [(e.actor, e.action, e.target, e.details) for e in entries if e.action == "caller.move"]
+    moves = [(e.actor, e.ok, e.target, e.details) for e in entries if e.action == "caller.move"]
     assert moves == [
-        ("sam", "caller.move", "c-2", {"ok": False, "queue": "oms", "operator": None}),
-        ("sam", "caller.move", "c-1", {"ok": True, "queue": None, "operator": "op1003"}),
-        ("sam", "caller.move", "c-1", {"ok": True, "queue": "oms", "operator": None}),
+        ("sam", False, "c-2", {"ok": False, "queue": "oms", "operator": None}),
+        ("sam", True, "c-1", {"ok": True, "queue": None, "operator": "op1003"}),
+        ("sam", True, "c-1", {"ok": True, "queue": "oms", "operator": None}),
     ]
 
 
