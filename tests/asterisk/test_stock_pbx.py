@@ -232,6 +232,14 @@ async def test_stock_pbx_from_zero_to_routed_and_fallback_calls(
     assert "Server Enabled" not in (stock_pbx.cli("http show status") or "")  # stock: off
 
     router = StockRouter(tmp_path, write_clinic_rules(tmp_path))
+    settings = load_settings(
+        router.config, env={"CLINIC_ROUTER_ARI_PASSWORD": PASSWORD}, secrets=False
+    )
+    target = DoctorTarget(settings, load_rules(settings.routing.rules))
+    async with aiohttp.ClientSession() as session:  # before the kit: doctor says what to do
+        [before] = await run_checks(target, session, stock_pbx.cli)
+    assert before.status == "fail" and "nothing answers" in before.detail
+    assert "http.conf [general]: enabled = yes" in before.fix
     env_file = tmp_path / "clinic-router.env"
     env_file.write_text(f"CLINIC_ROUTER_ARI_PASSWORD={PASSWORD}\n")
     done = await asyncio.to_thread(
@@ -261,10 +269,6 @@ async def test_stock_pbx_from_zero_to_routed_and_fallback_calls(
     assert "asterisk -rx 'dialplan reload': ok" in done.stdout
     await ari_up(20)  # HTTP and ARI enabled by the reloads alone, no restart
 
-    settings = load_settings(
-        router.config, env={"CLINIC_ROUTER_ARI_PASSWORD": PASSWORD}, secrets=False
-    )
-    target = DoctorTarget(settings, load_rules(settings.routing.rules))
     phones_spec = {name: Behaviour("answer", hold=30) for name in PHONES}
     async with Phones(phones_spec, local_ip=HOST, use_ari=False) as phones:
         async with aiohttp.ClientSession() as session:
