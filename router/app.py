@@ -31,6 +31,7 @@ from router.engine.waiting_room import WaitingRoom
 from router.http.api import ApiDeps, build_app
 from router.http.metrics import EngineFigures, RouterMetrics, StorageFigures
 from router.http.reports import ReportDefaults
+from router.http.wallboard import add_wallboard_route
 from router.live_rules import LiveRules
 from router.storage.journal import Journal, OperatorState
 from router.storage.store import Store, is_transient_error
@@ -280,6 +281,7 @@ async def _start_http(
     if settings.console.enabled:
         ctx = engine.ctx
         feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db, rules)
+        add_wallboard_route(app, feed.masked_board)
         token = settings.http.token.get_secret_value()
         pop = screen_pop(settings.console, feed, store)
         watch = Supervision(ctx.ari, time.monotonic)

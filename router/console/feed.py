@@ -120,6 +120,10 @@ class WallboardFeed:
             frame = self._last[whole_numbers] = Frame(self._generation, board)
         return frame
 
+    async def masked_board(self) -> Wallboard:
+        """The current board with callers' numbers masked (`GET /api/wallboard`)."""
+        return (await self.current(False)).board
+
     def rendered(
         self, frame: Frame, whole_numbers: bool, render: Callable[[Wallboard], str]
     ) -> str:

@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+from api_support import TOKEN, bare_deps
 from console_support import (
     Caller,
     Clock,
@@ -30,6 +33,8 @@ from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
 from router.engine.board import OperatorBoard
 from router.engine.waiting_room import WaitingRoom
+from router.http.api import build_app
+from router.http.wallboard import add_wallboard_route
 from router.live_rules import LiveRules
 from router.storage import CallRow, MissInput
 
@@ -198,3 +203,24 @@ def _tile(html: str, queue: str) -> str:
     """The queue's tile, up to the next tile."""
     start = html.index(f'data-queue="{queue}"')
     return html[start : html.index('<div class="tile', start + 1)]
+
+
+async def test_the_api_serves_the_same_board_masked_to_the_token(live: Live) -> None:
+    _wait(live, Caller("c-5", "+79161234567", ["main:3"]), "dms")
+    feed = live.console.deps.require_feed()
+    app = build_app(bare_deps(live.store), TOKEN)
+    add_wallboard_route(app, feed.masked_board)
+    bare = build_app(bare_deps(live.store), TOKEN)
+    add_wallboard_route(bare, None)
+    async with TestServer(app) as server, TestServer(bare) as no_engine, ClientSession() as http:
+        async with http.get(server.make_url("/api/wallboard")) as resp:
+            assert resp.status == 401  # the API token, as every /api route
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with http.get(server.make_url("/api/wallboard"), headers=auth) as resp:
+            body = await resp.json()
+        async with http.get(no_engine.make_url("/api/wallboard"), headers=auth) as resp:
+            assert (resp.status, (await resp.json())["error_id"]) == (503, "no_live_engine")
+    (row,) = body["waiting"]
+    assert (row["call_id"], row["queue"], row["caller"]) == ("c-5", "dms", "+7 916 ***-**-67")
+    assert body["queues"][0]["name"] == "dms" and body["queues"][0]["waiting"] == 1
+    assert {o["id"] for o in body["operators"]} == {"op1001", "op1002"}
