@@ -15,10 +15,10 @@ deps:
 
 # Installs come from the lock (exact versions, hashes checked): an upstream release can
 # no longer change what a fresh checkout tests. The project itself goes in without deps.
-$(STAMP): requirements-dev.lock pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
@@ -31,8 +31,8 @@ LOCK := $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --un
 
 # After adding a dependency to pyproject.toml: existing pins are kept, new ones resolved.
 lock: $(STAMP)
-	$(LOCK) $(UV_ARGS) --extra dev -o requirements-dev.lock
-	$(LOCK) $(UV_ARGS) -c requirements-dev.lock -o requirements.lock
+	$(LOCK) $(UV_ARGS) --extra dev -o requirements-dev.txt
+	$(LOCK) $(UV_ARGS) -c requirements-dev.txt -o requirements.txt
 	$(MAKE) $(STAMP)
 
 # Every pin to its newest allowed release, then the whole suite on them.

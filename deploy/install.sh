@@ -6,7 +6,7 @@
 # Idempotent: run it again to upgrade. It never overwrites what an admin edited
 # (/etc/clinic-router/*.yaml, the secrets file) and never touches the database, which the
 # router migrates itself when it starts. Layout:
-#   /opt/clinic-router/              virtualenv from requirements.lock (exact, hash-checked)
+#   /opt/clinic-router/              virtualenv from requirements.txt (exact, hash-checked)
 #   /etc/clinic-router/router.yaml   settings    rules.yaml   routing rules
 #   /etc/clinic-router/clinic-router.env   secrets (ARI password, API token), root:clinic-router 0640
 #   /var/lib/clinic-router/          the SQLite database, owned by the clinic-router user
@@ -57,8 +57,8 @@ if [ ! -x "$venv/bin/python" ]; then
     say "creating the virtualenv $PREFIX"
     "$PYTHON" -m venv "$venv"
 fi
-say "installing dependencies from requirements.lock"
-"$venv/bin/python" -m pip install -q --require-hashes -r "$SRC/requirements.lock"
+say "installing dependencies from requirements.txt"
+"$venv/bin/python" -m pip install -q --require-hashes -r "$SRC/requirements.txt"
 say "installing clinic-router"
 "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$SRC"
 
