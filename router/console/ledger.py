@@ -30,7 +30,9 @@ from router.storage.callbacks import TaskClosedError
 SCAN = 500  # recent calls read per page before filtering
 SHOWN = 100
 CLOSE_REASONS = ("done", "cancel")
-_PHONE = re.compile(r"[A-Za-z]{2,10}/[A-Za-z0-9_.@:-]{1,64}")
+# A PJSIP endpoint of this PBX only: no "@host", "/number" or Local channel, so a
+# supervisor cannot stream a patient's conversation to an outside number.
+_PHONE = re.compile(r"PJSIP/[A-Za-z0-9_.-]{1,64}")
 
 
 def _whole(deps: ConsoleDeps, who: Viewer) -> bool:

@@ -107,7 +107,13 @@ class ScreenPop:
         return None
 
     async def _send(self, session: aiohttp.ClientSession, operator_id: str, call: LiveCall) -> None:
-        patients = await self._patients(call.caller_e164) if call.caller_e164 else []
+        patients: list[PatientRecord] = []
+        try:
+            if call.caller_e164:
+                patients = list(await self._patients(call.caller_e164))
+        except Exception as exc:  # noqa: BLE001 - costs this pop its card, not every later pop
+            name = type(exc).__name__
+            log.warning("screen pop without the patient card: lookup failed (%s)", name)
         body = json.dumps(pop_body(operator_id, call, patients), ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",

@@ -353,7 +353,8 @@ class CallbackAttempt:
             return None
         except ari_errors.AriError as exc:
             log.warning(
-                "callback %s: cannot play %s to the operator (%s)", self.task.id, media, exc
+                # Not the media: the whisper holds the last digits of the patient's number.
+                "callback %s: cannot play the whisper to the operator (%s)", self.task.id, exc
             )
             raise
         return playback_id

@@ -48,7 +48,7 @@ class Kind(StrEnum):
     JOURNEY = "journey"  # journey steps and ring attempts: dropped first
     CALL = "call"  # calls' rows, phase and outcome
     OPERATOR = "operator"  # operators' live state
-    CALLBACK = "callback"  # a patient got through: their callback task is done
+    CALLBACK = "callback"  # a patient got through: their callback task is done; never dropped
     OTHER = "other"  # writes of their own (operator sync)
     MISS = "miss"  # a missed call and its callback task: never dropped
 
@@ -186,8 +186,8 @@ class Recorder:
         self._queue(op)
 
     def _limit(self, kind: Kind) -> int | None:
-        if kind is Kind.MISS:
-            return None
+        if kind in (Kind.MISS, Kind.CALLBACK):
+            return None  # a miss is a task; a close stops a patient being called back
         return self.backlog_max if kind is Kind.JOURNEY else 2 * self.backlog_max
 
     def _queue(self, entry: _Entry) -> None:

@@ -153,8 +153,10 @@ async def test_listen_needs_a_talking_operator_a_phone_and_the_role(live: Live) 
             assert resp.status == 403
         token = await _token(sam, f"{live.console.base}/console/wallboard")
         headers = {"X-CSRF-Token": token}
-        async with sam.post(url, data={**data, "phone": "op1008"}, headers=headers) as resp:
-            assert resp.status == 400
+        for outside in ("op1008", "PJSIP/patients/79991234567", "PJSIP/79991234567@trunk",
+                        "Local/79991234567@from-internal", "SIP/op1008"):
+            async with sam.post(url, data={**data, "phone": outside}, headers=headers) as resp:
+                assert resp.status == 400, outside
         async with sam.post(url, data=data, headers=headers) as resp:
             assert resp.status == 409  # op1001 is not talking
         live.board.set("op1001", Presence.ON_CALL)

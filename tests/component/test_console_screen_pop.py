@@ -100,3 +100,31 @@ async def test_a_slow_receiver_costs_only_its_timeout(live: Live, receiver: Rece
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
+
+
+async def test_a_failed_lookup_costs_that_pop_its_card_not_later_pops(
+    live: Live, receiver: Receiver
+) -> None:
+    lookups = 0
+
+    async def flaky(number: str) -> list[PatientRecord]:
+        nonlocal lookups
+        lookups += 1
+        if lookups == 1:
+            raise OSError("database is locked")
+        return [PatientRecord("p-1", "Ivan Orlov", (number,))]
+
+    source: LiveSource = live.console.deps.require_feed().source
+    pop = ScreenPop(receiver.url, SECRET, 2.0, source, flaky)
+    sender = asyncio.create_task(pop.run())
+    try:
+        _ring(live, "op1001", Caller("c-1", "+79161234567"))
+        assert await asyncio.wait_for(receiver.arrived.get(), 2) == "c-1"
+        _ring(live, "op1002", Caller("c-2", "+79160000000"))
+        assert await asyncio.wait_for(receiver.arrived.get(), 2) == "c-2"
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+    first, second = (json.loads(body) for body, _ in receiver.bodies)
+    assert first["patients"] == [] and first["caller"] == "+79161234567"
+    assert second["patients"][0]["name"] == "Ivan Orlov"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from router.engine.recorder import FAILED, FULL, Kind, Recorder
-from router.storage.journal import CallEvent, JournalOp, NewCall
+from router.storage.journal import CallEvent, CloseCallbacks, JournalOp, NewCall
 from router.storage.models import CallRow
 
 
@@ -324,3 +324,25 @@ async def test_a_record_that_can_never_be_written_is_counted_when_dropped() -> N
         recorder.record(ev("bad"))
         assert await recorder.flush(2.0)
     assert recorder.health().dropped == {(Kind.JOURNEY, FAILED): 1}
+
+
+async def test_a_patient_who_got_through_closes_their_task_past_every_bound() -> None:
+    """Dropping the close would have the patient called back about a call they had."""
+    db = Switch()
+    closes: list[str] = []
+
+    async def apply(ops: Sequence[JournalOp]) -> None:
+        if not db.up.is_set():
+            raise OSError("disk full")
+        closes.extend(op.number_e164 for op in ops if isinstance(op, CloseCallbacks))
+
+    recorder = Recorder(apply, retry_initial=0.001, retry_max=0.002, linger_s=0, backlog_max=2)
+    async with running(recorder):
+        for n in range(4):
+            recorder.record(call_row(f"c{n}"))  # the backlog is at twice its bound
+        for n in range(3):
+            recorder.record(CloseCallbacks(f"+7916000000{n}", "reached", T0, f"c{n}"))
+        assert recorder.health().dropped == {}
+        db.up.set()
+        assert await recorder.flush(2.0)
+    assert closes == ["+79160000000", "+79160000001", "+79160000002"]
