@@ -101,6 +101,7 @@ class InboundCall(CallWalk):
             self.waiting_since = self.ctx.clock() - point.place_s
         if point.target is not None:  # else a new wait starts when the walk reaches one
             self.resumed_started = self.ctx.clock() - point.waited_s
+            self.resumed_for = point.target
         data: dict[str, object] = {"state": "waiting", "tried": list(self.tried)}
         if point.target is not None:
             data["for"] = target_to_json(point.target)

@@ -54,9 +54,10 @@ class CallOperators(CallMedia):
     waiting_since: float | None = None  # kept across rings and ladder steps: the place in line
     wrap_up_s: float | None = None  # the answering queue's wrap-up, when it sets one
     left_to_call_back = False  # the caller chose "keep my place, call me back"
-    # Adopted after a restart: when (on `ctx.clock`) the wait for the first target
-    # resumed began, so its relaxed steps and the budget used count from the original start.
+    # Adopted after a restart: when (on `ctx.clock`) the wait for `resumed_for` began, so
+    # its relaxed steps and the budget used count from the original start.
     resumed_started: float | None = None
+    resumed_for: Target | None = None
     moved_to: Target | None = None  # a supervisor's move, for the walk to follow
 
     def _keep_place_key(self) -> str | None:
@@ -121,8 +122,7 @@ class CallOperators(CallMedia):
         """
         await self._hold()
         clock, room = self.ctx.clock, self.ctx.room
-        started = clock() if self.resumed_started is None else self.resumed_started
-        self.resumed_started = None
+        started = self._wait_start(wanted)
         key = self._keep_place_key() if wanted.offers_callback else None
         # "Press 5 to be called back" is offered once, when the caller really waits: not
         # to one an operator is rung for at once (they would hear a fragment of it).
@@ -223,6 +223,16 @@ class CallOperators(CallMedia):
         """The target a supervisor moved the caller to (once)."""
         moved, self.moved_to = self.moved_to, None
         return moved
+
+    def _wait_start(self, wanted: Wanted) -> float:
+        """When the wait for `wanted` began: now, unless it is the wait an adopted caller
+        was in before the restart (the same queue, skills or named operator). A named
+        operator skipped on resume (already rung) leaves the next target a wait of its
+        own; the place in line (`waiting_since`) is kept either way."""
+        resumed, self.resumed_started = self.resumed_started, None
+        if resumed is None or wanted.target is None or wanted.target != self.resumed_for:
+            return self.ctx.clock()
+        return resumed
 
     def _record_wait(self, wanted: Wanted, started: float) -> None:
         """Journal the wait, with what a restarted router needs to resume it as it is."""

@@ -4,6 +4,7 @@ voicemail starts has abandoned, and the "press 5" offer never overlaps a ring.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -208,5 +209,66 @@ async def test_a_caller_adopted_in_the_menus_starts_their_wait_after_the_menu(
         wait_began = datetime.fromisoformat(steps["waiting"][1]["step_since"])
         # The menu (1 s without a key) came between the adoption and the wait.
         assert (wait_began - adopted_at).total_seconds() >= 0.9
+    finally:
+        await second.stop()
+
+
+NAMED_RULES = f"""
+skills: {{paid: Paid}}
+operators:
+  - {{id: op1001, name: Anna, endpoint: PJSIP/op1001, skills: {{paid: 3}}}}
+  - {{id: op1002, name: Boris, endpoint: PJSIP/op1002, skills: {{paid: 3}}}}
+lines:
+  - {{id: main, numbers: ["{DID}"], routes: main}}
+routes:
+  main:
+    - {{name: anna, then: {{operator: {{id: op1001, wait_s: 60, otherwise: {{queue: paid}}}}}}}}
+queues:
+  paid:
+    max_wait_s: 60
+    steps: [{{after_s: 0, skills: [paid]}}]
+"""
+
+
+async def test_a_named_operator_wait_is_not_charged_to_the_queue_after_a_restart(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """The caller waited for a named operator, the router restarted while that operator
+    rang, the adopted ring ran out: the queue that comes next gets its whole budget (its
+    wait starts when it is reached), while the caller keeps their place in line."""
+    (tmp_path / "rules.yaml").write_text(NAMED_RULES, encoding="utf-8")
+    fake.phone("PJSIP/op1001", "manual")
+    fake.phone("PJSIP/op1002", "manual")
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    _, leg = fake.world.originated[0]
+    await asyncio.sleep(1.5)  # the personal wait the queue must not be charged with
+    await first.stop()
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        fake.ring_out(leg)  # the adopted ring of op1001 ends unanswered
+        await fake.until(lambda: len(fake.world.originated) >= 2)  # the queue rings op1002
+        assert fake.world.originated[1][0] == "PJSIP/op1002"
+        await second.flushed()
+        steps = [
+            (kind, at, json.loads(data))
+            for kind, at, data in second.rows(
+                "select kind, at, data from call_events where call_id = ? order by id", caller
+            )
+        ]
+        waits = [data for kind, _, data in steps if kind == "waiting"]
+        first_wait, queue_wait = waits[0], waits[-1]
+        assert queue_wait["target"] == {"kind": "queue", "queue": "paid"}
+        adopted_at = next(at for kind, at, _ in steps if kind == "adopted")
+        adopted = datetime.fromisoformat(adopted_at).replace(tzinfo=UTC)
+        # The queue's budget counts from when it was reached, after the adoption ...
+        assert datetime.fromisoformat(queue_wait["step_since"]) >= adopted
+        # ... and the place in line is still the first wait's (wall and monotonic clocks
+        # are converted on the way, so to the millisecond, not the microsecond).
+        place = datetime.fromisoformat(queue_wait["since"])
+        assert abs((place - datetime.fromisoformat(first_wait["since"])).total_seconds()) < 0.05
     finally:
         await second.stop()
