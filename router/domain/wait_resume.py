@@ -31,6 +31,7 @@ from router.domain.routing import (
 
 WAITING_EVENT = "waiting"  # the journey event that carries a `WaitRecord`
 KEEP_PLACE_EVENT = "keep_place"  # the caller left the wait to be called back
+KEEP_PLACE_MISS = "keep_place"  # the ledger's reason for their miss (it holds their place)
 RESUME_EVENTS = frozenset({WAITING_EVENT, KEEP_PLACE_EVENT})  # live state, not detail
 
 
@@ -122,15 +123,23 @@ def answers_of(menu_path: Sequence[str]) -> dict[str, str]:
     return answers
 
 
-def wait_record_of(events: Sequence[tuple[str, Mapping[str, Any]]]) -> WaitRecord | None:
+def wait_record_of(
+    events: Sequence[tuple[str, Mapping[str, Any]]], *, kept_place: bool = False
+) -> WaitRecord | None:
     """The caller's current wait from their journey's `waiting` and `keep_place` events
-    (in journey order): the last wait, over once they asked to be called back."""
+    (in journey order): the last wait, over once they asked to be called back.
+
+    `kept_place`: the ledger holds their keep-place miss (`KEEP_PLACE_MISS`). It is
+    written, and flushed, before the journey's `keep_place` event, so a router that dies
+    between the two leaves only the miss: the wait is over all the same."""
     record: WaitRecord | None = None
     for kind, data in events:
         if kind == WAITING_EVENT:
             record = WaitRecord.from_json(data)
         elif kind == KEEP_PLACE_EVENT and record is not None:
             record = replace(record, kept_place=True)
+    if kept_place and record is not None:
+        record = replace(record, kept_place=True)
     return record
 
 

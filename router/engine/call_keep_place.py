@@ -16,7 +16,7 @@ from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome
 from router.domain.miss_target import MissTarget
 from router.domain.phone import normalise_caller
-from router.domain.wait_resume import KEEP_PLACE_EVENT
+from router.domain.wait_resume import KEEP_PLACE_EVENT, KEEP_PLACE_MISS
 from router.engine.call_base import CallEvent
 from router.engine.call_operators import CallOperators, Wanted
 from router.engine.callback_attempt_state import Place, calling_hours
@@ -82,13 +82,15 @@ class CallKeepPlace(CallOperators):
             MissFacts(self.id, own, self.patient_id, line, self.miss_target),
             MissReason.REQUESTED,
             waited,
-            label="keep_place",
+            label=KEEP_PLACE_MISS,
             rules=self.rules,
             place_at=place_at,
             callback_number=number if number != own else None,
             preferred_operator=self.assigned_operator,
         )
         # The task takes over the place: written now, so the dispatcher claims it at once.
+        # A router that dies before the keep_place event below lands finds this miss in the
+        # ledger on restart and does not resume the wait (reconcile).
         await self.ctx.recorder.flush(2.0)
         self.ctx.room.leave(self.id)
         self.ctx.keep_place(number, Place(self.waiting_since, wanted.priority, eligible))

@@ -22,7 +22,12 @@ from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.miss_target import aim
 from router.domain.operators import Presence
-from router.domain.wait_resume import RESUME_EVENTS, WaitRecord, wait_record_of
+from router.domain.wait_resume import (
+    KEEP_PLACE_MISS,
+    RESUME_EVENTS,
+    WaitRecord,
+    wait_record_of,
+)
 from router.engine.call_base import CallBase
 from router.engine.call_state import (
     BRIDGE_PREFIX,
@@ -119,13 +124,16 @@ class Reconciler:
 
     async def _waits(self, call_ids: list[str]) -> dict[str, WaitRecord | None]:
         """What each caller was waiting for, from their journeys (one query)."""
+        store = self.engine.ctx.store
         try:
-            journeys = await self.engine.ctx.store.calls.events_of(call_ids, sorted(RESUME_EVENTS))
+            journeys = await store.calls.events_of(call_ids, sorted(RESUME_EVENTS))
+            # The ledger, not only the journey, says who asked to be called back.
+            kept = await store.callbacks.calls_with_miss(call_ids, KEEP_PLACE_MISS)
         except Exception as exc:  # noqa: BLE001 - database down: the calls are still adopted
             log.error("reconcile: cannot read waits (%s: %s)", type(exc).__name__, exc)
             return {}
         return {
-            call_id: wait_record_of([(e.kind, e.data) for e in events])
+            call_id: wait_record_of([(e.kind, e.data) for e in events], kept_place=call_id in kept)
             for call_id, events in journeys.items()
         }
 

@@ -87,6 +87,15 @@ class CallbacksRepo:
         wakes at once instead of at its next poll)."""
         self._task_listeners.append(listener)
 
+    async def calls_with_miss(self, call_ids: Iterable[str], reason: str) -> builtins.set[str]:
+        """Those of `call_ids` whose miss, with this reason, is in the ledger."""
+        ids = builtins.list(call_ids)
+        if not ids:
+            return set()
+        stmt = select(misses.c.call_id).where(misses.c.call_id.in_(ids), misses.c.reason == reason)
+        async with self._db.connect() as conn:
+            return {str(r[0]) for r in (await conn.execute(stmt)).all()}
+
     async def close_for_number(
         self, number_e164: str, reason: CloseReason | str, at: datetime, call_id: str | None
     ) -> builtins.list[int]:

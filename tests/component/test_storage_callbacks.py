@@ -100,6 +100,16 @@ async def test_a_miss_is_recorded_once_per_call(store: Store) -> None:
     assert task is not None and task.miss_count == 1
 
 
+async def test_calls_with_a_miss_of_a_reason(store: Store) -> None:
+    kept = miss(reason="keep_place", keep_place=True, place_at=T0)
+    await store.callbacks.record_miss(kept)
+    other = miss(number=None)
+    await store.callbacks.record_miss(other)
+    asked = [kept.call_id, other.call_id, "call-unknown"]
+    assert await store.callbacks.calls_with_miss(asked, "keep_place") == {kept.call_id}
+    assert await store.callbacks.calls_with_miss([], "keep_place") == set()
+
+
 async def test_anonymous_and_policy_refused_misses_make_no_task(store: Store) -> None:
     anonymous = await store.callbacks.record_miss(miss(None))
     short = await store.callbacks.record_miss(miss(OLGA, create_task=False, waited_s=1))

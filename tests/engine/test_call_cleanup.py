@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from router.domain.wait_resume import KEEP_PLACE_MISS
 from router.engine.callback_attempt_state import Place
+from router.storage.models import MissInput
+from router.storage.store import Store
 from tests.engine.harness import DID, RouterUnderTest
 from tests.engine.steps import talk_then_hang_up
 from tests.fakeari import FakeAsterisk
@@ -270,5 +273,49 @@ async def test_a_named_operator_wait_is_not_charged_to_the_queue_after_a_restart
         # are converted on the way, so to the millisecond, not the microsecond).
         place = datetime.fromisoformat(queue_wait["since"])
         assert abs((place - datetime.fromisoformat(first_wait["since"])).total_seconds()) < 0.05
+    finally:
+        await second.stop()
+
+
+async def test_a_kept_place_in_the_ledger_ends_the_wait_after_a_restart(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """The router died after the caller's "keep my place" miss reached the ledger but
+    before the journey's keep_place event did: the restarted router sees the ledger and
+    does not put the caller back in the wait (one contact: the callback, not both)."""
+    caller, endpoint, leg = await stopped_while_ringing(fake, tmp_path)
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'router.db'}", migrate=False)
+    try:
+        now = datetime.now(UTC)
+        await store.callbacks.record_miss(
+            MissInput(
+                call_id=caller,
+                line="main",
+                number_e164="+79990001122",
+                patient_id=None,
+                reason=KEEP_PLACE_MISS,
+                waited_s=5.0,
+                missed_at=now,
+                due_at=None,
+                create_task=True,
+                place_at=now - timedelta(seconds=5),
+                keep_place=True,
+            )
+        )
+    finally:
+        await store.close()
+    fake.phone(endpoint, "manual")
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        await fake.until(lambda: second.call(caller)["outcome"] is not None)
+        assert second.call(caller)["outcome"] == "callback"
+        assert len(fake.world.originated) == 1  # nobody rung again for them
+        assert second.misses(caller) == [KEEP_PLACE_MISS]
+        await fake.until(lambda: not fake.channel(leg).alive)  # the old ring is stopped
+        tasks = second.rows(
+            "select count(*) from callback_tasks where state in ('open', 'claimed')"
+        )
+        assert tasks == [(1,)]
     finally:
         await second.stop()

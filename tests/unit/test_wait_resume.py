@@ -85,6 +85,16 @@ def test_a_caller_who_asked_to_be_called_back_is_not_put_back_in_line() -> None:
     assert point.kept_place and point.target is None
 
 
+def test_a_keep_place_miss_in_the_ledger_ends_the_wait_without_the_journey_event() -> None:
+    """The router died after the miss landed, before the keep_place event: the ledger's
+    word is enough (else the caller is both called back and put back in line)."""
+    events = [(WAITING_EVENT, record(QueueTarget("lab"), 50, 50).to_json())]
+    assert not resume_point(wait_record_of(events), NOW, RULES).kept_place
+    point = resume_point(wait_record_of(events, kept_place=True), NOW, RULES)
+    assert point.kept_place and point.target is None
+    assert point.place_s == pytest.approx(50)
+
+
 def test_the_last_wait_counts_and_a_clock_ahead_of_now_counts_as_zero() -> None:
     first = record(QueueTarget("front"), 100, 100).to_json()
     second = WaitRecord(QueueTarget("lab"), ago(100), NOW + timedelta(seconds=5), 0).to_json()
