@@ -176,7 +176,7 @@ async def test_a_call_talking_through_an_asterisk_restart_closes_answered(
     sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """What docs/operations.md says: the conversation happened, so `answered`; the
-    caller who was still waiting has `failed`."""
+    caller who was still waiting has `failed` (or `no_operator`, see below) and one miss."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     router = RouterProcess(tmp_path, rules=rules)
@@ -193,8 +193,13 @@ async def test_a_call_talking_through_an_asterisk_restart_closes_answered(
         calls = {c["caller"]: c for c in await router.wait_calls(2)}
         talked, waited = calls["+79990003200"], calls["+79990003201"]
         assert talked["outcome"] == "answered" and talked["operator_id"] == "op1001"
-        assert waited["outcome"] == "failed"
-        assert steps(waited, "asterisk_shutdown")
+        # Asterisk's shutdown hangs the operator up too: when that reaches the router before
+        # the caller's own hang-up, the waiting caller ends `no_operator` first. Either way
+        # they did not get through and are one miss in the ledger.
+        assert waited["outcome"] in ("failed", "no_operator"), waited
+        if waited["outcome"] == "failed":
+            assert steps(waited, "asterisk_shutdown")
+        assert len(steps(waited, "miss")) == 1, waited
         await router.wait_health(lambda h: h.get("ari_connected") is True, 30)
     finally:
         await router.stop()
