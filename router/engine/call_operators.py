@@ -21,7 +21,8 @@ from router.ari import errors as ari_errors
 from router.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisStart
 from router.domain.calls import Outcome, Phase, RingResult, ring_result_from_cause
 from router.domain.dispatch import WaitingCall
-from router.domain.routing import SkillsTarget, Target
+from router.domain.journey import last_resort
+from router.domain.routing import Target
 from router.domain.selection import Strategy
 from router.domain.wait_resume import WAITING_EVENT, WaitRecord, target_to_json
 from router.engine.call_media import CallMedia
@@ -202,8 +203,7 @@ class CallOperators(CallMedia):
         """A supervisor moves the caller: True when `moved_to` is set (journaled `moved`
         with who asked), False (journaled `move_refused`) when the target is not one."""
         rules = self.rules
-        unrouted_s = self.ctx.settings.unrouted_max_wait_s
-        back = wanted.target or SkillsTarget((), 1, max_wait_s=unrouted_s)
+        back = wanted.target or last_resort(self.ctx.settings.unrouted_max_wait_s)
         found = move_target(
             request,
             queues=rules.queues.keys(),

@@ -16,6 +16,7 @@ from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome
 from router.domain.dispatch import PERSONAL
+from router.domain.journey import last_resort
 from router.domain.menus import Menu, MenuOption, plan_menu
 from router.domain.miss_target import aim
 from router.domain.queue_steps import Queue, QueueStep, eligible_operators
@@ -60,8 +61,7 @@ class CallWalk(CallKeepPlace):
     def _last_resort(self) -> Target:
         """Where a call goes when no route matched or a menu has no answer: any operator.
         A caller who presses nothing is never simply hung up on."""
-        wait = self.ctx.settings.unrouted_max_wait_s
-        return SkillsTarget((), 1, max_wait_s=wait)
+        return last_resort(self.ctx.settings.unrouted_max_wait_s)
 
     async def _walk(self, start: Target) -> None:
         target: Target | None = start
