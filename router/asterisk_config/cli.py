@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from router.asterisk_config.files import (
     apply_changes,
+    defined_in,
     mask,
     moh_class_exists,
     plan_changes,
@@ -26,7 +27,12 @@ from router.asterisk_config.files import (
     render_diff,
     run_reloads,
 )
-from router.asterisk_config.render import INCLUDED_FROM, plan_from, render_files
+from router.asterisk_config.render import (
+    INCLUDED_FROM,
+    plan_from,
+    render_files,
+    render_no_moh_class,
+)
 from router.config.errors import ConfigError
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings, load_settings
@@ -109,6 +115,21 @@ def inputs_of(args: argparse.Namespace, err: TextIO) -> tuple[Settings, Rules] |
     return load_inputs(args.config, env, err)
 
 
+def ari_user_clash(folder: Path, user: str) -> str | None:
+    """Why we must not write our ARI user: one of that name defined by hand already
+    (Asterisk would reject ari.conf for the duplicate), else None."""
+    where = defined_in(folder, "ari.conf", user)
+    if where is None:
+        return None
+    return (
+        f"{folder / where} already defines [{user}], an ARI user not written by"
+        f" asterisk-config; a second one would make Asterisk reject ari.conf. Remove that"
+        f" section (asterisk-config writes the user into clinic-router-ari.conf with the"
+        f" password from clinic-router.env), or set ari.username in router.yaml to another"
+        f" name. Nothing was changed."
+    )
+
+
 def run_asterisk_config(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
@@ -121,9 +142,15 @@ def run_asterisk_config(
     if folder is not None and not folder.is_dir():
         print(f"{folder} is not a folder (expected Asterisk's, like /etc/asterisk)", file=err)
         return 2
+    if folder is not None and (clash := ari_user_clash(folder, settings.ari.username)):
+        print(clash, file=err)
+        return 2
     add_moh = folder is not None and not moh_class_exists(folder, "default")
     plan = plan_from(settings, rules, add_moh_class=add_moh)
     files = render_files(plan)
+    moh_file = "clinic-router-musiconhold.conf"
+    if folder is not None and not add_moh and (folder / moh_file).exists():
+        files[moh_file] = render_no_moh_class(plan.moh_class)  # written by an earlier apply
     secrets = [plan.ari_password]
     if folder is None:
         for name, text in files.items():

@@ -1,5 +1,10 @@
 """The I/O edge of `asterisk-config`: what would change in an Asterisk config folder,
-the diff (secrets masked), applying it (backups, include lines once) and the reloads."""
+the diff (secrets masked), applying it (backups, include lines once) and the reloads.
+
+FreePBX-style PBXes generate `extensions.conf`, `ari.conf`, ... and overwrite any edit;
+each of those files includes `<name>_custom.conf` for the admin. When a stock file
+includes such a custom file, the include line goes there and the generated file is
+never written."""
 
 from __future__ import annotations
 
@@ -56,24 +61,67 @@ def has_section(text: str | None, section: str) -> bool:
     return re.search(pattern, text, re.M) is not None
 
 
+_INCLUDE = re.compile(r'^\s*#(?:try)?include\s+"?([^"\s]+)"?\s*$', re.M)
+OURS = "clinic-router-"  # the generated files' prefix
+
+
 def _includes(text: str, name: str) -> bool:
-    return re.search(rf'^\s*#(try)?include\s+"?{re.escape(name)}"?\s*$', text, re.M) is not None
+    return name in _INCLUDE.findall(text)
+
+
+def _sources(folder: Path, host: str) -> list[tuple[str, str]]:
+    """(name, text) of a stock file and the files of this folder it includes, ours left
+    out: where the admin (or FreePBX) defined things."""
+    text = _read(folder / host)
+    if text is None:
+        return []
+    found = [(host, text)]
+    for name in _INCLUDE.findall(text):
+        if "/" in name or name.startswith(OURS) or name == host:
+            continue
+        included = _read(folder / name)
+        if included is not None:
+            found.append((name, included))
+    return found
+
+
+def defined_in(folder: Path, host: str, section: str) -> str | None:
+    """The file (the stock one or one it includes, not ours) that defines `[section]`."""
+    for name, text in _sources(folder, host):
+        if has_section(text, section):
+            return name
+    return None
 
 
 def moh_class_exists(folder: Path, moh_class: str) -> bool:
     """The PBX defines this music-on-hold class itself (not through our own file)."""
-    return has_section(_read(folder / "musiconhold.conf"), moh_class)
+    return defined_in(folder, "musiconhold.conf", moh_class) is not None
 
 
-def with_include(host_text: str | None, name: str, host: str) -> str:
+def include_target(folder: Path, host: str) -> str:
+    """The file that gets our `#include`: the stock file itself, or on a FreePBX-style
+    PBX the `*_custom.conf` it includes (`<name>_custom.conf` first, else the last one)."""
+    customs = [
+        name
+        for name in _INCLUDE.findall(_read(folder / host) or "")
+        if "/" not in name and name.endswith("custom.conf")
+    ]
+    if not customs:
+        return host
+    preferred = host.removesuffix(".conf") + "_custom.conf"
+    return preferred if preferred in customs else customs[-1]
+
+
+def with_include(host_text: str | None, name: str, host: str, *, general: bool = False) -> str:
     """The host file with `#include name` at its end, once; a `[general]` first where
-    the generated file appends to it with `(+)` and the host file has none."""
+    the generated file appends to it with `(+)` and the host file has none (`general`:
+    the text is a custom file included where a `[general]` is already defined)."""
     text = host_text or ""
     if _includes(text, name):
         return text
     if text and not text.endswith("\n"):
         text += "\n"
-    if host in NEEDS_GENERAL and not has_section(text, "general"):
+    if host in NEEDS_GENERAL and not general and not has_section(text, "general"):
         text += "[general]\n"
     return text + f"\n; clinic-router (clinic-router asterisk-config)\n#include {name}\n"
 
@@ -83,8 +131,13 @@ def plan_changes(folder: Path, files: Mapping[str, str]) -> list[Change]:
     changes = [Change(folder / name, _read(folder / name), text) for name, text in files.items()]
     for name in files:
         host = INCLUDED_FROM[name]
-        old = _read(folder / host)
-        changes.append(Change(folder / host, old, with_include(old, name, host)))
+        target = include_target(folder, host)
+        old = _read(folder / target)
+        general = target != host and has_section(_read(folder / host), "general")
+        new = with_include(old, name, host, general=general)
+        if target != host and _includes(_read(folder / host) or "", name):
+            new = old or ""  # included by the stock file already (an earlier apply)
+        changes.append(Change(folder / target, old, new))
     return changes
 
 
@@ -153,6 +206,8 @@ def reload_commands(written: Sequence[Path]) -> list[str]:
     hosts = []
     for path in written:
         host = INCLUDED_FROM.get(path.name, path.name)
+        if host not in RELOADS and host.endswith("custom.conf"):
+            host = host.partition("_")[0] + ".conf"  # FreePBX: extensions_custom.conf
         if host in RELOADS and host not in hosts:
             hosts.append(host)
     return [command for host in hosts for command in RELOADS[host]]

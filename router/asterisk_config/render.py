@@ -149,6 +149,12 @@ def render_moh_class(moh_class: str) -> str:
     )
 
 
+def render_no_moh_class(moh_class: str) -> str:
+    """What our music-on-hold file becomes once the PBX defines the class itself: empty,
+    so that the class is not defined twice (the include line may stay)."""
+    return f"{_HEADER}; nothing: musiconhold.conf defines class '{moh_class}' itself\n"
+
+
 def operator_extensions(endpoints: Sequence[str]) -> list[tuple[str, str]]:
     """(extension, endpoint) for operators calling each other: the endpoint's resource
     (PJSIP/101 -> 101), when it can be an extension name."""
