@@ -86,6 +86,11 @@ class Channel:
     # ari.conf ``channelvars``; unset variables appear as "" (ari-facts §8).
     channelvars: dict[str, str] = field(default_factory=dict, hash=False)
 
+    @property
+    def endpoint(self) -> str:
+        """The endpoint the channel belongs to: `PJSIP/op1001-0000002a` -> `PJSIP/op1001`."""
+        return self.name.rsplit("-", 1)[0]
+
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
         caller = obj(data, "caller")

@@ -34,6 +34,19 @@ class WaitingCall:
     skills: tuple[str, ...] = ()  # what `best_skill` weighs
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a callback task stands in the waiting room: the place a caller kept when
+    they asked to be called back, or the one the dispatcher gives a due task."""
+
+    since: float  # clock seconds; a kept place is the caller's original one
+    priority: int
+    eligible: frozenset[str]
+    preferred: str | None = None  # offered first when free (manager, last spoken to)
+    strategy: Strategy = "longest_idle"  # the missed call's queue's choice among them
+    skills: tuple[str, ...] = ()  # what `best_skill` weighs
+
+
 def aged_priority(call: WaitingCall, now: float, ageing_s: float = DEFAULT_AGEING_S) -> float:
     waited = max(0.0, now - call.since)
     return call.priority + (waited / ageing_s if ageing_s > 0 else 0.0)

@@ -22,7 +22,7 @@ from router.engine.call_state import CallerGone
 from router.engine.call_walk import CallWalk
 from router.engine.cleanup import delete_bridge
 from router.engine.facts import caller_facts, family_record, visit_soon, zone_of
-from router.logs import call_id_var
+from router.observability.logs import call_id_var
 from router.storage.models import PatientRecord
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class InboundCall(CallWalk):
         line = self.line
         start: Target = RoutesTarget(line.routes) if line else self._last_resort()
         if self.resume is None:
-            self.ctx.recorder_create(self)
+            self.record_new()
             self._event("arrived", {"did": self.did, "line": line.id if line else None})
             await self._guard(self.ctx.ari.answer(self.id))
             area = line.area_code if line else None

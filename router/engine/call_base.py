@@ -17,12 +17,14 @@ from router.domain.calls import Outcome
 from router.engine.call_state import (
     BRIDGE_PREFIX,
     CallerGone,
+    ChannelGone,
+    LegAnswered,
     Resume,
     channel_of,
     is_terminal,
 )
 from router.engine.cleanup import hang_up
-from router.engine.context import CallContext, ChannelGone, LegAnswered
+from router.engine.context import CallContext
 from router.engine.moves import MoveRequest
 from router.engine.waiting_room import OperatorOffer, give_back
 
@@ -75,6 +77,11 @@ class CallBase:
         self.ringing_operator: str | None = ring.operator_id if ring else None
         if ring is not None:
             self._live_legs.add(ring.leg)
+
+    def record_new(self) -> None:
+        """The call's row in the journal (at arrival, or found with no row on reconnect)."""
+        line = self.line.id if self.line else None
+        self.ctx.recorder_create(self.id, self.caller_raw, self.did, line)
 
     def legs(self) -> frozenset[str]:
         """The operator legs this call owns now (ringing, or talking)."""

@@ -14,13 +14,14 @@ from router.ari.events import ChannelDtmfReceived
 from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome
+from router.domain.dispatch import Place
 from router.domain.miss_target import MissTarget
 from router.domain.phone import normalise_caller
 from router.domain.wait_resume import KEEP_PLACE_EVENT, KEEP_PLACE_MISS
 from router.engine.call_base import CallEvent
 from router.engine.call_operators import CallOperators, Wanted
-from router.engine.callback_attempt_state import Place, calling_hours
-from router.engine.context import MissFacts
+from router.engine.call_state import MissFacts
+from router.engine.callback_attempt_state import calling_hours
 from router.engine.waiting_room import OperatorOffer
 
 CONFIRM_KEY = "1"

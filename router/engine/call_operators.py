@@ -26,8 +26,16 @@ from router.domain.routing import Target
 from router.domain.selection import Strategy
 from router.domain.wait_resume import WAITING_EVENT, WaitRecord, target_to_json
 from router.engine.call_media import CallMedia
-from router.engine.call_state import LEG_MARK, AdoptedRing, CallerGone, channel_of, is_terminal
-from router.engine.context import CallContext, ChannelGone, LegAnswered
+from router.engine.call_state import (
+    LEG_MARK,
+    AdoptedRing,
+    CallerGone,
+    ChannelGone,
+    LegAnswered,
+    channel_of,
+    is_terminal,
+)
+from router.engine.context import CallContext
 from router.engine.moves import MoveRequest, move_target
 from router.engine.waiting_room import OperatorOffer, put_offer
 
@@ -305,7 +313,7 @@ class CallOperators(CallMedia):
     def _ring_over(self, op_id: str, leg: str, result: RingResult, started: float) -> RingResult:
         self.ringing_operator = None
         elapsed_ms = int((self.ctx.clock() - started) * 1000)
-        self.ctx.recorder_ring(self, op_id, leg, result, elapsed_ms)
+        self.ctx.recorder_ring(self.id, op_id, leg, result, elapsed_ms)
         self._event("ring_result", {"operator": op_id, "result": result.value, "ms": elapsed_ms})
         if result is RingResult.ANSWERED:
             self.operator_channel = leg

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from router.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
+from router.domain.miss_target import MissTarget
 from router.domain.wait_resume import WaitRecord
-from router.engine.context import ChannelGone, LegAnswered
 
 # Names the router gives what it creates in Asterisk, so a restart can find them again:
 # a call's bridge is `cr-<call id>`, its operator legs `<call id>-op<n>`.
@@ -16,6 +16,39 @@ LEG_MARK = "-op"
 # A callback attempt's channels are `cb-<task>-<attempt>-op<x>` and `…-pt`, its bridge
 # `cb-<task>-<attempt>`; the callback dispatcher, not reconcile, settles them.
 CALLBACK_PREFIX = "cb-"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelGone:
+    """Synthetic event: a channel was found missing on reconnect (Asterisk replays nothing)."""
+
+    channel_id: str
+    cause: int | None = None
+
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class LegAnswered:
+    """Synthetic event: an operator leg found `Up` on reconnect while its call still waits
+    for it to answer. Its StasisStart came while the socket was down and was lost."""
+
+    channel_id: str
+
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class MissFacts:
+    """Who missed: what the ledger needs of a call (live, or found closed on reconnect)."""
+
+    call_id: str
+    number: str | None  # E.164; None for a withheld or invalid caller ID
+    patient_id: str | None = None
+    line: str | None = None
+    target: MissTarget | None = None  # where it was meant to go: who may call it back
 
 
 class CallerGone(Exception):

@@ -35,8 +35,7 @@ from router.domain.routing import (
 )
 from router.engine.call_keep_place import CallKeepPlace
 from router.engine.call_operators import Wanted
-from router.engine.call_state import CallerGone
-from router.engine.context import MissFacts
+from router.engine.call_state import CallerGone, MissFacts
 
 log = logging.getLogger(__name__)
 

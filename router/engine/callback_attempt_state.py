@@ -8,24 +8,11 @@ from dataclasses import dataclass
 
 from router.domain.calendar import Calendar
 from router.domain.callback_schedule import AttemptOutcome, after_attempt
-from router.domain.selection import Strategy
 from router.engine.call_state import CALLBACK_PREFIX
 from router.engine.context import CallContext
 from router.storage.models import CallbackTask
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where the task stands in the waiting room."""
-
-    since: float  # clock seconds; a kept place is the caller's original one
-    priority: int
-    eligible: frozenset[str]
-    preferred: str | None = None  # offered first when free (manager, last spoken to)
-    strategy: Strategy = "longest_idle"  # the missed call's queue's choice among them
-    skills: tuple[str, ...] = ()  # what `best_skill` weighs
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +67,6 @@ async def record_outcome(
 
 __all__ = [
     "Adopted",
-    "Place",
     "attempt_prefix",
     "calling_hours",
     "record_outcome",

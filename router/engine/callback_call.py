@@ -20,18 +20,17 @@ from router.config.callback_settings import CallbackSettings
 from router.domain.callback_attempt import AttemptStage, outcome_of_patient_ring
 from router.domain.callback_schedule import AttemptOutcome
 from router.domain.calls import RingResult, ring_result_from_cause
-from router.domain.dispatch import WaitingCall
+from router.domain.dispatch import Place, WaitingCall
 from router.engine.call_operators import endpoint_state
-from router.engine.call_state import CALLBACK_PREFIX, channel_of, is_terminal
+from router.engine.call_state import CALLBACK_PREFIX, ChannelGone, channel_of, is_terminal
 from router.engine.callback_attempt_state import (
     Adopted,
-    Place,
     attempt_prefix,
     record_outcome,
     ringback_id,
 )
 from router.engine.cleanup import delete_bridge, hang_up
-from router.engine.context import CallContext, ChannelGone
+from router.engine.context import CallContext
 from router.engine.waiting_room import OperatorOffer, give_back, put_offer
 from router.storage.models import CallbackTask
 
@@ -354,7 +353,9 @@ class CallbackAttempt:
         except ari_errors.AriError as exc:
             log.warning(
                 # Not the media: the whisper holds the last digits of the patient's number.
-                "callback %s: cannot play the whisper to the operator (%s)", self.task.id, exc
+                "callback %s: cannot play the whisper to the operator (%s)",
+                self.task.id,
+                exc,
             )
             raise
         return playback_id

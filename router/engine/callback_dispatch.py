@@ -24,12 +24,12 @@ from router.config.callback_settings import CallbackSettings
 from router.domain.calendar import next_opening
 from router.domain.callback_attempt import AttemptStage, outcome_after_interruption
 from router.domain.callback_schedule import CloseReason, may_dispatch
+from router.domain.dispatch import Place
 from router.domain.miss_target import CallbackPool, MissTarget, callback_pool
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.call_state import CALLBACK_PREFIX
 from router.engine.callback_attempt_state import (
     Adopted,
-    Place,
     attempt_prefix,
     calling_hours,
     record_outcome,

@@ -14,53 +14,19 @@ from router.crm.client import CrmClient
 from router.domain.callback_policy import MissReason
 from router.domain.callback_schedule import CloseReason, plan_miss
 from router.domain.calls import RingResult
-from router.domain.miss_target import MissTarget
 from router.engine.board import OperatorBoard
+from router.engine.call_state import MissFacts
 from router.engine.recorder import Kind, Recorder
 from router.storage.journal import CallEvent, CallUpdate, CloseCallbacks, NewCall, RingAttempt
 from router.storage.models import CallRow, MissInput
 
 if TYPE_CHECKING:
     from router.config.rules import Rules
-    from router.engine.call_base import CallBase as InboundCall
-    from router.engine.callback_attempt_state import Place
+    from router.domain.dispatch import Place
     from router.engine.waiting_room import WaitingRoom
     from router.storage.store import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelGone:
-    """Synthetic event: a channel was found missing on reconnect (Asterisk replays nothing)."""
-
-    channel_id: str
-    cause: int | None = None
-
-    def channel_ids(self) -> tuple[str, ...]:
-        return (self.channel_id,)
-
-
-@dataclass(frozen=True, slots=True)
-class LegAnswered:
-    """Synthetic event: an operator leg found `Up` on reconnect while its call still waits
-    for it to answer. Its StasisStart came while the socket was down and was lost."""
-
-    channel_id: str
-
-    def channel_ids(self) -> tuple[str, ...]:
-        return (self.channel_id,)
-
-
-@dataclass(frozen=True, slots=True)
-class MissFacts:
-    """Who missed: what the ledger needs of a call (live, or found closed on reconnect)."""
-
-    call_id: str
-    number: str | None  # E.164; None for a withheld or invalid caller ID
-    patient_id: str | None = None
-    line: str | None = None
-    target: MissTarget | None = None  # where it was meant to go: who may call it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +60,7 @@ class EventSink(Protocol):
 class ChannelRouter(Protocol):
     def attach(self, channel_id: str, call: EventSink) -> None: ...
     def detach(self, channel_id: str) -> None: ...
-    def detach_all(self, call: InboundCall) -> None: ...
+    def detach_all(self, call: EventSink) -> None: ...
 
 
 class CallContext:
@@ -145,7 +111,7 @@ class CallContext:
     def detach(self, channel_id: str) -> None:
         self._router().detach(channel_id)
 
-    def detach_all(self, call: InboundCall) -> None:
+    def detach_all(self, call: EventSink) -> None:
         self._router().detach_all(call)
 
     # -- operators -------------------------------------------------------------------------
@@ -239,16 +205,16 @@ class CallContext:
 
     # -- journey (write-behind) ------------------------------------------------------------
 
-    def recorder_create(self, call: InboundCall) -> None:
+    def recorder_create(self, call_id: str, caller_raw: str, did: str, line: str | None) -> None:
         row = CallRow(
-            id=call.id,
+            id=call_id,
             app=self.settings.app,
-            caller_raw=call.caller_raw[:80],
-            did=call.did,
+            caller_raw=caller_raw[:80],
+            did=did,
             started_at=self.now(),
             phase="new",
             # The line the number belongs to: reports group by it, the replay routes by it.
-            line=call.line.id if call.line else None,
+            line=line,
             rules_version=self.rules_version(),
         )
         self.recorder.record(NewCall(row))
@@ -260,10 +226,10 @@ class CallContext:
         self.recorder.record(CallEvent(call_id, kind, data, self.now()))
 
     def recorder_ring(
-        self, call: InboundCall, operator_id: str, leg: str, result: RingResult, elapsed_ms: int
+        self, call_id: str, operator_id: str, leg: str, result: RingResult, elapsed_ms: int
     ) -> None:
         ended = self.now()
         begun = ended - timedelta(milliseconds=elapsed_ms)
         self.recorder.record(
-            RingAttempt(call.id, operator_id, leg, begun, ended, result.value, elapsed_ms)
+            RingAttempt(call_id, operator_id, leg, begun, ended, result.value, elapsed_ms)
         )

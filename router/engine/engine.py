@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 from router.ari import errors as ari_errors
 from router.ari.events import CallBroadcast, Event, StasisStart
 from router.engine.call import InboundCall
-from router.engine.call_base import CallBase
-from router.engine.call_state import Resume
+from router.engine.call_state import ChannelGone, LegAnswered, Resume
 from router.engine.callback_call import CALLBACK_ARG
 from router.engine.cleanup import hang_up
-from router.engine.context import CallContext, ChannelGone, EventSink, LegAnswered
+from router.engine.context import CallContext, EventSink
 from router.engine.feature_codes import FEATURE_ARG, handle_feature_code
 from router.engine.moves import MoveRequest, put_move
 from router.engine.reconcile import Reconciler
@@ -70,7 +69,7 @@ class Engine:
     def detach(self, channel_id: str) -> None:
         self._channels.pop(channel_id, None)
 
-    def detach_all(self, call: CallBase) -> None:
+    def detach_all(self, call: EventSink) -> None:
         for channel_id in [c for c, owner in self._channels.items() if owner is call]:
             del self._channels[channel_id]
         self._calls.pop(call.id, None)

@@ -28,7 +28,8 @@ from router.ari.errors import AriError
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.phone import normalise_caller
-from router.engine.context import CallContext, MissFacts
+from router.engine.call_state import MissFacts
+from router.engine.context import CallContext
 from router.storage.journal import NewCall
 from router.storage.models import CallRow
 

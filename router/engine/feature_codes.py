@@ -15,9 +15,9 @@ from typing import Any
 from router.ari import errors as ari_errors
 from router.ari.events import ChannelDestroyed, PlaybackFinished, StasisEnd, StasisStart
 from router.domain.feature_codes import parse_feature_code
+from router.engine.call_state import ChannelGone
 from router.engine.cleanup import hang_up
-from router.engine.context import CallContext, ChannelGone
-from router.engine.reconcile import endpoint_of
+from router.engine.context import CallContext
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ async def handle_feature_code(ctx: CallContext, event: StasisStart) -> None:
     channel = event.channel
     code = event.args[1] if len(event.args) > 1 else ""
     change = parse_feature_code(code[:8])
-    status = ctx.board.by_endpoint(endpoint_of(channel.name))
+    status = ctx.board.by_endpoint(channel.endpoint)
     if change is not None and status is not None:
         status = ctx.board.request_state(status.id, change.presence, change.reason)
         log.info(

@@ -14,7 +14,8 @@ connect we compare what Asterisk has with the open calls in the database and:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from router.ari import errors as ari_errors
 from router.ari.models import Bridge, Channel
@@ -28,28 +29,56 @@ from router.domain.wait_resume import (
     WaitRecord,
     wait_record_of,
 )
-from router.engine.call_base import CallBase
 from router.engine.call_state import (
     BRIDGE_PREFIX,
     CALLBACK_PREFIX,
     LEG_MARK,
     AdoptedRing,
+    ChannelGone,
+    LegAnswered,
+    MissFacts,
     Resume,
 )
 from router.engine.cleanup import delete_bridge, hang_up
-from router.engine.context import ChannelGone, LegAnswered, MissFacts
+from router.engine.context import CallContext, EventSink
 from router.engine.fallback_misses import collect_fallback_misses
 from router.engine.fallback_served import collect_fallback_served
 
 if TYPE_CHECKING:
-    from router.engine.engine import Engine
     from router.storage.models import CallRow
 
 log = logging.getLogger(__name__)
 
 
+class LiveCall(EventSink, Protocol):
+    """What reconcile reads of a call running here."""
+
+    operator_id: str | None
+    operator_channel: str | None
+    ringing_operator: str | None
+
+    def legs(self) -> frozenset[str]: ...
+    def record_new(self) -> None: ...
+
+
+class Calls(Protocol):
+    """What reconcile needs of the engine: the calls it runs and how to start one."""
+
+    ctx: CallContext
+
+    def live_calls(self) -> Sequence[LiveCall]: ...
+    def owner_of(self, channel_id: str) -> EventSink | None: ...
+    def attach(self, channel_id: str, call: EventSink) -> None: ...
+    def deliver(self, call: EventSink, event: ChannelGone | LegAnswered) -> None: ...
+    def start_call(
+        self, channel_id: str, did: str, caller_raw: str, resume: Resume | None = None
+    ) -> LiveCall | None: ...
+    def adopt(self, row: CallRow, resume: Resume) -> None: ...
+    def spawn(self, coro: Awaitable[None], name: str) -> None: ...
+
+
 class Reconciler:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Calls) -> None:
         self.engine = engine
         self.runs = 0
 
@@ -223,7 +252,7 @@ class Reconciler:
         return line.id if line else None
 
     def _operator_of(self, leg: Channel) -> str | None:
-        status = self.engine.ctx.board.by_endpoint(endpoint_of(leg.name))
+        status = self.engine.ctx.board.by_endpoint(leg.endpoint)
         return status.id if status else None
 
     async def _adopt_unknown_channels(
@@ -264,15 +293,13 @@ class Reconciler:
                     tried=list(dict.fromkeys(op for op in rung if op)),
                     ringing=self._ring_to_keep(legs, channels),
                 )
-            self.engine.start_call(
+            call = self.engine.start_call(
                 channel_id, channel.exten or "", channel.caller_number or "", resume
             )
             self._keep_ring(channel_id, resume.ringing)
-            if partner is None:
+            if partner is None and call is not None:
                 # Not in our database at all: write the row the lost write should have made.
-                call = self.engine.owner_of(channel_id)
-                if isinstance(call, CallBase):
-                    self.engine.ctx.recorder_create(call)
+                call.record_new()
         await self._hang_up_orphan_legs(channels, bridge_of, handled)
 
     async def _hang_up_orphan_legs(
@@ -344,8 +371,3 @@ def _leg_number(leg: str) -> int:
 def _legs_of(call_id: str, channels: dict[str, Channel]) -> list[str]:
     """Operator legs are originated as `<call id>-op<n>`."""
     return sorted(c for c in channels if c.startswith(call_id + LEG_MARK))
-
-
-def endpoint_of(channel_name: str) -> str:
-    """`PJSIP/op1001-0000002a` -> `PJSIP/op1001`."""
-    return channel_name.rsplit("-", 1)[0]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from router.domain.dispatch import Place
 from router.domain.wait_resume import KEEP_PLACE_MISS
-from router.engine.callback_attempt_state import Place
 from router.storage.models import MissInput
 from router.storage.store import Store
 from tests.engine.harness import DID, RouterUnderTest

@@ -6,7 +6,8 @@ import asyncio
 from types import SimpleNamespace
 from typing import cast
 
-from router.engine.context import CallContext, ChannelGone, EventSink
+from router.engine.call_state import ChannelGone
+from router.engine.context import CallContext, EventSink
 from router.engine.engine import Engine
 
 
