@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
-from router import logs
 from router.ari.client import AriClient
 from router.ari.stream import ApplicationReplacedError, AriEventStream
+from router.config.live_rules import LiveRules
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
 from router.console.app import PREFIX, build_console, console_deps, live_feed, screen_pop
@@ -32,7 +32,7 @@ from router.http.api import ApiDeps, build_app
 from router.http.metrics import EngineFigures, RouterMetrics, StorageFigures
 from router.http.reports import ReportDefaults
 from router.http.wallboard import add_wallboard_route
-from router.live_rules import LiveRules
+from router.observability import logs
 from router.storage.journal import Journal, OperatorState
 from router.storage.store import Store, is_transient_error
 

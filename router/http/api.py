@@ -30,7 +30,7 @@ from router.http.server_log import server_args
 
 @dataclass(frozen=True)
 class ApiDeps:
-    rules: Any  # router.live_rules.LiveRules (describe(), reload())
+    rules: Any  # router.config.live_rules.LiveRules (describe(), reload())
     store: Any  # router.storage.store.Store
     board: OperatorBoard
     ari_connected: Callable[[], bool]

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from router.engine.recorder import FAILED, FULL, Kind, WriteHealth
 from router.http.health import StorageState
-from router.loop_lag import DEFAULT_INTERVAL_S, LoopLagProbe
+from router.observability.loop_lag import DEFAULT_INTERVAL_S, LoopLagProbe
 
 log = logging.getLogger(__name__)
 

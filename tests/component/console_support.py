@@ -14,6 +14,7 @@ from aiohttp import web
 from api_support import TOKEN, bare_deps
 
 from router.config.console_settings import ConsoleSettings
+from router.config.live_rules import LiveRules
 from router.console.app import PREFIX, build_console, console_deps, live_feed
 from router.console.deps import ConsoleDeps
 from router.console.feed import WallboardFeed
@@ -25,7 +26,6 @@ from router.engine.board import OperatorBoard
 from router.engine.moves import Mover
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import build_app
-from router.live_rules import LiveRules
 from router.storage import Store
 
 PASSWORD = "correct horse battery"

@@ -13,10 +13,10 @@ import pytest
 from console_support import Caller, Live, add_users, browser, csrf_of, live_console, sign_in
 from storage_support import migrated_store
 
+from router.cli.simulate import render_text, simulate
+from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
 from router.domain.operators import Presence
-from router.live_rules import LiveRules
-from router.simulate import render_text, simulate
 from router.storage import CallRow, MissInput
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ import pytest
 from console_support import Clock, Console, add_users, browser, csrf_of, serving_console, sign_in
 from storage_support import migrated_store
 
+from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
 from router.engine.moves import MoveRequest
-from router.live_rules import LiveRules
 from router.storage import Store
 
 REPO = Path(__file__).resolve().parents[2]

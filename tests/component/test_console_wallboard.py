@@ -25,6 +25,7 @@ from console_support import (
 from storage_support import migrated_store
 
 from router.config.console_settings import ConsoleSettings
+from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
 from router.console.app import live_feed
 from router.domain.calls import RingResult
@@ -35,7 +36,6 @@ from router.engine.board import OperatorBoard
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import build_app
 from router.http.wallboard import add_wallboard_route
-from router.live_rules import LiveRules
 from router.storage import CallRow, MissInput
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from sqlalchemy import event
 
+from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
 from router.domain.operators import Operator, OperatorStatus, Presence
 from router.engine.board import OperatorBoard
 from router.http.api import ApiDeps, build_app
-from router.live_rules import LiveRules
 from router.storage.journal import CallUpdate, Journal, NewCall
 from router.storage.models import CallRow
 from router.storage.store import Store

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from router.config.live_rules import LiveRules, ReloadResult
 from router.config.rules import load_rules
-from router.live_rules import LiveRules, ReloadResult
 
 GOOD = """skills: {paid: Paid services}
 operators:
@@ -87,7 +87,7 @@ async def test_a_reload_with_warnings_goes_live_and_says_so(
     live = _live(tmp_path)
     spare = "  spare:\n    - {name: x, then: {skills: {need: [paid]}}}\n"
     live.path.write_text(GOOD + spare, "utf-8")
-    with caplog.at_level(logging.WARNING, logger="router.live_rules"):
+    with caplog.at_level(logging.WARNING, logger="router.config.live_rules"):
         result = await live.reload("api")
     assert result.ok and result.changed
     warnings = live.describe()["warnings"]

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from storage_support import BACKENDS, migrated_store
 
-from router.patients_cli import import_rows
+from router.cli.patients import import_rows
 from router.storage import Appointment, LastContact, Store
 
 REPO = Path(__file__).resolve().parents[2]

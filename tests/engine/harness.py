@@ -21,13 +21,13 @@ from router.app import _load_board
 from router.ari.client import AriClient
 from router.ari.stream import AriEventStream
 from router.config.callback_settings import CallbackSettings
+from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
 from router.engine.callback_dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder
 from router.engine.waiting_room import WaitingRoom
-from router.live_rules import LiveRules
 from router.storage.journal import Journal
 from router.storage.store import Store, is_transient_error
 from tests.asterisk.rulesfile import write_rules

@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
 
-from router.patients_csv import COLUMNS
+from router.storage.patients_csv import COLUMNS
 
 DOCTORS = ("Dr Ivanov", "Др Петрова", "Dr Sidorov", "Др Кузнецова", "Dr Smirnov")
 BRANCHES = ("moscow", "khimki", "centre", "north")

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from router.patients_csv import COLUMNS, Rejected, pack, parse_rows, unpack
 from router.storage.models import Appointment, LastContact, PatientRecord
+from router.storage.patients_csv import COLUMNS, Rejected, pack, parse_rows, unpack
 
 MSK = ZoneInfo("Europe/Moscow")
 HEADER = ",".join(COLUMNS)

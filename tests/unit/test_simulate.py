@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from router.simulate import add_simulate_parser, run_simulate
+from router.cli.simulate import add_simulate_parser, run_simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = str(ROOT / "config" / "rules.yaml")

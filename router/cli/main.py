@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--format", choices=("text", "json"), default="text")
 
-    from router.simulate import add_simulate_parser
+    from router.cli.simulate import add_simulate_parser
 
     add_simulate_parser(sub)
 
@@ -62,11 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--tz", default="Europe/Moscow", help="zone to show date-times in")
     show.add_argument("--json", action="store_true", help="print what GET /api/patients returns")
 
-    from router.callbacks_cli import add_callbacks_parser
+    from router.cli.callbacks import add_callbacks_parser
 
     add_callbacks_parser(sub, DEFAULT_CONFIG)
 
-    from router.users_cli import add_users_parser
+    from router.cli.users import add_users_parser
 
     add_users_parser(sub, DEFAULT_CONFIG)
 
@@ -80,11 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     add_doctor_parser(sub, DEFAULT_CONFIG)
     add_prompts_parser(sub, DEFAULT_CONFIG)
 
-    from router.reports_cli import add_report_parser
+    from router.cli.reports import add_report_parser
 
     add_report_parser(sub, DEFAULT_CONFIG)
 
-    from router.replay_cli import add_replay_parser
+    from router.cli.replay import add_replay_parser
 
     add_replay_parser(sub, DEFAULT_CONFIG)
     return parser
@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "simulate":
-        from router.simulate import run_simulate
+        from router.cli.simulate import run_simulate
 
         return run_simulate(args)
     if args.command == "check":
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 0
     if args.command == "patients":
-        from router.patients_cli import import_csv, show_phone
+        from router.cli.patients import import_csv, show_phone
 
         if args.patients_command == "import":
             return asyncio.run(
@@ -139,19 +139,19 @@ def main(argv: list[str] | None = None) -> int:
             )
         return asyncio.run(show_phone(settings, args.phone, tz_name=args.tz, as_json=args.json))
     if args.command == "callbacks":
-        from router.callbacks_cli import run_callbacks
+        from router.cli.callbacks import run_callbacks
 
         return asyncio.run(run_callbacks(args, settings, sys.stdout))
     if args.command == "users":
-        from router.users_cli import run_users
+        from router.cli.users import run_users
 
         return asyncio.run(run_users(args, settings, sys.stdout))
     if args.command == "replay":
-        from router.replay_cli import run_replay
+        from router.cli.replay import run_replay
 
         return asyncio.run(run_replay(args, settings, sys.stdout))
     if args.command in ("report", "staffing"):
-        from router.reports_cli import run_report
+        from router.cli.reports import run_report
 
         return asyncio.run(run_report(args, settings, sys.stdout))
     return 2

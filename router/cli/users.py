@@ -17,7 +17,7 @@ import re
 import sys
 from typing import Any, TextIO
 
-from router.cli_store import with_store
+from router.cli.store import with_store
 from router.config.errors import ConfigError
 from router.config.rules import load_rules
 from router.config.settings import Settings

@@ -1,6 +1,6 @@
 """`clinic-router patients import|show`: the patient store from the command line.
 
-The CSV format is `router.patients_csv` (documented in docs/patients.md). The import
+The CSV format is `router.storage.patients_csv` (documented in docs/patients.md). The import
 streams: it holds a few chunks of rows at a time, whatever the file's size.
 """
 
@@ -25,7 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from router.config.settings import Settings
 from router.domain.phone import normalise_caller
 from router.http.patients import phone_json
-from router.patients_csv import (
+from router.storage.models import PatientRecord
+from router.storage.patients import PatientRepository
+from router.storage.patients_csv import (
     COLUMNS,
     DEFAULT_TZ,
     Packed,
@@ -37,8 +39,6 @@ from router.patients_csv import (
     read_header,
     unpack,
 )
-from router.storage.models import PatientRecord
-from router.storage.patients import PatientRepository
 from router.storage.store import Store
 
 __all__ = ["COLUMNS", "ImportReport", "Rejected", "import_csv", "import_rows", "parse_rows"]

@@ -13,7 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from router.cli_store import with_store
+from router.cli.patients import zone
+from router.cli.store import with_store
 from router.config.errors import ConfigError
 from router.config.rules import load_rules
 from router.config.settings import Settings
@@ -21,7 +22,6 @@ from router.domain.reports import CALL_GROUPS
 from router.domain.reports.export import SECTIONS, to_csv, to_table
 from router.domain.reports.period import PeriodError
 from router.http.json_io import json_default
-from router.patients_cli import zone
 from router.report_view import ReportQuery, section_body, staffing_body
 from router.storage.store import Store
 

@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
-from router.cli_store import with_store
+from router.cli.patients import zone
+from router.cli.store import with_store
 from router.config.settings import Settings
 from router.domain.callback_schedule import TaskState
 from router.http.callbacks import miss_json, summary_json, task_json
 from router.http.json_io import json_default
-from router.patients_cli import zone
-from router.patients_csv import DEFAULT_TZ
 from router.storage.callbacks import MAX_PAGE, TaskClosedError
 from router.storage.models import CallbackTask, MissRow
+from router.storage.patients_csv import DEFAULT_TZ
 from router.storage.store import Store
 
 

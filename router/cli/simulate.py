@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from router.cli.simulate_presses import Presses, UsageError, shared_phone_choice, step
 from router.config.check import DEFAULT_SETTINGS_PATH, SETTINGS_FILE_NAME, display_path
 from router.config.errors import ConfigError
 from router.config.rules import Rules, load_rules
@@ -35,7 +36,6 @@ from router.domain.operators import OperatorStatus, Presence
 from router.domain.phone import normalise_caller
 from router.domain.routing import RoutesTarget, Target
 from router.engine.facts import caller_facts, zone_of
-from router.simulate_presses import Presses, UsageError, shared_phone_choice, step
 from router.storage.models import PatientRecord
 
 
@@ -224,7 +224,7 @@ def _find_patient(
 
 
 def _from_csv(path: Path, e164: str, zone: ZoneInfo) -> tuple[PatientRecord, ...]:
-    from router.patients_csv import Rejected, parse_rows
+    from router.storage.patients_csv import Rejected, parse_rows
 
     found = []
     try:
@@ -328,7 +328,7 @@ def render_text(report: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run as `python -m router.simulate …` until the lead wires it into the CLI."""
+    """Run as `python -m router.cli.simulate …`, the same as `clinic-router simulate …`."""
     parser = argparse.ArgumentParser(prog="clinic-router")
     add_simulate_parser(parser.add_subparsers(dest="command", required=True))
     rest = sys.argv[1:] if argv is None else list(argv)

@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from router.cli_store import with_store
+from router.cli.patients import zone
+from router.cli.store import with_store
 from router.config.errors import ConfigError
 from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
@@ -36,7 +37,6 @@ from router.domain.reports.report import calls_json
 from router.domain.reports.staffing import estimate_patience
 from router.domain.routing import RoutesTarget, Target
 from router.engine.facts import caller_facts
-from router.patients_cli import zone
 from router.storage.models import PatientRecord
 from router.storage.replay_rows import menu_keys, patient_ids
 from router.storage.store import Store
