@@ -8,7 +8,8 @@ rotating the token signs everyone out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from ipaddress import ip_address
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -39,8 +40,11 @@ class ConsoleSettings(Section):
     # A session ends after this long without a request, and after `session_max_h` in any case.
     session_idle_min: Annotated[StrictInt, Field(ge=1, le=24 * 60)] = 30
     session_max_h: Annotated[StrictInt, Field(ge=1, le=7 * 24)] = 12
-    # Send the cookie over HTTPS only; turn on when a TLS proxy serves the console.
-    secure_cookie: StrictBool = False
+    # The cookie's `Secure` flag: `auto` sets it whenever the request came over HTTPS
+    # (ours, or `X-Forwarded-Proto: https` from a `trusted_proxies` address); `true`
+    # always (the console is only ever reached over HTTPS); `false` never.
+    secure_cookie: Literal["auto"] | StrictBool = "auto"
+    trusted_proxies: tuple[Text, ...] = ("127.0.0.1", "::1")
     # Roles that see whole phone numbers; everyone else sees `+7 916 ***-**-67` (the
     # operator on a call always sees their own caller's number).
     full_numbers_for: tuple[Role, ...] = ()
@@ -66,6 +70,16 @@ class ConsoleSettings(Section):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// address, got '{value}'")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            try:
+                ip_address(address)
+            except ValueError:
+                raise ValueError(f"expected an IP address, got '{address}'") from None
         return value
 
     @field_validator("timezone")

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from router.config.console_settings import ConsoleSettings
+from router.config.live_rules import LiveRules
 from router.console.audit_page import audit_page
 from router.console.deps import CONSOLE, ConsoleDeps
 from router.console.feed import WallboardFeed, today_figures
@@ -30,6 +31,7 @@ from router.console.ledger import (
 from router.console.live import LiveCall, LiveSource
 from router.console.moves import move_caller
 from router.console.operator_page import add_note, operator_events, operator_page, set_state
+from router.console.passwords import PasswordChecker
 from router.console.render import setup_templates
 from router.console.reports_page import reports_page
 from router.console.rules_page import reload_rules, rules_page
@@ -42,7 +44,6 @@ from router.domain.signin_throttle import SigninThrottle, ThrottleLimits
 from router.engine.board import OperatorBoard
 from router.engine.moves import Mover
 from router.engine.waiting_room import WaitingRoom
-from router.live_rules import LiveRules
 from router.storage.console_figures import ConsoleFigures
 from router.storage.db import Database
 from router.storage.store import Store
@@ -88,6 +89,7 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_post("/rules", rules_page)
     app.router.add_post("/rules/reload", reload_rules)
     app.router.add_static("/static", Path(str(files("router.console") / "static")))
+    app.on_cleanup.append(_pool_closer(deps.passwords))
     if deps.feed is not None:
         app.cleanup_ctx.append(_background("wallboard feed", deps.feed.run))
         app.on_shutdown.append(_closer(deps.feed))
@@ -101,6 +103,13 @@ def build_console(deps: ConsoleDeps) -> web.Application:
 def _closer(feed: WallboardFeed) -> Callable[[web.Application], Awaitable[None]]:
     async def close(_app: web.Application) -> None:
         feed.close()
+
+    return close
+
+
+def _pool_closer(passwords: PasswordChecker) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_app: web.Application) -> None:
+        passwords.close()
 
     return close
 
@@ -154,6 +163,7 @@ def console_deps(
         settings=settings,
         cookie_key=cookie_key(secret),
         throttle=SigninThrottle(time.monotonic, limits),
+        passwords=PasswordChecker(),
         feed=feed,
         rules=rules,
         screen_pop=screen_pop,

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from router.config.console_settings import ConsoleSettings
+from router.config.live_rules import LiveRules
 from router.console.feed import WallboardFeed
+from router.console.passwords import PasswordChecker
 from router.console.screen_pop import ScreenPop
 from router.console.supervision import Supervision
 from router.domain.signin_throttle import SigninThrottle
 from router.engine.moves import Mover
-from router.live_rules import LiveRules
 from router.storage.audit import AuditRepository
 from router.storage.console_figures import ConsoleFigures
+from router.storage.console_sessions import SessionRepository
 from router.storage.store import Store
 from router.storage.users import UserRepository
 
@@ -27,6 +29,7 @@ class ConsoleDeps:
     settings: ConsoleSettings
     cookie_key: bytes  # 32 bytes, see router.console.session.cookie_key
     throttle: SigninThrottle
+    passwords: PasswordChecker  # argon2 on a small pool of its own
     clock: Callable[[], float] = time.time  # epoch seconds: session ages
     feed: WallboardFeed | None = None  # None: no live engine (the live pages answer 503)
     rules: LiveRules | None = None  # None: the rules page answers 503
@@ -37,6 +40,10 @@ class ConsoleDeps:
     @property
     def users(self) -> UserRepository:
         return self.store.users
+
+    @property
+    def sessions(self) -> SessionRepository:
+        return self.store.sessions
 
     @property
     def audit(self) -> AuditRepository:

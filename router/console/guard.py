@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -68,20 +68,17 @@ def _error_page(status: int, message: str) -> web.Response:
 async def viewer_and_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     deps = request.app[CONSOLE]
     session = await get_session(request)
-    now = deps.clock()
     request[VIEWER] = None
-    username = sessions.session_user(session, now, deps.settings)
-    if username is not None:
-        row = await deps.users.get(username)
-        if sessions.still_valid(session, row):
+    started = await sessions.session_row(session, deps.sessions, deps.clock(), deps.settings)
+    if started is not None:
+        row = await deps.users.get(started.username)
+        if sessions.still_valid(started, row):
             assert row is not None
             request[VIEWER] = sessions.Viewer(row.username, row.role, row.operator_id)
-            if not request.path.endswith("/events"):  # a stream cannot set a cookie
-                sessions.touch(session, now)
         else:
-            sessions.sign_out(session)
-    elif "user" in session:
-        sessions.sign_out(session)  # expired: drop it rather than resend it
+            await sessions.sign_out(session, deps.sessions)
+    elif sessions.has_session(session):
+        await sessions.sign_out(session, deps.sessions)  # ended or expired: drop the cookie
     if request.method not in _SAFE:
         given = request.headers.get(CSRF_HEADER)
         if given is None and request.content_type in (
@@ -104,7 +101,7 @@ def viewer(request: web.Request, permission: Permission | None = None) -> sessio
     who = request[VIEWER]
     if who is None:
         if request.method == "GET":
-            back = quote(request.path_qs, safe="/?=&")
+            back = quote(comeback_path(request), safe="/?=&")
             raise web.HTTPSeeOther(f"/console/signin?next={back}")
         raise web.HTTPUnauthorized(text="Signed out: sign in again.")
     deps: ConsoleDeps = request.app[CONSOLE]
@@ -113,3 +110,14 @@ def viewer(request: web.Request, permission: Permission | None = None) -> sessio
     ):
         raise web.HTTPForbidden(text=f"Your role ({who.role.value}) may not open this page.")
     return who
+
+
+# Query keys that never hold personal data, kept on the way back from sign-in; any other
+# (a number, a name) is dropped so it never lands in `next=`, the history or a log.
+_PLAIN_KEYS = frozenset({"kiosk", "state", "before"})
+
+
+def comeback_path(request: web.Request) -> str:
+    """Where to come back after signing in: the path, with only the plain query keys."""
+    kept = [(k, v) for k, v in request.query.items() if k in _PLAIN_KEYS]
+    return request.path + (("?" + urlencode(kept)) if kept else "")

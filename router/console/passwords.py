@@ -1,12 +1,14 @@
 """Password hashing (argon2id, argon2-cffi's defaults), off the event loop.
 
 One hash costs tens of milliseconds of CPU and 64 MiB; run on the loop it would delay
-every call's events by that much, so both hashing and checking go to a worker thread.
+every call's events by that much, so checking goes to a small pool of its own
+(`PasswordChecker`); hashing happens in the `users` command only.
 """
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -45,5 +47,29 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-async def verify_in_thread(password_hash: str | None, password: str) -> bool:
-    return await asyncio.to_thread(verify_password, password_hash, password)
+class CheckerBusyError(Exception):
+    """Too many checks are already waiting: answer "try again shortly" instead."""
+
+
+class PasswordChecker:
+    """argon2 checks on a pool of their own: `workers` threads (each check holds 64 MiB),
+    at most `backlog` checks admitted at once. A flood of sign-ins neither starves the
+    default executor (DNS, file reads) nor grows memory without bound."""
+
+    def __init__(self, workers: int = 2, backlog: int = 16) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._backlog = backlog
+        self._admitted = 0
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        if self._admitted >= self._backlog:
+            raise CheckerBusyError()
+        self._admitted += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, verify_password, password_hash, password)
+        finally:
+            self._admitted -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

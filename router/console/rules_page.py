@@ -9,15 +9,15 @@ import asyncio
 
 from aiohttp import web
 
+from router.cli.simulate import render_text, simulate
+from router.cli.simulate_presses import UsageError
 from router.config.errors import ConfigError
+from router.config.live_rules import LiveRules
 from router.console.audit_page import audited
 from router.console.deps import CONSOLE, ConsoleDeps
 from router.console.guard import viewer
 from router.console.render import page
 from router.domain.console_access import Permission
-from router.live_rules import LiveRules
-from router.simulate import render_text, simulate
-from router.simulate_presses import UsageError
 
 MAX_FIELD = 80
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from router.storage.audit import AuditRepository
 from router.storage.callbacks import CallbacksRepo
 from router.storage.calls import CallRepository
+from router.storage.console_sessions import SessionRepository
 from router.storage.db import Database, is_transient_error
 from router.storage.migrate import migrate as run_migrations
 from router.storage.operators import OperatorRepository
@@ -23,8 +24,8 @@ def _utcnow() -> datetime:
 
 
 class Store:
-    """`store.patients`, `.operators`, `.calls`, `.callbacks`, `.users`, `.audit`, `.reports`:
-    one `Database`.
+    """`store.patients`, `.operators`, `.calls`, `.callbacks`, `.users`, `.sessions`,
+    `.audit`, `.reports`: one `Database`.
 
     Build it once in the composition root (`await Store.open(url)`), pass it down, and
     `await store.close()` on shutdown. Migrate before use: `Store.open(url, migrate=True)`
@@ -39,6 +40,7 @@ class Store:
         self.callbacks = CallbacksRepo(db, clock=clock)
         self.users = UserRepository(db, clock=clock)  # console users (router/console)
         self.audit = AuditRepository(db, clock=clock)
+        self.sessions = SessionRepository(db)  # console sign-ins, held on the server
         self.reports = ReportRows(db)  # a period's rows for router.domain.reports
 
     @classmethod

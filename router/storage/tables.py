@@ -295,6 +295,18 @@ console_users = Table(
     Column("password_changed_at", UtcDateTime, nullable=False),
 )
 
+# Console sessions held on the server: the cookie carries a random id whose SHA-256 is
+# the key here, so sign-out, a new password or a disabled user ends a copied cookie too.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", SafeText, primary_key=True),
+    Column("username", SafeText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Index(None, "username"),
+)
+
 # Every sign-in (ok or failed) and every supervisor/admin action: who, what, when, from where.
 audit_log = Table(
     "audit_log",

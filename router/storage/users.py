@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, update
 
 from router.domain.console_access import Role
 from router.storage.db import Database
-from router.storage.tables import console_users
+from router.storage.tables import console_sessions, console_users
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +74,25 @@ class UserRepository:
         return [_row(r._mapping) for r in rows]
 
     async def set_password(self, username: str, password_hash: str) -> bool:
-        """Replace the hash; every session signed in before now ends. False: no such user."""
+        """Replace the hash and end every session of the user. False: no such user."""
         return await self._update(
-            username, password_hash=password_hash, password_changed_at=self._clock()
+            username,
+            end_sessions=True,
+            password_hash=password_hash,
+            password_changed_at=self._clock(),
         )
 
     async def set_disabled(self, username: str, disabled: bool) -> bool:
-        return await self._update(username, disabled=disabled)
+        """Disabling ends every session of the user at once."""
+        return await self._update(username, end_sessions=disabled, disabled=disabled)
 
-    async def _update(self, username: str, **values: object) -> bool:
+    async def _update(self, username: str, *, end_sessions: bool, **values: object) -> bool:
         stmt = update(console_users).where(console_users.c.username == username).values(values)
         async with self._db.begin() as conn:
             result = await conn.execute(stmt)
+            if end_sessions:  # same transaction: no moment where both hold
+                sessions = console_sessions.c
+                await conn.execute(delete(console_sessions).where(sessions.username == username))
         return result.rowcount == 1
 
 

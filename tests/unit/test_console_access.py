@@ -116,3 +116,16 @@ def test_a_success_clears_the_users_count_and_memory_is_bounded() -> None:
     for i in range(100):
         throttle.failed(f"10.0.0.{i}", "n")
     assert len(throttle._failures) <= 10
+
+
+def test_begin_counts_the_attempt_before_its_check_ends() -> None:
+    clock = Clock()
+    throttle = SigninThrottle(clock, ThrottleLimits(per_user=5))
+    # Five checks begun at once (none finished yet): the sixth is refused unchecked.
+    assert [throttle.begin("10.0.0.1", "anna") for _ in range(5)] == [0.0] * 5
+    assert throttle.begin("10.0.0.1", "anna") > 0
+    clock.now += 1.5
+    throttle.begun_failed("10.0.0.1", "anna")  # the delay runs from the known failure
+    assert throttle.retry_after("10.0.0.1", "anna") == 2.0
+    throttle.succeeded("10.0.0.1", "anna")
+    assert throttle.retry_after("10.0.0.1", "anna") == 0.0
