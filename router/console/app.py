@@ -69,6 +69,7 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_post("/signout", signout)
     app.router.add_get("/account", account)
     app.router.add_get("/audit", audit_page)
+    app.router.add_post("/audit", audit_page)
     app.router.add_get("/keepalive", keepalive)
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/wallboard/events", wallboard_events)

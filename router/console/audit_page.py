@@ -15,9 +15,12 @@ PAGE = 200
 
 
 async def audit_page(request: web.Request) -> web.Response:
+    """GET: the newest entries (`?before=` pages back). A user name to filter by comes
+    in a POST body only, never in the address."""
     viewer(request, Permission.AUDIT)
-    actor = request.query.get("actor") or None
-    before = request.query.get("before")
+    form = await request.post() if request.method == "POST" else request.query
+    actor = (str(form.get("actor", "")).strip() or None) if request.method == "POST" else None
+    before = str(form.get("before", ""))
     before_id = int(before) if before and before.isdigit() else None
     entries = await request.app[CONSOLE].audit.recent(
         limit=PAGE, before_id=before_id, actor=actor

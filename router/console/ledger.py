@@ -44,7 +44,9 @@ async def calls_page(request: web.Request) -> web.Response:
     who = viewer(request, Permission.SUPERVISE)
     deps = request.app[CONSOLE]
     form = await request.post() if request.method == "POST" else request.query
-    raw_number = str(form.get("number", "")).strip()
+    # A number is taken from a POST body only: in a query string it would sit in the
+    # browser's history, proxy logs and the sign-in comeback address.
+    raw_number = str(form.get("number", "")).strip() if request.method == "POST" else ""
     number = normalise_caller(raw_number).e164 if raw_number else None
     rule = CallFilter(
         number=number,

@@ -60,6 +60,25 @@ async def test_the_calls_view_filters_by_number_in_the_body_and_masks(live: Live
         async with client.get(f"{base}?outcome=abandoned") as page:
             html = await page.text()
         assert 'data-call="c-1"' in html and 'data-call="c-0"' not in html
+        async with client.get(f"{base}?number=%2B79161234567") as page:
+            html = await page.text()  # a number in the address is never used as a filter
+        assert 'data-call="c-0"' in html and 'data-call="c-1"' in html
+        assert "filtered by a number" not in html
+
+
+async def test_the_audit_log_filters_by_user_in_the_body_only(live: Live) -> None:
+    base = f"{live.console.base}/console/audit"
+    async with browser() as client:
+        await sign_in(client, live.console.base, "sam")
+        await sign_in(client, live.console.base, "ada")
+        async with client.get(f"{base}?actor=sam") as page:
+            html = await page.text()
+        assert html.count("<td>sam</td>") == 1 and "<td>ada</td>" in html  # not filtered
+        token = await _token(client, base)
+        async with client.post(base, data={"actor": "sam", "csrf_token": token}) as page:
+            html = await page.text()
+            assert str(page.url).endswith("/console/audit")
+        assert "<td>sam</td>" in html and "<td>ada</td>" not in html
 
 
 async def test_operators_may_not_read_calls_or_callbacks(live: Live) -> None:
