@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
+from router.agi.service import start_agi
 from router.ari.client import AriClient
 from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.live_rules import LiveRules
@@ -168,6 +169,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
         endpoints = EndpointStates(ari)
         runner = await _start_http(settings, store, board, engine, recorder, rules, endpoints)
+        agi = await start_agi(settings.agi, ctx)  # lines in `mode: agi` (docs/agi-mode.md)
         exit_code = 0
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -205,6 +207,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 endpoint_poll.cancel()
                 if dispatcher is not None:
                     dispatching.cancel()
+                if agi is not None:  # a call being decided goes on in the dialplan
+                    await agi.close()
                 await engine.stop()
                 if not await recorder.flush(5.0):
                     log.error("%d journal writes could not be saved before exit", recorder.backlog)

@@ -51,12 +51,20 @@ class Line:
     calendar: str | None
     routes: str
     area_code: str | None
+    mode: str = "ari"  # ari | agi (docs/agi-mode.md)
 
 
 def build_line(spec: LineSpec) -> Line:
     numbers = tuple(dict.fromkeys(normalise_did(n) for n in spec.numbers))
     return Line(
-        spec.id, numbers, spec.branch, spec.language, spec.calendar, spec.routes, spec.area_code
+        spec.id,
+        numbers,
+        spec.branch,
+        spec.language,
+        spec.calendar,
+        spec.routes,
+        spec.area_code,
+        spec.mode,
     )
 
 

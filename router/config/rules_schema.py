@@ -145,6 +145,9 @@ class LineSpec(ConfigModel):
     calendar: Slug | None = None
     routes: Slug = "main"
     area_code: Annotated[str, Field(pattern=r"^[0-9]{3,5}$")] | None = None
+    # ari: the router takes the call over ARI; agi: app_queue keeps it and the router
+    # decides over FastAGI (docs/agi-mode.md)
+    mode: Literal["ari", "agi"] = "ari"
 
 
 class ConditionSpec(ConfigModel):

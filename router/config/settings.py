@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from router.config.agi_settings import AgiSettings
 from router.config.callback_settings import CallbackSettings
 from router.config.console_settings import ConsoleSettings
 from router.config.errors import ConfigError, ConfigIssue
@@ -331,7 +332,7 @@ CRM_FIELDS = (
     "do_not_call",
 )
 
-_SECTIONS = ("ari", "database", "http", "logging", "routing", "callbacks", "console")
+_SECTIONS = ("ari", "database", "http", "logging", "routing", "callbacks", "console", "agi")
 
 
 class Settings(ConfigModel):
@@ -344,6 +345,7 @@ class Settings(ConfigModel):
     routing: RoutingSettings
     callbacks: CallbackSettings
     console: ConsoleSettings
+    agi: AgiSettings
     crm: CrmSettings | None = None
 
     @model_validator(mode="before")

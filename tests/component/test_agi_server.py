@@ -1,0 +1,164 @@
+"""The FastAGI server and AGI-mode decisions, against Asterisk's side of the wire.
+
+Asterisk's half is `agi_support.agi_call`: the header block, then one reply per command;
+the router's half is the real server, call handler, SQLite journal and callback ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from agi_support import agi_call
+from aiohttp import web
+from engine_support import engine_context
+
+from router.agi.call import AGI_APP, agi_routes
+from router.agi.server import FastAgiServer
+from router.config.rules import load_rules
+from router.engine.context import CallContext
+from router.storage.models import PatientRecord
+
+RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
+DID = "74957770000"
+
+
+@pytest.fixture
+async def agi(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, CallContext]]:
+    rules = load_rules(RULES)
+    async with engine_context(tmp_path, web.Application(), rules) as ctx:
+        await ctx.store.patients.upsert(
+            [
+                PatientRecord("p-1", "Anna", ("+79161234567",), assigned_operator_id="op1004"),
+                PatientRecord("p-2", "Boris", ("+79161110002",), tags=("dms",)),
+            ]
+        )
+        server = FastAgiServer(agi_routes(ctx), "127.0.0.1", 0, header_timeout_s=0.5)
+        await server.start()
+        try:
+            yield server, ctx
+        finally:
+            await server.close()
+
+
+async def journey(ctx: CallContext, call_id: str) -> list[str]:
+    assert await ctx.recorder.flush(5.0)
+    events = (await ctx.store.calls.events_of([call_id]))[call_id]
+    return [e.kind for e in events]
+
+
+async def test_a_patient_with_a_manager_gets_the_manager_without_a_menu(agi) -> None:  # type: ignore[no-untyped-def]
+    server, ctx = agi
+    session = await agi_call(server.port, "+79161234567", DID)
+    assert session.played() == []
+    values = session.variables
+    assert (values["CR_TARGET"], values["CR_OPERATOR"], values["CR_OPERATOR_WAIT"]) == (
+        "operator",
+        "PJSIP/op1004",
+        "20",
+    )
+    assert values["CR_QUEUE"] == "clinic-paid" and values["CR_PATIENT"] == "p-1"
+    assert values["CHANNEL(language)"] == "ru"
+    assert await journey(ctx, "1764770000.1") == ["arrived", "identified", "route", "agi_decision"]
+    call = await ctx.store.calls.get("1764770000.1")
+    assert call is not None and call.app == AGI_APP and call.patient_id == "p-1"
+    assert call.line == "agi-line" and call.caller_e164 == "+79161234567"
+
+
+async def test_a_dms_patient_skips_the_menu(agi) -> None:  # type: ignore[no-untyped-def]
+    server, ctx = agi
+    session = await agi_call(server.port, "89161110002", DID)
+    assert session.played() == []
+    assert (session.variables["CR_TARGET"], session.variables["CR_QUEUE"]) == ("queue", "clinic-dms")
+    assert await ctx.recorder.flush(5.0)
+    events = (await ctx.store.calls.events_of(["1764770000.1"], ["menu"]))["1764770000.1"]
+    assert [(e.data["action"], e.data["chosen"]) for e in events] == [("auto", "3")]
+
+
+async def test_an_unknown_callers_key_during_the_prompt_picks_the_queue(agi) -> None:  # type: ignore[no-untyped-def]
+    server, ctx = agi
+    session = await agi_call(server.port, "+79990001122", DID, keys=["3"])
+    # barge-in: the key stops the prompt; nothing more is played or waited for
+    assert session.played() == ['STREAM FILE "beep" "0123456789*#"']
+    assert not any(c.startswith("WAIT FOR DIGIT") for c in session.commands)
+    assert (session.variables["CR_TARGET"], session.variables["CR_QUEUE"]) == ("queue", "clinic-dms")
+    # the dialplan's deadline is pushed forward before the menu plays
+    assert session.commands.index('SET VARIABLE "TIMEOUT(absolute)" "63"') < session.commands.index(
+        session.played()[0]
+    )
+    assert "menu" in await journey(ctx, "1764770000.1")
+
+
+async def test_paid_relaxes_in_app_queue_from_penalty_zero(agi) -> None:  # type: ignore[no-untyped-def]
+    server, _ = agi
+    session = await agi_call(server.port, "+79990001122", DID, keys=[None, "1"])
+    values = session.variables
+    assert (values["CR_QUEUE"], values["QUEUE_MAX_PENALTY"], values["QUEUE_PRIO"]) == (
+        "clinic-paid",
+        "0",
+        "5",
+    )
+
+
+async def test_no_key_twice_takes_the_default(agi) -> None:  # type: ignore[no-untyped-def]
+    server, _ = agi
+    session = await agi_call(server.port, "anonymous", DID)
+    assert [c.split()[0] for c in session.commands if c.startswith(("STREAM", "WAIT"))] == [
+        "STREAM",
+        "WAIT",
+        "STREAM",
+        "WAIT",
+    ]
+    assert session.variables["CR_QUEUE"] == "clinic-paid"
+
+
+async def test_key_9_is_a_callback_task_before_the_promise(agi) -> None:  # type: ignore[no-untyped-def]
+    server, ctx = agi
+    session = await agi_call(server.port, "+79990001199", DID, keys=["9"])
+    assert (session.variables["CR_TARGET"], session.variables["CR_MESSAGE"]) == (
+        "callback",
+        "vm-goodbye",
+    )
+    assert await ctx.recorder.flush(5.0)
+    [task] = await ctx.store.callbacks.list()
+    assert task.number_e164 == "+79990001199"
+    call = await ctx.store.calls.get("1764770000.1")
+    assert call is not None and call.outcome == "callback" and call.ended_at is not None
+
+
+async def test_a_caller_hanging_up_in_the_menu_is_one_miss(agi) -> None:  # type: ignore[no-untyped-def]
+    server, ctx = agi
+    session = await agi_call(server.port, "+79990001133", DID, hangup_after=4)
+    assert "CR_TARGET" not in session.variables
+    kinds = await journey(ctx, "1764770000.1")
+    assert kinds[-3:] == ["abandoned", "outcome", "miss"]
+    [miss] = (await ctx.store.calls.events_of(["1764770000.1"], ["miss"]))["1764770000.1"]
+    # in the ledger; no task: hung up within min_abandon_s (a misdial, as in ARI mode)
+    assert miss.data["reason"] == "abandoned_in_ivr" and miss.data["task"] is False
+    call = await ctx.store.calls.get("1764770000.1")
+    assert call is not None and call.outcome == "abandoned"
+
+
+async def test_a_bare_connect_and_a_bad_header_do_not_stall_the_router(agi) -> None:  # type: ignore[no-untyped-def]
+    server, _ = agi
+    loop = asyncio.get_running_loop()
+    # a connection that says nothing and stays open, one that closes at once, and garbage
+    silent = await asyncio.open_connection("127.0.0.1", server.port)
+    _, bare = await asyncio.open_connection("127.0.0.1", server.port)
+    bare.close()
+    reader, junk = await asyncio.open_connection("127.0.0.1", server.port)
+    junk.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\n\n")
+    # meanwhile a real call is decided at once
+    started = loop.time()
+    session = await agi_call(server.port, "+79161234567", DID)
+    assert session.variables["CR_TARGET"] == "operator"
+    assert loop.time() - started < 0.4
+    assert await reader.read() == b""  # the junk connection was closed by the router
+    async with asyncio.timeout(2):
+        while server.refused < 3:  # the silent one after its header timeout (0.5 s)
+            await asyncio.sleep(0.02)
+    assert await silent[0].read() == b""
+    silent[1].close()
+    junk.close()
