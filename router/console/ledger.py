@@ -107,7 +107,7 @@ async def call_back_now(request: web.Request) -> web.Response:
     who = viewer(request, Permission.SUPERVISE)
     deps = request.app[CONSOLE]
     task_id = _task_id(request)
-    done = await deps.reads.call_back_now(task_id, datetime.now(UTC))
+    done = await deps.store.callbacks.call_back_now(task_id, datetime.now(UTC))
     await audited(request, who, "callback.now", str(task_id), {"ok": done})
     if not done:
         raise web.HTTPConflict(text=f"Task {task_id} is not open.")

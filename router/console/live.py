@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
+from router.domain.dispatch import PERSONAL, WaitingCall
 from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
 from router.domain.wallboard import OperatorInput, WaitingInput
@@ -108,13 +109,23 @@ class LiveSource:  # not slotted: cached_property keeps the clock offset
                 WaitingInput(
                     call.id,
                     waiting.since + offset,
-                    queue_label(target),
+                    _person_waited_for(waiting) or queue_label(target),
                     tuple(call.menu_path),
                     call.caller_e164,
                     target.line if target else None,
                 )
             )
         return found
+
+
+def _person_waited_for(waiting: WaitingCall) -> str | None:
+    """"operator X" while the caller waits for that one person (their manager, a named
+    operator of the rules, or one a supervisor moved them to). The call's miss target
+    keeps the queue it came from (where it goes back to), so only the room's entry says
+    who it waits for now: a personal wait has the PERSONAL priority and one operator."""
+    if waiting.priority >= PERSONAL and len(waiting.eligible) == 1:
+        return f"operator {next(iter(waiting.eligible))}"
+    return None
 
 
 def _number(call: LiveCall | None) -> str | None:

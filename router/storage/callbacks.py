@@ -78,13 +78,16 @@ class CallbacksRepo:
         async with self._db.begin() as conn:
             result = await record_miss(conn, miss, self._clock())
         if result.task_id is not None and not result.duplicate:
-            for listener in self._task_listeners:
-                listener()  # committed: a dispatcher may claim it now
+            self._tell_listeners()
         return result
 
+    def _tell_listeners(self) -> None:
+        for listener in self._task_listeners:
+            listener()  # committed: a dispatcher may claim it now
+
     def add_task_listener(self, listener: Callable[[], None]) -> None:
-        """`listener()` runs after each miss that opened or joined a task (the dispatcher
-        wakes at once instead of at its next poll)."""
+        """`listener()` runs after each miss that opened or joined a task, and after a
+        task was made due now (the dispatcher wakes at once instead of at its next poll)."""
         self._task_listeners.append(listener)
 
     async def calls_with_miss(self, call_ids: Iterable[str], reason: str) -> builtins.set[str]:
@@ -273,6 +276,17 @@ class CallbacksRepo:
         return await self._tasks(stmt)
 
     # --- people --------------------------------------------------------------------
+
+    async def call_back_now(self, task_id: int, now: datetime) -> bool:
+        """An active task becomes due now, and the dispatcher is told at once (as for a
+        new miss): it dials as soon as an operator may take it. False: not active."""
+        stmt = update(callback_tasks).where(_tasks.id == task_id, ACTIVE).values(due_at=now)
+        async with self._db.begin() as conn:
+            result = await conn.execute(stmt)
+        if result.rowcount != 1:
+            return False
+        self._tell_listeners()
+        return True
 
     async def cancel(self, task_id: int, by: str, at: datetime) -> CallbackTask | None:
         """Drop an active task; None when there is no such task, `TaskClosedError` when

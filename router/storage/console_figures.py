@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from router.domain.patient_card import MissFacts, TaskFacts
 from router.domain.wallboard import CallbackCounts, CallOfToday, last_queue
@@ -128,18 +128,6 @@ class ConsoleFigures:
         async with self._db.connect() as conn:
             row = (await conn.execute(stmt)).first()
         return None if row is None else AnsweredCall(row.id, row.answered_at, row.ended_at)
-
-    async def call_back_now(self, task_id: int, now: datetime) -> bool:
-        """An active task becomes due now (the dispatcher dials it when an operator is
-        free); False when it is not active."""
-        stmt = (
-            update(callback_tasks)
-            .where(callback_tasks.c.id == task_id, text(ACTIVE_TASK))
-            .values(due_at=now)
-        )
-        async with self._db.begin() as conn:
-            result = await conn.execute(stmt)
-        return result.rowcount == 1
 
 
 _t = callback_tasks.c

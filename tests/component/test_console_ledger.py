@@ -96,6 +96,8 @@ async def test_call_back_now_and_close_a_task_are_audited(live: Live) -> None:
     )
     task_id = result.task_id
     assert task_id is not None
+    woken: list[bool] = []
+    live.store.callbacks.add_task_listener(lambda: woken.append(True))  # the dispatcher's wake
     base = f"{live.console.base}/console/callbacks"
     async with browser() as client:
         await sign_in(client, live.console.base, "sam")
@@ -109,6 +111,7 @@ async def test_call_back_now_and_close_a_task_are_audited(live: Live) -> None:
             assert resp.status == 303
         task = await live.store.callbacks.get(task_id)
         assert task is not None and task.due_at <= datetime.now(UTC)
+        assert woken == [True]  # told at once, not at the dispatcher's next scan
         data = {"csrf_token": token, "how": "done", "note": "called from my mobile"}
         async with client.post(f"{base}/{task_id}/close", data=data, allow_redirects=False) as resp:
             assert resp.status == 303
