@@ -17,7 +17,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -91,6 +91,21 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     config = Path(args.config)
     rules, settings_doc = _load(config)
     routing = _routing_settings(settings_doc, config)
+
+    def find(e164: str | None, zone: ZoneInfo) -> Patient:
+        return _find_patient(e164, args.patients, settings_doc, config, zone)
+
+    return simulate_with(rules, routing, args, find)
+
+
+FindPatient = Callable[[str | None, ZoneInfo], Patient]  # (caller's E.164, line's zone)
+
+
+def simulate_with(
+    rules: Rules, routing: RoutingSettings, args: argparse.Namespace, find: FindPatient
+) -> dict[str, Any]:
+    """`simulate` on rules already loaded (the console gives the rules in force and its
+    own patient store); `args` as the command's (line, caller, at, press, ...)."""
     presses = Presses.parse(args.press)
     line = rules.line_for(args.line)
     before: list[dict[str, Any]] = []
@@ -106,7 +121,7 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
     zone = zone_of(rules, line)
     now = _parse_at(args.at, zone)
     caller = normalise_caller(args.caller, area_code=line.area_code if line else None)
-    patient = _find_patient(caller.e164, args.patients, settings_doc, config, zone)
+    patient = find(caller.e164, zone)
     record, choice = shared_phone_choice(patient.records, presses, routing.shared_phone_prompt)
     if choice is not None:
         before.append(choice)
@@ -214,7 +229,7 @@ def _find_patient(
     zone: ZoneInfo,
 ) -> Patient:
     if e164 is None:
-        return Patient((), "the caller ID is withheld or invalid: not looked up")
+        return Patient((), WITHHELD)
     if csv_file is not None:
         found = _from_csv(Path(csv_file), e164, zone)
         return Patient(found, f"patients file {csv_file}")
@@ -251,11 +266,24 @@ def _from_store(doc: YamlDocument, config: Path, e164: str) -> Patient:
     url = db.url.get_secret_value()
     if url.startswith("sqlite") and not Path(url.split(":///", 1)[1].split("?")[0]).is_file():
         return Patient((), f"no patient store yet ({db.display_url} does not exist)")
+    return store_patient(e164, lambda n: asyncio.run(_lookup(url, n)), db.display_url)
+
+
+WITHHELD = "the caller ID is withheld or invalid: not looked up"
+
+
+def store_patient(
+    e164: str | None, lookup: Callable[[str], Sequence[PatientRecord]], store_url: str
+) -> Patient:
+    """The patients on `e164` from a patient store (`store_url` without its password
+    names it in the trace); an unreachable store is not fatal here."""
+    if e164 is None:
+        return Patient((), WITHHELD)
     try:
-        found = asyncio.run(_lookup(url, e164))
-    except (OSError, RuntimeError, ValueError) as e:  # an unreachable store is not fatal here
+        found = tuple(lookup(e164))
+    except (OSError, RuntimeError, ValueError) as e:
         return Patient((), f"patient store unavailable ({e.__class__.__name__})")
-    return Patient(found, f"patient store {db.display_url}")
+    return Patient(found, f"patient store {store_url}")
 
 
 async def _lookup(url: str, e164: str) -> tuple[PatientRecord, ...]:

@@ -16,6 +16,7 @@ from aiohttp_session import session_middleware
 
 from router.config.console_settings import ConsoleSettings
 from router.config.live_rules import LiveRules
+from router.config.settings import RoutingSettings
 from router.console.audit_page import audit_page
 from router.console.deps import CONSOLE, ConsoleDeps
 from router.console.feed import WallboardFeed, today_figures
@@ -151,9 +152,12 @@ def console_deps(
     screen_pop: ScreenPop | None = None,
     supervision: Supervision | None = None,
     move: Mover | None = None,
+    routing: RoutingSettings | None = None,
+    database_url: str | None = None,
 ) -> ConsoleDeps:
     """The console's dependencies from its settings (the cookie key from the console
-    secret, or from the API token when no secret is set)."""
+    secret, or from the API token when no secret is set). `routing` and `database_url`
+    (without its password) are the router's: the rules page simulates as the CLI does."""
     secret = settings.secret.get_secret_value() or api_token
     limits = ThrottleLimits(
         per_user=settings.signin_failures_per_user,
@@ -170,6 +174,8 @@ def console_deps(
         screen_pop=screen_pop,
         supervision=supervision,
         move=move,
+        routing=routing or RoutingSettings(),
+        database_url=database_url or "(the router's database)",
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from router.config.console_settings import ConsoleSettings
 from router.config.live_rules import LiveRules
+from router.config.settings import RoutingSettings
 from router.console.feed import WallboardFeed
 from router.console.passwords import PasswordChecker
 from router.console.screen_pop import ScreenPop
@@ -36,6 +37,8 @@ class ConsoleDeps:
     screen_pop: ScreenPop | None = None  # console.webhook_url set
     supervision: Supervision | None = None  # listen/whisper/barge (needs ARI)
     move: Mover | None = None  # moves a waiting caller (needs the live engine)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)  # for simulate
+    database_url: str = "(the router's database)"  # as simulate names it, no password
 
     @property
     def users(self) -> UserRepository:

@@ -1,6 +1,6 @@
 """The rules page (admins): the rules in force, the last rejected edit with every error,
-a reload button, and the simulate form, which prints exactly what
-`clinic-router simulate --config <rules file> ...` prints."""
+a reload button, and the simulate form, which prints exactly what `clinic-router
+simulate` prints for the rules the router runs, the caller looked up in its patient store."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import asyncio
 
 from aiohttp import web
 
-from router.cli.simulate import render_text, simulate
+from router.cli.simulate import Patient, render_text, simulate_with, store_patient
 from router.cli.simulate_presses import UsageError
-from router.config.errors import ConfigError
 from router.config.live_rules import LiveRules
 from router.console.audit_page import audited
 from router.console.deps import CONSOLE, ConsoleDeps
 from router.console.guard import viewer
 from router.console.render import page
 from router.domain.console_access import Permission
+from router.storage.models import PatientRecord
 
 MAX_FIELD = 80
+LOOKUP_TIMEOUT_S = 10.0
 
 
 def _rules(deps: ConsoleDeps) -> LiveRules:
@@ -37,7 +38,7 @@ async def rules_page(request: web.Request) -> web.Response:
     fields = {k: str(form.get(k, "")).strip()[:MAX_FIELD] for k in names}
     output = None
     if request.method == "POST" and fields["line"] and fields["caller"]:
-        output = await _simulate(live, fields)
+        output = await _simulate(deps, live, fields)
     reloads = [e for e in await deps.audit.recent(limit=200) if e.action == "rules.reload"]
     context = {
         "rules": live.describe(),
@@ -49,7 +50,9 @@ async def rules_page(request: web.Request) -> web.Response:
     return await page(request, "rules.html", context)
 
 
-async def _simulate(live: LiveRules, fields: dict[str, str]) -> str:
+async def _simulate(deps: ConsoleDeps, live: LiveRules, fields: dict[str, str]) -> str:
+    """`clinic-router simulate` on the rules in force (not the file on disk, which may
+    have changed since they were loaded), the patient looked up in the router's store."""
     args = argparse.Namespace(
         line=fields["line"],
         caller=fields["caller"],
@@ -58,16 +61,23 @@ async def _simulate(live: LiveRules, fields: dict[str, str]) -> str:
         operators_state=None,
         patients=None,
         appointment=None,
-        config=str(live.path),
         format="text",
     )
+    rules, loop = live.current, asyncio.get_running_loop()
+
+    def lookup(e164: str) -> list[PatientRecord]:
+        # From simulate's worker thread: the store lives on this loop.
+        found = deps.store.patients.find_by_phone(e164)
+        return asyncio.run_coroutine_threadsafe(found, loop).result(LOOKUP_TIMEOUT_S)
+
+    def find(e164: str | None, _zone: object) -> Patient:
+        return store_patient(e164, lookup, deps.database_url)
+
     try:
-        # simulate reads files and may run its own event loop: off this one.
-        return await asyncio.to_thread(lambda: render_text(simulate(args)))
-    except ConfigError as exc:
-        return "\n".join(issue.format() for issue in exc.issues)
+        report = await asyncio.to_thread(simulate_with, rules, deps.routing, args, find)
     except UsageError as exc:
         return f"clinic-router simulate: {exc}"
+    return render_text(report)
 
 
 async def reload_rules(request: web.Request) -> web.Response:

@@ -64,9 +64,13 @@ async def serving_console(
     feed: WallboardFeed | None = None,
     rules: LiveRules | None = None,
     move: Mover | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[Console]:
     app = build_app(bare_deps(store), TOKEN)
-    deps = console_deps(settings or ConsoleSettings(), TOKEN, store, feed, rules, move=move)
+    deps = console_deps(
+        settings or ConsoleSettings(), TOKEN, store, feed, rules, move=move,
+        database_url=database_url,
+    )  # fmt: skip
     deps = ConsoleDeps(**{**deps.__dict__, "clock": clock})
     app.add_subapp(PREFIX, build_console(deps))
     runner = web.AppRunner(app)

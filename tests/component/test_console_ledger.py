@@ -4,20 +4,35 @@ page with simulate, pausing an operator from the wallboard; each action audited.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import html as html_lib
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from console_support import Caller, Live, add_users, browser, csrf_of, live_console, sign_in
-from storage_support import migrated_store
+from console_support import (
+    Caller,
+    Clock,
+    Live,
+    add_users,
+    browser,
+    csrf_of,
+    live_console,
+    serving_console,
+    sign_in,
+)
+from storage_support import empty_database, migrated_store
 
 from router.cli.simulate import render_text, simulate
 from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
+from router.config.settings import DatabaseSettings
 from router.domain.operators import Presence
-from router.storage import CallRow, MissInput
+from router.storage import CallRow, MissInput, Store
+from router.storage.migrate import migrate
+from router.storage.models import PatientRecord
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -141,27 +156,57 @@ async def test_a_supervisor_pauses_an_operator_from_the_wallboard(live: Live) ->
     assert (entry.actor, entry.action, entry.target) == ("sam", "operator.state", "op1001")
 
 
-async def test_the_rules_page_simulates_as_the_cli_does(with_rules: Live) -> None:
-    base = f"{with_rules.console.base}/console/rules"
-    async with browser() as admin, browser() as supervisor:
-        await sign_in(supervisor, with_rules.console.base, "sam")
-        async with supervisor.get(base) as resp:
-            assert resp.status == 403
-        await sign_in(admin, with_rules.console.base, "ada")
-        token = await _token(admin, base)
-        fields = {"line": "+74952232222", "caller": "+79990000001", "at": "2026-12-02 10:00"}
-        async with admin.post(base, data={**fields, "press": "1", "csrf_token": token}) as page:
-            html = await page.text()
-
-
+async def test_the_rules_page_simulates_as_the_cli_does(tmp_path: Path) -> None:
+    """The page prints what `clinic-router simulate` prints for the rules in force (here
+    the file on disk was edited since, and not reloaded) and the router's patient store."""
+    in_force = (REPO / "config" / "rules.yaml").read_text(encoding="utf-8")
+    (tmp_path / "in_force.yaml").write_text(in_force, encoding="utf-8")
+    on_disk = tmp_path / "rules.yaml"
+    on_disk.write_text(in_force, encoding="utf-8")
+    live_rules = LiveRules(on_disk, load_rules(on_disk))
+    on_disk.write_text(in_force.replace("74952232222", "74950000000"), encoding="utf-8")
+    async with empty_database("sqlite", tmp_path) as url:
+        await migrate(url)
+        store = await Store.open(url)
+        try:
+            await add_users(store)
+            await store.patients.upsert(
+                [PatientRecord("p-1", "Ivan Orlov", ("+79161234567",), "op1002", None, ("dms",))]
+            )
+            settings_file = tmp_path / "router.yaml"
+            settings_file.write_text(
+                f"database:\n  url: {url}\nrouting:\n  rules: in_force.yaml\n", encoding="utf-8"
+            )
+            db = DatabaseSettings.model_validate({"url": url}, context={"base_dir": tmp_path})
+            async with serving_console(
+                store, Clock(time.time()), rules=live_rules, database_url=db.display_url
+            ) as console:
+                html = await _simulated(console.base)
+        finally:
+            await store.close()
+    fields = {"line": "+74952232222", "caller": "+79161234567", "at": "2026-12-02 10:00"}
     args = argparse.Namespace(
-        **{k: v for k, v in fields.items()}, press=["1"], operators_state=None, patients=None,
-        appointment=None, config=str(REPO / "config" / "rules.yaml"), format="text",
-    )
-    expected = render_text(simulate(args))
-
+        **fields, press=["1"], operators_state=None, patients=None,
+        appointment=None, config=str(settings_file), format="text",
+    )  # fmt: skip
+    expected = render_text(await asyncio.to_thread(simulate, args))  # it runs its own loop
+    assert "patient p-1 Ivan Orlov" in expected and "no line lists" not in expected
     assert html_lib.escape(expected, quote=False) in html
-    assert with_rules.console and "Last rejected edit" in html
+
+
+async def _simulated(base: str) -> str:
+    async with browser() as admin, browser() as supervisor:
+        await sign_in(supervisor, base, "sam")
+        async with supervisor.get(f"{base}/console/rules") as resp:
+            assert resp.status == 403
+        await sign_in(admin, base, "ada")
+        token = await _token(admin, f"{base}/console/rules")
+        fields = {"line": "+74952232222", "caller": "+79161234567", "at": "2026-12-02 10:00"}
+        data = {**fields, "press": "1", "csrf_token": token}
+        async with admin.post(f"{base}/console/rules", data=data) as page:
+            html = await page.text()
+    assert "Last rejected edit" in html
+    return html
 
 
 async def test_listen_needs_a_talking_operator_a_phone_and_the_role(live: Live) -> None:
