@@ -6,6 +6,7 @@ Both parsers describe the same mistakes in different words ("expected <block end
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -22,6 +23,37 @@ def yaml_error_mark(error: yaml.MarkedYAMLError) -> Any:
     if unclosed and error.context_mark is not None:
         return error.context_mark
     return error.problem_mark or error.context_mark
+
+
+def composer_message(error: yaml.MarkedYAMLError, text: str, max_depth: int) -> str | None:
+    """The composer's faults (one document, anchors, aliases, nesting) in the admin's words."""
+    problem = error.problem or ""
+    context = error.context or ""
+    if problem.startswith("nested more than"):  # our own limit on the pure-Python composer
+        return problem
+    # libyaml 0.2.6+ (PyYAML 6.0.4 wheels) scans ahead and refuses 1,000 open levels
+    # before the composer reaches our own limit: the same fault, told the same way.
+    if problem == "exceeded maximum nesting depth":
+        return f"nested more than {max_depth} levels deep"
+    if "expected a single document" in context:
+        return "a second YAML document ('---'): keep one document per file"
+    name = _name_at(text, error.problem_mark)
+    if "found undefined alias" in problem:
+        return f"unknown alias '*{name}': no anchor '&{name}' above it"
+    if "found duplicate anchor" in context:
+        first = _line_of(error.context_mark)
+        return f"the anchor '&{name}' is defined twice (first at line {first}): rename one"
+    return None
+
+
+def _name_at(text: str, mark: Any) -> str:
+    """The anchor or alias name written at `mark` (libyaml's messages leave it out)."""
+    if mark is None:
+        return ""
+    lines = text.split("\n")
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    found = re.match(r"[&*]([^\s,\[\]{}]+)", line[mark.column :])
+    return found.group(1) if found else ""
 
 
 def describe_yaml_error(error: yaml.MarkedYAMLError, text: str) -> str:

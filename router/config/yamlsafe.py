@@ -1,8 +1,8 @@
 """A YAML reader for files that admins edit: plain data only, every position kept.
 
-Built on PyYAML's SafeLoader (its libyaml twin when installed): we take the parser's
-*events*, which carry line and column, and build the data ourselves instead of using
-PyYAML's constructor, so that:
+Built on PyYAML's own composer (`yaml.compose`, libyaml's when installed): its nodes
+carry line and column, and we turn them into data ourselves (`yamltree`) instead of
+using PyYAML's constructor, so that:
 
 - every key and value keeps its position (`operators[2].skills.dms` -> `rules.yaml:14:7`);
 - a duplicate key is an error at the second occurrence (PyYAML silently keeps the last);
@@ -25,8 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from yaml.nodes import ScalarNode
+
 from router.config.errors import ConfigError, ConfigIssue, KeyPath, file_issue, format_path
-from router.config.yamltree import Builder, Converter, Mark, Spot, resolve_plain
+from router.config.yamltree import (
+    Checker,
+    Converter,
+    Mark,
+    Spot,
+    compose,
+    resolve_plain,
+    scalar_value,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -110,13 +120,18 @@ def parse_yaml(raw: bytes, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -
     if len(raw) > max_bytes:
         raise ConfigError([file_issue(source, _too_large(len(raw), max_bytes))])
     text = _decode(raw, source)
-    builder = Builder(source)
-    root = builder.build(text)
-    empty = root is None or (root.kind == "scalar" and root.value is None)
-    if empty and not builder.issues:
-        builder.issues.append(file_issue(source, "the file is empty (nothing but comments)"))
-    if builder.issues:
-        raise ConfigError(builder.issues)
+    root, issues = compose(text, source)
+    if not issues and (
+        root is None or (isinstance(root, ScalarNode) and scalar_value(root) is None)
+    ):
+        issues = [file_issue(source, "the file is empty (nothing but comments)")]
+    if not issues:
+        assert root is not None
+        checker = Checker(source)
+        checker.check(root)
+        issues = checker.issues
+    if issues:
+        raise ConfigError(issues)
     assert root is not None
     converter = Converter(source)
     data = converter.convert(root)

@@ -1,19 +1,24 @@
-"""The YAML event walk behind `yamlsafe`: events -> node tree -> plain data + positions.
+"""The node walk behind `yamlsafe`: PyYAML's composed nodes -> plain data + positions.
 
-Kept apart from `yamlsafe` (the public entry points) to keep both modules short.
+PyYAML's own composer (`get_single_node`, libyaml's when available) builds the node
+graph, whose nodes carry their marks. Two small hooks on the loader: plain scalars are
+left unresolved (we resolve them the YAML 1.2 way, `resolve_plain`), and the pure-Python
+composer, which recurses, stops at `MAX_DEPTH` (libyaml refuses 1,000 levels itself).
+The walk then checks the graph (tags, keys, nesting, alias cycles and expansion) before
+converting it, so a hostile file is refused before anything is expanded.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from router.config.errors import ConfigIssue, KeyPath, file_issue, format_path
-from router.config.yamlmessages import describe_yaml_error, yaml_error_mark
+from router.config.errors import ConfigIssue, KeyPath, format_path
+from router.config.yamlmessages import composer_message, describe_yaml_error, yaml_error_mark
 
 MAX_DEPTH = 64
 MAX_VALUES = 500_000
@@ -22,7 +27,9 @@ MAX_VALUES = 500_000
 LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _TAG = "tag:yaml.org,2002:"
-_SCALAR_TAGS = frozenset({"!", *(_TAG + t for t in ("str", "int", "float", "bool", "null"))})
+_PLAIN = "tag:clinic-router,2026:plain"  # an untagged plain scalar, resolved by us
+_STR, _SEQ, _MAP = _TAG + "str", _TAG + "seq", _TAG + "map"
+_SCALAR_TAGS = frozenset({_PLAIN, *(_TAG + t for t in ("str", "int", "float", "bool", "null"))})
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
@@ -47,7 +54,7 @@ class Spot:
     value: Mark
 
 
-def _mark(m: Any) -> Mark:
+def mark_of(m: Any) -> Mark:
     return Mark(int(m.line) + 1, int(m.column) + 1)
 
 
@@ -70,174 +77,182 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
-@dataclass(slots=True, eq=False)
-class _Node:
-    kind: Literal["scalar", "seq", "map", "alias"]
-    mark: Mark
-    value: Any = None  # scalars: the resolved value
-    text: str = ""  # scalars: the source text (used for mapping keys)
-    items: list[_Node] = field(default_factory=list)
-    entries: list[tuple[str, Mark, _Node]] = field(default_factory=list)
-    target: _Node | None = None  # aliases
-    complete: bool = False
+class _TooDeep(yaml.MarkedYAMLError):
+    pass
 
 
-@dataclass(slots=True, eq=False)
-class _Frame:
-    node: _Node
-    key: tuple[str | None, Mark] | None = None  # a mapping's key awaiting its value
-    seen: dict[str, Mark] = field(default_factory=dict)
+_LOADERS: dict[type[Any], type[Any]] = {}
 
 
-class Builder:
-    """Events -> a node tree; collects duplicate keys, bad tags and bad aliases."""
+def _loader(base: type[Any]) -> type[Any]:
+    """`base` with our two hooks (a class per base: the tests swap libyaml for Python)."""
+    if base in _LOADERS:
+        return _LOADERS[base]
+
+    class Loader(base):  # type: ignore[misc]
+        _depth = 0
+
+        def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+            if kind is ScalarNode:
+                return _PLAIN if implicit[0] else _STR
+            return _SEQ if kind is SequenceNode else _MAP
+
+        def compose_node(self, parent: Node | None, index: Any) -> Node:
+            # Only the pure-Python composer calls this (libyaml's is compiled).
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH + 1:
+                    mark = self.peek_event().start_mark
+                    raise _TooDeep(problem=_too_deep(), problem_mark=mark)
+                node: Node = super().compose_node(parent, index)
+                return node
+            finally:
+                self._depth -= 1
+
+    _LOADERS[base] = Loader
+    return Loader
+
+
+def compose(text: str, source: str) -> tuple[Node | None, list[ConfigIssue]]:
+    """PyYAML's node graph of the one document in `text`, or the issues that stop it."""
+    loader = _loader(LOADER)(text)
+    try:
+        return loader.get_single_node(), []
+    except yaml.MarkedYAMLError as e:
+        mark = yaml_error_mark(e)
+        at = mark_of(mark) if mark is not None else Mark(1, 1)
+        message = composer_message(e, text, MAX_DEPTH) or describe_yaml_error(e, text)
+        return None, [ConfigIssue(source, at.line, at.column, "", message)]
+    except yaml.YAMLError as e:
+        return None, [ConfigIssue(source, None, None, "", f"not readable as YAML: {e}")]
+    finally:
+        loader.dispose()
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep"
+
+
+class Checker:
+    """The graph's faults, before any expansion: tags, keys, depth, cycles, size."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.issues: list[ConfigIssue] = []
-        self._stack: list[_Frame] = []
-        self._anchors: dict[str, _Node] = {}
-        self._root: _Node | None = None
-        self._documents = 0
+        self._sizes: dict[int, int] = {}  # node id -> values it expands to
+        self._open: set[int] = set()  # collections being walked (an alias back = a cycle)
+        self._distinct = 0
 
-    def _issue(self, mark: Mark, message: str) -> None:
-        self.issues.append(ConfigIssue(self.source, mark.line, mark.column, "", message))
+    def _issue(self, node: Node, message: str, path: KeyPath = ()) -> None:
+        at = mark_of(node.start_mark)
+        self.issues.append(ConfigIssue(self.source, at.line, at.column, format_path(path), message))
 
-    def build(self, text: str) -> _Node | None:
+    def check(self, root: Node) -> None:
         try:
-            for event in _events(text):
-                if not self._on_event(event):
-                    break
-        except yaml.MarkedYAMLError as e:
-            mark = yaml_error_mark(e)
-            at = _mark(mark) if mark is not None else Mark(1, 1)
-            self._issue(at, _nesting_message(e) or describe_yaml_error(e, text))
-        except yaml.YAMLError as e:
-            self.issues.append(file_issue(self.source, f"not readable as YAML: {e}"))
-        return self._root
-
-    def _on_event(self, event: Any) -> bool:
-        mark = _mark(event.start_mark)
-        if isinstance(event, yaml.DocumentStartEvent):
-            self._documents += 1
-            if self._documents > 1:
-                self._issue(mark, "a second YAML document ('---'): keep one document per file")
-                return False
-        elif isinstance(event, yaml.AliasEvent):
-            self._attach(self._alias(event.anchor or "", mark))
-        elif isinstance(event, yaml.ScalarEvent):
-            node = self._scalar(event, mark)
-            self._remember(event.anchor, node)
-            self._attach(node)
-        elif isinstance(event, yaml.CollectionStartEvent):
-            return self._start(event, mark)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            frame = self._stack.pop()
-            frame.node.complete = True
-            self._attach(frame.node)
-        return True
-
-    def _start(self, event: Any, mark: Mark) -> bool:
-        kind: Literal["seq", "map"] = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
-        allowed = {None, "!", _TAG + kind}
-        if event.tag not in allowed:
-            self._issue(mark, _tag_message(event.tag))
-        if len(self._stack) >= MAX_DEPTH:
-            self._issue(mark, f"nested more than {MAX_DEPTH} levels deep")
-            return False
-        node = _Node(kind, mark)
-        self._remember(event.anchor, node)
-        self._stack.append(_Frame(node))
-        return True
-
-    def _scalar(self, event: Any, mark: Mark) -> _Node:
-        text: str = event.value
-        tag: str | None = event.tag
-        if tag is None:
-            value = resolve_plain(text) if event.implicit[0] else text
-        elif tag in _SCALAR_TAGS:
-            value = self._tagged(tag, text, mark)
-        else:
-            self._issue(mark, _tag_message(tag))
-            value = None
-        return _Node("scalar", mark, value=value, text=text, complete=True)
-
-    def _tagged(self, tag: str, text: str, mark: Mark) -> Any:
-        name = tag.removeprefix(_TAG)
-        if name in ("!", "str"):
-            return text
-        value = resolve_plain(text)
-        fits = {
-            "int": type(value) is int,
-            "float": type(value) in (int, float),
-            "bool": type(value) is bool,
-            "null": value is None,
-        }
-        if fits[name]:
-            return float(value) if name == "float" else value
-        self._issue(mark, f"'{text}' does not fit its tag {_show_tag(tag)}")
-        return None
-
-    def _alias(self, name: str, mark: Mark) -> _Node:
-        target = self._anchors.get(name)
-        if target is None:
-            self._issue(mark, f"unknown alias '*{name}': no anchor '&{name}' above it")
-        elif not target.complete:
-            self._issue(mark, f"alias '*{name}' refers to the collection that contains it")
-            target = None
-        return _Node("alias", mark, target=target, complete=True)
-
-    def _remember(self, anchor: str | None, node: _Node) -> None:
-        if anchor is not None:
-            self._anchors[anchor] = node
-
-    def _attach(self, node: _Node) -> None:
-        if not self._stack:
-            self._root = node
+            total = self._size(root, 0)
+        except _Stop:
             return
-        frame = self._stack[-1]
-        if frame.node.kind == "seq":
-            frame.node.items.append(node)
-        elif frame.key is None:
-            frame.key = (self._key_text(frame, node), node.mark)
-        else:
-            key, key_mark = frame.key
-            frame.key = None
-            if key is not None:
-                frame.node.entries.append((key, key_mark, node))
-
-    def _key_text(self, frame: _Frame, node: _Node) -> str | None:
-        if node.kind != "scalar":
-            self._issue(node.mark, "a key must be plain text, not a list, mapping or alias")
-            return None
-        if node.text == "" and node.value is None:
-            self._issue(node.mark, "a key is missing before ':'")
-            return None
-        first = frame.seen.get(node.text)
-        if first is not None:
+        if total > MAX_VALUES:
+            shared = total > self._distinct
             self._issue(
-                node.mark, f"duplicate key '{node.text}' (first defined at line {first.line})"
+                self._blown(root),
+                f"the file expands to more than {MAX_VALUES} values"
+                + (" through aliases ('*name')" if shared else ""),
             )
-            return None
-        frame.seen[node.text] = node.mark
-        return node.text
+
+    def _size(self, node: Node, depth: int) -> int:
+        key = id(node)
+        if key in self._sizes:
+            return self._sizes[key]
+        if key in self._open:
+            self._issue(node, "an alias ('*name') refers to the collection that contains it")
+            raise _Stop
+        if depth > MAX_DEPTH:
+            self._issue(node, _too_deep())
+            raise _Stop
+        self._distinct += 1
+        self._open.add(key)
+        size = 1 + sum(self._size(child, depth + 1) for child in self._children(node))
+        self._open.discard(key)
+        self._sizes[key] = size
+        return size
+
+    def _children(self, node: Node) -> list[Node]:
+        if isinstance(node, ScalarNode):
+            self._scalar_tag(node)
+            return []
+        if node.tag not in (_SEQ, _MAP):
+            self._issue(node, _tag_message(node.tag))
+        if isinstance(node, SequenceNode):
+            return list(node.value)
+        seen: dict[str, Mark] = {}
+        children: list[Node] = []
+        for key, value in node.value:
+            self._key(key, seen)
+            children.append(value)
+        return children
+
+    def _scalar_tag(self, node: ScalarNode) -> None:
+        if node.tag not in _SCALAR_TAGS:
+            self._issue(node, _tag_message(node.tag))
+        elif node.tag not in (_PLAIN, _STR) and scalar_value(node) is _MISFIT:
+            self._issue(node, f"'{node.value}' does not fit its tag {_show_tag(node.tag)}")
+
+    def _key(self, key: Node, seen: dict[str, Mark]) -> None:
+        if not isinstance(key, ScalarNode):
+            self._issue(key, "a key must be plain text, not a list, mapping or alias")
+            return
+        self._scalar_tag(key)
+        if key.value == "" and key.tag == _PLAIN:
+            self._issue(key, "a key is missing before ':'")
+            return
+        first = seen.get(key.value)
+        if first is not None:
+            self._issue(key, f"duplicate key '{key.value}' (first defined at line {first.line})")
+            return
+        seen[key.value] = mark_of(key.start_mark)
+
+    def _blown(self, node: Node) -> Node:
+        """The innermost collection that alone expands past the limit: where to point."""
+        while True:
+            children = [c for c in _values(node) if self._sizes.get(id(c), 0) > MAX_VALUES]
+            if not children:
+                return node
+            node = children[0]
 
 
-def _nesting_message(e: yaml.MarkedYAMLError) -> str | None:
-    # libyaml 0.2.6+ (PyYAML 6.0.4 wheels) scans ahead and refuses 1,000 open levels
-    # before its events reach our own limit: the same fault, told the same way.
-    if e.problem == "exceeded maximum nesting depth":
-        return f"nested more than {MAX_DEPTH} levels deep"
-    return None
+class _Stop(Exception):
+    pass
 
 
-def _events(text: str) -> Iterator[Any]:
-    loader = LOADER(text)
-    try:
-        while loader.check_event():
-            yield loader.get_event()
-    finally:
-        loader.dispose()
+_MISFIT = object()
+
+
+def scalar_value(node: ScalarNode) -> Any:
+    """The scalar's value (checked tags only); `_MISFIT` when it does not fit its tag."""
+    text: str = node.value
+    if node.tag == _STR:
+        return text
+    value = resolve_plain(text)
+    if node.tag == _PLAIN:
+        return value
+    fits = {
+        "int": type(value) is int,
+        "float": type(value) in (int, float),
+        "bool": type(value) is bool,
+        "null": value is None,
+    }.get(node.tag.removeprefix(_TAG), False)  # any other tag: the checker refuses it
+    if not fits:
+        return _MISFIT
+    return float(value) if node.tag == _TAG + "float" else value
+
+
+def _values(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [v for _, v in node.value]
+    return []
 
 
 def _tag_message(tag: str) -> str:
@@ -248,92 +263,51 @@ def _tag_message(tag: str) -> str:
 
 
 class Converter:
-    """Node tree -> plain data and positions; expands aliases and `<<` merges, capped."""
+    """A checked node graph -> plain data and positions; expands aliases and `<<` merges."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.issues: list[ConfigIssue] = []
         self.spots: dict[KeyPath, Spot] = {}
-        self._count = 0
-        self._outer_alias: Mark | None = None
 
-    def convert(self, root: _Node) -> Any:
-        try:
-            return self._value(root, (), None, 0)
-        except _TooBig as e:
-            self.issues.append(ConfigIssue(self.source, e.mark.line, e.mark.column, "", e.msg))
-            return None
+    def convert(self, root: Node) -> Any:
+        return self._value(root, (), None)
 
-    def _value(self, node: _Node, path: KeyPath, key: Mark | None, depth: int) -> Any:
-        self._count += 1
-        if self._count > MAX_VALUES:
-            # Point at the alias whose expansion blew the budget, not deep inside it.
-            raise _TooBig(
-                self._outer_alias or node.mark,
-                f"the file expands to more than {MAX_VALUES} values"
-                + (" through aliases ('*name')" if self._outer_alias else ""),
-            )
-        if depth > MAX_DEPTH:
-            raise _TooBig(node.mark, f"aliases nest more than {MAX_DEPTH} levels deep")
-        self.spots[path] = Spot(key, node.mark)
-        target = _deref(node)
-        if target is None:
-            return None
-        if node.kind != "alias" or self._outer_alias is not None:
-            return self._content(target, path, depth)
-        self._outer_alias = node.mark
-        try:
-            return self._content(target, path, depth)
-        finally:
-            self._outer_alias = None
-
-    def _content(self, node: _Node, path: KeyPath, depth: int) -> Any:
-        if node.kind == "seq":
-            return [self._value(n, (*path, i), None, depth + 1) for i, n in enumerate(node.items)]
-        if node.kind == "map":
+    def _value(self, node: Node, path: KeyPath, key: Mark | None) -> Any:
+        self.spots[path] = Spot(key, mark_of(node.start_mark))
+        if isinstance(node, SequenceNode):
+            return [self._value(n, (*path, i), None) for i, n in enumerate(node.value)]
+        if isinstance(node, MappingNode):
             return {
-                k: self._value(n, (*path, k), km, depth + 1)
-                for k, km, n in self._entries(node, path, depth)
+                k.value: self._value(n, (*path, k.value), mark_of(k.start_mark))
+                for k, n in self._entries(node, path, 0)
             }
-        return node.value
+        assert isinstance(node, ScalarNode)
+        return scalar_value(node)
 
-    def _entries(self, node: _Node, path: KeyPath, depth: int) -> list[tuple[str, Mark, _Node]]:
+    def _entries(self, node: MappingNode, path: KeyPath, depth: int) -> list[tuple[Node, Node]]:
         """Explicit entries first, then `<<` merges (earlier merges win, YAML 1.1 style)."""
-        own = [e for e in node.entries if e[0] != "<<"]
-        result = {k: (k, km, n) for k, km, n in own}
-        for _, key_mark, merge in (e for e in node.entries if e[0] == "<<"):
-            for source in self._merge_sources(merge, key_mark, path):
+        result = {k.value: (k, n) for k, n in node.value if k.value != "<<"}
+        for key, merge in ((k, n) for k, n in node.value if k.value == "<<"):
+            for source in self._merge_sources(merge, key, path):
                 if depth > MAX_DEPTH:
-                    raise _TooBig(key_mark, f"merges nest more than {MAX_DEPTH} levels deep")
-                for k, km, n in self._entries(source, path, depth + 1):
-                    result.setdefault(k, (k, km, n))
+                    self._issue(key, path, f"merges nest more than {MAX_DEPTH} levels deep")
+                    return list(result.values())
+                for k, n in self._entries(source, path, depth + 1):
+                    result.setdefault(k.value, (k, n))
         return list(result.values())
 
-    def _merge_sources(self, merge: _Node, key_mark: Mark, path: KeyPath) -> list[_Node]:
-        target = _deref(merge)
-        sources = [target] if target and target.kind == "map" else []
-        if target and target.kind == "seq":
-            sources = [m for m in (_deref(i) for i in target.items) if m and m.kind == "map"]
-            if len(sources) != len(target.items):
-                sources = []
-        if not sources and target is not None:
+    def _merge_sources(self, merge: Node, key: Node, path: KeyPath) -> list[MappingNode]:
+        if isinstance(merge, MappingNode):
+            return [merge]
+        items = merge.value if isinstance(merge, SequenceNode) else []
+        sources = [m for m in items if isinstance(m, MappingNode)]
+        if not sources or len(sources) != len(items):
             msg = "'<<' (merge) needs a mapping or a list of mappings, like `<<: *defaults`"
-            self.issues.append(
-                ConfigIssue(self.source, key_mark.line, key_mark.column, format_path(path), msg)
-            )
+            self._issue(key, path, msg)
+            return []
         return sources
 
-
-def _deref(node: _Node) -> _Node | None:
-    while node.kind == "alias":
-        if node.target is None:
-            return None
-        node = node.target
-    return node
-
-
-class _TooBig(Exception):
-    def __init__(self, mark: Mark, msg: str) -> None:
-        super().__init__(msg)
-        self.mark = mark
-        self.msg = msg
+    def _issue(self, node: Node, path: KeyPath, message: str) -> None:
+        at = mark_of(node.start_mark)
+        self.issues.append(ConfigIssue(self.source, at.line, at.column, format_path(path), message))
