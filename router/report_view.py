@@ -3,14 +3,15 @@ period and options, read from the store, built by the pure core, shaped as one b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from router.domain.reports import CallGroup, Change, Report, build_report, compare
 from router.domain.reports.export import Section, section_rows
-from router.domain.reports.period import parse_period, previous
+from router.domain.reports.period import PeriodError, parse_period, previous
 from router.domain.reports.staffing import Goal, staffing
 from router.storage.store import Store
 
@@ -35,17 +36,36 @@ class ReportQuery:
         return cls(parse_period(start, end, tz, now), now, tz, **options)
 
 
+def check_length(period: tuple[datetime, datetime], max_days: int) -> None:
+    """`PeriodTooLongError` when `period` is longer than `max_days` (the API and the
+    console cap what one request may read; the CLI does not)."""
+    days = (period[1] - period[0]) / timedelta(days=1)
+    if days > max_days:
+        raise PeriodTooLongError(
+            f"the period is {days:g} days long; at most {max_days} days can be reported at"
+            " once (console.report_max_days): ask for a shorter one"
+        )
+
+
+class PeriodTooLongError(PeriodError):
+    pass
+
+
 async def report_of(store: Store, query: ReportQuery, period: tuple[datetime, datetime]) -> Report:
     data = await store.reports.period(*period)
-    return build_report(
-        data,
-        period,
-        query.now,
-        query.tz,
-        group=query.by,
-        default_sl_s=query.sl_target_s,
-        overdue_after_s=query.overdue_after_s,
-        branches=query.branches,
+    # Pure but long over a big period: built on a worker thread so the event loop (the
+    # calls) never waits for it.
+    return await asyncio.to_thread(
+        lambda: build_report(
+            data,
+            period,
+            query.now,
+            query.tz,
+            group=query.by,
+            default_sl_s=query.sl_target_s,
+            overdue_after_s=query.overdue_after_s,
+            branches=query.branches,
+        )
     )
 
 
@@ -72,7 +92,9 @@ async def staffing_body(
     """Operators needed per hour of the week (hours with calls or someone on duty)."""
     data = await store.reports.period(*query.period)
     goal = Goal(query.sl_target_s, goal_level)
-    rows = staffing(data.calls, query.period, query.tz, goal, data.spans, patience_s)
+    rows = await asyncio.to_thread(
+        staffing, data.calls, query.period, query.tz, goal, data.spans, patience_s
+    )
     return {
         "section": "staffing",
         "start": query.period[0].isoformat(),

@@ -57,6 +57,9 @@ class ConsoleSettings(Section):
     timezone: Text = "Europe/Moscow"
     service_level_s: Annotated[StrictInt, Field(ge=1, le=3600)] = 20
     callback_overdue_min: Annotated[StrictInt, Field(ge=1, le=7 * 24 * 60)] = 30
+    # The longest period the reports page and `GET /api/reports/...` read (the CLI has
+    # no limit): a longer one is refused with 400 rather than read into memory.
+    report_max_days: Annotated[StrictInt, Field(ge=1, le=3660)] = 366
 
     # Screen pop: POSTed when an operator's phone starts ringing (docs/console.md); the
     # body is signed with the secret in the variable named by `webhook_secret_env`.

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,12 +14,12 @@ from router.console.deps import CONSOLE
 from router.console.guard import viewer
 from router.console.render import page
 from router.domain.console_access import Permission
-from router.domain.reports import build_report
+from router.domain.reports import ReportData, build_report
 from router.domain.reports.charts import chart_data, staffing_series
 from router.domain.reports.export import section_rows
 from router.domain.reports.period import PeriodError
 from router.domain.reports.staffing import Goal, staffing
-from router.report_view import ReportQuery
+from router.report_view import ReportQuery, check_length
 
 STAFFING_GOAL = 0.8  # the chart's goal; `clinic-router staffing --goal` sets another
 
@@ -34,20 +35,25 @@ async def reports_page(request: web.Request) -> web.Response:
             sl_target_s=settings.service_level_s,
             overdue_after_s=settings.callback_overdue_min * 60,
         )  # fmt: skip
+        check_length(query.period, settings.report_max_days)
     except PeriodError as exc:
         failed: dict[str, object] = {"error": str(exc), "start": start or "", "end": end or ""}
         return await page(request, "reports.html", failed, status=400)
     data = await deps.store.reports.period(*query.period)
+    # Pure but long over a big period: off the event loop, which serves the calls.
+    context = await asyncio.to_thread(_figures, data, query)
+    return await page(request, "reports.html", {**context, "start": start or "", "end": end or ""})
+
+
+def _figures(data: ReportData, query: ReportQuery) -> dict[str, object]:
     report = build_report(
         data, query.period, query.now, query.tz, group="hour",
         default_sl_s=query.sl_target_s, overdue_after_s=query.overdue_after_s,
     )  # fmt: skip
     goal = Goal(query.sl_target_s, STAFFING_GOAL)
     needed = staffing(data.calls, query.period, query.tz, goal, data.spans)
-    context: dict[str, object] = {
+    return {
         "error": None,
-        "start": start or "",
-        "end": end or "",
         "period": query.period,
         "total": report.total,
         "operators": section_rows(report, "operators"),
@@ -55,4 +61,3 @@ async def reports_page(request: web.Request) -> web.Response:
         "charts": {**chart_data(report, data.calls), "staffing": staffing_series(needed)},
         "sl_target_s": query.sl_target_s,
     }
-    return await page(request, "reports.html", context)

@@ -4,7 +4,8 @@
 Query: `from`, `to` (a date is a whole local day; a time without offset is local), `tz`,
 `by` (calls: line, queue, day, hour, hour_of_week), `sl_target` (seconds), `format=csv`
 for a spreadsheet. `GET /api/reports/staffing` (as `clinic-router staffing`) also takes
-`goal` and `patience`. Errors use the API's one JSON shape.
+`goal` and `patience`. A period longer than `console.report_max_days` (366) is refused
+with 400 `period_too_long`. Errors use the API's one JSON shape.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from router.domain.reports.export import SECTIONS, Section, to_csv
 from router.domain.reports.period import PeriodError
 from router.http.errors import ApiError
 from router.http.json_io import json_response
-from router.report_view import ReportQuery, section_body, staffing_body
+from router.report_view import (
+    PeriodTooLongError,
+    ReportQuery,
+    check_length,
+    section_body,
+    staffing_body,
+)
 from router.storage.store import Store
 
 _SECTION = "/api/reports/{section:" + "|".join(SECTIONS) + "}"
@@ -35,6 +42,7 @@ class ReportDefaults:
     timezone: str = "Europe/Moscow"
     sl_target_s: float = 20.0
     overdue_after_s: float = 1800.0
+    max_days: int = 366  # console.report_max_days: a longer period is refused (400)
 
 
 @dataclass(frozen=True)
@@ -120,13 +128,19 @@ def _query(request: web.Request, reports: _Reports) -> ReportQuery:
         raise _bad("by", f"by must be one of {', '.join(CALL_GROUPS)}")
     target = _number(request, "sl_target", d.sl_target_s, 0.0, 3600.0) or d.sl_target_s
     try:
-        return ReportQuery.parse(
+        query = ReportQuery.parse(
             q.get("from"), q.get("to"), tz, reports.clock(), by=by,
             branches=reports.branches() if by == "branch" else {},
             sl_target_s=target, overdue_after_s=d.overdue_after_s,
         )  # fmt: skip
     except PeriodError as exc:
         raise _bad("from", str(exc)) from None
+    try:
+        check_length(query.period, d.max_days)
+    except PeriodTooLongError as exc:
+        details = {"parameter": "from", "max_days": d.max_days}
+        raise ApiError(400, "period_too_long", str(exc), details) from None
+    return query
 
 
 def _bad(name: str, message: str) -> ApiError:

@@ -59,6 +59,10 @@ async def test_operators_may_not_and_a_bad_period_says_why(store: Store) -> None
         async with client.get(f"{console.base}/console/reports?from=monday") as resp:
             assert resp.status == 400
             assert "expected a date (2026-11-30)" in await resp.text()
+        longer = "from=2020-01-01&to=2026-01-01"
+        async with client.get(f"{console.base}/console/reports?{longer}") as resp:
+            assert resp.status == 400
+            assert "at most 366 days" in await resp.text()
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium (make deps)")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ import aiohttp
 import pytest
 from api_support import TOKEN, serving
 
+from router import report_view
 from router.storage import Store
 from router.storage.models import CallRow
 
@@ -133,3 +136,41 @@ async def test_staffing(base: str) -> None:
     assert body["rows"][0]["erlang_c_agents"] == 1 and body["rows"][0]["on_duty"] is None
     status, body, _ = await _get(f"{base}/api/reports/staffing?goal=1.5")
     assert status == 400 and body["details"] == {"parameter": "goal"}
+
+
+async def test_a_period_longer_than_the_cap_is_refused_clearly(base: str) -> None:
+    year = "from=2025-12-02&to=2026-12-01&tz=Europe/Moscow"  # 365 days: allowed
+    status, _, _ = await _get(f"{base}/api/reports/calls?{year}")
+    assert status == 200
+    longer = "from=2024-01-01&to=2026-12-01&tz=Europe/Moscow"
+    for path in ("calls", "operators", "compare", "staffing"):
+        status, body, _ = await _get(f"{base}/api/reports/{path}?{longer}")
+        assert status == 400, path
+        assert body["error_id"] == "period_too_long"
+        assert body["details"]["max_days"] == 366
+        assert "at most 366 days" in body["message"]
+
+
+async def test_a_report_is_built_off_the_event_loop(
+    base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a report is being built, the server (one event loop with the test) still
+    answers: the build waits for the test to release it, which only a free loop can."""
+    entered, release = threading.Event(), threading.Event()
+    released_in_time: list[bool] = []
+    real = report_view.build_report
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        released_in_time.append(release.wait(10))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report_view, "build_report", held)
+    report = asyncio.create_task(_get(f"{base}/api/reports/calls?{DAY}"))
+    assert await asyncio.to_thread(entered.wait, 10)
+    status, _, _ = await _get(f"{base}/health")
+    assert status in (200, 503)  # answered at all while the report is being built
+    release.set()
+    status, _, _ = await report
+    assert status == 200
+    assert released_in_time == [True]
