@@ -23,7 +23,7 @@ from router.crm.client import CrmClient, CrmConfig
 from router.doctor.startup import log_pbx_problems
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.board import OperatorBoard
-from router.engine.callback_dispatch import CallbackDispatcher
+from router.engine.callbacks.dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
 from router.engine.endpoint_states import EndpointStates
 from router.engine.engine import Engine
@@ -169,7 +169,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
         endpoints = EndpointStates(ari)
         runner = await _start_http(settings, store, board, engine, recorder, rules, endpoints)
-        agi = await start_agi(settings.agi, ctx)  # lines in `mode: agi` (docs/agi-mode.md)
+        agi = await start_agi(settings.agi, ctx, password)  # `mode: agi` (docs/agi-mode.md)
         exit_code = 0
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -269,6 +269,7 @@ async def _start_http(
             settings.console.timezone,
             settings.console.service_level_s,
             settings.console.callback_overdue_min * 60,
+            settings.console.report_max_days,
         ),
     )
     metrics = RouterMetrics(
@@ -290,8 +291,9 @@ async def _start_http(
         pop = screen_pop(settings.console, feed, store)
         watch = Supervision(ctx.ari, time.monotonic)
         console = console_deps(
-            settings.console, token, store, feed, rules, pop, watch, engine.move_waiting
-        )
+            settings.console, token, store, feed, rules, pop, watch, engine.move_waiting,
+            routing=settings.routing, database_url=settings.database.display_url,
+        )  # fmt: skip
         app.add_subapp(PREFIX, build_console(console))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

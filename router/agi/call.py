@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from router.agi.channel import AgiChannel, AgiHangup
@@ -24,6 +25,7 @@ from router.agi.decision import (
 )
 from router.agi.media import ask_key, run_menu
 from router.agi.server import Handler
+from router.ami.records import Handover
 from router.config.rules import Rules
 from router.config.rules_build import Line
 from router.domain.callback_policy import MissReason
@@ -58,9 +60,15 @@ AGI_APP = "agi"  # the journey's `app`: ARI mode's reconcile never takes these c
 MAX_HOPS = 20
 
 
+Decided = Callable[[Handover], None]
+
+
 class AgiCall:
-    def __init__(self, ctx: CallContext, channel: AgiChannel) -> None:
+    def __init__(
+        self, ctx: CallContext, channel: AgiChannel, on_decided: Decided | None = None
+    ) -> None:
         self.ctx, self.channel = ctx, channel
+        self.on_decided = on_decided
         request = channel.request
         self.id = request.uniqueid
         self.did = request.extension
@@ -312,6 +320,19 @@ class AgiCall:
         await self.channel.set_variable("TIMEOUT(absolute)", str(int(seconds)))
 
     async def _hand_back(self, decision: Decision) -> None:
+        if self.on_decided is not None and decision.target in ("queue", "operator"):
+            # followed over AMI from here: registered before the dialplan can act on it
+            self.on_decided(
+                Handover(
+                    self.id,
+                    self.caller_e164,
+                    self.patient_id,
+                    self.line.id if self.line else None,
+                    self.miss_target,
+                    self.facts.assigned_operator,
+                    self.rules,
+                )
+            )
         values = decision.variables(
             call_id=self.id, language=self.language, patient=self.patient_id
         )
@@ -321,10 +342,11 @@ class AgiCall:
         log.info("AGI decision: %s", decision.describe())
 
 
-def agi_routes(ctx: CallContext) -> dict[str, Handler]:
-    """The FastAGI scripts the router serves: `route` decides an inbound call."""
+def agi_routes(ctx: CallContext, on_decided: Decided | None = None) -> dict[str, Handler]:
+    """The FastAGI scripts the router serves: `route` decides an inbound call;
+    `on_decided` gets each call handed to a queue or an operator (the AMI path)."""
 
     async def route(channel: AgiChannel) -> None:
-        await AgiCall(ctx, channel).run()
+        await AgiCall(ctx, channel, on_decided).run()
 
     return {"route": route}

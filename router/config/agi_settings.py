@@ -18,3 +18,11 @@ class AgiSettings(Section):
     # A connection that sends no complete AGI header in this time is closed (a bare
     # connect, a health check, a port scan).
     header_timeout_s: Annotated[StrictFloat, Field(gt=0, le=30)] = 2.0
+    # Follow the decided calls through app_queue over AMI (journeys, misses, callbacks).
+    ami: StrictBool = True
+    ami_host: Text = "127.0.0.1"
+    ami_port: Annotated[StrictInt, Field(ge=1, le=65535)] = 5038
+    ami_username: Text = "clinic-router"
+    # The AMI secret's environment variable; unset or empty: the ARI password (one
+    # account for both, as `asterisk-config` creates it)
+    ami_secret_env: Text = "CLINIC_ROUTER_AMI_SECRET"
