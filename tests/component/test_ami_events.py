@@ -1,0 +1,160 @@
+"""The AMI path against Asterisk's side of the wire: a fake AMI server that greets, answers
+every action and sends app_queue's events; the router's real connection, call handler,
+journal and callback ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from agi_support import agi_call
+from aiohttp import web
+from engine_support import engine_context
+
+from router.agi.call import agi_routes
+from router.agi.server import FastAgiServer
+from router.ami.connection import AmiConnection
+from router.ami.protocol import parse_message
+from router.ami.records import AmiCalls
+from router.config.rules import load_rules
+from router.engine.context import CallContext
+
+RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
+DID = "74957770000"
+
+
+class FakeAmi:
+    """Asterisk's manager interface: greeting, `Response: Success` per action, events."""
+
+    def __init__(self) -> None:
+        self.actions: list[dict[str, str]] = []
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        try:
+            while raw := await reader.readuntil(b"\r\n\r\n"):
+                action = parse_message(raw)
+                self.actions.append(action)
+                writer.write(
+                    f"Response: Success\r\nActionID: {action['ActionID']}\r\n\r\n".encode()
+                )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    def send(self, event: str, **fields: str) -> None:
+        body = "".join(f"{k}: {v}\r\n" for k, v in {"Event": event, **fields}.items())
+        self.writers[-1].write((body + "\r\n").encode())
+
+    def drop(self) -> None:
+        self.writers[-1].transport.abort()
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[FakeAmi, FastAgiServer, AmiConnection, CallContext]]:
+    rules = load_rules(RULES)
+    fake = FakeAmi()
+    port = await fake.start()
+    async with engine_context(tmp_path, web.Application(), rules) as ctx:
+        calls = AmiCalls(ctx)
+        ami = AmiConnection("127.0.0.1", port, "clinic-router", "s3cret", calls.on_event)
+        running = asyncio.create_task(ami.run())
+        server = FastAgiServer(agi_routes(ctx, calls.track), "127.0.0.1", 0)
+        await server.start()
+        try:
+            async with asyncio.timeout(5):
+                await ami.connected.wait()
+            yield fake, server, ami, ctx
+        finally:
+            await server.close()
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await fake.close()
+
+
+async def until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a condition with a deadline (the journal is written behind the call)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if await predicate():
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_login_asks_only_for_the_events_it_reads(world) -> None:  # type: ignore[no-untyped-def]
+    fake, _, _, _ = world
+    login = fake.actions[0]
+    assert (login["Action"], login["Username"], login["Secret"]) == (
+        "Login",
+        "clinic-router",
+        "s3cret",
+    )
+    filters = [a["Filter"] for a in fake.actions if a["Action"] == "Filter"]
+    assert "Event: QueueCallerAbandon" in filters and "Variable: QUEUESTATUS" in filters
+
+
+async def test_abandon_while_queued_is_one_task_and_a_repeat_call_merges(world) -> None:  # type: ignore[no-untyped-def]
+    fake, server, _, ctx = world
+    for uid in ("1764770000.1", "1764770000.2"):
+        session = await agi_call(server.port, "+79990001144", DID, keys=["1"], uniqueid=uid)
+        assert session.variables["CR_QUEUE"] == "clinic-paid"
+        fake.send("QueueCallerJoin", Uniqueid=uid, Queue="clinic-paid", Position="1")
+        fake.send("QueueCallerAbandon", Uniqueid=uid, Queue="clinic-paid", HoldTime="30")
+        fake.send("QueueCallerLeave", Uniqueid=uid, Queue="clinic-paid")
+        fake.send("Hangup", Uniqueid=uid, Cause="16")
+
+        async def ended(uid: str = uid) -> bool:
+            await ctx.recorder.flush(1.0)
+            call = await ctx.store.calls.get(uid)
+            return call is not None and call.outcome == "abandoned"
+
+        await until(ended)
+    tasks = await ctx.store.callbacks.list()
+    assert len(tasks) == 1 and tasks[0].number_e164 == "+79990001144"
+    misses = await ctx.store.calls.events_of(["1764770000.1", "1764770000.2"], ["miss"])
+    assert [m.data["reason"] for ms in misses.values() for m in ms] == ["abandoned", "abandoned"]
+
+
+async def test_an_answer_closes_the_journey_and_the_events_survive_a_reconnect(world) -> None:  # type: ignore[no-untyped-def]
+    fake, server, ami, ctx = world
+    uid = "1764770000.3"
+    await agi_call(server.port, "+79990001155", DID, keys=["3"], uniqueid=uid)
+    fake.send("QueueCallerJoin", Uniqueid=uid, Queue="clinic-dms", Position="1")
+    fake.drop()  # Asterisk's side goes away; the connection comes back by itself
+    await until(lambda: _true(len(fake.writers) == 2 and ami.connected.is_set()))
+    fake.send("AgentCalled", Uniqueid=uid, Interface="PJSIP/op1003", DestUniqueid="a1")
+    fake.send(
+        "AgentConnect", Uniqueid=uid, Interface="PJSIP/op1003", DestUniqueid="a1", RingTime="2"
+    )
+    fake.send("Hangup", Uniqueid=uid)
+
+    async def answered() -> bool:
+        await ctx.recorder.flush(1.0)
+        call = await ctx.store.calls.get(uid)
+        return call is not None and call.outcome == "answered"
+
+    await until(answered)
+    call = await ctx.store.calls.get(uid)
+    assert call is not None and call.operator_id == "op1003" and call.answered_at is not None
+    kinds = [e.kind for e in (await ctx.store.calls.events_of([uid]))[uid]]
+    assert kinds[-4:] == ["waiting", "ringing", "connected", "outcome"]
+
+
+async def _true(value: bool) -> bool:
+    return value
