@@ -48,7 +48,10 @@ def _machine() -> str:
     ).stdout.strip()
     return (
         f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, {Sandbox().status()}".replace("\n", " ")
+        # the sandbox's chroot relative to the checkout: no machine's own paths in the docs
+        f"Python {platform.python_version()}, {Sandbox().status()}".replace("\n", " ").replace(
+            f"{REPO}/", ""
+        )
         + f"\n\nDate: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Commit: `{commit}`."
     )
 

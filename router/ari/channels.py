@@ -77,7 +77,7 @@ class ChannelCalls:
         self, channel_id: str, reason: str = "normal", *, request_timeout: float | None = None
     ) -> None:
         """Hang up. On an unanswered inbound call ``reason`` picks the SIP reply:
-        normal 603, busy 486, congestion 503, no_answer 480 (ari-facts §5)."""
+        normal 603, busy 486, congestion 503, no_answer 480 (asterisk-behaviour §5)."""
         await self._http.request(
             "DELETE",
             ("channels", channel_id),
@@ -114,7 +114,7 @@ class ChannelCalls:
         *,
         request_timeout: float | None = None,
     ) -> None:
-        """Move a channel to another Stasis app (the takeover primitive, ari-facts §3b)."""
+        """Move a channel to another Stasis app (the takeover primitive, asterisk-behaviour §3b)."""
         params: dict[str, str | int] = {"app": app}
         if app_args:
             params["appArgs"] = stasis_args(app_args)

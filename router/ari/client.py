@@ -3,7 +3,7 @@
 One method per ARI operation the router uses; no routing logic. Every request has its own
 timeout (the client's ``request_timeout``, or the ``request_timeout=`` keyword that every
 method accepts): a channel command can block behind a running channel playback for as
-long as the prompt lasts (ari-facts §9b), so give ``answer``/``add_channel`` a longer
+long as the prompt lasts (asterisk-behaviour §9b), so give ``answer``/``add_channel`` a longer
 timeout, or stop the playback first.
 
 Parameters that may contain commas (media lists, tone strings such as
@@ -113,7 +113,7 @@ class AriClient(ChannelCalls):
         request_timeout: float | None = None,
     ) -> Bridge:
         """Create a bridge. ARI bridges are never destroyed automatically, even when empty:
-        delete them (ari-facts §1)."""
+        delete them (asterisk-behaviour §1)."""
         params: dict[str, str | int] = {"type": bridge_type, "bridgeId": bridge_id}
         if name:
             params["name"] = name
@@ -185,7 +185,7 @@ class AriClient(ChannelCalls):
         request_timeout: float | None = None,
     ) -> Playback:
         """Play to a whole bridge. Fails (PlaybackFinished ``failed``) on a holding bridge
-        whose MOH is on: play to the channel instead (ari-facts §9)."""
+        whose MOH is on: play to the channel instead (asterisk-behaviour §9)."""
         body = play_body(media, lang, playback_id)
         return await self._http.fetch(
             Playback.from_json,

@@ -5,7 +5,7 @@ shape is broken (a StasisStart without a channel...), becomes ``UnknownEvent`` a
 logged at debug. Every event exposes ``channel_ids()`` (and ``bridge_ids()``), the ids the
 engine uses to route it to the owning call's queue; the parser does no routing itself.
 
-Asterisk behaviour worth knowing when consuming these (ari-facts §5, §1, §4):
+Asterisk behaviour worth knowing when consuming these (asterisk-behaviour §5, §1, §4):
 * ``ChannelDestroyed`` is the only terminal event that is always present. ``StasisEnd`` is
   missing for channels the app merely subscribed to, and for channels that hung up while
   no WebSocket was connected; ``Dial NOANSWER`` is missing on an originate timeout.
@@ -194,7 +194,7 @@ class ChannelVarset(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplicationReplaced(Event):
-    """Another WebSocket connected with this app name and took it over (ari-facts §3a)."""
+    """Another WebSocket connected with this app name and took it over (asterisk-behaviour §3a)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

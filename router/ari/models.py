@@ -4,7 +4,7 @@ Parsing is tolerant: a missing or null field becomes ``""`` (or an empty tuple),
 fields are ignored, so a newer Asterisk that adds fields does not break the router. Only an
 object without its identity (a channel without ``id``...) is rejected, with ``ValueError``.
 
-Caller fields are untrusted text (ari-facts §7): up to 79 characters of arbitrary UTF-8,
+Caller fields are untrusted text (asterisk-behaviour §7): up to 79 characters of arbitrary UTF-8,
 possibly empty, ``anonymous``, with quotes, ``;``, ``,`` or U+FFFD. They are kept verbatim
 here; normalising them is the domain's job.
 """
@@ -83,7 +83,7 @@ class Channel:
     language: str = ""
     protocol_id: str = ""  # the SIP Call-ID for PJSIP channels
     creationtime: str = ""
-    # ari.conf ``channelvars``; unset variables appear as "" (ari-facts §8).
+    # ari.conf ``channelvars``; unset variables appear as "" (asterisk-behaviour §8).
     channelvars: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property

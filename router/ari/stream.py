@@ -22,7 +22,7 @@ Delivery contract (what ``run`` promises its three callbacks):
 * ``on_disconnected()`` is called synchronously once per connection that was established,
   when it ends (closed, failed, replaced, or ``run`` cancelled).
 
-Asterisk behaviour handled here (ari-facts §1, §3a, §4; stack-evidence):
+Asterisk behaviour handled here (asterisk-behaviour §1, §3a, §4):
 * It answers the handshake with 503 for about 3 s after boot; the connection is refused
   while it restarts: retry with exponential backoff and full jitter.
 * It never pings the client, and a half-open TCP connection would otherwise go unnoticed:

@@ -1,7 +1,7 @@
 """The ARI client and event stream against a fake Asterisk on 127.0.0.1:0.
 
 The fake serves the replies Asterisk 22 really gives (status codes and bodies recorded in
-the sandbox, ari-facts): 204 for commands, ``{"message": ...}`` errors, originate's 500
+the sandbox, asterisk-behaviour): 204 for commands, ``{"message": ...}`` errors, originate's 500
 ``{"error":"Allocation failed"}``, 401 with ``WWW-Authenticate``, the WebSocket's 503 while
 Asterisk boots, ``ApplicationReplaced``. It never uses our own classes to build replies.
 """

@@ -1,7 +1,7 @@
 """Parsing ARI events as Asterisk 22 sends them over the WebSocket.
 
 The samples follow Asterisk 22's event model (rest-api/api-docs/events.json) and the
-shapes recorded in the sandbox (ari-facts): channel objects with caller/connected/dialplan,
+shapes recorded in the sandbox (asterisk-behaviour): channel objects with caller/connected/dialplan,
 ``channelvars`` from ari.conf, ``tech_cause`` on hangups, StasisBroadcast's CallBroadcast.
 """
 
@@ -160,7 +160,7 @@ def test_stasis_start_with_replace_channel_concerns_both() -> None:
 
 
 ODD_CALLERS = [
-    # (name, number) exactly as Asterisk reported them in the sandbox (ari-facts §7)
+    # (name, number) exactly as Asterisk reported them in the sandbox (asterisk-behaviour §7)
     ("Иван Петров", "+7 (916) 123-45-67"),
     ("😀 caller", "89161234567"),
     ("bad\ufffd\ufffdbytes", ""),
