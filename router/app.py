@@ -112,6 +112,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
     async def apply_rules(new: Rules) -> None:
         board.update_config(new.operators)
         recorder.submit("operator sync", lambda: store.operators.sync(new.operators))
+        if agi is not None:  # app_queue follows the rules too (AGI mode)
+            await agi.rules_changed(new)
 
     rules.on_swap = apply_rules
     stop = asyncio.Event()
@@ -169,7 +171,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         stream = AriEventStream(session, ari_cfg.url, ari_cfg.username, password, ari_cfg.app)
         endpoints = EndpointStates(ari)
         runner = await _start_http(settings, store, board, engine, recorder, rules, endpoints)
-        agi = await start_agi(settings.agi, ctx, password)  # `mode: agi` (docs/agi-mode.md)
+        agi = await start_agi(settings, ctx, password)  # `mode: agi` (docs/agi-mode.md)
         exit_code = 0
         try:
             async with asyncio.TaskGroup() as tasks:

@@ -5,20 +5,64 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 
 from router.agi.call import agi_routes
+from router.agi.queue_files import queue_files, write_queue_files
 from router.agi.server import FastAgiServer
-from router.ami.connection import AmiConnection
+from router.ami.connection import AmiConnection, AmiError
 from router.ami.records import AmiCalls
-from router.config.agi_settings import AgiSettings
+from router.config.rules import Rules
+from router.config.settings import Settings
 from router.engine.context import CallContext
+
+log = logging.getLogger(__name__)
 
 
 class AgiService:
-    def __init__(self, server: FastAgiServer, calls: AmiCalls, ami: AmiConnection | None) -> None:
+    def __init__(
+        self,
+        server: FastAgiServer,
+        calls: AmiCalls,
+        ami: AmiConnection | None,
+        settings: Settings,
+    ) -> None:
         self.server, self.calls, self.ami = server, calls, ami
+        self._settings = settings
         self._ami_task: asyncio.Task[None] | None = None
+        if ami is not None:
+            ami.on_connected = self._reload_queues
+
+    async def _reload_queues(self) -> None:
+        """After each AMI login: the files may have been written while it was away."""
+        if self._settings.agi.queues_dir is not None and self.ami is not None:
+            await self._queue_reload()
+
+    async def _queue_reload(self) -> None:
+        assert self.ami is not None
+        try:
+            await self.ami.action(
+                "QueueReload", {"Members": "yes", "Rules": "yes", "Parameters": "yes"}
+            )
+        except AmiError as exc:  # the next login reloads them
+            log.warning("app_queue reload failed: %s", exc)
+
+    async def rules_changed(self, rules: Rules) -> None:
+        """app_queue follows the rules: its queue files rewritten, then reloaded."""
+        folder = self._settings.agi.queues_dir
+        if folder is None:
+            return
+        routing = self._settings.routing
+        files = queue_files(rules, routing.ring_timeout_s, routing.unrouted_max_wait_s)
+        try:
+            changed = await asyncio.to_thread(write_queue_files, folder, files)
+        except OSError as exc:
+            log.error("cannot write the AGI-mode queues into %s: %s", folder, exc)
+            return
+        if changed and self.ami is not None and self.ami.connected.is_set():
+            await self._queue_reload()
+            log.info("app_queue reloaded with the AGI-mode queues of rules %s", rules.version)
 
     async def start(self) -> None:
         await self.server.start()
@@ -35,25 +79,20 @@ class AgiService:
                 await self._ami_task
 
 
-async def start_agi(
-    settings: AgiSettings, ctx: CallContext, ari_password: str
-) -> AgiService | None:
+async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> AgiService | None:
     """AGI mode when `agi.enabled` (None otherwise), listening already."""
-    if not settings.enabled:
+    agi = settings.agi
+    if not agi.enabled:
         return None
     calls = AmiCalls(ctx)
     ami = None
-    if settings.ami:
-        secret = os.environ.get(settings.ami_secret_env) or ari_password
-        ami = AmiConnection(
-            settings.ami_host, settings.ami_port, settings.ami_username, secret, calls.on_event
-        )
+    if agi.ami:
+        secret = os.environ.get(agi.ami_secret_env) or ari_password
+        ami = AmiConnection(agi.ami_host, agi.ami_port, agi.ami_username, secret, calls.on_event)
     server = FastAgiServer(
-        agi_routes(ctx, calls.track),
-        settings.host,
-        settings.port,
-        header_timeout_s=settings.header_timeout_s,
+        agi_routes(ctx, calls.track), agi.host, agi.port, header_timeout_s=agi.header_timeout_s
     )
-    service = AgiService(server, calls, ami)
+    service = AgiService(server, calls, ami, settings)
+    await service.rules_changed(ctx.rules())
     await service.start()
     return service

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from router.ami.protocol import Message, action_bytes, parse_message
 
@@ -49,14 +49,14 @@ class AmiConnection:
         secret: str,
         on_event: EventSink,
         *,
-        on_connected: Callable[[], None] | None = None,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
         action_timeout_s: float = 5.0,
         backoff_max_s: float = 10.0,
     ) -> None:
         self._host, self._port = host, port
         self._username, self._secret = username, secret
         self._on_event = on_event
-        self._on_connected = on_connected
+        self.on_connected = on_connected  # awaited after each login (a reload, a resync)
         self._timeout = action_timeout_s
         self._backoff_max = backoff_max_s
         self._writer: asyncio.StreamWriter | None = None
@@ -121,8 +121,8 @@ class AmiConnection:
             await self.action("Filter", {"Operation": "Add", "Filter": "Variable: QUEUESTATUS"})
             self.connected.set()
             log.info("AMI connected to %s:%d", self._host, self._port)
-            if self._on_connected is not None:
-                self._on_connected()
+            if self.on_connected is not None:
+                await self.on_connected()
             await reading
         finally:
             reading.cancel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
@@ -26,3 +27,8 @@ class AgiSettings(Section):
     # The AMI secret's environment variable; unset or empty: the ARI password (one
     # account for both, as `asterisk-config` creates it)
     ami_secret_env: Text = "CLINIC_ROUTER_AMI_SECRET"
+    # Asterisk's config folder on this host: the router writes the AGI-mode queues and
+    # their relaxation rules there (clinic-router-agi-queues.conf, -queuerules.conf) at
+    # start and on every rules reload, then reloads app_queue over AMI. Unset: an admin
+    # writes them (docs/agi-mode.md).
+    queues_dir: Path | None = None

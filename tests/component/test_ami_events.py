@@ -15,10 +15,12 @@ from engine_support import engine_context
 
 from router.agi.call import agi_routes
 from router.agi.server import FastAgiServer
+from router.agi.service import AgiService
 from router.ami.connection import AmiConnection
 from router.ami.protocol import parse_message
 from router.ami.records import AmiCalls
 from router.config.rules import load_rules
+from router.config.settings import load_settings
 from router.engine.context import CallContext
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
@@ -158,3 +160,23 @@ async def test_an_answer_closes_the_journey_and_the_events_survive_a_reconnect(w
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_rules_become_app_queue_files_and_a_queue_reload(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake, server, ami, ctx = world
+    folder = tmp_path / "asterisk"
+    folder.mkdir()
+    (tmp_path / "router.yaml").write_text(
+        f"routing:\n  rules: {RULES}\nagi:\n  enabled: true\n  queues_dir: {folder}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(tmp_path / "router.yaml", secrets=False)
+    service = AgiService(server, AmiCalls(ctx), ami, settings)
+    await service.rules_changed(ctx.rules())
+    queues = (folder / "clinic-router-agi-queues.conf").read_text()
+    assert "[clinic-paid]" in queues and "member => PJSIP/op1002,1" in queues
+    assert "penaltychange => 8,1" in (folder / "clinic-router-agi-queuerules.conf").read_text()
+    reloads = [a for a in fake.actions if a["Action"] == "QueueReload"]
+    assert [(r["Rules"], r["Members"]) for r in reloads] == [("yes", "yes")]
+    await service.rules_changed(ctx.rules())  # nothing changed: no second reload
+    assert len([a for a in fake.actions if a["Action"] == "QueueReload"]) == 1
