@@ -40,7 +40,9 @@ if ! "$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/de
         exit 2
     fi
     say "installing python3-venv"
-    apt-get install -y -q python3 python3-venv >/dev/null
+    # package lists older than the mirror (a fresh machine) 404: refresh them once
+    apt-get install -y -q python3 python3-venv >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q python3 python3-venv >/dev/null; }
 fi
 
 # The service user: owns the database folder, reads the config, nothing else
