@@ -9,7 +9,7 @@ choice is not a question).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,12 +91,27 @@ def answer(plan: MenuPlan, pressed: str | None) -> tuple[MenuOption | None, str]
     An unknown or missing key falls to the default option (after the retries, which only
     the live engine plays out); no default means no option.
     """
-    if pressed is not None:
-        for option in plan.options:
-            if option.key == pressed:
-                return option, f"caller pressed {pressed}"
+    option = offered(plan, pressed)
+    if option is not None:
+        return option, f"caller pressed {pressed}"
     default = plan.default
     what = "no key pressed" if pressed is None else f"key {pressed} is not offered"
     if default is not None:
         return default, f"{what}: default option {default.key}"
     return None, f"{what} and the menu has no default"
+
+
+def offered(plan: MenuPlan, pressed: str | None) -> MenuOption | None:
+    """The option a key selects among those the caller was offered (None: not offered)."""
+    return next((o for o in plan.options if o.key == pressed), None)
+
+
+def answer_after_retries(plan: MenuPlan, pressed: Sequence[str]) -> tuple[MenuOption | None, str]:
+    """A played menu's answer when every try went by without a valid key: the default
+    option (None: the menu has none), and what happened in words."""
+    tries = plan.menu.retries + 1
+    what = "no valid key" + (f" ({', '.join(pressed)})" if pressed else "")
+    default = plan.default
+    if default is not None:
+        return default, f"{what} after {tries} tries: default {default.key}"
+    return None, f"{what} after {tries} tries and no default"

@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING
 
 from router.ari import errors as ari_errors
 from router.ari.events import CallBroadcast, Event, StasisStart
-from router.engine.call import InboundCall
 from router.engine.call_state import ChannelGone, LegAnswered, Resume
-from router.engine.callback_call import CALLBACK_ARG
+from router.engine.callbacks.attempt import CALLBACK_ARG
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext, EventSink
 from router.engine.feature_codes import FEATURE_ARG, handle_feature_code
+from router.engine.inbound.call import InboundCall
+from router.engine.inbound.operators import OPERATOR_ARG
 from router.engine.moves import MoveRequest, put_move
 from router.engine.reconcile import Reconciler
 
 if TYPE_CHECKING:
-    from router.engine.callback_dispatch import CallbackDispatcher
+    from router.engine.callbacks.dispatch import CallbackDispatcher
     from router.storage.models import CallRow
 
 log = logging.getLogger(__name__)
 
-OPERATOR_ARG = "operator"
 # A supervisor's phone and its Snoop channel (router/console/supervision.py): not calls.
 SUPERVISE_ARG = "supervise"
 # Only what the engine reads: every event costs Asterisk CPU to serialise and send

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from router.ari import astdb
 from router.ari.errors import AriError
@@ -157,29 +157,45 @@ async def record_batch(
     return deleted, dropped, written
 
 
-def _record(ctx: CallContext, record: FallbackRecord) -> None:
-    """The call's row (its journey; kept as it is when the router knew the call, e.g.
-    one it handed to the fallback) and its miss."""
+class DialplanCall(Protocol):
+    """What every fallback record says of its call."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def caller(self) -> str: ...
+    @property
+    def did(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+
+
+def journal_row(ctx: CallContext, record: DialplanCall, **ended: Any) -> CallRow:
+    """The journal's row for a call the fallback served; `ended` says how it ended."""
     line = ctx.rules().line_for(record.did)
-    line_id = line.id if line else None
-    caller = normalise_caller(
-        record.caller, region=ctx.settings.region, area_code=line.area_code if line else None
-    )
-    row = CallRow(
+    area = line.area_code if line else None
+    caller = normalise_caller(record.caller, region=ctx.settings.region, area_code=area)
+    return CallRow(
         id=record.call_id,
         app=ctx.settings.app,
         caller_raw=record.caller,
         did=record.did,
         started_at=record.started_at,
-        phase=Phase.ENDED,
         caller_e164=caller.e164,
-        line=line_id,
-        ended_at=record.ended_at,
-        outcome=Outcome.NO_OPERATOR,
+        line=line.id if line else None,
         rules_version=ctx.rules_version(),
+        **ended,
+    )
+
+
+def _record(ctx: CallContext, record: FallbackRecord) -> None:
+    """The call's row (its journey; kept as it is when the router knew the call, e.g.
+    one it handed to the fallback) and its miss."""
+    row = journal_row(
+        ctx, record, phase=Phase.ENDED, ended_at=record.ended_at, outcome=Outcome.NO_OPERATOR
     )
     ctx.recorder.record(NewCall(row))
-    miss = MissFacts(record.call_id, caller.e164, line=line_id)
+    miss = MissFacts(record.call_id, row.caller_e164, line=row.line)
     ctx.record_miss(miss, MissReason.NO_OPERATOR, record.waited_s, label=LABEL, at=record.ended_at)
 
 

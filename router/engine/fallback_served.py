@@ -23,7 +23,6 @@ from router.ari import astdb
 from router.ari.errors import AriError
 from router.doctor.checks import endpoint_resource
 from router.domain.calls import Outcome, Phase
-from router.domain.phone import normalise_caller
 from router.engine.context import CallContext
 from router.engine.fallback_misses import (
     _CALL_ID,
@@ -31,10 +30,10 @@ from router.engine.fallback_misses import (
     _EPOCH,
     _MAX_WAIT_S,
     BadRecord,
+    journal_row,
     record_batch,
 )
 from router.storage.journal import CallEvent, CallUpdate, NewCall
-from router.storage.models import CallRow
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +98,6 @@ def _operator_of(ctx: CallContext, endpoint: str) -> str | None:
 
 
 def _record(ctx: CallContext, record: ServedRecord) -> None:
-    line = ctx.rules().line_for(record.did)
-    caller = normalise_caller(
-        record.caller, region=ctx.settings.region, area_code=line.area_code if line else None
-    )
     operator_id = _operator_of(ctx, record.endpoint)
     answered = {
         "phase": Phase.ENDED,
@@ -111,17 +106,7 @@ def _record(ctx: CallContext, record: ServedRecord) -> None:
         "ended_at": record.ended_at,
         "operator_id": operator_id,
     }
-    row = CallRow(
-        id=record.call_id,
-        app=ctx.settings.app,
-        caller_raw=record.caller,
-        did=record.did,
-        started_at=record.started_at,
-        caller_e164=caller.e164,
-        line=line.id if line else None,
-        rules_version=ctx.rules_version(),
-        **answered,  # type: ignore[arg-type]
-    )
+    row = journal_row(ctx, record, **answered)
     ctx.recorder.record(NewCall(row))
     # A call the router knew (it handed it to the fallback) keeps its row: update it.
     ctx.recorder.record(CallUpdate(record.call_id, answered))

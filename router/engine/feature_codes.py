@@ -18,6 +18,7 @@ from router.domain.feature_codes import parse_feature_code
 from router.engine.call_state import ChannelGone
 from router.engine.cleanup import hang_up
 from router.engine.context import CallContext
+from router.observability import logs
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ _GONE = (StasisEnd, ChannelDestroyed, ChannelGone)
 
 async def handle_feature_code(ctx: CallContext, event: StasisStart) -> None:
     channel = event.channel
+    logs.bind(channel=channel.id)  # its own task: every line of it names the phone's channel
     code = event.args[1] if len(event.args) > 1 else ""
     change = parse_feature_code(code[:8])
     status = ctx.board.by_endpoint(channel.endpoint)

@@ -28,7 +28,7 @@ from router.config.callback_settings import CallbackSettings
 from router.config.rules import load_rules
 from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
-from router.engine.callback_dispatch import CallbackDispatcher
+from router.engine.callbacks.dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
 from router.engine.engine import Engine
 from router.storage import MissInput, Store
@@ -201,7 +201,7 @@ async def test_an_unreadable_patient_record_holds_the_callback_and_says_so_once(
     task_id = await a_task(setup.store, patient_id="p1")
     async with setup.store.db.begin() as conn:  # the database fails under the read
         await conn.execute(text("ALTER TABLE patients RENAME TO patients_gone"))
-    caplog.set_level(logging.ERROR, logger="router.engine.callback_dispatch")
+    caplog.set_level(logging.ERROR, logger="router.engine.callbacks.dispatch")
     await setup.dispatcher.tick()
     await setup.dispatcher.tick()
     task = await setup.store.callbacks.get(task_id)

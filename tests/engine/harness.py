@@ -23,7 +23,7 @@ from router.ari.stream import AriEventStream
 from router.config.callback_settings import CallbackSettings
 from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
-from router.engine.callback_dispatch import CallbackDispatcher
+from router.engine.callbacks.dispatch import CallbackDispatcher
 from router.engine.context import CallContext, EngineSettings
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder

@@ -28,13 +28,13 @@ from router.domain.dispatch import Place
 from router.domain.miss_target import CallbackPool, MissTarget, callback_pool
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.call_state import CALLBACK_PREFIX
-from router.engine.callback_attempt_state import (
+from router.engine.callbacks.attempt import CallbackAttempt
+from router.engine.callbacks.attempt_state import (
     Adopted,
     attempt_prefix,
     calling_hours,
     record_outcome,
 )
-from router.engine.callback_call import CallbackAttempt
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext
 from router.engine.fallback_misses import collect_fallback_misses

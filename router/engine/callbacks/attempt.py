@@ -15,23 +15,25 @@ import logging
 import secrets
 
 from router.ari import errors as ari_errors
-from router.ari.events import ChannelDtmfReceived, PlaybackFinished, StasisStart
+from router.ari.events import ChannelDtmfReceived, PlaybackFinished
 from router.config.callback_settings import CallbackSettings
 from router.domain.callback_attempt import AttemptStage, outcome_of_patient_ring
 from router.domain.callback_schedule import AttemptOutcome
-from router.domain.calls import RingResult, ring_result_from_cause
+from router.domain.calls import RingResult
 from router.domain.dispatch import Place, WaitingCall
-from router.engine.call_operators import endpoint_state
 from router.engine.call_state import CALLBACK_PREFIX, ChannelGone, channel_of, is_terminal
-from router.engine.callback_attempt_state import (
+from router.engine.callbacks.attempt_state import (
     Adopted,
     attempt_prefix,
     record_outcome,
     ringback_id,
 )
-from router.engine.cleanup import delete_bridge, hang_up
+from router.engine.cleanup import delete_bridge
 from router.engine.context import CallContext
-from router.engine.waiting_room import OperatorOffer, give_back, put_offer
+from router.engine.offers import Seat
+from router.engine.ring import SAFETY_S, Legs, Ring
+from router.engine.waiting_room import OperatorOffer
+from router.observability import logs
 from router.storage.models import CallbackTask
 
 log = logging.getLogger(__name__)
@@ -68,20 +70,30 @@ class CallbackAttempt:
         self.operator_leg: str | None = adopted.operator_leg if adopted else None
         self.operator_id: str | None = task.attempt_operator_id if adopted else None
         self.tried: set[str] = set()
-        self._legs: set[str] = set()
-        self._originating: set[str] = set()
+        self.seat = Seat(ctx.room, ctx.board, self.id, self.queue)
+        self.legs = Legs(ctx, self)
+        # While the patient rings: the operator's leg, whose end cancels that ring.
+        self._watching: str | None = None
+        self.ring = Ring(
+            ctx,
+            self.legs,
+            self,
+            self,
+            app_args=[CALLBACK_ARG, str(task.id)],
+            lost_reply_refuses=True,
+        )
         self._wrong_number = False
         self.outcome: AttemptOutcome | None = None
         if adopted is not None:  # at once: their next events must not go astray
-            self._attach(adopted.operator_leg)
-            self._attach(adopted.patient_leg)
+            self.legs.add(adopted.operator_leg)
+            self.legs.add(adopted.patient_leg)
 
     def owns(self, channel_id: str) -> bool:
-        return channel_id in self._legs
+        return channel_id in self.legs
 
     def live_legs(self) -> set[str]:
         """Legs Asterisk has created (not those whose originate is still under way)."""
-        return self._legs - self._originating
+        return set(self.legs.created())
 
     def vanished(self, legs: set[str]) -> None:
         """After a reconnect: these legs are gone from Asterisk, their end events lost
@@ -96,6 +108,8 @@ class CallbackAttempt:
     # -- the coroutine ------------------------------------------------------------------
 
     async def run(self) -> None:
+        # Every line of the attempt names its task and its channels' common prefix.
+        logs.bind(callback_task_id=self.task.id, channel=self.bridge_id)
         stopping = False
         try:
             outcome: AttemptOutcome | None = None
@@ -118,15 +132,47 @@ class CallbackAttempt:
             if not stopping:
                 await self._clean_up()
 
-    def _offer(self, offer: OperatorOffer) -> bool:
-        return put_offer(self.queue, offer)
-
-    async def _next(self, timeout: float | None) -> object | None:
+    async def get(self, timeout_s: float | None) -> object | None:
+        """The next event (None when `timeout_s` passes)."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout_s):
                 return await self.queue.get()
         except TimeoutError:
             return None
+
+    def ends(self, event: object) -> bool:
+        """The operator left while the patient rings: that ring is cancelled."""
+        watching = self._watching
+        if watching is None or channel_of(event) != watching or not is_terminal(event):
+            return False
+        self.legs.ended(watching)
+        return True
+
+    def aside(self, event: object) -> None:
+        """An operator offered while this attempt no longer waits: given back."""
+        self.seat.decline(event)
+
+    # -- the ring journal (the shared ring writes each ring here) -------------------------
+
+    def ringing(self, operator_id: str, endpoint: str, leg: str) -> None:
+        log.info(
+            "callback %s attempt %d: ringing operator %s (%s) on %s",
+            self.task.id,
+            self.attempt,
+            operator_id,
+            endpoint,
+            leg,
+        )
+
+    def rang(self, operator_id: str, leg: str, result: RingResult, ms: int) -> None:
+        log.info(
+            "callback %s attempt %d: operator %s %s after %d ms",
+            self.task.id,
+            self.attempt,
+            operator_id,
+            result.value,
+            ms,
+        )
 
     # -- 1. an operator ------------------------------------------------------------------
 
@@ -140,10 +186,10 @@ class CallbackAttempt:
             eligible = place.eligible - self.tried
             left = deadline - ctx.clock()
             if not eligible or left <= 0:
-                ctx.room.leave(self.id)
+                self.seat.leave()
                 await ctx.store.callbacks.release(self.task.id, self.instance_id, self.task.due_at)
                 return None
-            if not ctx.room.is_waiting(self.id):
+            if not self.seat.taken():
                 waiting = WaitingCall(
                     self.id,
                     place.priority,
@@ -153,76 +199,19 @@ class CallbackAttempt:
                     place.strategy,
                     place.skills,
                 )
-                ctx.room.wait(waiting, self._offer)
-            event = await self._next(left)
+                self.seat.take(waiting)
+            event = await self.get(left)
             if isinstance(event, OperatorOffer):
                 if await self._ring_operator(event.operator_id) is RingResult.ANSWERED:
                     return event.operator_id
                 self.tried.add(event.operator_id)
 
     async def _ring_operator(self, operator_id: str) -> RingResult:
-        ctx = self.ctx
-        endpoint = ctx.board.get(operator_id).operator.endpoint
         leg = f"{attempt_prefix(self.task.id, self.attempt)}op{secrets.token_hex(3)}"
-        result = RingResult.UNAVAILABLE
-        state = await endpoint_state(ctx, endpoint)
-        if state == "busy":
-            result = RingResult.BUSY
-        elif state == "ok":
-            try:
-                await self._originate(
-                    leg,
-                    endpoint,
-                    timeout_s=ctx.settings.ring_timeout_s,
-                    caller_id=self.task.dial_number,
-                )
-                result = await self._until_answered(leg, ctx.settings.ring_timeout_s + 10)
-            except ari_errors.AriError:
-                result = RingResult.UNAVAILABLE
+        result = await self.ring.operator(operator_id, leg, self.task.dial_number)
         if result is RingResult.ANSWERED:
             self.operator_leg, self.operator_id = leg, operator_id
-        else:
-            ctx.board.ring_failed(operator_id)
-            await self._drop(leg)
-        ctx.operator_ring_result(operator_id, result)
         return result
-
-    async def _originate(
-        self, leg: str, endpoint: str, *, timeout_s: int, caller_id: str | None
-    ) -> None:
-        self._attach(leg)  # before: its first events must find us
-        self._originating.add(leg)
-        try:
-            await self.ctx.ari.originate(
-                endpoint,
-                channel_id=leg,
-                app_args=[CALLBACK_ARG, str(self.task.id)],
-                timeout_s=timeout_s,
-                caller_id=caller_id,
-            )
-        finally:
-            self._originating.discard(leg)
-
-    async def _until_answered(
-        self, leg: str, timeout_s: float, *, watch: str | None = None
-    ) -> RingResult:
-        """Wait for `leg` to be answered (StasisStart) or to end; `watch` ending first
-        (the operator, while the patient rings) counts as CANCELLED."""
-        deadline = self.ctx.clock() + timeout_s
-        while True:
-            event = await self._next(max(0.0, deadline - self.ctx.clock()))
-            if event is None:
-                return RingResult.NO_ANSWER
-            self._decline(event)
-            channel = channel_of(event)
-            if channel == leg and isinstance(event, StasisStart):
-                return RingResult.ANSWERED
-            if channel == leg and is_terminal(event):
-                self._legs.discard(leg)
-                return ring_result_from_cause(getattr(event, "cause", None))
-            if watch is not None and channel == watch and is_terminal(event):
-                self._legs.discard(watch)
-                return RingResult.CANCELLED
 
     # -- 2. the attempt ------------------------------------------------------------------
 
@@ -232,6 +221,13 @@ class CallbackAttempt:
         if not await repo.start_attempt(task.id, self.instance_id, ctx.now(), operator_id):
             log.warning("callback %s: claim lost before the attempt; not dialling", task.id)
             return None
+        log.info(
+            "callback %s attempt %d started: operator %s, at %s",
+            task.id,
+            self.attempt,
+            operator_id,
+            ctx.now().isoformat(timespec="seconds"),
+        )
         ctx.board.connected(operator_id)
         assert self.operator_leg is not None
         if not await self._whisper(self.operator_leg):
@@ -245,7 +241,7 @@ class CallbackAttempt:
         except ari_errors.AriError:
             pass  # said by `_play`; the operator hears silence until the patient answers
         try:
-            await self._originate(
+            await self.ring.originate(
                 self.patient_leg,
                 self.cfg.dial_string(task.dial_number),
                 timeout_s=self.cfg.patient_ring_timeout_s,
@@ -257,11 +253,14 @@ class CallbackAttempt:
         return await self._patient_rings(self.operator_leg)
 
     async def _patient_rings(self, operator_leg: str) -> AttemptOutcome:
-        result = await self._until_answered(
-            self.patient_leg, self.cfg.patient_ring_timeout_s + 10, watch=operator_leg
-        )
+        self._watching = operator_leg
+        try:
+            result = await self.ring.answer_of(
+                self.patient_leg, self.cfg.patient_ring_timeout_s + SAFETY_S
+            )
+        finally:
+            self._watching = None
         if result is not RingResult.ANSWERED:
-            await self._drop(self.patient_leg)
             return outcome_of_patient_ring(result)
         return await self._talk(operator_leg, joined=False)
 
@@ -278,7 +277,7 @@ class CallbackAttempt:
         log.info("callback %s: patient and operator %s connected", self.task.id, self.operator_id)
         while True:
             event = await self.queue.get()
-            self._decline(event)
+            self.aside(event)
             channel = channel_of(event)
             if (
                 isinstance(event, ChannelDtmfReceived)
@@ -287,7 +286,7 @@ class CallbackAttempt:
             ):
                 self._wrong_number = True
             if channel in (operator_leg, self.patient_leg) and is_terminal(event):
-                self._legs.discard(channel)
+                self.legs.ended(channel)
                 break
         return AttemptOutcome.WRONG_NUMBER if self._wrong_number else AttemptOutcome.CONNECTED
 
@@ -332,12 +331,12 @@ class CallbackAttempt:
             return False
         deadline = self.ctx.clock() + WHISPER_TIMEOUT_S
         while True:
-            event = await self._next(max(0.0, deadline - self.ctx.clock()))
+            event = await self.get(max(0.0, deadline - self.ctx.clock()))
             if event is None:
                 return True
-            self._decline(event)
+            self.aside(event)
             if channel_of(event) == leg and is_terminal(event):
-                self._legs.discard(leg)
+                self.legs.ended(leg)
                 return False
             if isinstance(event, PlaybackFinished) and event.playback.id == playback:
                 return True
@@ -374,37 +373,19 @@ class CallbackAttempt:
 
     def _let_go(self) -> None:
         """Stop watching without touching Asterisk or the ledger (the router stops)."""
-        self.ctx.room.leave(self.id)
-        for leg in list(self._legs):
-            self.ctx.detach(leg)
-        self._legs.clear()
-        while not self.queue.empty():
-            self._decline(self.queue.get_nowait())
+        self.seat.leave()
+        self.legs.let_go()
+        self.seat.decline_queued()
 
     async def _clean_up(self) -> None:
         ctx = self.ctx
-        ctx.room.leave(self.id)
-        for leg in list(self._legs):
-            await self._drop(leg)
+        self.seat.leave()
+        for leg in sorted(self.legs.all()):
+            await self.legs.hang_up(leg)
         await delete_bridge(ctx.ari, self.bridge_id)
-        while not self.queue.empty():
-            self._decline(self.queue.get_nowait())
+        self.seat.decline_queued()
         if self.operator_id and ctx.board.has(self.operator_id) and self.operator_leg:
             ctx.operator_call_finished(self.operator_id)
-
-    def _attach(self, leg: str) -> None:
-        self._legs.add(leg)
-        self.ctx.attach(leg, self)
-
-    async def _drop(self, leg: str) -> None:
-        if leg in self._legs:
-            await hang_up(self.ctx.ari, leg)
-        self._legs.discard(leg)
-        self.ctx.detach(leg)
-
-    def _decline(self, event: object) -> None:
-        """An operator offered while this attempt no longer waits: give them back."""
-        give_back(self.ctx.board, event)
 
     def _line_number(self) -> str | None:
         line = self.ctx.rules().line(self.task.line)
