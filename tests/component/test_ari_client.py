@@ -92,6 +92,7 @@ class FakeAsterisk:
     ws_refusals: list[int] = field(default_factory=list)  # handshake statuses, in order
     ws_script: WsScript | None = None
     ws_connections: int = 0
+    ws_closed: int = 0  # sockets this side has closed
     claimed: set[str] = field(default_factory=set)
     release: asyncio.Event = field(default_factory=asyncio.Event)  # ends stalled scripts
 
@@ -213,7 +214,7 @@ class FakeAsterisk:
         if key == "POST /ari/channels/1.1/ring":  # e.g. a channel still Down
             return web.json_response({"message": "Channel in invalid state"}, status=412)
         if key == "GET /ari/bridges":
-            await asyncio.sleep(1.0)  # a stalled Asterisk
+            await self.release.wait()  # a stalled Asterisk: no reply until the test ends
             return web.json_response([])
         if key == "POST /ari/applications/clinic-router/subscription":
             return web.json_response({"message": "Event source does not exist"}, status=422)
@@ -246,6 +247,7 @@ class FakeAsterisk:
         if self.ws_script is not None:
             await self.ws_script(ws, self.ws_connections)
         await ws.close()
+        self.ws_closed += 1
         return ws
 
 
@@ -684,7 +686,7 @@ async def test_application_replaced_is_fatal(
 
     async def script(ws: web.WebSocketResponse, n: int) -> None:
         await ws.send_json(event("StasisStart", args=[], channel=channel("1.1")))
-        await asyncio.sleep(0.1)  # on_connected has returned: StasisStart is delivered live
+        await rec.until(lambda: "StasisStart" in rec.log)  # delivered live, then replaced
         await ws.send_json({"type": "ApplicationReplaced", "timestamp": TS, "application": APP})
         await drain(ws)  # Asterisk leaves the replaced socket open
 
@@ -714,7 +716,8 @@ async def test_events_during_on_connected_are_held_then_delivered_in_order(
     async def script(ws: web.WebSocketResponse, n: int) -> None:
         for i in range(3):
             await ws.send_json(event("StasisStart", args=[str(i)], channel=channel(f"1.{i}")))
-        await asyncio.sleep(0.2)  # the client has read them by now, while on_connected waits
+        # the client reads them and holds them while on_connected waits
+        await rec.until(lambda: len(stream._held or ()) == 3)
         seen_when_done.append(len(rec.events))
         assert rec.gate is not None
         rec.gate.set()
@@ -722,7 +725,8 @@ async def test_events_during_on_connected_are_held_then_delivered_in_order(
         await drain(ws)
 
     asterisk.ws_script = script
-    running(make_stream(session, base, rec), rec)
+    stream = make_stream(session, base, rec)
+    running(stream, rec)
     await rec.until(lambda: len(rec.events) == 4)
     assert seen_when_done == [0]
     assert rec.log == ["connected", "on_connected done", *["StasisStart"] * 4]
@@ -754,8 +758,8 @@ async def test_close_during_on_connected_still_delivers_held_events(
     asterisk.ws_script = script
     stream = make_stream(session, base, rec)
     running(stream, rec)
-    await rec.until(lambda: asterisk.ws_connections == 1)
-    await asyncio.sleep(0.2)  # the server closed the socket by now; on_connected still waits
+    # the server has closed the socket and both events are held: on_connected still waits
+    await rec.until(lambda: asterisk.ws_closed == 1 and len(stream._held or ()) == 2)
     assert rec.log == ["connected"]
     rec.gate.set()
     await rec.until(lambda: len(rec.events) == 3)
@@ -782,7 +786,7 @@ async def test_on_connected_failure_reconnects(
     async def on_connected() -> None:
         rec.log.append("connected")
         if stream.connects == 1:
-            await asyncio.sleep(0.1)  # the first event arrives meanwhile and is held
+            await rec.until(lambda: len(stream._held or ()) == 1)  # the first event, held
             raise RuntimeError("reconcile failed")
 
     async def script(ws: web.WebSocketResponse, n: int) -> None:
