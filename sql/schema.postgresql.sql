@@ -256,4 +256,18 @@ ALTER TABLE callback_tasks ADD COLUMN first_attempt_at TIMESTAMP WITH TIME ZONE;
 
 UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';
 
+-- Running upgrade 0008 -> 0009
+
+CREATE TABLE console_sessions (
+    id_hash TEXT NOT NULL,
+    username TEXT NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    seen_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_console_sessions PRIMARY KEY (id_hash)
+);
+
+CREATE INDEX ix_console_sessions_username ON console_sessions (username);
+
+UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
+
 COMMIT;

@@ -253,3 +253,17 @@ CREATE INDEX ix_operator_states_at ON operator_states (at);
 ALTER TABLE callback_tasks ADD COLUMN first_attempt_at DATETIME;
 
 UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';
+
+-- Running upgrade 0008 -> 0009
+
+CREATE TABLE console_sessions (
+    id_hash TEXT NOT NULL,
+    username TEXT NOT NULL,
+    created_at DATETIME NOT NULL,
+    seen_at DATETIME NOT NULL,
+    CONSTRAINT pk_console_sessions PRIMARY KEY (id_hash)
+);
+
+CREATE INDEX ix_console_sessions_username ON console_sessions (username);
+
+UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
