@@ -7,7 +7,6 @@ AGI mode stops and the dialplan takes over with Dial()/Queue(). Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from router.agi.queues import app_queue, queue_name, skills_queue
@@ -132,8 +131,18 @@ def for_operator(
     )
 
 
-def settle(target: Target, rules: Rules, facts: CallerFacts, fallback: Decision) -> Decision:
-    """Follow `target` to a queue (or a call back, a message) with no further prompt."""
+def settle(
+    target: Target,
+    rules: Rules,
+    facts: CallerFacts,
+    fallback: Decision,
+    *,
+    ring_operator: bool = False,
+) -> Decision:
+    """Follow `target` to a queue (or a call back, a message) with no further prompt: a
+    menu takes the key in `facts.answers`, else its automatic or default option.
+    `ring_operator`: a manager or named operator on the way is the decision (`simulate`);
+    otherwise they are passed over (one operator is rung per call in AGI mode)."""
     current: Target | None = target
     for _ in range(MAX_HOPS):
         if current is None:
@@ -143,10 +152,17 @@ def settle(target: Target, rules: Rules, facts: CallerFacts, fallback: Decision)
             current = decision.route.then if decision.route else None
         elif isinstance(current, MenuTarget):
             plan = plan_menu(rules.menus[current.menu], facts, rules.calendars)
-            option = plan.chosen or plan.default
+            key = facts.answers.get(current.menu)
+            pressed = next((o for o in plan.options if o.key == key), None)
+            option = plan.chosen or pressed or plan.default
             current = option.then if option else None
         elif isinstance(current, AssignedTarget | OperatorTarget):
-            current = current.otherwise  # one operator is rung per call in AGI mode
+            op_id = (
+                facts.assigned_operator if isinstance(current, AssignedTarget) else current.operator
+            )
+            if ring_operator and op_id is not None and rules.operator(op_id) is not None:
+                return for_operator(op_id, current, rules, facts, fallback)
+            current = current.otherwise
         elif isinstance(current, QueueTarget | SkillsTarget):
             return for_queue(current, rules)
         elif isinstance(current, CallbackTarget):
@@ -156,6 +172,17 @@ def settle(target: Target, rules: Rules, facts: CallerFacts, fallback: Decision)
     return fallback
 
 
-def patient_mapping(data: Mapping[str, object]) -> str | None:
-    value = data.get("patient")
-    return value if isinstance(value, str) else None
+def explain(
+    start: Target, rules: Rules, facts: CallerFacts, fallback: Decision
+) -> dict[str, object]:
+    """What the dialplan gets for this caller in AGI mode (`simulate`): the decision and
+    its channel variables. `facts.answers` holds the menu keys the walk chose."""
+    decision = settle(start, rules, facts, fallback, ring_operator=True)
+    values = decision.variables(call_id="-", language=facts.language, patient=None)
+    shown = {k: v for k, v in values.items() if v and k not in ("CR_CALL", "CR_PATIENT")}
+    text = " ".join(f"{k}={v}" for k, v in shown.items())
+    return {
+        **decision.describe(),
+        "variables": shown,
+        "text": f"AGI mode: the dialplan gets {text}",
+    }

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from router.agi.explain import agi_explain
 from router.cli.simulate_presses import Presses, UsageError, shared_phone_choice, step
 from router.config.check import DEFAULT_SETTINGS_PATH, SETTINGS_FILE_NAME, display_path
 from router.config.errors import ConfigError
@@ -141,6 +142,8 @@ def simulate_with(
     caller_text = caller.e164 or f"{caller.status}"
     report = _report(rules, line, args, caller_text, now, patient, record, journey)
     report["steps"][:0] = before
+    if line is not None and line.mode == "agi":  # what the AGI dialplan gets (agi-mode.md)
+        report["agi"] = agi_explain(rules, facts, journey, start, routing.unrouted_max_wait_s)
     return report
 
 
@@ -352,6 +355,8 @@ def render_text(report: Mapping[str, Any]) -> str:
         outcome += f" {report['operator']}"
     task = "a callback task" if report["callback_task"] else "no callback task"
     lines.append(f"=> {outcome}; {task}")
+    if "agi" in report:
+        lines.append(f"=> {report['agi']['text']}")
     return "\n".join(lines)
 
 

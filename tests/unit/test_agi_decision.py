@@ -81,3 +81,15 @@ def test_settle_takes_a_menus_default_without_asking(rules: Rules) -> None:
     assert settle(MenuTarget("main"), rules, facts, fallback).queue.name == "clinic-paid"  # type: ignore[union-attr]
     dms = CallerFacts(now=NOW, line="agi-line", known=True, tags=frozenset({"dms"}))
     assert settle(MenuTarget("main"), rules, dms, fallback).queue.name == "clinic-dms"  # type: ignore[union-attr]
+
+
+def test_simulate_says_what_the_agi_dialplan_gets(capsys: pytest.CaptureFixture[str]) -> None:
+    from router.cli.simulate import main
+
+    args = ["--config", str(RULES), "--line", "74957770000", "--caller", "79990001122"]
+    assert main([*args, "--press", "3"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("=> AGI mode: the dialplan gets CR_TARGET=queue")
+    assert "CR_QUEUE=clinic-dms" in last
+    assert main([*args, "--press", "9"]) == 0
+    assert "CR_TARGET=callback" in capsys.readouterr().out
