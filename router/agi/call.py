@@ -83,6 +83,14 @@ class AgiCall:
 
     async def run(self) -> None:
         call_id_var.set(self.id)
+        try:
+            # The first word with Asterisk proves the channel still waits for us: a session
+            # read late (a router frozen past CR_AGI_TIMEOUT) finds it gone, and the call
+            # was served by the plain queue: not a call of ours, and no miss.
+            await self.channel.set_variable("CR_CALL", self.id)
+        except AgiHangup:
+            log.warning("AGI session %s: the channel went on without the router", self.id)
+            return
         self._create()
         try:
             decision = await self._decide()

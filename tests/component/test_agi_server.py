@@ -162,3 +162,11 @@ async def test_a_bare_connect_and_a_bad_header_do_not_stall_the_router(agi) -> N
     assert await silent[0].read() == b""
     silent[1].close()
     junk.close()
+
+
+async def test_a_session_read_after_the_channel_moved_on_is_not_a_call(agi) -> None:  # type: ignore[no-untyped-def]
+    server, ctx = agi
+    session = await agi_call(server.port, "+79990001166", DID, hangup_after=0)
+    assert session.commands == ['SET VARIABLE "CR_CALL" "1764770000.1"']
+    assert await ctx.recorder.flush(5.0)
+    assert await ctx.store.calls.get("1764770000.1") is None
