@@ -47,6 +47,13 @@ def phone_endpoints(name: str) -> tuple[str, ...]:
     return ("lop001", "lop200") if name == "lop" else (name,)
 
 
+# After a phone binds its port, how long an `online` reading may still turn `offline`:
+# an OPTIONS Asterisk sent before the bind is lost, and its timeout is applied up to one
+# qualify_timeout (1 s, sandbox_config's clinic-aor) later, even after the next OPTIONS
+# was answered (plus a margin for a loaded machine).
+SETTLE_S = 1.25
+
+
 class Phones:
     """Simulated phones (one SIPp UAS each), started together, always stopped together.
 
@@ -140,6 +147,10 @@ class Phones:
             if time.monotonic() > deadline:
                 raise SippError(f"phone {name} did not bind port {process.run.port}")
             await asyncio.sleep(0.02)
+        # Only an `online` read once the OPTIONS sent before the bind have timed out is
+        # final: read earlier, it may flip to `offline` for a qualify period, and a call
+        # placed then skips the phone as unreachable.
+        settled = time.monotonic() + SETTLE_S
         if self.ari is not None:
             for endpoint in phone_endpoints(name):
                 await wait_endpoint_state(
@@ -148,6 +159,7 @@ class Phones:
                     "online",
                     max(0.1, deadline - time.monotonic()),
                     check=lambda: self._check_alive(name),
+                    not_before=settled,
                 )
 
     def _check_alive(self, name: str) -> None:
@@ -241,9 +253,11 @@ async def wait_endpoint_state(
     timeout: float,
     check: Callable[[], None] | None = None,
     negate: bool = False,
+    not_before: float = 0.0,
 ) -> None:
     """Poll ``GET /ari/endpoints/PJSIP/<endpoint>`` until its state is ``state`` (with
-    ``negate``: until it is anything else, no answer included).
+    ``negate``: until it is anything else, no answer included), read at or after
+    ``not_before`` (``time.monotonic()``).
 
     With qualify_frequency=1 a phone turns ``online`` about 1 s after it starts and
     ``offline`` a few seconds after it stops. ``check`` runs each round (may raise).
@@ -257,13 +271,14 @@ async def wait_endpoint_state(
         while True:
             if check is not None:
                 check()
+            asked = time.monotonic()
             try:
                 async with session.get(f"{ari.url}/endpoints/PJSIP/{endpoint}") as response:
                     body = await response.json() if response.status == 200 else {}
                     seen = str(body.get("state", f"HTTP {response.status}"))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 seen = f"{type(exc).__name__}: {exc}"
-            if (seen == state) != negate:
+            if (seen == state) != negate and asked >= not_before:
                 return
             if time.monotonic() > deadline:
                 wanted = f"still {state}" if negate else f"not {state}"
