@@ -7,15 +7,25 @@ from dataclasses import dataclass, field
 
 from router.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from router.domain.miss_target import MissTarget
+
+# The names the router gives what it creates in Asterisk (`cr-<call>`, `<call>-op<n>`,
+# `cb-…`) are decided beside the reconcile plan, which finds them again after a restart.
+from router.domain.reconcile_plan import BRIDGE_PREFIX, CALLBACK_PREFIX, LEG_MARK, AdoptedRing
 from router.domain.wait_resume import WaitRecord
 
-# Names the router gives what it creates in Asterisk, so a restart can find them again:
-# a call's bridge is `cr-<call id>`, its operator legs `<call id>-op<n>`.
-BRIDGE_PREFIX = "cr-"
-LEG_MARK = "-op"
-# A callback attempt's channels are `cb-<task>-<attempt>-op<x>` and `…-pt`, its bridge
-# `cb-<task>-<attempt>`; the callback dispatcher, not reconcile, settles them.
-CALLBACK_PREFIX = "cb-"
+__all__ = [
+    "BRIDGE_PREFIX",
+    "CALLBACK_PREFIX",
+    "LEG_MARK",
+    "AdoptedRing",
+    "CallerGone",
+    "ChannelGone",
+    "LegAnswered",
+    "MissFacts",
+    "Resume",
+    "channel_of",
+    "is_terminal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +68,6 @@ class CallerGone(Exception):
         super().__init__(cause)
         self.cause = cause
         self.asterisk_shutdown = asterisk_shutdown
-
-
-@dataclass(frozen=True, slots=True)
-class AdoptedRing:
-    """An operator leg the previous process was ringing for the call: it rings on."""
-
-    leg: str
-    operator_id: str
-    answered: bool = False  # answered while nobody listened (its StasisStart was lost)
 
 
 @dataclass

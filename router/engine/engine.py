@@ -88,6 +88,10 @@ class Engine:
     def owner_of(self, channel_id: str) -> EventSink | None:
         return self._channels.get(channel_id)
 
+    def owned_channels(self) -> frozenset[str]:
+        """Every channel a call or callback attempt running here owns."""
+        return frozenset(self._channels)
+
     # -- events ------------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:

@@ -1,14 +1,11 @@
-"""Re-adoption after a (re)connect.
+"""Re-adoption after a (re)connect: the engine's side of `domain.reconcile_plan`.
 
-Asterisk replays no events: calls that ended while the router was away get no StasisEnd,
-and an app's channels stay in Stasis until someone acts (ari-facts §1, §4). So on every
-connect we compare what Asterisk has with the open calls in the database and:
-- bridged calls keep talking: a coroutine adopts them and completes the journey;
-- waiting callers are routed again (operators already tried are not rung again);
-- calls whose channels vanished are closed as such;
-- operator legs nobody owns are hung up, bridges of ours no live call owns are deleted;
-- calls the dialplan fallback served unanswered meanwhile go to the ledger (in the
-  background: `fallback_misses.py`).
+Asterisk replays no events, so on every connect this reads what Asterisk has (channels,
+bridges, our app's channels) and the open calls in the database, lets the pure plan
+decide (adopt, close, hang up, delete), and carries its steps out in order. Calls still
+running here are told what happened to their channels while the socket was down, stale
+operator states are reset, and calls the dialplan fallback served meanwhile are
+journaled in the background (`fallback_misses.py`, `fallback_served.py`).
 """
 
 from __future__ import annotations
@@ -18,27 +15,24 @@ from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from router.ari import errors as ari_errors
-from router.ari.models import Bridge, Channel
+from router.ari.models import Channel
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.miss_target import aim
 from router.domain.operators import Presence
-from router.domain.wait_resume import (
-    KEEP_PLACE_MISS,
-    RESUME_EVENTS,
-    WaitRecord,
-    wait_record_of,
-)
-from router.engine.call_state import (
+from router.domain.reconcile_plan import (
     BRIDGE_PREFIX,
-    CALLBACK_PREFIX,
-    LEG_MARK,
+    Adopt,
     AdoptedRing,
-    ChannelGone,
-    LegAnswered,
-    MissFacts,
-    Resume,
+    Close,
+    HangUp,
+    OpenCall,
+    Seen,
+    SeenChannel,
+    plan_reconcile,
 )
+from router.domain.wait_resume import KEEP_PLACE_MISS, RESUME_EVENTS, WaitRecord, wait_record_of
+from router.engine.call_state import ChannelGone, LegAnswered, MissFacts, Resume
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext, EventSink
 from router.engine.fallback_misses import collect_fallback_misses
@@ -71,6 +65,7 @@ class Calls(Protocol):
 
     def live_calls(self) -> Sequence[LiveCall]: ...
     def owner_of(self, channel_id: str) -> EventSink | None: ...
+    def owned_channels(self) -> frozenset[str]: ...
     def attach(self, channel_id: str, call: EventSink) -> None: ...
     def deliver(self, call: EventSink, event: ChannelGone | LegAnswered) -> None: ...
     def start_call(
@@ -95,14 +90,30 @@ class Reconciler:
             log.error("reconcile skipped: cannot list Asterisk state (%s)", exc)
             return
         self.runs += 1
-        bridge_of = {ch: b for b in bridges for ch in b.channel_ids}
         self._signal_vanished(channels)
-        handled = await self._reconcile_open_calls(channels, bridge_of)
-        await self._adopt_unknown_channels(app.channel_ids, channels, bridge_of, handled)
+        rows = await self._open_calls()
+        waits = await self._waits([r.id for r in rows if self.engine.owner_of(r.id) is None])
+        seen = Seen(
+            channels=self._seen_channels(channels),
+            bridges={b.id: b.channel_ids for b in bridges},
+            app_channels=app.channel_ids,
+            open_calls=tuple(_open_call(row) for row in rows),
+            owned=self.engine.owned_channels(),
+        )
+        plan = plan_reconcile(seen)
+        by_id = {row.id: row for row in rows}
+        for step in plan.steps:
+            if isinstance(step, HangUp):
+                await hang_up(ctx.ari, step.channel)
+            elif isinstance(step, Close):
+                self._close(by_id[step.call_id], step.answered, waits.get(step.call_id))
+            else:
+                self._adopt(step, by_id.get(step.call_id), waits.get(step.call_id))
         # After both adoptions: an operator ringing for a caller adopted without a
         # database row stays ringing too.
         self._reset_stale_presence(self._operators_on_adopted_calls())
-        self._sweep_orphan_bridges(bridges)
+        if plan.orphan_bridges:
+            self.engine.spawn(self._delete_orphans(plan.orphan_bridges), "orphan bridges")
         log.info(
             "reconciled: %d channels, %d bridges in Asterisk; %d calls live here",
             len(channels),
@@ -135,24 +146,14 @@ class Reconciler:
                 ):
                     self.engine.deliver(call, LegAnswered(channel_id))
 
-    async def _reconcile_open_calls(
-        self, channels: dict[str, Channel], bridge_of: dict[str, Bridge]
-    ) -> set[str]:
+    async def _open_calls(self) -> list[CallRow]:
         ctx = self.engine.ctx
-        handled: set[str] = set()
         await ctx.recorder.flush(2.0)
         try:
-            rows = await ctx.store.calls.open_calls(ctx.settings.app)
-        except Exception as exc:  # noqa: BLE001 - database down: Asterisk-side adoption below still runs
+            return await ctx.store.calls.open_calls(ctx.settings.app)
+        except Exception as exc:  # noqa: BLE001 - database down: Asterisk-side adoption still runs
             log.error("reconcile: cannot read open calls (%s: %s)", type(exc).__name__, exc)
-            return handled
-        waits = await self._waits([r.id for r in rows if self.engine.owner_of(r.id) is None])
-        for row in rows:
-            handled.add(row.id)
-            if self.engine.owner_of(row.id) is None:
-                resume = Resume(wait=waits.get(row.id))
-                handled.update(await self._reconcile_row(row, channels, bridge_of, resume))
-        return handled
+            return []
 
     async def _waits(self, call_ids: list[str]) -> dict[str, WaitRecord | None]:
         """What each caller was waiting for, from their journeys (one query)."""
@@ -169,61 +170,62 @@ class Reconciler:
             for call_id, events in journeys.items()
         }
 
-    async def _reconcile_row(
-        self,
-        row: CallRow,
-        channels: dict[str, Channel],
-        bridge_of: dict[str, Bridge],
-        resume: Resume,
-    ) -> list[str]:
-        """Adopt, route again or close one open call; returns its operator legs."""
+    def _seen_channels(self, channels: dict[str, Channel]) -> dict[str, SeenChannel]:
+        board = self.engine.ctx.board
+        operator_at = {s.operator.endpoint.lower(): s.id for s in reversed(board.statuses())}
+        return {
+            c.id: SeenChannel(
+                c.id,
+                up=c.state == "Up",
+                operator=operator_at.get(c.endpoint.lower()),
+                exten=c.exten or "",
+                caller_number=c.caller_number or "",
+            )
+            for c in channels.values()
+        }
+
+    def _close(self, row: CallRow, answered: bool, wait: WaitRecord | None) -> None:
+        """The call ended while the router was away."""
         ctx = self.engine.ctx
-        # Legs come from Asterisk, not only from the row: the process may have died right
-        # after an originate, before the journal write naming the leg was flushed.
-        legs = _legs_of(row.id, channels)
-        if row.id not in channels:
-            for leg in legs:
-                await self._hangup(leg)  # its bridge goes with the orphan bridges
-            bridged = row.phase == Phase.BRIDGED.value
-            outcome = Outcome.ANSWERED if bridged else Outcome.LOST
-            ctx.recorder_update(
-                row.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=ctx.now()
-            )
-            ctx.recorder_event(
-                row.id,
-                "closed_on_reconnect",
-                {"reason": "the call ended while the router was away", "outcome": outcome.value},
-            )
-            if not bridged:
-                # The caller gave up while nobody here could see it; the miss the dead
-                # process may not have written goes to the ledger now (idempotent per call).
-                waited = (ctx.now() - row.started_at).total_seconds()
-                line = self._line_of(row)
-                # What they waited for, so their callback goes where the call would have.
-                target = aim(None, resume.wait.target, line=line) if resume.wait else None
-                miss = MissFacts(row.id, row.caller_e164, row.patient_id, line, target)
-                ctx.record_miss(miss, MissReason.ABANDONED, waited)
-            log.info("call %s ended while the router was away: %s", row.id, outcome.value)
-            return legs
-        bridge = bridge_of.get(row.id)
-        talking = next((leg for leg in legs if bridge and leg in bridge.channel_ids), None)
-        ring = None if talking is not None else self._ring_to_keep(legs, channels)
-        tried = list(row.tried_operators or [])
-        for leg in legs:
-            operator_id = self._operator_of(channels[leg]) or ""
-            if operator_id and operator_id not in tried:
-                tried.append(operator_id)  # rung by the previous process: never ring again
-            if leg != talking and (ring is None or leg != ring.leg):
-                await self._hangup(leg)  # an older ring, or one whose operator left
-        resume.tried = tried
-        resume.patient_id, resume.caller_e164 = row.patient_id, row.caller_e164
-        resume.ringing = ring
-        if talking is not None:
-            resume.bridged_with = talking
-            resume.operator_id = row.operator_id or self._operator_of(channels[talking])
-        self.engine.adopt(row, resume)
-        self._keep_ring(row.id, ring)
-        return legs
+        outcome = Outcome.ANSWERED if answered else Outcome.LOST
+        ctx.recorder_update(
+            row.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=ctx.now()
+        )
+        ctx.recorder_event(
+            row.id,
+            "closed_on_reconnect",
+            {"reason": "the call ended while the router was away", "outcome": outcome.value},
+        )
+        if not answered:
+            # The caller gave up while nobody here could see it; the miss the dead
+            # process may not have written goes to the ledger now (idempotent per call).
+            waited = (ctx.now() - row.started_at).total_seconds()
+            line = ctx.rules().line_for(row.did or "")
+            line_id = line.id if line else None
+            # What they waited for, so their callback goes where the call would have.
+            target = aim(None, wait.target, line=line_id) if wait else None
+            miss = MissFacts(row.id, row.caller_e164, row.patient_id, line_id, target)
+            ctx.record_miss(miss, MissReason.ABANDONED, waited)
+        log.info("call %s ended while the router was away: %s", row.id, outcome.value)
+
+    def _adopt(self, step: Adopt, row: CallRow | None, wait: WaitRecord | None) -> None:
+        resume = Resume(
+            tried=list(step.tried),
+            bridged_with=step.bridged_with,
+            operator_id=step.operator_id,
+            ringing=step.ringing,
+        )
+        if row is not None:
+            resume.wait = wait
+            resume.patient_id, resume.caller_e164 = row.patient_id, row.caller_e164
+            self.engine.adopt(row, resume)
+            self._keep_ring(step.call_id, step.ringing)
+            return
+        call = self.engine.start_call(step.call_id, step.exten, step.caller_number, resume)
+        self._keep_ring(step.call_id, step.ringing)
+        if step.bridged_with is None and call is not None:
+            # Not in our database at all: write the row the lost write should have made.
+            call.record_new()
 
     def _keep_ring(self, call_id: str, ring: AdoptedRing | None) -> None:
         """The adopted call owns its ringing leg now, not when its task runs (the answer
@@ -237,89 +239,6 @@ class Reconciler:
             Presence.RINGING
         ):
             board.set(ring.operator_id, Presence.RINGING)
-
-    def _ring_to_keep(self, legs: list[str], channels: dict[str, Channel]) -> AdoptedRing | None:
-        """The leg the previous process was ringing last, if its operator is still ours:
-        it rings on for the adopted caller (hanging it up could cost them the only
-        operator who may take them, and ringing again would ring one phone twice)."""
-        if not legs:
-            return None
-        leg = max(legs, key=_leg_number)
-        operator_id = self._operator_of(channels[leg])
-        if operator_id is None:
-            return None
-        return AdoptedRing(leg, operator_id, answered=channels[leg].state == "Up")
-
-    def _line_of(self, row: CallRow) -> str | None:
-        line = self.engine.ctx.rules().line_for(row.did or "")
-        return line.id if line else None
-
-    def _operator_of(self, leg: Channel) -> str | None:
-        status = self.engine.ctx.board.by_endpoint(leg.endpoint)
-        return status.id if status else None
-
-    async def _adopt_unknown_channels(
-        self,
-        app_channels: tuple[str, ...],
-        channels: dict[str, Channel],
-        bridge_of: dict[str, Bridge],
-        handled: set[str],
-    ) -> None:
-        """Channels in our app the database does not know (its write was lost)."""
-        for channel_id in app_channels:
-            if channel_id in handled or self.engine.owner_of(channel_id) is not None:
-                continue
-            channel = channels.get(channel_id)
-            if channel is None:
-                continue
-            if LEG_MARK in channel_id or channel_id.startswith(CALLBACK_PREFIX):
-                continue  # operator legs are settled with their caller below, callbacks apart
-            bridge = bridge_of.get(channel_id)
-            partner = next(
-                (
-                    c
-                    for c in (bridge.channel_ids if bridge else ())
-                    if c != channel_id and c in channels
-                ),
-                None,
-            )
-            if partner is not None:
-                resume = Resume(
-                    bridged_with=partner, operator_id=self._operator_of(channels[partner])
-                )
-            else:
-                # Its legs say whom the previous process rang: never ring them again; the
-                # last one rings on.
-                legs = _legs_of(channel_id, channels)
-                rung = (self._operator_of(channels[leg]) for leg in legs)
-                resume = Resume(
-                    tried=list(dict.fromkeys(op for op in rung if op)),
-                    ringing=self._ring_to_keep(legs, channels),
-                )
-            call = self.engine.start_call(
-                channel_id, channel.exten or "", channel.caller_number or "", resume
-            )
-            self._keep_ring(channel_id, resume.ringing)
-            if partner is None and call is not None:
-                # Not in our database at all: write the row the lost write should have made.
-                call.record_new()
-        await self._hang_up_orphan_legs(channels, bridge_of, handled)
-
-    async def _hang_up_orphan_legs(
-        self, channels: dict[str, Channel], bridge_of: dict[str, Bridge], handled: set[str]
-    ) -> None:
-        """Operator legs no open call settled: keep only one talking to its caller."""
-        for channel_id in channels:
-            if LEG_MARK not in channel_id or channel_id in handled:
-                continue
-            if channel_id.startswith(CALLBACK_PREFIX):
-                continue  # the callback dispatcher settles its own legs
-            if self.engine.owner_of(channel_id) is not None:
-                continue  # still ringing for a call of ours (the socket only dropped)
-            caller_id = channel_id.split(LEG_MARK)[0]
-            bridge = bridge_of.get(channel_id)
-            if bridge is None or caller_id not in bridge.channel_ids:
-                await self._hangup(channel_id)
 
     def _operators_on_adopted_calls(self) -> set[str]:
         return {
@@ -341,36 +260,19 @@ class Reconciler:
             else:
                 board.call_gone(status.id)  # a change asked for during the call applies
 
-    def _sweep_orphan_bridges(self, bridges: list[Bridge]) -> None:
-        """Bridges of calls no live call owns (a DELETE lost to an overload, a process
-        that died): deleted in the background, since a slow Asterisk's retries must not
-        hold the events of calls arriving meanwhile."""
-        orphans = [b.id for b in bridges if self._orphan(b.id)]
-        if orphans:
-            self.engine.spawn(self._delete_orphans(orphans), "orphan bridges")
-
     def _orphan(self, bridge_id: str) -> bool:
         call_id = bridge_id.removeprefix(BRIDGE_PREFIX)
         return bridge_id.startswith(BRIDGE_PREFIX) and self.engine.owner_of(call_id) is None
 
-    async def _delete_orphans(self, bridge_ids: list[str]) -> None:
+    async def _delete_orphans(self, bridge_ids: Sequence[str]) -> None:
+        """Bridges no live call owns (a DELETE lost to an overload, a process that died):
+        deleted in the background, since a slow Asterisk's retries must not hold the
+        events of calls arriving meanwhile."""
         for bridge_id in bridge_ids:
             if self._orphan(bridge_id):  # not adopted meanwhile
-                await self._delete_bridge(bridge_id)
-
-    async def _delete_bridge(self, bridge_id: str) -> None:
-        await delete_bridge(self.engine.ctx.ari, bridge_id)
-
-    async def _hangup(self, channel_id: str) -> None:
-        await hang_up(self.engine.ctx.ari, channel_id)
+                await delete_bridge(self.engine.ctx.ari, bridge_id)
 
 
-def _leg_number(leg: str) -> int:
-    """`<call id>-op12` -> 12 (names sort op10 before op2)."""
-    number = leg.rsplit(LEG_MARK, 1)[-1]
-    return int(number) if number.isdigit() else 0
-
-
-def _legs_of(call_id: str, channels: dict[str, Channel]) -> list[str]:
-    """Operator legs are originated as `<call id>-op<n>`."""
-    return sorted(c for c in channels if c.startswith(call_id + LEG_MARK))
+def _open_call(row: CallRow) -> OpenCall:
+    bridged = row.phase == Phase.BRIDGED.value
+    return OpenCall(row.id, bridged, row.operator_id, tuple(row.tried_operators or ()))
