@@ -16,6 +16,7 @@ from datetime import datetime
 
 from router.agi.channel import AgiChannel, AgiHangup
 from router.agi.decision import (
+    AGI_APP,
     Decision,
     for_callback,
     for_message,
@@ -56,7 +57,6 @@ from router.storage.models import CallRow, PatientRecord
 
 log = logging.getLogger(__name__)
 
-AGI_APP = "agi"  # the journey's `app`: ARI mode's reconcile never takes these calls
 MAX_HOPS = 20
 
 

@@ -28,6 +28,7 @@ from router.domain.routing import (
     evaluate_routes,
 )
 
+AGI_APP = "agi"  # the journey's `app`: ARI mode's reconcile never takes these calls
 MAX_HOPS = 20  # as the live walk: loops in routes and menus are cut, not spun
 
 

@@ -32,12 +32,20 @@ class AgiService:
         self._settings = settings
         self._ami_task: asyncio.Task[None] | None = None
         if ami is not None:
-            ami.on_connected = self._reload_queues
+            ami.on_connected = self._on_login
 
-    async def _reload_queues(self) -> None:
-        """After each AMI login: the files may have been written while it was away."""
-        if self._settings.agi.queues_dir is not None and self.ami is not None:
+    async def _on_login(self) -> None:
+        """After each AMI login: the queue files may have been written while it was away,
+        and calls may have ended (or still wait) while nobody followed them."""
+        assert self.ami is not None
+        if self._settings.agi.queues_dir is not None:
             await self._queue_reload()
+        try:
+            channels = await self.ami.action_list("CoreShowChannels", "CoreShowChannelsComplete")
+        except AmiError as exc:
+            log.warning("cannot list Asterisk's channels to resync AGI-mode calls: %s", exc)
+            return
+        await self.calls.resync(channels)
 
     async def _queue_reload(self) -> None:
         assert self.ami is not None

@@ -61,6 +61,7 @@ class AmiConnection:
         self._backoff_max = backoff_max_s
         self._writer: asyncio.StreamWriter | None = None
         self._pending: dict[str, asyncio.Future[Message]] = {}
+        self._lists: dict[str, tuple[list[Message], str, asyncio.Future[list[Message]]]] = {}
         self._ids = itertools.count(1)
         self.connected = asyncio.Event()
 
@@ -87,11 +88,12 @@ class AmiConnection:
         """Send an action and wait for its `Response` (AmiError: Error, or no reply)."""
         if self._writer is None:
             raise AmiError("AMI not connected")
-        action_id = f"cr-{next(self._ids)}"
+        fields = dict(fields or {})
+        action_id = fields.pop("ActionID", None) or f"cr-{next(self._ids)}"
         reply: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = reply
         try:
-            self._writer.write(action_bytes(name, action_id, fields or {}))
+            self._writer.write(action_bytes(name, action_id, fields))
             async with asyncio.timeout(self._timeout):
                 await self._writer.drain()
                 message = await reply
@@ -102,6 +104,23 @@ class AmiConnection:
         if message.get("Response") == "Error":
             raise AmiError(f"{name}: {message.get('Message', 'error')}")
         return message
+
+    async def action_list(
+        self, name: str, complete: str, fields: Mapping[str, str] | None = None
+    ) -> list[Message]:
+        """An action answered by a list of events (CoreShowChannels): the events up to
+        `complete`, which Asterisk sends to this session whatever its event filters."""
+        action_id = f"cr-{next(self._ids)}"
+        done: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()
+        self._lists[action_id] = ([], complete, done)
+        try:
+            await self.action(name, {**(fields or {}), "ActionID": action_id})
+            async with asyncio.timeout(self._timeout):
+                return await done
+        except TimeoutError as exc:
+            raise AmiError(f"{name}: the list did not complete in {self._timeout} s") from exc
+        finally:
+            self._lists.pop(action_id, None)
 
     async def _session(self) -> None:
         reader, writer = await asyncio.wait_for(
@@ -137,6 +156,13 @@ class AmiConnection:
                 future = self._pending[action_id]
                 if not future.done():
                     future.set_result(message)
+            elif action_id in self._lists:
+                items, complete, done = self._lists[action_id]
+                if message.get("Event") == complete:
+                    if not done.done():
+                        done.set_result(items)
+                elif "Event" in message:
+                    items.append(message)
             elif "Event" in message:
                 try:
                     self._on_event(message)
@@ -149,6 +175,9 @@ class AmiConnection:
             if not future.done():
                 future.set_exception(AmiError("AMI connection lost"))
         self._pending.clear()
+        for _, _, done in self._lists.values():
+            if not done.done():
+                done.set_exception(AmiError("AMI connection lost"))
         if self._writer is not None:
             self._writer.close()
             self._writer = None

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from router.agi.decision import AGI_APP
 from router.ami.protocol import Message
 from router.ami.queue_calls import Connected, Effect, Ended, QueueCall, Ring, Step, follow
 from router.config.rules import Rules
-from router.domain.calls import Phase
+from router.domain.calls import Outcome, Phase
 from router.domain.miss_target import MissTarget
 from router.engine.call_state import MissFacts
 from router.engine.context import CallContext
@@ -113,6 +114,34 @@ class AmiCalls:
         ctx.recorder_event(
             handover.call_id, "outcome", {"outcome": ended.outcome.value, "via": "ami"}
         )
+
+    async def resync(self, channels: list[Message]) -> None:
+        """After an AMI (re)connect, with Asterisk's live channels (CoreShowChannels):
+        open AGI-mode calls still in Asterisk are followed again (a restarted router);
+        those no longer there ended while nobody listened and are closed as `lost`."""
+        live = {c.get("Uniqueid", ""): c for c in channels}
+        rules = self.ctx.rules()
+        for row in await self.ctx.store.calls.open_calls(AGI_APP):
+            if row.id in self._calls:
+                continue
+            channel = live.get(row.id)
+            if channel is None:
+                self._end(
+                    Ended(Outcome.LOST), Handover(row.id, None, None, row.line, None, None, rules)
+                )
+                continue
+            call = QueueCall(row.id, self._clock())
+            if channel.get("Application") == "Queue":
+                call.joined_at = self._clock()  # its wait so far is not known
+            if channel.get("BridgeId"):
+                call.connected = ""  # talking already, to an operator not known here
+            self._calls[row.id] = (
+                call,
+                Handover(row.id, row.caller_e164, row.patient_id, row.line, None, None, rules),
+            )
+            self.ctx.recorder_event(
+                row.id, "adopted", {"via": "ami", "app": channel.get("Application")}
+            )
 
     @staticmethod
     def _operator(endpoint: str, rules: Rules) -> str:

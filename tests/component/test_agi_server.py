@@ -15,7 +15,8 @@ from agi_support import agi_call
 from aiohttp import web
 from engine_support import engine_context
 
-from router.agi.call import AGI_APP, agi_routes
+from router.agi.call import agi_routes
+from router.agi.decision import AGI_APP
 from router.agi.server import FastAgiServer
 from router.config.rules import load_rules
 from router.engine.context import CallContext

@@ -14,6 +14,7 @@ from aiohttp import web
 from engine_support import engine_context
 
 from router.agi.call import agi_routes
+from router.agi.decision import AGI_APP
 from router.agi.server import FastAgiServer
 from router.agi.service import AgiService
 from router.ami.connection import AmiConnection
@@ -22,6 +23,8 @@ from router.ami.records import AmiCalls
 from router.config.rules import load_rules
 from router.config.settings import load_settings
 from router.engine.context import CallContext
+from router.storage.journal import NewCall
+from router.storage.models import CallRow
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
 DID = "74957770000"
@@ -33,6 +36,7 @@ class FakeAmi:
     def __init__(self) -> None:
         self.actions: list[dict[str, str]] = []
         self.writers: list[asyncio.StreamWriter] = []
+        self.live: list[str] = []  # channels CoreShowChannels lists
         self.server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -46,9 +50,17 @@ class FakeAmi:
             while raw := await reader.readuntil(b"\r\n\r\n"):
                 action = parse_message(raw)
                 self.actions.append(action)
-                writer.write(
-                    f"Response: Success\r\nActionID: {action['ActionID']}\r\n\r\n".encode()
-                )
+                action_id = action["ActionID"]
+                writer.write(f"Response: Success\r\nActionID: {action_id}\r\n\r\n".encode())
+                if action["Action"] == "CoreShowChannels":  # a list, as Asterisk sends it
+                    for uid in self.live:
+                        writer.write(
+                            f"Event: CoreShowChannel\r\nActionID: {action_id}\r\n"
+                            f"Uniqueid: {uid}\r\nApplication: Queue\r\nBridgeId: \r\n\r\n".encode()
+                        )
+                    writer.write(
+                        f"Event: CoreShowChannelsComplete\r\nActionID: {action_id}\r\n\r\n".encode()
+                    )
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
 
@@ -180,3 +192,42 @@ async def test_rules_become_app_queue_files_and_a_queue_reload(world, tmp_path: 
     assert [(r["Rules"], r["Members"]) for r in reloads] == [("yes", "yes")]
     await service.rules_changed(ctx.rules())  # nothing changed: no second reload
     assert len([a for a in fake.actions if a["Action"] == "QueueReload"]) == 1
+
+
+async def test_a_restarted_router_follows_live_calls_again_and_closes_the_gone(
+    tmp_path: Path,
+) -> None:
+    rules = load_rules(RULES)
+    fake = FakeAmi()
+    port = await fake.start()
+    async with engine_context(tmp_path, web.Application(), rules) as ctx:
+        # the journal of a router that stopped while two AGI-mode calls were queued
+        for uid in ("1764770000.7", "1764770000.8"):
+            ctx.recorder.record(
+                NewCall(CallRow(uid, AGI_APP, "+79990001177", DID, ctx.now(), "routing"))
+            )
+        assert await ctx.recorder.flush(5.0)
+        fake.live = ["1764770000.7"]  # .8 ended while nobody listened
+        (tmp_path / "router.yaml").write_text(f"routing:\n  rules: {RULES}\n", encoding="utf-8")
+        settings = load_settings(tmp_path / "router.yaml", secrets=False)
+        calls = AmiCalls(ctx)
+        ami = AmiConnection("127.0.0.1", port, "clinic-router", "s3cret", calls.on_event)
+        server = FastAgiServer(agi_routes(ctx, calls.track), "127.0.0.1", 0)
+        service = AgiService(server, calls, ami, settings)
+        await service.start()
+        try:
+            await until(lambda: _true(len(calls) == 1))
+            fake.send("QueueCallerAbandon", Uniqueid="1764770000.7", HoldTime="40")
+
+            async def both_closed() -> bool:
+                await ctx.recorder.flush(1.0)
+                rows = [await ctx.store.calls.get(u) for u in ("1764770000.7", "1764770000.8")]
+                return all(r is not None and r.outcome for r in rows)
+
+            await until(both_closed)
+            live, gone = [await ctx.store.calls.get(u) for u in ("1764770000.7", "1764770000.8")]
+            assert live is not None and live.outcome == "abandoned"
+            assert gone is not None and gone.outcome == "lost"
+        finally:
+            await service.close()
+            await fake.close()
