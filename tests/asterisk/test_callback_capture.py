@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Phones, place_call
 from tests.asterisk.test_ivr_and_queues import DID, answering, pause, rules_file
 
@@ -56,8 +57,8 @@ async def wait_task(
 
 
 async def test_abandon_in_queue_becomes_one_task_and_the_next_answered_call_closes_it(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     number = "+79990003001"
     router = capture_only_router(tmp_path)
     await router.start()
@@ -85,8 +86,8 @@ async def test_abandon_in_queue_becomes_one_task_and_the_next_answered_call_clos
 
 
 async def test_ivr_abandons_under_the_minimum_and_anonymous_callers_make_no_task(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     router = capture_only_router(tmp_path)
     await router.start()
     try:
@@ -106,8 +107,8 @@ async def test_ivr_abandons_under_the_minimum_and_anonymous_callers_make_no_task
 
 
 async def test_caller_who_gives_up_while_the_router_is_dead_still_gets_a_task(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     number = "+79990003004"
     router = capture_only_router(tmp_path)
     await router.start()

@@ -13,6 +13,7 @@ import pytest
 
 from sip_test_harness.errors import SippError
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.test_callback_capture import wait_task, wait_waiting
 from tests.asterisk.test_ivr_and_queues import DID, pause
@@ -60,8 +61,8 @@ async def miss_at_max_wait(number: str) -> None:
 
 
 async def test_callback_rings_the_operator_first_then_the_patient_and_closes_connected(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     number = "+79990006001"
     router = callback_router(tmp_path)
     await router.start()
@@ -99,8 +100,8 @@ async def test_callback_rings_the_operator_first_then_the_patient_and_closes_con
 
 
 async def test_patient_who_does_not_answer_is_retried_by_the_schedule_then_unreachable(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     number = "+79990006002"
     router = callback_router(tmp_path)
     await router.start()
@@ -128,8 +129,8 @@ async def test_patient_who_does_not_answer_is_retried_by_the_schedule_then_unrea
 
 
 async def test_caller_who_keeps_their_place_is_called_back_before_a_later_caller(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     kept, later = "+79990006003", "+79990006004"
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.replace("max_wait_s: 10", "max_wait_s: 40"), encoding="utf-8")
@@ -176,8 +177,8 @@ async def test_caller_who_keeps_their_place_is_called_back_before_a_later_caller
 
 
 async def test_router_killed_while_the_patient_rings_dials_nobody_twice_and_finishes(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     number = "+79990006005"
     router = callback_router(tmp_path, extra_settings="callbacks:\n  poll_s: 0.5\n")
     await router.start()
@@ -204,8 +205,8 @@ async def test_router_killed_while_the_patient_rings_dials_nobody_twice_and_fini
 
 
 async def test_outside_calling_hours_nobody_is_called_until_the_opening(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     number = "+79990006006"
     opens = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
     if opens.hour == 23:  # keep the half-hour window within one day
@@ -220,7 +221,10 @@ async def test_outside_calling_hours_nobody_is_called_until_the_opening(
     )
     router = RouterProcess(tmp_path, rules=rules, extra_settings=FAST)
     await router.start()
-    phones_spec = {"op1002": Behaviour("answer", hold=None), "patients": "answer"}
+    phones_spec: dict[str, Behaviour | str] = {
+        "op1002": Behaviour("answer", hold=None),
+        "patients": "answer",
+    }
     try:
         await pause(router, "op1001", "op1002")
         async with Phones(phones_spec) as phones:

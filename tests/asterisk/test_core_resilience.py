@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.rulesfile import write_rules
 
@@ -22,8 +23,8 @@ def first_call_bridged(body: dict) -> bool:  # type: ignore[type-arg]
 
 
 async def test_sigkill_during_a_bridged_call_keeps_it_and_completes_the_journey(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
     await router.start()
     try:
@@ -96,8 +97,8 @@ async def test_frozen_router_the_dialplan_fallback_answers(sandbox, tmp_path: Pa
 
 
 async def test_asterisk_restart_router_reconnects_and_routes_the_next_call(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]))
     await router.start()
     try:
@@ -129,8 +130,8 @@ async def sandbox_channels(sandbox) -> list[str]:  # type: ignore[no-untyped-def
 
 
 async def test_router_killed_while_an_operator_rings_the_ring_goes_on(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     """The restarted router keeps the ring the dead one started: the operator who picks
     up is connected, and nobody else is rung (issue 13 item 2: a kill while ringing)."""
     router = RouterProcess(

@@ -9,6 +9,7 @@ import pytest
 
 from sip_test_harness.phones import wait_endpoint_state
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.rulesfile import write_rules
 
@@ -74,8 +75,8 @@ async def test_known_patient_reaches_the_assigned_operator(sandbox, tmp_path: Pa
 
 
 async def test_no_answer_passes_to_the_next_operator_and_never_rerings(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     router = RouterProcess(
         tmp_path, rules=write_rules(tmp_path, ["op1001", "op1002"]), ring_timeout_s=5
     )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 
 pytestmark = pytest.mark.asterisk
@@ -169,8 +170,8 @@ async def test_unknown_caller_presses_a_key_and_reaches_that_skill(sandbox, tmp_
 
 
 async def test_dms_patient_skips_the_menu_and_reaches_a_dms_operator(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
     import_patients(router, tmp_path, ["p-dms,Ivan Orlov,+79160000011,,dms,1970"])
     await router.start()
@@ -189,8 +190,8 @@ async def test_dms_patient_skips_the_menu_and_reaches_a_dms_operator(
 
 
 async def test_shared_phone_asks_which_patient_then_routes_to_their_manager(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
     import_patients(
         router,
@@ -217,8 +218,8 @@ async def test_shared_phone_asks_which_patient_then_routes_to_their_manager(
 
 
 async def test_anonymous_caller_pressing_nothing_gets_the_full_menu_then_the_default(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
     await router.start()
     try:

@@ -8,6 +8,7 @@ import pytest
 
 from sip_test_harness.phones import phone_port
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.rulesfile import write_rules
 
@@ -183,8 +184,8 @@ async def wait_operator(  # type: ignore[no-untyped-def]
 
 
 async def test_a_feature_code_during_a_call_is_applied_when_it_ends(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     import asyncio
 
     # A wrap-up long enough that, were the code overwritten at hang-up, the test sees it.

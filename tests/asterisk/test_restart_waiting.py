@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Behaviour, CallResult, Phones, place_call
 
 pytestmark = pytest.mark.asterisk
@@ -90,8 +91,8 @@ async def restart(router: RouterProcess, how: str) -> float:
 
 @pytest.mark.parametrize("how", ["kill", "term"])
 async def test_restart_with_callers_waiting_serves_them_all_in_order(
-    sandbox, tmp_path: Path, how: str
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path, how: str
+) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     router = RouterProcess(tmp_path, rules=rules, ring_timeout_s=10)
@@ -173,8 +174,8 @@ def check_calls(
 
 
 async def test_a_call_talking_through_an_asterisk_restart_closes_answered(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     """What docs/operations.md says: the conversation happened, so `answered`; the
     caller who was still waiting has `failed` (or `no_operator`, see below) and one miss."""
     rules = tmp_path / "rules.yaml"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.rulesfile import write_rules
 
@@ -18,8 +19,8 @@ DID = "74952232222"
 
 
 async def test_a_deleted_database_folder_is_reported_and_its_calls_are_kept(
-    sandbox, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     router = RouterProcess(
         tmp_path,

@@ -119,7 +119,8 @@ class FakeAsterisk:
                 status=401,
                 headers={"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'},
             )
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         key = f"{request.method} {request.path}"

@@ -269,8 +269,8 @@ async def test_a_stop_while_the_patient_rings_leaves_both_legs_for_the_next_star
     await setup.dispatcher.resume()
     await setup.dispatcher.tick()
     await until(lambda: len(setup.asterisk.originated()) == 2, 5)  # the patient rings
-    for task in setup.tasks:  # what Engine.stop does on SIGTERM
-        task.cancel()
+    for running in setup.tasks:  # what Engine.stop does on SIGTERM
+        running.cancel()
     await asyncio.gather(*setup.tasks, return_exceptions=True)
     assert setup.asterisk.seen("DELETE", "/ari/channels/") == []  # nobody hung up
     assert len(setup.asterisk.channels) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from console_support import Caller, Live, browser, csrf_of, next_board, sign_in
 
 from router.domain.miss_target import MissTarget
@@ -12,7 +13,7 @@ from router.domain.operators import Presence
 from router.storage import Appointment, CallRow, MissInput, PatientRecord
 
 
-async def _post(client, url: str, data: dict[str, str]) -> int:  # type: ignore[no-untyped-def]
+async def _post(client: aiohttp.ClientSession, url: str, data: dict[str, str]) -> int:
     async with client.get(url.rsplit("/", 1)[0]) as page:
         token = csrf_of(await page.text())
     async with client.post(url, data={**data, "csrf_token": token}, allow_redirects=False) as r:

@@ -29,6 +29,7 @@ from router.config.live_rules import LiveRules
 from router.config.rules import load_rules
 from router.console.app import live_feed
 from router.domain.calls import RingResult
+from router.domain.console_access import Role
 from router.domain.dispatch import WaitingCall
 from router.domain.miss_target import MissTarget
 from router.domain.operators import Presence
@@ -98,7 +99,7 @@ async def test_whole_numbers_for_the_roles_the_settings_name(tmp_path: Path) -> 
         board = OperatorBoard(time.time)
         room = WaitingRoom(board, time.monotonic)
         calls = {"c-3": Caller("c-3", "+79161234567")}
-        settings = ConsoleSettings(full_numbers_for=("admin",))
+        settings = ConsoleSettings(full_numbers_for=(Role.ADMIN,))
         feed = live_feed(settings, board, room, calls.values, store.db)
         room.wait(WaitingCall("c-3", 0, time.monotonic(), frozenset()), lambda _o: True)
         async with (

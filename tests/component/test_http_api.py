@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -64,12 +65,12 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Store, OperatorBoard]]
     await store.close()
 
 
-async def call(method: str, url: str, token: str | None = TOKEN, **kw: object) -> tuple[int, dict]:  # type: ignore[type-arg]
+async def call(method: str, url: str, token: str | None = TOKEN, **kw: Any) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         aiohttp.ClientSession() as session,
         session.request(method, url, headers=headers, **kw) as resp,
-    ):  # type: ignore[arg-type]
+    ):
         return resp.status, await resp.json()
 
 
@@ -247,8 +248,8 @@ async def test_unknown_route_is_json_404(api) -> None:  # type: ignore[no-untype
 
 
 async def test_rules_reload_rejects_a_broken_edit_and_keeps_the_last_good_set(
-    api, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    api: tuple[str, Store, OperatorBoard], tmp_path: Path
+) -> None:
     base, _, _ = api
     _, before = await call("GET", f"{base}/api/rules")
     assert before["last_rejected"] is None and before["operators"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,9 +131,7 @@ async def test_anonymous_and_policy_refused_misses_make_no_task(store: Store) ->
         {"call_id": ""},
     ],
 )
-async def test_bad_misses_are_refused_before_writing(
-    store: Store, fields: dict[str, object]
-) -> None:
+async def test_bad_misses_are_refused_before_writing(store: Store, fields: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         await store.callbacks.record_miss(miss(**fields))
     assert (await store.callbacks.summary(T0)).misses == 0
@@ -279,7 +277,7 @@ async def test_list_filters_and_pages(store: Store) -> None:
     assert len(await callbacks.list(limit=1, offset=2)) == 1
     for bad in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"state": "lost"}):
         with pytest.raises(ValueError):
-            await callbacks.list(**bad)  # type: ignore[arg-type]
+            await callbacks.list(**bad)
 
 
 async def test_summary_figures(store: Store) -> None:
@@ -330,7 +328,9 @@ async def test_misses_racing_closes_never_leave_two_active_tasks(url: str) -> No
         async def close(i: int) -> None:
             await stores[i % 2].callbacks.close_for_number(ANNA, "connected", minutes(i), None)
 
-        jobs = [stores[i % 2].callbacks.record_miss(miss(at=minutes(i))) for i in range(20)]
+        jobs: list[Coroutine[Any, Any, object]] = [
+            stores[i % 2].callbacks.record_miss(miss(at=minutes(i))) for i in range(20)
+        ]
         jobs += [close(i) for i in range(0, 20, 3)]
         results = await asyncio.gather(*jobs)
         tasks = await stores[0].callbacks.list(limit=500)

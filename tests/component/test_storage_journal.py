@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -80,7 +81,7 @@ async def one_by_one(store: Store, op: JournalOp) -> None:
             result=op.result,
             duration_ms=op.duration_ms,
         )
-    else:
+    elif isinstance(op, OperatorState):
         await store.operators.save_state(
             op.operator_id,
             op.presence,
@@ -90,9 +91,18 @@ async def one_by_one(store: Store, op: JournalOp) -> None:
             op.calls_today,
             op.consecutive_no_answers,
         )
+    else:
+        raise AssertionError(f"no one-by-one reference for {op!r}")
 
 
-async def snapshot(store: Store, cid: str) -> tuple[object, ...]:
+Snapshot = tuple[
+    CallRow | None,
+    list[tuple[str, datetime, dict[str, Any]]],
+    list[tuple[str, str | None, datetime, datetime | None, str | None, int | None]],
+]
+
+
+async def snapshot(store: Store, cid: str) -> Snapshot:
     row = await store.calls.get(cid)
     events = [(e.kind, e.at, dict(e.data)) for e in await store.calls.events(cid)]
     rings = [

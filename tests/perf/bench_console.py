@@ -53,6 +53,7 @@ class Caller:
     tried: list[str] = field(default_factory=list)
     patient_id: str | None = None
     miss_target: MissTarget | None = None
+    operator_channel: str | None = None  # the console's LiveCall has it
 
 
 def percentile(values: list[float], p: float) -> float:

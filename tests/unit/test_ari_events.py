@@ -74,7 +74,10 @@ def channel_json(
 
 def wire(event: dict[str, Any]) -> dict[str, Any]:
     """Round-trip through JSON text, as the WebSocket delivers it."""
-    return json.loads(json.dumps({**event, "asterisk_id": "52:54:00:12:34:56"}))
+    delivered: dict[str, Any] = json.loads(
+        json.dumps({**event, "asterisk_id": "52:54:00:12:34:56"})
+    )
+    return delivered
 
 
 BRIDGE = {
@@ -483,7 +486,16 @@ def test_malformed_known_events_become_unknown() -> None:
 
 
 def test_non_objects_and_odd_types_never_raise() -> None:
-    for raw in ([], "StasisStart", 42, None, {"type": 5}, {"no": "type"}, {"type": None}):
+    odd: tuple[object, ...] = (
+        [],
+        "StasisStart",
+        42,
+        None,
+        {"type": 5},
+        {"no": "type"},
+        {"type": None},
+    )
+    for raw in odd:
         event = parse_event(raw)
         assert isinstance(event, UnknownEvent)
         assert event.channel_ids() == ()

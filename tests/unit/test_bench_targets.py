@@ -9,7 +9,7 @@ from sip_test_harness.load.report import LoadReport
 
 
 def run(cpu: float, setup_p99: float, *, router: bool) -> LoadReport:
-    pct = {"p50": 1.0, "p90": 2.0, "p99": setup_p99}
+    pct: dict[str, float | None] = {"p50": 1.0, "p90": 2.0, "p99": setup_p99}
     report = LoadReport("x", 400, 400, 0, 0, 0, 50.0, pct, pct, 1.0)
     report.leftover_channels = report.leftover_bridges = 0
     if router:

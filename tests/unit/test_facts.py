@@ -13,8 +13,12 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=MSK)
 
 
 def patient(
-    pid: str, *, tags: tuple[str, ...] = (), manager: str | None = None, visits=()
-) -> PatientRecord:  # type: ignore[no-untyped-def]
+    pid: str,
+    *,
+    tags: tuple[str, ...] = (),
+    manager: str | None = None,
+    visits: tuple[datetime, ...] = (),
+) -> PatientRecord:
     appointments = tuple(Appointment(v.astimezone(UTC)) for v in visits)
     return PatientRecord(pid, pid, ("+79160000000",), manager, tags=tags, appointments=appointments)
 

@@ -44,7 +44,7 @@ def test_caller_hangs_up_and_sends_dtmf() -> None:
     root = parse(caller_scenario(dtmf="1*#", hangup_after=2.5, dtmf_delay=0.5))
     bye = next(e for e in root if e.tag == "recv" and e.get("request") == "BYE")
     assert (bye.get("timeout"), bye.get("ontimeout")) == ("2500", "hangup")
-    pcaps = [e.find("action/exec").get("play_pcap_audio") for e in root if e.tag == "nop"]
+    pcaps = [x.get("play_pcap_audio", "") for x in root.findall("nop/action/exec")]
     assert [Path(p).name for p in pcaps] == [
         "dtmf_2833_1.pcap",
         "dtmf_2833_star.pcap",

@@ -161,7 +161,7 @@ def test_steps_relax_over_time_and_overflow() -> None:
 
 skills_maps = st.dictionaries(st.sampled_from(TAGS), st.integers(1, 5), max_size=4)
 operator_lists = st.lists(skills_maps, max_size=8).map(
-    lambda maps: [op(f"op{i}", **m) for i, m in enumerate(maps)]
+    lambda maps: [op(f"op{i}", "moscow", **m) for i, m in enumerate(maps)]
 )
 steps = st.builds(
     QueueStep,
