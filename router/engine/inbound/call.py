@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from router.ari import errors as ari_errors
 from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase, RingResult
-from router.domain.dispatch import PERSONAL
 from router.domain.journey import last_resort
 from router.domain.menus import Menu, MenuOption, plan_menu
 from router.domain.miss_target import MissTarget, aim
 from router.domain.phone import normalise_caller
-from router.domain.queue_steps import Queue, QueueStep, eligible_operators
+from router.domain.queue_steps import Queue, QueueStep
 from router.domain.routing import (
     AssignedTarget,
     CallbackTarget,
@@ -335,29 +333,13 @@ class InboundCall:
             why = "none" if op_id is None else f"{op_id} not on the board or already tried"
             self.channel.event("personal", {"what": what, "operator": op_id, "skipped": why})
             return target.otherwise
-        mine = frozenset({op_id})
-        wanted = Wanted(
-            f"{what} {op_id}", PERSONAL, target.wait_s, lambda _waited: mine, target=target
-        )
+        wanted = Wanted.for_operator(what, op_id, target)
         if await self.waiting.seek(wanted):
             return await self._talk()
         return self.waiting.take_move() or target.otherwise
 
     async def _queue(self, queue: Queue, target: QueueTarget | SkillsTarget) -> Step:
-        wanted = Wanted(
-            f"queue {queue.id}",
-            queue.priority,
-            queue.max_wait_s,
-            self._eligibility(queue),
-            tuple(s.after_s for s in queue.steps[1:]),
-            queue.announce_every_s,
-            queue.announcement,
-            queue.strategy,
-            queue.skills,
-            queue.wrap_up_s,
-            offers_callback=True,
-            target=target,
-        )
+        wanted = Wanted.for_queue(queue, target, self.rules)
         if await self.waiting.seek(wanted):
             return await self._talk()
         if (moved := self.waiting.take_move()) is not None:
@@ -371,20 +353,6 @@ class InboundCall:
         waited = self.ctx.clock() - (self.waiting.since or self.started_at)
         await self._miss(MissReason.MAX_WAIT, Outcome.NO_OPERATOR, waited)
         return DONE
-
-    def _eligibility(self, queue: Queue) -> Callable[[float], frozenset[str]]:
-        """Eligible operator ids by seconds waited, computed once per step reached."""
-        cache: dict[int, frozenset[str]] = {}
-        rules = self.rules
-
-        def eligible_at(waited: float) -> frozenset[str]:
-            reached = sum(1 for s in queue.steps if s.after_s <= waited)
-            if reached not in cache:
-                ops = eligible_operators(queue, waited, rules.operators, rules.queues)
-                cache[reached] = frozenset(op.id for op in ops)
-            return cache[reached]
-
-        return eligible_at
 
     async def _talk(self) -> Done:
         leg = self.operators.operator_channel

@@ -14,10 +14,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from router.ari.events import ChannelDtmfReceived
+from router.config.rules import Rules
 from router.domain.calls import RingResult
-from router.domain.dispatch import Place, WaitingCall
+from router.domain.dispatch import PERSONAL, Place, WaitingCall
 from router.domain.journey import last_resort
-from router.domain.routing import Target
+from router.domain.queue_steps import Queue, eligible_operators
+from router.domain.routing import (
+    AssignedTarget,
+    OperatorTarget,
+    QueueTarget,
+    SkillsTarget,
+    Target,
+)
 from router.domain.selection import Strategy
 from router.domain.wait_resume import WAITING_EVENT, WaitRecord, target_to_json
 from router.engine.inbound.keep_place import KeepPlace, Kept, TurnCame
@@ -42,6 +50,46 @@ class Wanted:
     wrap_up_s: float | None = None
     offers_callback: bool = False  # the caller may press a key to be called back instead
     target: Target | None = None  # the rules' target waited for: recorded to resume it
+
+    @classmethod
+    def for_operator(
+        cls, what: str, operator_id: str, target: AssignedTarget | OperatorTarget
+    ) -> Wanted:
+        """One named operator (the caller's manager, an operator the rules name)."""
+        mine = frozenset({operator_id})
+        return cls(f"{what} {operator_id}", PERSONAL, target.wait_s, lambda _w: mine, target=target)
+
+    @classmethod
+    def for_queue(cls, queue: Queue, target: QueueTarget | SkillsTarget, rules: Rules) -> Wanted:
+        """A queue (or a skills target as a one-step queue): its steps relax who may answer."""
+        return cls(
+            f"queue {queue.id}",
+            queue.priority,
+            queue.max_wait_s,
+            queue_eligibility(queue, rules),
+            tuple(s.after_s for s in queue.steps[1:]),
+            queue.announce_every_s,
+            queue.announcement,
+            queue.strategy,
+            queue.skills,
+            queue.wrap_up_s,
+            offers_callback=True,
+            target=target,
+        )
+
+
+def queue_eligibility(queue: Queue, rules: Rules) -> Callable[[float], frozenset[str]]:
+    """Eligible operator ids by seconds waited, computed once per step reached."""
+    cache: dict[int, frozenset[str]] = {}
+
+    def eligible_at(waited: float) -> frozenset[str]:
+        reached = sum(1 for s in queue.steps if s.after_s <= waited)
+        if reached not in cache:
+            ops = eligible_operators(queue, waited, rules.operators, rules.queues)
+            cache[reached] = frozenset(op.id for op in ops)
+        return cache[reached]
+
+    return eligible_at
 
 
 @dataclass
