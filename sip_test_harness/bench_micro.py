@@ -280,7 +280,7 @@ WRITES_PER_CALL = 12  # 1 create, 6 events, 4 updates, 1 ring attempt
 
 
 async def _one_call(sink: _Sink, n: int, step_s: float) -> None:
-    """What a routed call writes (as `router.engine.call` does), spread over its life."""
+    """What a routed call writes (as `router.engine.inbound.call` does), spread over its life."""
     cid, number, leg = f"bench-{n:06d}", f"+7916{n:07d}", f"bench-{n:06d};op-1"
     steps: list[Callable[[_PerWrite | _Batched], None]] = [
         lambda s: s.create(CallRow(cid, "clinic-router", number, "100", datetime.now(UTC))),

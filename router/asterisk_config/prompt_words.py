@@ -59,7 +59,7 @@ PROMPT_WORDS: dict[str, dict[str, str]] = {
         "ru": "Ваш звонок очень важен для нас. Пожалуйста, оставайтесь на линии.",
         "en": "Your call is important to us. Please stay on the line.",
     },
-    # "Keep my place, call me back" (router/engine/call_keep_place.py)
+    # "Keep my place, call me back" (router/engine/inbound/keep_place.py)
     "clinic-press-5-callback": {
         "ru": "Чтобы не ждать на линии, нажмите 5: мы перезвоним, сохранив вашу очередь.",
         "en": "To be called back without losing your place, press 5.",

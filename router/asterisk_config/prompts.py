@@ -20,7 +20,7 @@ from router.domain.callback_policy import MissReason
 
 # Fields of the rules' objects that hold a sound name.
 _PROMPT_FIELDS = frozenset({"prompt", "invalid_prompt", "message", "announcement"})
-# What the router plays by itself (router/engine/call_keep_place.py, queue announcements).
+# What the router plays by itself (engine/inbound/keep_place.py, inbound/waiting.py).
 KEEP_PLACE_PROMPTS = (
     "clinic-callback-confirm",
     "clinic-callback-invalid-number",
@@ -36,7 +36,7 @@ QUEUE_ANNOUNCEMENTS = (
     "queue-holdtime",
     "queue-minutes",
 )
-# An option with `say_visit` (router/engine/call_media.py).
+# An option with `say_visit` (router/engine/inbound/menu_keys.py).
 VISIT_PROMPTS = ("clinic-visit-today", "clinic-visit-tomorrow")
 # The fallback dialplan's own message (router/asterisk_config/render.py).
 FALLBACK_PROMPTS = ("vm-nobodyavail",)

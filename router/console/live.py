@@ -20,7 +20,7 @@ from router.engine.waiting_room import WaitingRoom
 
 
 class LiveCall(Protocol):
-    """What the console reads of an inbound call (`router.engine.call.InboundCall`)."""
+    """What the console reads of an inbound call (`router.engine.inbound.call.InboundCall`)."""
 
     @property
     def id(self) -> str: ...
