@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 # A supervisor's phone and its Snoop channel (router/console/supervision.py): not calls.
 SUPERVISE_ARG = "supervise"
 # Only what the engine reads: every event costs Asterisk CPU to serialise and send
-# (perf-baseline: ~50 events per call unfiltered). The filter is reset when the app
+# (about 50 events per call unfiltered: asterisk-behaviour §10). The filter is reset when the app
 # object disappears, so it is set again on every connect.
 EVENT_TYPES = (
     "StasisStart",

@@ -1,6 +1,6 @@
 """What the fake Asterisk does with channels and bridges, and the events that result.
 
-Behaviour follows the recorded Asterisk 22.10 and ``shared/notes/ari-facts.md``:
+Behaviour follows the recorded Asterisk 22.10 and ``docs/dev/asterisk-behaviour.md``:
 * a call offered with ``StasisBroadcast`` goes to the fallback context when no app claims
   it within the broadcast timeout, or when no app is connected at all;
 * events for a channel go only to the app it is in (or that originated it), only while

@@ -102,5 +102,5 @@ class FakePlayback:
 
     @property
     def endless(self) -> bool:
-        """Tones play until stopped (ari-facts §9)."""
+        """Tones play until stopped (asterisk-behaviour §9)."""
         return any(m.startswith("tone:") for m in self.media)

@@ -198,9 +198,10 @@ class FakeAsterisk:
         await self.until(lambda: not self._sockets)
 
     async def restart_asterisk(self) -> None:
-        """`core restart now` (ari-facts §4): every channel gets a soft hang-up request with
-        cause 4, then StasisEnd, ChannelLeftBridge and ChannelDestroyed; the socket dies
-        without a close frame; bridges are gone; a reconnect finds an empty Asterisk."""
+        """`core restart now` (asterisk-behaviour §4): every channel gets a soft hang-up
+        request with cause 4, then StasisEnd, ChannelLeftBridge and ChannelDestroyed; the
+        socket dies without a close frame; bridges are gone; a reconnect finds an empty
+        Asterisk."""
         for ch in [c for c in self.world.channels.values() if c.alive]:
             self.world.channel_event("ChannelHangupRequest:caller", ch, cause=4, soft=True)
             self.world.shutdown(ch)
