@@ -36,7 +36,7 @@ LABELS = {
     "minimal": "minimal ARI app",
     "router": "clinic-router",
 }
-# the perf-baseline call: an operator answers at once, the caller hangs up after 1 s
+# the baseline call (asterisk-behaviour §10): answered at once, the caller hangs up after 1 s
 BENCH_MIX = {
     "streams": [{"name": "bench", "share": 1, "caller": "unknown", "hangup_after": 1.0}],
     "operators": {"answer_delay_s": 0.0, "hold_s": 60.0, "never_answer_share": 0.0},

@@ -1,6 +1,6 @@
 """The Debian sid root the sandbox's Asterisk runs in: build it once, mount, unmount.
 
-Debian 12 has no ``asterisk`` package, sid does (asterisk-sandbox.md). The root is a
+Debian 12 has no ``asterisk`` package, sid does (docs/sandbox.md). The root is a
 cache: built with debootstrap into ``<root>.partial`` and renamed only when complete,
 so a half-built root is never used.
 """
