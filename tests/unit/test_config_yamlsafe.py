@@ -251,3 +251,26 @@ YAMLISH = st.text(alphabet=st.sampled_from(list("ab:- \n\t[]{},'\"&*!#|>%@`?~9.\
 @given(YAMLISH)
 def test_yaml_like_text_gives_data_or_a_config_error(text: str) -> None:
     _parse_with_each_loader(text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_composer_faults_are_told_in_the_admins_words(
+    loader: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yamltree, "LOADER", loader)
+    assert _error("a: &x 1\nb: &x 2\n") == (
+        "t.yaml:2:4: the anchor '&x' is defined twice (first at line 1): rename one"
+    )
+    assert _error("a: [1, *front]\n") == (
+        "t.yaml:1:8: unknown alias '*front': no anchor '&front' above it"
+    )
+    assert _error("a: 1\n---\nb: 2\n").startswith("t.yaml:2:1: a second YAML document")
+    deep = "a: " + "[" * 70 + "]" * 70 + "\n"  # deeper than 64, far below libyaml's own 1,000
+    assert "nested more than 64 levels deep" in _error(deep)
+
+
+def test_shared_values_are_counted_without_being_expanded() -> None:
+    # 10 aliases of a 100,000-value list: a million values, refused before any copy is made
+    big = "[" + ", ".join("1" for _ in range(100_000)) + "]"
+    text = f"a: &a {big}\nb: [{', '.join('*a' for _ in range(10))}]\n"
+    assert "expands to more than 500000 values through aliases" in _error(text)
