@@ -1,7 +1,7 @@
 """Ringing a phone for a call: one part, used by the inbound call (its operators) and by
 the callback attempt (the operator, then the patient).
 
-Asterisk facts this relies on:
+Asterisk facts this relies on (docs/dev/asterisk-behaviour.md §5):
 - An originated leg enters Stasis (StasisStart) only when answered.
 - `ChannelDestroyed` is the only end-of-leg event that always comes; busy, rejected and
   rung-out legs are told apart by its cause (a ring timeout gives cause 19, no Dial

@@ -1,8 +1,8 @@
 """What the caller hears: prompts played on their channel, and a key asked for.
 
-Asterisk queues a channel's commands behind a running channel playback, so a playback
-is always stopped before the caller is bridged or moved, and a key pressed during a
-prompt stops it at once (barge-in).
+Asterisk queues a channel's commands behind a running channel playback
+(docs/dev/asterisk-behaviour.md §9b), so a playback is always stopped before the caller
+is bridged or moved, and a key pressed during a prompt stops it at once (barge-in).
 """
 
 from __future__ import annotations
