@@ -154,6 +154,7 @@ class Recorder:
         self._progress_at = clock()  # last write landed, or the backlog started
         self.dropped: Counter[tuple[Kind, str]] = Counter()
         self._shedding: set[Kind] = set()  # kinds dropped at the bound, logged once each
+        self._listeners: list[Callable[[JournalOp], None]] = []
 
     @property
     def backlog(self) -> int:
@@ -179,10 +180,17 @@ class Recorder:
         """Queue a write of its own (a transaction the writer cannot batch)."""
         self._queue(_Callback(label, write, kind))
 
+    def add_listener(self, listener: Callable[[JournalOp], None]) -> None:
+        """`listener(op)` for every journal record as it is queued, before any write (the
+        console's wallboard counts today's calls from them instead of re-reading them)."""
+        self._listeners.append(listener)
+
     def record(self, op: JournalOp) -> None:
         """Queue a journal record, to be written with its neighbours in one transaction."""
         if self._apply is None:
             raise RuntimeError("this recorder was built without a journal to apply records")
+        for listener in self._listeners:
+            listener(op)
         self._queue(op)
 
     def _limit(self, kind: Kind) -> int | None:

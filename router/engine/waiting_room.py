@@ -70,20 +70,31 @@ class WaitingRoom:
         self._notify: dict[str, Notify] = {}
         self._pass_scheduled = False
         self._handle_times: deque[float] = deque(maxlen=HANDLE_TIMES_KEPT)
+        self._listeners: list[Callable[[], None]] = []
         board.add_listener(self._on_operator_change)
 
     def __len__(self) -> int:
         return len(self._waiting)
 
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` after a caller joins, is updated or leaves (the wallboard wakes)."""
+        self._listeners.append(listener)
+
     def wait(self, call: WaitingCall, notify: Notify) -> None:
         """Register (or update) a waiting call and give out what is free right now."""
         self._waiting[call.id] = call
         self._notify[call.id] = notify
+        self._changed()
         self.dispatch()
 
     def leave(self, call_id: str) -> None:
-        self._waiting.pop(call_id, None)
+        if self._waiting.pop(call_id, None) is not None:
+            self._changed()
         self._notify.pop(call_id, None)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def is_waiting(self, call_id: str) -> bool:
         return call_id in self._waiting

@@ -101,7 +101,15 @@ class InboundCall:
         self.keep_place = KeepPlace(
             self.channel, self.prompts, self.bridge, self.caller, self.rules
         )
-        self.waiting = Waiting(self.operators, self.keep_place)
+        self.waiting = Waiting(
+            self.channel,
+            self.prompts,
+            self.bridge,
+            self.operators,
+            self.keep_place,
+            self.caller,
+            self.rules,
+        )
         self.endings = Endings(self.channel, self.prompts, self.bridge)
 
     # -- what the engine and reconcile see ------------------------------------------------

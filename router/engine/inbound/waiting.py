@@ -28,8 +28,13 @@ from router.domain.routing import (
 )
 from router.domain.selection import Strategy
 from router.domain.wait_resume import WAITING_EVENT, WaitRecord, target_to_json
+from router.engine.context import CallContext
+from router.engine.inbound.bridge import CallBridge
+from router.engine.inbound.caller import Caller
+from router.engine.inbound.channel import CallerChannel
 from router.engine.inbound.keep_place import KeepPlace, Kept, TurnCame
 from router.engine.inbound.operators import CallOperators
+from router.engine.inbound.prompts import Prompts
 from router.engine.moves import MoveRequest, move_target
 from router.engine.waiting_room import OperatorOffer
 
@@ -96,8 +101,13 @@ def queue_eligibility(queue: Queue, rules: Rules) -> Callable[[float], frozenset
 class Waiting:
     """The caller's waits, one target after another, keeping their place in line."""
 
-    operators: CallOperators
-    keep_place: KeepPlace
+    channel: CallerChannel
+    prompts: Prompts
+    bridge: CallBridge
+    operators: CallOperators  # who is rung for the call
+    keep_place: KeepPlace  # offered while waiting in a queue
+    caller: Caller
+    rules: Rules
     since: float | None = None  # the place in line (clock seconds)
     # Adopted after a restart: when (on `ctx.clock`) the wait for `resumed_for` began,
     # so its relaxed steps and the budget used count from the original start.
@@ -106,11 +116,9 @@ class Waiting:
     moved_to: Target | None = None  # a supervisor's move, for the walk to follow
     kept: Kept | None = None  # the caller chose "keep my place, call me back"
 
-    def __post_init__(self) -> None:
-        # The caller's side, as the keep-my-place dialog has it.
-        place = self.keep_place
-        self.channel, self.prompts, self.bridge = place.channel, place.prompts, place.bridge
-        self.caller, self.rules, self.ctx = place.caller, place.rules, place.channel.ctx
+    @property
+    def ctx(self) -> CallContext:
+        return self.channel.ctx
 
     async def seek(self, wanted: Wanted) -> bool:
         """Wait for `wanted` to hand us an operator who answers; True once they did.
