@@ -46,9 +46,12 @@ sandbox: venv
 sandbox-down: venv
 	$(PY) -m sip_test_harness sandbox down
 
+# TEST_WORKERS=2: two pytest-xdist workers, whole files each; worker K runs its
+# real-Asterisk tests on sandbox instance K (docs/dev/testing.md). 0: one process.
+TEST_WORKERS ?= 0
 test: venv
 	$(PY) -m sip_test_harness sandbox build
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 unit: venv
 	$(PY) -m pytest -m "not asterisk" $(PYTEST_ARGS)

@@ -48,6 +48,7 @@ from sip_test_harness.bench_console_frames import (
     table,
 )
 from sip_test_harness.errors import HarnessError, SandboxError
+from sip_test_harness.instance import current
 from sip_test_harness.load import files, observe, procstat, scenarios
 from sip_test_harness.load.mix import OperatorMix, Stream
 from sip_test_harness.lock import sandbox_lock
@@ -55,7 +56,12 @@ from sip_test_harness.probe import AriAccess
 from sip_test_harness.router_metrics import scrape
 from sip_test_harness.router_process import TOKEN, RouterProcess
 from sip_test_harness.sandbox import Sandbox
-from sip_test_harness.sandbox_config import CALLER_PORTS, LOAD_OPERATOR_PORT, LOAD_OPERATORS
+from sip_test_harness.sandbox_config import (
+    CALLER_PORTS,
+    LOAD_OPERATOR_PORT,
+    LOAD_OPERATORS,
+    SIP_PORT,
+)
 from sip_test_harness.sipp_process import SippProcess, SippRun, udp_port_bound
 
 PROBE_DID = "74952230001"
@@ -176,7 +182,7 @@ def _uac(
             log_dir=workdir,
             max_calls=len(numbers),
             timeout=len(numbers) / rate + HOLD_S,
-            remote="127.0.0.1:5060",
+            remote=f"{current().host}:{SIP_PORT}",  # the sandbox instance's
             full_trace=False,
             extra=extra,
         )
@@ -408,7 +414,7 @@ async def _measure(run: _Run, sandbox: Sandbox, result: ConsoleResult) -> None:
 async def _bound(process: SippProcess) -> bool:
     if process.returncode is not None:
         raise HarnessError(f"SIPp exited: {process.errors()}")
-    return udp_port_bound(LOAD_OPERATOR_PORT)
+    return udp_port_bound(LOAD_OPERATOR_PORT, current().host)
 
 
 async def measure(options: ConsoleOptions, progress: Progress = print) -> ConsoleResult:
@@ -420,8 +426,8 @@ async def measure(options: ConsoleOptions, progress: Progress = print) -> Consol
     sandbox = Sandbox()
     await asyncio.to_thread(sandbox.up)
     for port in (LOAD_OPERATOR_PORT, CALLER_PORTS[0], CALLER_PORTS[1]):
-        if udp_port_bound(port):
-            raise HarnessError(f"port 127.0.0.1:{port}/udp is taken (another SIPp?)")
+        if udp_port_bound(port, current().host):
+            raise HarnessError(f"port {current().host}:{port}/udp is taken (another SIPp?)")
     workdir = Path(tempfile.mkdtemp(prefix="clinic-bench-console-"))
     operators = [*LOAD_OPERATORS[: options.busy + options.reserved], PROBE_OPERATOR]
     (workdir / "rules.yaml").write_text(rules_yaml(operators), encoding="utf-8")

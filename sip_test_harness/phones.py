@@ -17,12 +17,16 @@ from typing import overload
 import aiohttp
 
 from sip_test_harness.errors import SippError
+from sip_test_harness.instance import current
 from sip_test_harness.probe import AriAccess
 from sip_test_harness.sandbox_config import (
     LOAD_OPERATOR_PORT,
+    LOAD_QUALIFY_S,
     OPERATORS,
     PATIENTS_PORT,
+    PHONE_QUALIFY_S,
     operator_port,
+    qualify_timeout_s,
 )
 from sip_test_harness.scenarios import Behaviour
 from sip_test_harness.sipp_logs import PhoneReport, phone_report, read_shortmsg
@@ -47,11 +51,13 @@ def phone_endpoints(name: str) -> tuple[str, ...]:
     return ("lop001", "lop200") if name == "lop" else (name,)
 
 
-# After a phone binds its port, how long an `online` reading may still turn `offline`:
-# an OPTIONS Asterisk sent before the bind is lost, and its timeout is applied up to one
-# qualify_timeout (1 s, sandbox_config's clinic-aor) later, even after the next OPTIONS
-# was answered (plus a margin for a loaded machine).
-SETTLE_S = 1.25
+def settle_s(name: str) -> float:
+    """After a phone binds its port, how long an `online` reading may still turn
+    `offline`: an OPTIONS Asterisk sent before the bind is lost, and its timeout is applied
+    up to one qualify timeout later, even after the next OPTIONS was answered (plus a
+    margin for a loaded machine)."""
+    period = LOAD_QUALIFY_S if name == "lop" else PHONE_QUALIFY_S
+    return qualify_timeout_s(period) + 0.25
 
 
 class Phones:
@@ -72,7 +78,7 @@ class Phones:
         ready_timeout: float = 15.0,
         timeout: float = 900.0,
         keep_logs: bool = False,
-        local_ip: str = "127.0.0.1",
+        local_ip: str | None = None,
     ) -> None:
         unknown = sorted(set(spec) - set(PHONE_NAMES))
         if unknown:
@@ -84,7 +90,7 @@ class Phones:
         self.ready_timeout = ready_timeout
         self.timeout = timeout
         self.keep_logs = keep_logs
-        self.local_ip = local_ip
+        self.local_ip = local_ip or current().host  # the sandbox instance's by default
         self.log_dir: Path | None = None
         self._processes: dict[str, SippProcess] = {}
         self._final: dict[str, PhoneReport] = {}  # reports taken when the phones stopped
@@ -120,7 +126,7 @@ class Phones:
             port = phone_port(name)
             if udp_port_bound(port, self.local_ip):
                 raise SippError(
-                    f"phone {name}: port 127.0.0.1:{port}/udp already in use "
+                    f"phone {name}: port {self.local_ip}:{port}/udp already in use "
                     "(a SIPp left over from another run?)"
                 )
             scenario = self.log_dir / f"{name}.xml"
@@ -150,7 +156,7 @@ class Phones:
         # Only an `online` read once the OPTIONS sent before the bind have timed out is
         # final: read earlier, it may flip to `offline` for a qualify period, and a call
         # placed then skips the phone as unreachable.
-        settled = time.monotonic() + SETTLE_S
+        settled = time.monotonic() + settle_s(name)
         if self.ari is not None:
             for endpoint in phone_endpoints(name):
                 await wait_endpoint_state(

@@ -12,15 +12,18 @@ import http.client
 import json
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from sip_test_harness.instance import current
 
 
 @dataclass(frozen=True)
 class AriAccess:
-    """Where ARI listens and how to log in (sandbox defaults from contracts.md)."""
+    """Where ARI listens and how to log in (sandbox defaults from contracts.md; the
+    host is the current sandbox instance's, instance.py)."""
 
-    host: str = "127.0.0.1"
+    host: str = field(default_factory=lambda: current().host)
     port: int = 8088
     user: str = "clinic-router"
     password: str = "clinic-router-secret"

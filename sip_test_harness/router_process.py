@@ -16,6 +16,9 @@ from typing import Any
 
 import aiohttp
 
+from sip_test_harness.instance import current
+from sip_test_harness.sandbox_config import HTTP_PORT
+
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789"
 ARI_PASSWORD = "clinic-router-secret"
@@ -59,12 +62,14 @@ class RouterProcess:
         self.pause_after_no_answers = pause_after_no_answers
         self.extra_settings = extra_settings  # more router.yaml sections, e.g. crm:
         self.proc: subprocess.Popen[bytes] | None = None
+        # the current sandbox instance's ARI (instance.py)
+        self.ari_url = f"http://{current().host}:{HTTP_PORT}/ari"
         self._write_config()
 
     def _write_config(self) -> None:
         self.config.write_text(
             "ari:\n"
-            "  url: http://127.0.0.1:8088/ari\n"
+            f"  url: {self.ari_url}\n"
             "  username: clinic-router\n"
             "  password_env: CLINIC_ROUTER_ARI_PASSWORD\n"
             f"  app: {self.app}\n"

@@ -1,4 +1,4 @@
-"""The Asterisk sandbox: a real Asterisk 22 on 127.0.0.1 for the real-Asterisk test tier.
+"""The Asterisk sandbox: a real Asterisk 22 on loopback for the real-Asterisk test tier.
 
 Uses the system's Asterisk when ``asterisk`` is on PATH, otherwise a Debian sid root
 built once with debootstrap (see rootfs.py) and run with chroot. Either way Asterisk
@@ -8,6 +8,11 @@ reads only the config the sandbox generates (sandbox_config.py), in its own etc 
 product's generator renders, router/asterisk_config) and runs ``core reload``: calls in
 progress survive.
 Use ``restart_asterisk`` for a fresh Asterisk (``core restart now``).
+
+Several sandboxes run side by side as instances (instance.py): instance N listens on
+127.0.N.1 and keeps its config, AstDB, spool and logs in folders of its own
+(``/etc/asterisk.clinic-N`` ..., state in ``<root>.run-N``), in the same Debian root.
+Starting, stopping and restarting one never touches another's Asterisk.
 """
 
 from __future__ import annotations
@@ -19,19 +24,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from sip_test_harness import rootfs
 from sip_test_harness.errors import SandboxError
+from sip_test_harness.instance import Instance, current
+from sip_test_harness.lock import file_lock
 from sip_test_harness.probe import AriAccess, ari_get, port_in_use, websocket_accepted
 from sip_test_harness.processes import alive, command_line, terminate_group, wait_exit
 from sip_test_harness.prompts import install_prompts
 from sip_test_harness.sandbox_config import (
     AMI_PORT,
-    HOST,
     HTTP_PORT,
     SIP_PORT,
     AsteriskLayout,
@@ -91,6 +97,7 @@ class Sandbox:
         dialplan: Path | None = None,
         channelvars: Sequence[str] = ("DID",),
         progress: Callable[[str], None] = _stderr,
+        instance: Instance | None = None,
     ) -> None:
         chosen = mode or os.environ.get("CLINIC_ROUTER_SANDBOX_MODE", "auto")
         if chosen not in ("auto", "system", "chroot"):
@@ -104,16 +111,28 @@ class Sandbox:
         base_root = root.resolve() if root else default_root()
         # None: the product's generated dialplan (router/asterisk_config)
         self.dialplan = dialplan
-        self.ari = AriAccess()
+        self.instance = instance or current()
+        self.host = self.instance.host
+        self.ari = AriAccess(host=self.host)
         self._progress = progress
+        self._root_lock = base_root.with_name(f"{base_root.name}.lock")  # every instance's
+        suffix = self.instance.suffix
         if self.mode == "chroot":
             self.root: Path | None = base_root
-            self.state_dir = base_root.with_name(base_root.name + ".run")
-            self.layout = AsteriskLayout(channelvars=tuple(channelvars))
+            self.state_dir = base_root.with_name(f"{base_root.name}.run{suffix}")
+            default = AsteriskLayout()
+            self.layout = AsteriskLayout(
+                etc_dir=default.etc_dir + suffix,
+                run_dir=default.run_dir + suffix,
+                log_dir=default.log_dir + suffix,
+                spool_dir=default.spool_dir + suffix,
+                db_dir=default.db_dir + suffix,
+                channelvars=tuple(channelvars),
+            )
             self._asterisk = ["chroot", str(base_root), "asterisk"]
         else:
             self.root = None
-            system = base_root.with_name("system")
+            system = base_root.with_name(f"system{suffix}")
             self.state_dir = system / "run"
             self.layout = AsteriskLayout(
                 etc_dir=str(system / "etc"),
@@ -161,22 +180,20 @@ class Sandbox:
     def up(self, timeout: float = 60.0) -> None:
         """Start Asterisk (building the root first if needed) and wait until ARI is usable."""
         self.build()
-        self.write_config()
-        install_prompts(self.sounds_dir, self._progress)
-        pid = self.pid()
-        if pid is not None:
+        with self._shared_root():  # the prompts and the mounts are every instance's
+            self.write_config()
+            install_prompts(self.sounds_dir, self._progress)
+            running = self.pid()
+            pid = running if running is not None else self._start()
+        deadline = time.monotonic() + timeout
+        if running is not None:
             self._progress(f"sandbox already up (pid {pid}): config rewritten, core reload")
             self.cli("core reload")
-            self._wait_ready(pid, time.monotonic() + timeout)
+            self._wait_ready(pid, deadline)
             return
-        self._clear_leftovers()
-        self._check_ports()
-        if self.root is not None:
-            rootfs.mount_binds(self.root)
-        pid = self._spawn()
         ready = False
         try:
-            self._wait_ready(pid, time.monotonic() + timeout)
+            self._wait_ready(pid, deadline)
             ready = True
         finally:
             if not ready:  # never leave a half-started Asterisk or its mounts behind
@@ -191,7 +208,8 @@ class Sandbox:
                 self.cli("core stop now", timeout=5)
             if not wait_exit(pid, 10):
                 terminate_group(pid)
-        self._clear_leftovers()
+        with self._shared_root():
+            self._clear_leftovers()
 
     def status(self) -> SandboxStatus:
         """Whether Asterisk runs, its PID and version."""
@@ -262,7 +280,7 @@ class Sandbox:
                 raise SandboxError(f"cannot read the dialplan {self.dialplan}: {exc}") from exc
         for directory in self.layout.dirs:
             self._host(directory).mkdir(parents=True, exist_ok=True)
-        files = render_configs(self.layout, self._indications(), dialplan)
+        files = render_configs(self.layout, self._indications(), dialplan, self.host)
         etc = self._host(self.layout.etc_dir)
         for name, text in files.items():
             tmp = etc / f".{name}.tmp"
@@ -317,6 +335,14 @@ class Sandbox:
         found = _first_existing([str(self._host(c)) for c in candidates])
         return Path(found).read_text() if found else _MINIMAL_INDICATIONS
 
+    @contextlib.contextmanager
+    def _shared_root(self) -> Iterator[None]:
+        """Held while this instance writes into the shared root (prompts), mounts or
+        unmounts it: another instance never starts on a root being unmounted."""
+        self._root_lock.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(self._root_lock, "another sandbox instance"):
+            yield
+
     def _check_ports(self) -> None:
         checks = (
             (socket.SOCK_DGRAM, SIP_PORT, "SIP/UDP"),
@@ -324,12 +350,21 @@ class Sandbox:
             (socket.SOCK_STREAM, AMI_PORT, "AMI"),
         )
         for kind, port, what in checks:
-            if port_in_use(kind, HOST, port):
+            if port_in_use(kind, self.host, port):
                 proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
                 raise SandboxError(
-                    f"{what} port {HOST}:{port}/{proto} is already in use (another Asterisk "
+                    f"{what} port {self.host}:{port}/{proto} is already in use (another Asterisk "
                     f"or SIP stack?); stop it first (see: ss -lnp{proto[0]} | grep {port})"
                 )
+
+    def _start(self) -> int:
+        """What a previous run left goes, the root is mounted, Asterisk starts (the root
+        lock held: another instance's ``down`` must not unmount it meanwhile)."""
+        self._clear_leftovers()
+        self._check_ports()
+        if self.root is not None:
+            rootfs.mount_binds(self.root)
+        return self._spawn()
 
     def _spawn(self) -> int:
         """Start Asterisk in its own session, detached from us (no zombie, no Popen)."""
@@ -394,14 +429,18 @@ class Sandbox:
         return str(body.get("status", {}).get("startup_time", ""))
 
     def _clear_leftovers(self) -> None:
-        """Kill whatever still runs in the chroot, unmount it, forget the PID file."""
+        """Kill what this instance left running in the chroot (its Asterisk, a CLI call);
+        unmount the root once nothing else runs in it; forget the PID file."""
         if self.root is not None:
+            conf = self._conf_path()
             for pid in rootfs.processes_in(self.root):
-                terminate_group(pid, grace=2.0)
-            rootfs.unmount_all(self.root)
-            left = list(rootfs.mounts_under(self.root))
-            if left:
-                raise SandboxError(f"still mounted after unmount: {', '.join(map(str, left))}")
+                if conf in command_line(pid):  # another instance's, or a test's own PBX
+                    terminate_group(pid, grace=2.0)
+            if not rootfs.processes_in(self.root):
+                rootfs.unmount_all(self.root)
+                left = list(rootfs.mounts_under(self.root))
+                if left:
+                    raise SandboxError(f"still mounted after unmount: {', '.join(map(str, left))}")
         (self.state_dir / "asterisk.pid").unlink(missing_ok=True)
 
 

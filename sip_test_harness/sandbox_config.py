@@ -19,10 +19,11 @@ from router.asterisk_config.render import (
     render_fallback_queue,
     render_http,
 )
+from sip_test_harness.sandbox_agi import add_agi_mode
 
 ARI_USER = "clinic-router"
 ARI_PASSWORD = "clinic-router-secret"  # sandbox only; never reuse on a real PBX
-HOST = "127.0.0.1"
+HOST = "127.0.0.1"  # instance 0's address; instance N renders its own (instance.py)
 SIP_PORT = 5060
 HTTP_PORT = 8088
 AMI_PORT = 5038
@@ -33,6 +34,10 @@ CALLER_PORTS = tuple(range(5061, 5070))  # SIPp UACs acting as the carrier
 OPERATORS = tuple(f"op{1000 + n}" for n in range(1, 9))  # op1001..op1008
 LOAD_OPERATORS = tuple(f"lop{n:03d}" for n in range(1, 201))  # lop001..lop200
 LOAD_OPERATOR_PORT = 5100
+# Qualify periods (s): the test phones' state follows within a second; the 200 load
+# operators' OPTIONS would load Asterisk during load runs at that rate
+PHONE_QUALIFY_S = 1
+LOAD_QUALIFY_S = 5
 # SIPp UACs acting as a second carrier, for the benchmark's baselines only: the endpoint
 # `bench-trunk` enters [bench-inbound] (plain Dial, app_queue, minimal ARI app), never the
 # clinic-router dialplan
@@ -75,19 +80,21 @@ class AsteriskLayout:
         return (self.etc_dir, self.run_dir, self.log_dir, self.spool_dir, self.db_dir)
 
 
-SANDBOX_PLAN = PbxPlan(
-    ari_user=ARI_USER,
-    ari_password=ARI_PASSWORD,
-    http_bindaddr=HOST,
-    http_port=HTTP_PORT,
-    endpoints=tuple(f"PJSIP/{name}" for name in OPERATORS),
-)
+def sandbox_plan(host: str = HOST) -> PbxPlan:
+    """What the product's generator renders for the sandbox on ``host``."""
+    return PbxPlan(
+        ari_user=ARI_USER,
+        ari_password=ARI_PASSWORD,
+        http_bindaddr=host,
+        http_port=HTTP_PORT,
+        endpoints=tuple(f"PJSIP/{name}" for name in OPERATORS),
+    )
 
 
 def render_configs(
-    layout: AsteriskLayout, indications: str, dialplan: str | None = None
+    layout: AsteriskLayout, indications: str, dialplan: str | None = None, host: str = HOST
 ) -> dict[str, str]:
-    """Return every config file of the sandbox, keyed by file name.
+    """Return every config file of the sandbox on ``host``, keyed by file name.
 
     The clinic-router parts (HTTP, the ARI user, the dialplan, the fallback queue) are
     rendered by the product's generator for the sandbox's operators and included the way
@@ -95,24 +102,26 @@ def render_configs(
     the generated dialplan (an experiment's own). ``indications`` is the package's
     indications.conf, copied as is because without it ``tone:ring`` fails (ari-facts §9).
     """
-    return {
+    plan = sandbox_plan(host)
+    files = {
         "asterisk.conf": _asterisk_conf(layout),
         "modules.conf": _MODULES_CONF,
         "logger.conf": _LOGGER_CONF,
         "http.conf": _HTTP_CONF,
-        "clinic-router-http.conf": render_http(SANDBOX_PLAN),
+        "clinic-router-http.conf": render_http(plan),
         "ari.conf": _ari_conf(layout.channelvars),
-        "clinic-router-ari.conf": render_ari(SANDBOX_PLAN),
-        "manager.conf": _MANAGER_CONF,
+        "clinic-router-ari.conf": render_ari(plan),
+        "manager.conf": _manager_conf(host),
         "rtp.conf": f"[general]\nrtpstart = {RTP_PORTS[0]}\nrtpend = {RTP_PORTS[1]}\n",
         "indications.conf": indications,
         "musiconhold.conf": _musiconhold_conf(layout.moh_dir),
         "queues.conf": _QUEUES_CONF + _BENCH_QUEUE_CONF,
-        QUEUE_FILE: render_fallback_queue(SANDBOX_PLAN.endpoints, SANDBOX_PLAN.ring_timeout_s),
-        "pjsip.conf": render_pjsip_conf(),
+        QUEUE_FILE: render_fallback_queue(plan.endpoints, plan.ring_timeout_s),
+        "pjsip.conf": render_pjsip_conf(host),
         "extensions.conf": _EXTENSIONS_CONF + _BENCH_EXTENSIONS,
-        DIALPLAN_FILE: render_dialplan(SANDBOX_PLAN.endpoints) if dialplan is None else dialplan,
+        DIALPLAN_FILE: render_dialplan(plan.endpoints) if dialplan is None else dialplan,
     }
+    return add_agi_mode(files)  # AGI mode beside it (sandbox_agi)
 
 
 def _asterisk_conf(layout: AsteriskLayout) -> str:
@@ -174,15 +183,17 @@ pretty = no
 """
 
 
-_MANAGER_CONF = f"""[general]
+def _manager_conf(host: str) -> str:
+    # a local client's source address is 127.0.0.1 whichever loopback address it dials
+    return f"""[general]
 enabled = yes
-bindaddr = {HOST}
+bindaddr = {host}
 port = {AMI_PORT}
 
 [{ARI_USER}]
 secret = {ARI_PASSWORD}
 deny = 0.0.0.0/0.0.0.0
-permit = 127.0.0.1/255.255.255.255
+permit = 127.0.0.0/255.0.0.0
 read = all
 write = all
 """
@@ -205,43 +216,58 @@ persistentmembers = no
 """
 
 
-_ENDPOINT_TEMPLATE = f"""[clinic-endpoint](!)
+def _endpoint_template(host: str) -> str:
+    return f"""[clinic-endpoint](!)
 type = endpoint
 transport = transport-udp
 allow = !all,ulaw,alaw
 ; direct media makes Asterisk re-INVITE both SIPp legs after bridging (calls failed under load)
 direct_media = no
-media_address = {HOST}
+media_address = {host}
 bind_rtp_to_media_address = yes
 dtmf_mode = rfc4733
 
 [clinic-aor](!)
 type = aor
 max_contacts = 1
-; qualify (qualify_frequency per AOR below): an unreachable phone then fails at once
-; instead of after SIP timer B (32 s)
-qualify_timeout = 1.0
+; qualify (qualify_frequency and qualify_timeout per AOR below): an unreachable phone
+; then fails at once instead of after SIP timer B (32 s)
 """
 
 
+def qualify_timeout_s(qualify_frequency: int) -> float:
+    """How long an AOR's OPTIONS waits for its answer: half the period at most, so each
+    one has its result before the next is sent. Asterisk applies each OPTIONS's result when
+    it completes, not in the order they were sent: with timeout = period (1 s), the
+    OPTIONS sent just before a phone bound its port timed out right after the next one
+    was answered, and the fresh phone read `offline` for a whole second after it first
+    read `online` (a call placed then skipped it)."""
+    return min(1.0, qualify_frequency / 2)
+
+
 def _phone(
-    name: str, context: str, contact: str, match: str | None, qualify_frequency: int = 1
+    name: str,
+    context: str,
+    contact: str,
+    match: str | None,
+    qualify_frequency: int = PHONE_QUALIFY_S,
 ) -> str:
     """Endpoint + AOR (+ identify by source port when the phone has a port of its own)."""
     text = (
         f"[{name}](clinic-endpoint)\ncontext = {context}\naors = {name}\n\n"
         f"[{name}](clinic-aor)\ncontact = {contact}\n"
-        f"qualify_frequency = {qualify_frequency}\n\n"
+        f"qualify_frequency = {qualify_frequency}\n"
+        f"qualify_timeout = {qualify_timeout_s(qualify_frequency)}\n\n"
     )
     if match is not None:
         text += f"[{name}]\ntype = identify\nendpoint = {name}\nmatch = {match}\n\n"
     return text
 
 
-def render_pjsip_conf() -> str:
+def render_pjsip_conf(host: str = HOST) -> str:
     """pjsip.conf: UDP transport, the carrier trunk, operator, load-operator and patient phones.
 
-    Identification: every SIPp runs on 127.0.0.1, so ``match=127.0.0.1`` alone would
+    Identification: every SIPp runs on ``host``, so ``match=<host>`` alone would
     claim operators' requests for the trunk. res_pjsip_endpoint_identifier_ip matches
     ``IP:port`` (Asterisk 16.8+), so the trunk owns only the caller ports 5061-5069 and
     each phone its own port. Load operators share port 5100 and are identified by the
@@ -251,31 +277,31 @@ def render_pjsip_conf() -> str:
         "; generated by sip_test_harness: the clinic-router test sandbox\n",
         "[global]\ntype = global\nendpoint_identifier_order = ip,username\n"
         "user_agent = clinic-router-sandbox\n\n",
-        f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {HOST}:{SIP_PORT}\n\n",
-        _ENDPOINT_TEMPLATE,
+        f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {host}:{SIP_PORT}\n\n",
+        _endpoint_template(host),
         "\n; the carrier: SIPp callers on ports 5061-5069\n",
         "[trunk](clinic-endpoint)\ncontext = clinic-router-inbound\ntrust_id_inbound = yes\n\n",
         "[trunk]\ntype = identify\nendpoint = trunk\nmatch = "
-        + ",".join(f"{HOST}:{port}" for port in CALLER_PORTS)
+        + ",".join(f"{host}:{port}" for port in CALLER_PORTS)
         + "\n\n",
         "; benchmark baselines only: SIPp callers on ports 5091-5099 -> [bench-inbound]\n",
         "[bench-trunk](clinic-endpoint)\ncontext = bench-inbound\ntrust_id_inbound = yes\n\n",
         "[bench-trunk]\ntype = identify\nendpoint = bench-trunk\nmatch = "
-        + ",".join(f"{HOST}:{port}" for port in BENCH_CALLER_PORTS)
+        + ",".join(f"{host}:{port}" for port in BENCH_CALLER_PORTS)
         + "\n\n",
         "; outbound trunk to patients' phones (callbacks): SIPp UAS on 5080\n",
         _phone(
             "patients",
             "clinic-router-inbound",
-            f"sip:{HOST}:{PATIENTS_PORT}",
-            f"{HOST}:{PATIENTS_PORT}",
+            f"sip:{host}:{PATIENTS_PORT}",
+            f"{host}:{PATIENTS_PORT}",
         ),
         "; operator phones: SIPp UAS op100N on 5070+N\n",
     ]
     for name in OPERATORS:
         port = operator_port(name)
         parts.append(
-            _phone(name, "clinic-router-operators", f"sip:{name}@{HOST}:{port}", f"{HOST}:{port}")
+            _phone(name, "clinic-router-operators", f"sip:{name}@{host}:{port}", f"{host}:{port}")
         )
     parts.append(
         f"; load operators: one SIPp UAS on {LOAD_OPERATOR_PORT} answers for all;\n"
@@ -286,9 +312,9 @@ def render_pjsip_conf() -> str:
             _phone(
                 name,
                 "clinic-router-operators",
-                f"sip:{name}@{HOST}:{LOAD_OPERATOR_PORT}",
+                f"sip:{name}@{host}:{LOAD_OPERATOR_PORT}",
                 None,
-                qualify_frequency=5,
+                qualify_frequency=LOAD_QUALIFY_S,
             )
         )
     return "".join(parts)

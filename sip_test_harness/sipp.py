@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sip_test_harness.errors import SippError
+from sip_test_harness.instance import current
 from sip_test_harness.phones import (
     PHONE_NAMES,
     Phones,
@@ -26,7 +27,7 @@ from sip_test_harness.phones import (
     phone_port,
     wait_endpoint_state,
 )
-from sip_test_harness.sandbox_config import CALLER_PORTS
+from sip_test_harness.sandbox_config import CALLER_PORTS, SIP_PORT
 from sip_test_harness.scenarios import Behaviour, caller_scenario, cancel_scenario
 from sip_test_harness.sipp_logs import CallSummary, PhoneReport, call_summary, read_shortmsg
 from sip_test_harness.sipp_process import EXIT_BIND_FAILED, SippProcess, SippRun, udp_port_bound
@@ -42,8 +43,6 @@ __all__ = [
     "place_call",
     "wait_endpoint_state",
 ]
-
-SANDBOX_TARGET = "127.0.0.1:5060"
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,8 @@ async def place_call(
     cancel_after: float | None = None,
     timeout: float = 60.0,
     port: int | None = None,
-    target: str = SANDBOX_TARGET,
-    local_ip: str = "127.0.0.1",
+    target: str | None = None,
+    local_ip: str | None = None,
     keep_logs: bool = False,
 ) -> CallResult:
     """Call ``did`` from ``from_number`` as the carrier trunk and return when SIPp ends.
@@ -116,8 +115,12 @@ async def place_call(
     then hang up after ``hangup_after`` s, or (None) wait for the far end's BYE.
     ``cancel_after``: give up (CANCEL) after that long ringing instead. ``port``: source
     port (5061-5069); None picks a free one. ``timeout`` bounds the whole call.
-    ``target``/``local_ip``: Asterisk's SIP address and ours (defaults: the sandbox).
+    ``target``/``local_ip``: Asterisk's SIP address and ours (defaults: the current
+    sandbox instance's, instance.py).
     """
+    host = current().host
+    target = target or f"{host}:{SIP_PORT}"
+    local_ip = local_ip or host
     if cancel_after is not None:
         xml = cancel_scenario(cancel_after)
     else:

@@ -13,10 +13,11 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sip_test_harness.errors import SippError
+from sip_test_harness.instance import current
 
 SIPP = "sipp"
 HOST = "127.0.0.1"
@@ -43,7 +44,8 @@ class SippRun:
     variables: Mapping[str, str] | None = None  # -set name value
     timeout_is_error: bool = False
     full_trace: bool = True  # -trace_msg (every message in full)
-    local_ip: str = HOST  # SIP and RTP address of this SIPp (a real PBX needs a routable one)
+    # SIP and RTP address of this SIPp: the sandbox instance's (a real PBX needs a routable one)
+    local_ip: str = field(default_factory=lambda: current().host)
     extra: tuple[str, ...] = ()  # more options (load runs: -r, -inf, -l, -trace_logs ...)
 
     def log(self, kind: str) -> Path:

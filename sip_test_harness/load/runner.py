@@ -20,13 +20,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sip_test_harness.errors import HarnessError, SippError
+from sip_test_harness.instance import current
 from sip_test_harness.load import files, observe, procstat, report, scenarios, stats
 from sip_test_harness.load.mix import Mix, load_mix
 from sip_test_harness.probe import AriAccess
-from sip_test_harness.sandbox_config import BENCH_CALLER_PORTS, CALLER_PORTS, LOAD_OPERATOR_PORT
+from sip_test_harness.sandbox_config import (
+    BENCH_CALLER_PORTS,
+    CALLER_PORTS,
+    LOAD_OPERATOR_PORT,
+    SIP_PORT,
+)
 from sip_test_harness.sipp_process import SippProcess, SippRun, udp_port_bound
 
-SANDBOX_ARI = AriAccess()
 MODES = ("router", "dial", "queue", "minimal")
 Progress = Callable[[str], None]
 CLOCK_MARGIN = timedelta(seconds=5)
@@ -45,9 +50,10 @@ class LoadOptions:
     mix: Mix | None = None
     operators: int = 50
     mode: str = "router"
-    target: str = "127.0.0.1:5060"
-    local_ip: str = "127.0.0.1"
-    ari: AriAccess | None = SANDBOX_ARI
+    # the sandbox instance's by default (sip_test_harness/instance.py)
+    target: str = field(default_factory=lambda: f"{current().host}:{SIP_PORT}")
+    local_ip: str = field(default_factory=lambda: current().host)
+    ari: AriAccess | None = field(default_factory=AriAccess)
     asterisk_pid: int | None = None
     app_pid: int | None = None  # router (or the benchmark's ARI app) to measure
     keep_logs: bool = False

@@ -1,15 +1,26 @@
-"""Fixtures of the real-Asterisk tier: the sandbox, once per test session."""
+"""Fixtures of the real-Asterisk tier: the sandbox, once per test session.
+
+Under pytest-xdist every worker is a session of its own: worker ``gwK`` uses sandbox
+instance B+K (sip_test_harness/instance.py: Asterisk on 127.0.N.1, its own lock), where
+B is ``$CLINIC_ROUTER_SANDBOX_INSTANCE`` (0 when unset), so the workers' calls never meet.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from router.engine.fallback_misses import FAMILY
 from router.engine.fallback_served import FAMILY as SERVED_FAMILY
+from sip_test_harness import instance
 from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.sandbox import Sandbox
+
+_worker = instance.for_xdist_worker(os.environ.get("PYTEST_XDIST_WORKER"))
+if _worker is not None:  # set before any test module asks the harness for a default
+    os.environ[instance.ENV] = str(instance.current().number + _worker)
 
 
 @pytest.fixture(scope="session")

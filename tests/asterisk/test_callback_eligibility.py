@@ -153,11 +153,11 @@ async def test_a_callback_whose_channels_vanished_while_disconnected_is_finished
     sandbox: Any, tmp_path: Path
 ) -> None:
     number = "+79990013003"
-    relay = CuttableRelay("127.0.0.1", 8088)
+    relay = CuttableRelay(sandbox.ari_access.host, sandbox.ari_access.port)
     await relay.start()
     router = router_for(tmp_path)
     router.config.write_text(
-        router.config.read_text().replace("127.0.0.1:8088/", f"127.0.0.1:{relay.port}/")
+        router.config.read_text().replace(router.ari_url, f"http://127.0.0.1:{relay.port}/ari")
     )
     await router.start()
     spec = {

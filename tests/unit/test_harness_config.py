@@ -50,6 +50,12 @@ def test_every_file_is_rendered() -> None:
         "clinic-router-queues.conf",
         "clinic-router-http.conf",
         "clinic-router-ari.conf",
+        # AGI mode beside it (sip_test_harness/sandbox_agi.py)
+        "queuerules.conf",
+        "clinic-router-agi.conf",
+        "sandbox-agi-entry.conf",
+        "clinic-router-agi-queues.conf",
+        "clinic-router-agi-queuerules.conf",
     } == set(files)
     assert files["clinic-router-extensions.conf"] == "; dialplan"
     assert "#include clinic-router-extensions.conf" in files["extensions.conf"]
@@ -106,6 +112,18 @@ def test_pjsip_phones_and_contacts() -> None:
     template = dict(sections(render_pjsip_conf()))["clinic-endpoint"]
     assert template["direct_media"] == ["no"] and template["media_address"] == ["127.0.0.1"]
     assert template["allow"] == ["!all,ulaw,alaw"]
+
+
+def test_each_qualify_has_its_result_before_the_next_is_sent() -> None:
+    # Asterisk applies OPTIONS results as they complete: a timeout as long as the period
+    # let the one sent before a phone started land after the next one's answer, and the
+    # fresh phone read offline for a period (the flaky busy-and-unreachable test)
+    aors = {name: values for name, values in sections(render_pjsip_conf()) if "contact" in values}
+    assert {"op1001", "patients", "lop001"} <= set(aors)
+    for name, aor in aors.items():
+        period, timeout = float(aor["qualify_frequency"][0]), float(aor["qualify_timeout"][0])
+        assert 0 < timeout <= period / 2, name
+    assert aors["op1003"]["qualify_frequency"] == ["1"]  # phones' state follows in a second
 
 
 def test_dialplan_follows_the_contract() -> None:
