@@ -34,11 +34,13 @@ class FastAgiServer:
         *,
         header_timeout_s: float = HEADER_TIMEOUT_S,
         command_timeout_s: float = 150.0,
+        max_sessions: int = 1000,
     ) -> None:
         self._routes = dict(routes)
         self._host, self._port = host, port
         self._header_timeout_s = header_timeout_s
         self._command_timeout_s = command_timeout_s
+        self._max_sessions = max_sessions
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.refused = 0  # connections that did not speak AGI (for tests and metrics)
@@ -75,6 +77,12 @@ class FastAgiServer:
         # asyncio runs this callback in a task of its own; the server owns it from here.
         task = asyncio.current_task()
         assert task is not None
+        if len(self._sessions) >= self._max_sessions:
+            # a flood of connections: the dialplan's plain queue serves those calls
+            self.refused += 1
+            log.warning("FastAGI: %d sessions already; connection refused", self._max_sessions)
+            writer.close()
+            return
         self._sessions.add(task)
         try:
             await self._session(reader, writer)

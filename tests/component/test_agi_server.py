@@ -7,15 +7,16 @@ the router's half is the real server, call handler, SQLite journal and callback 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from agi_support import agi_call
+from agi_support import agi_call, header
 from aiohttp import web
 from engine_support import engine_context
 
 from router.agi.call import agi_routes
+from router.agi.channel import AgiChannel
 from router.agi.decision import AGI_APP
 from router.agi.server import FastAgiServer
 from router.config.rules import load_rules
@@ -42,6 +43,23 @@ async def agi(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, CallContext]
             yield server, ctx
         finally:
             await server.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+    """Poll a condition with a deadline."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+
+
+async def closed_by_peer(reader: asyncio.StreamReader) -> bool:
+    """The router closed the connection (unread bytes of ours make it a reset)."""
+    try:
+        return await asyncio.wait_for(reader.read(), 2) == b""
+    except ConnectionResetError:
+        return True
 
 
 async def journey(ctx: CallContext, call_id: str) -> list[str]:
@@ -72,7 +90,10 @@ async def test_a_dms_patient_skips_the_menu(agi) -> None:  # type: ignore[no-unt
     server, ctx = agi
     session = await agi_call(server.port, "89161110002", DID)
     assert session.played() == []
-    assert (session.variables["CR_TARGET"], session.variables["CR_QUEUE"]) == ("queue", "clinic-dms")
+    assert (session.variables["CR_TARGET"], session.variables["CR_QUEUE"]) == (
+        "queue",
+        "clinic-dms",
+    )
     assert await ctx.recorder.flush(5.0)
     events = (await ctx.store.calls.events_of(["1764770000.1"], ["menu"]))["1764770000.1"]
     assert [(e.data["action"], e.data["chosen"]) for e in events] == [("auto", "3")]
@@ -84,7 +105,10 @@ async def test_an_unknown_callers_key_during_the_prompt_picks_the_queue(agi) -> 
     # barge-in: the key stops the prompt; nothing more is played or waited for
     assert session.played() == ['STREAM FILE "beep" "0123456789*#"']
     assert not any(c.startswith("WAIT FOR DIGIT") for c in session.commands)
-    assert (session.variables["CR_TARGET"], session.variables["CR_QUEUE"]) == ("queue", "clinic-dms")
+    assert (session.variables["CR_TARGET"], session.variables["CR_QUEUE"]) == (
+        "queue",
+        "clinic-dms",
+    )
     # the dialplan's deadline is pushed forward before the menu plays
     assert session.commands.index('SET VARIABLE "TIMEOUT(absolute)" "63"') < session.commands.index(
         session.played()[0]
@@ -157,9 +181,7 @@ async def test_a_bare_connect_and_a_bad_header_do_not_stall_the_router(agi) -> N
     assert session.variables["CR_TARGET"] == "operator"
     assert loop.time() - started < 0.4
     assert await reader.read() == b""  # the junk connection was closed by the router
-    async with asyncio.timeout(2):
-        while server.refused < 3:  # the silent one after its header timeout (0.5 s)
-            await asyncio.sleep(0.02)
+    await until(lambda: server.refused >= 3)  # the silent one after its header timeout
     assert await silent[0].read() == b""
     silent[1].close()
     junk.close()
@@ -171,3 +193,23 @@ async def test_a_session_read_after_the_channel_moved_on_is_not_a_call(agi) -> N
     assert session.commands == ['SET VARIABLE "CR_CALL" "1764770000.1"']
     assert await ctx.recorder.flush(5.0)
     assert await ctx.store.calls.get("1764770000.1") is None
+
+
+async def test_past_max_sessions_a_connection_is_closed_at_once(tmp_path: Path) -> None:
+    async def hold(channel: AgiChannel) -> None:
+        await asyncio.Event().wait()  # a session that never ends (a caller in a long menu)
+
+    server = FastAgiServer({"route": hold}, "127.0.0.1", 0, max_sessions=1)
+    await server.start()
+    try:
+        first = await asyncio.open_connection("127.0.0.1", server.port)
+        first[1].write(header("+79990001188", DID))
+        await until(lambda: server.sessions == 1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(header("+79990001199", DID, "1764770000.2"))
+        assert await closed_by_peer(reader)
+        assert server.refused == 1 and server.sessions == 1
+        first[1].close()
+        writer.close()
+    finally:
+        await server.close()

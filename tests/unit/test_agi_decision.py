@@ -33,7 +33,9 @@ def test_a_line_is_ari_unless_it_says_agi(rules: Rules, tmp_path: Path) -> None:
 
 
 def test_skills_become_penalties_and_steps_a_penalty_rule(rules: Rules) -> None:
-    queues = {q.name: q for q in app_queues(rules.queues, rules.routes, rules.menus, rules.operators)}
+    queues = {
+        q.name: q for q in app_queues(rules.queues, rules.routes, rules.menus, rules.operators)
+    }
     paid = queues["clinic-paid"]
     # level 4 from the start; level 2 only from the 8 s step; level 1 never
     assert paid.members == (("PJSIP/op1001", 0), ("PJSIP/op1002", 1))

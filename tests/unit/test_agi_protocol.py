@@ -46,9 +46,7 @@ def test_header_block_gives_the_channel_and_caller() -> None:
 
 
 def test_script_comes_from_the_request_url_when_no_network_script() -> None:
-    raw = HEADER.replace(b"agi_network_script: route\n", b"").replace(
-        b"/route", b"/route?x=1"
-    )
+    raw = HEADER.replace(b"agi_network_script: route\n", b"").replace(b"/route", b"/route?x=1")
     assert parse_request(raw).script == "route"
 
 
