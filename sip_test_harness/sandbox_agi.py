@@ -32,20 +32,24 @@ exten => {AGI_DID},1,Goto(clinic-router-agi-entry,${{EXTEN}},1)
 """
 
 
-def render_dialplan(port: int = AGI_PORT, timeout_s: int = AGI_TIMEOUT_S) -> str:
-    """The shipped dialplan with the sandbox router's address and timeout."""
+def render_dialplan(
+    port: int = AGI_PORT, timeout_s: int = AGI_TIMEOUT_S, host: str = "127.0.0.1"
+) -> str:
+    """The shipped dialplan with the sandbox router's address (the sandbox instance's
+    own loopback address: instance.py) and timeout."""
     text = DIALPLAN.read_text(encoding="utf-8")
-    text = text.replace("agi://127.0.0.1:4573", f"agi://127.0.0.1:{port}")
+    text = text.replace("agi://127.0.0.1:4573", f"agi://{host}:{port}")
     return text.replace("CR_AGI_TIMEOUT = 4", f"CR_AGI_TIMEOUT = {timeout_s}")
 
 
-def add_agi_mode(files: dict[str, str]) -> dict[str, str]:
-    """`files` (the sandbox's config) with AGI mode included; queues start empty."""
+def add_agi_mode(files: dict[str, str], host: str = "127.0.0.1") -> dict[str, str]:
+    """`files` (the sandbox's config on `host`) with AGI mode included; queues start
+    empty."""
     out = dict(files)
     out["extensions.conf"] += f"\n#include {DIALPLAN_FILE}\n#include {ENTRY_FILE}\n"
     out["queues.conf"] += f"\n#include {QUEUES_FILE}\n"
     out["queuerules.conf"] = f"#include {RULES_FILE}\n"
-    out[DIALPLAN_FILE] = render_dialplan()
+    out[DIALPLAN_FILE] = render_dialplan(host=host)
     out[ENTRY_FILE] = _ENTRY
     out.setdefault(QUEUES_FILE, "; no AGI-mode queues yet\n")
     out.setdefault(RULES_FILE, "; no AGI-mode queue rules yet\n")

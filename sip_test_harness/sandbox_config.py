@@ -121,7 +121,7 @@ def render_configs(
         "extensions.conf": _EXTENSIONS_CONF + _BENCH_EXTENSIONS,
         DIALPLAN_FILE: render_dialplan(plan.endpoints) if dialplan is None else dialplan,
     }
-    return add_agi_mode(files)  # AGI mode beside it (sandbox_agi)
+    return add_agi_mode(files, host)  # AGI mode beside it (sandbox_agi)
 
 
 def _asterisk_conf(layout: AsteriskLayout) -> str:

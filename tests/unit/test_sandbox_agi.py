@@ -30,3 +30,8 @@ def test_queue_files_of_a_test_are_kept_when_given() -> None:
         {"extensions.conf": "", "queues.conf": "", "clinic-router-agi-queues.conf": "[q]\n"}
     )
     assert files["clinic-router-agi-queues.conf"] == "[q]\n"
+
+
+def test_a_second_sandbox_instance_reaches_its_own_router() -> None:
+    files = render_configs(AsteriskLayout(), "[general]\n", host="127.0.2.1")
+    assert "CR_AGI_URL = agi://127.0.2.1:4573\n" in files["clinic-router-agi.conf"]
