@@ -4,6 +4,7 @@ python -m sip_test_harness sandbox build|up|down|status|restart
 python -m sip_test_harness call --from 79161234567 --to 74952232222 [--dtmf 12]
 python -m sip_test_harness phones op1001=answer op1002=busy op1004=delay:3 [--hold 5]
 python -m sip_test_harness load --rate 5 --calls 100 [--mix FILE] [--operators 50] [--format json]
+python -m sip_test_harness day [--calls 1600] [--profile monday] [--seed 16] [--scale 60]
 python -m sip_test_harness bench
 """
 
@@ -16,6 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from sip_test_harness import day as day_cli
 from sip_test_harness.errors import HarnessError
 from sip_test_harness.load import cli as load_cli
 from sip_test_harness.sandbox import Sandbox
@@ -51,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     phones.add_argument("--no-ari", action="store_true", help="do not wait for ARI 'online'")
     load = sub.add_parser("load", help="SIPp load through the sandbox or a staging PBX")
     load_cli.add_arguments(load)
+    day = sub.add_parser("day", help="a generated clinic day through the sandbox, checked")
+    day_cli.add_arguments(day)
     sub.add_parser("demo", help="sandbox + router + scripted calls (sip_test_harness.demo)")
     sub.add_parser("bench", help="load benchmark (sip_test_harness.bench)")
     return parser
@@ -153,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_call(args))
         if args.command == "load":
             return load_cli.main(args)
+        if args.command == "day":
+            return day_cli.main(args)
         if args.command in ("demo", "bench"):
             return _module_main(args.command)
         return asyncio.run(_phones(args))
