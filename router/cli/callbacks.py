@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
-from router.cli.patients import zone
+from router.cli.patients import zone_arg
 from router.cli.store import with_store
 from router.config.settings import Settings
 from router.domain.callback_schedule import TaskState
@@ -55,9 +55,8 @@ def add_callbacks_parser(subparsers: Any, default_config: str) -> None:
 
 async def run_callbacks(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Run one `callbacks` sub-command with parsed arguments; return the exit code."""
-    tz = zone(args.tz)
+    tz = zone_arg(args.tz)
     if tz is None:
-        print(f"--tz {args.tz!r}: unknown time zone (e.g. Europe/Moscow)", file=sys.stderr)
         return 2
     problem = _argument_problem(args)
     if problem:

@@ -64,6 +64,18 @@ def zone(name: str) -> tzinfo | None:
         return None
 
 
+def unknown_zone(name: str | None) -> str:
+    return f"--tz {name!r}: unknown time zone (e.g. Europe/Moscow)"
+
+
+def zone_arg(name: str) -> tzinfo | None:
+    """The zone of `--tz`, or None once stderr says it is unknown (the command exits 2)."""
+    found = zone(name)
+    if found is None:
+        print(unknown_zone(name), file=sys.stderr)
+    return found
+
+
 async def import_rows(
     store: Store,
     lines: Iterable[str],
@@ -177,9 +189,8 @@ async def import_csv(
     workers: int = 1,
 ) -> int:
     """Exit code 0: all rows imported; 1: some rows rejected; 2: nothing could be read."""
-    tz = zone(tz_name)
+    tz = zone_arg(tz_name)
     if tz is None:
-        print(f"--tz {tz_name!r}: unknown time zone (e.g. Europe/Moscow)", file=sys.stderr)
         return 2
     # A command-line tool: nothing else runs on this loop, so plain file I/O is fine.
     if not path.is_file():  # noqa: ASYNC240
@@ -215,9 +226,8 @@ async def show_phone(
     settings: Settings, phone: str, *, tz_name: str = DEFAULT_TZ, as_json: bool = False
 ) -> int:
     """Every patient on `phone` with the full profile; exit 1 when there is none."""
-    tz = zone(tz_name)
+    tz = zone_arg(tz_name)
     if tz is None:
-        print(f"--tz {tz_name!r}: unknown time zone (e.g. Europe/Moscow)", file=sys.stderr)
         return 2
     number = normalise_caller(phone)
     if number.e164 is None:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from router.cli.patients import zone
+from router.cli.patients import unknown_zone, zone
 from router.cli.store import with_store
 from router.config.errors import ConfigError
 from router.config.rules import Rules, load_rules
@@ -87,7 +87,7 @@ async def run_replay(args: argparse.Namespace, settings: Settings, out: TextIO) 
 def _inputs(args: argparse.Namespace, settings: Settings) -> _Inputs:
     tz = zone(args.tz or settings.console.timezone)
     if tz is None:
-        raise PeriodError(f"--tz {args.tz!r}: unknown time zone (e.g. Europe/Moscow)")
+        raise PeriodError(unknown_zone(args.tz))
     period = parse_period(args.start, args.end, tz, datetime.now(UTC))
     current = load_rules(settings.routing.rules)
     new = load_rules(args.rules) if args.rules else None

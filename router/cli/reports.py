@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from router.cli.patients import zone
+from router.cli.patients import zone_arg
 from router.cli.store import with_store
 from router.config.errors import ConfigError
 from router.config.rules import load_rules
@@ -63,9 +63,8 @@ def _period_options(parser: Any, default_config: str) -> None:
 async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Print one section of the report; return the exit code."""
     tz_name = args.tz or settings.console.timezone
-    tz = zone(tz_name)
+    tz = zone_arg(tz_name)
     if tz is None:
-        print(f"--tz {tz_name!r}: unknown time zone (e.g. Europe/Moscow)", file=sys.stderr)
         return 2
     problem = _option_problem(args)
     if problem:
