@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 KEYED = ("STREAM FILE", "SAY NUMBER", "SAY DIGITS", "WAIT FOR DIGIT")
 
 
-def header(callerid: str, did: str, uniqueid: str = "1764770000.1") -> bytes:
+def header(callerid: str, did: str, uniqueid: str = "1764770000.1", script: str = "route") -> bytes:
     lines = [
         "agi_network: yes",
-        "agi_network_script: route",
-        "agi_request: agi://127.0.0.1/route",
+        f"agi_network_script: {script}",
+        f"agi_request: agi://127.0.0.1/{script}",
         "agi_channel: PJSIP/trunk-00000001",
         "agi_language: en",
         f"agi_uniqueid: {uniqueid}",
@@ -46,6 +46,7 @@ async def agi_call(
     keys: list[str | None] | None = None,
     hangup_after: int | None = None,
     uniqueid: str = "1764770000.1",
+    script: str = "route",
 ) -> Session:
     """One AGI() from the dialplan. `keys`: what the caller presses during each prompt or
     digit wait, in order (None: nothing); `hangup_after`: the caller hangs up after that
@@ -53,7 +54,7 @@ async def agi_call(
     pending = list(keys or [])
     session = Session()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(header(callerid, did, uniqueid))
+    writer.write(header(callerid, did, uniqueid, script))
     try:
         while line := (await reader.readline()).decode():
             command = line.rstrip("\n")

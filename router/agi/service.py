@@ -11,7 +11,9 @@ import os
 from router.agi.call import agi_routes
 from router.agi.queue_files import queue_files, write_queue_files
 from router.agi.server import FastAgiServer
-from router.ami.connection import AmiConnection, AmiError
+from router.ami.callbacks import AmiDialer
+from router.ami.connection import AmiConnection, AmiError, EventSink
+from router.ami.protocol import Message
 from router.ami.records import AmiCalls
 from router.config.rules import Rules
 from router.config.settings import Settings
@@ -31,6 +33,7 @@ class AgiService:
         self.server, self.calls, self.ami = server, calls, ami
         self._settings = settings
         self._ami_task: asyncio.Task[None] | None = None
+        self.dialer: AmiDialer | None = None
         if ami is not None:
             ami.on_connected = self._on_login
 
@@ -93,14 +96,27 @@ async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> 
     if not agi.enabled:
         return None
     calls = AmiCalls(ctx)
-    ami = None
+    routes = agi_routes(ctx, calls.track)
+    ami = dialer = None
     if agi.ami:
         secret = os.environ.get(agi.ami_secret_env) or ari_password
         ami = AmiConnection(agi.ami_host, agi.ami_port, agi.ami_username, secret, calls.on_event)
-    server = FastAgiServer(
-        agi_routes(ctx, calls.track), agi.host, agi.port, header_timeout_s=agi.header_timeout_s
-    )
+        dialer = AmiDialer(ami)
+        ami.on_event = _both(calls.on_event, dialer.on_event)
+        routes["callback"] = dialer.agi_callback
+    server = FastAgiServer(routes, agi.host, agi.port, header_timeout_s=agi.header_timeout_s)
     service = AgiService(server, calls, ami, settings)
+    # callbacks over AMI Originate for the dispatcher (router/ami/callbacks.py): not
+    # called by it yet (docs/agi-mode.md)
+    service.dialer = dialer
     await service.rules_changed(ctx.rules())
     await service.start()
     return service
+
+
+def _both(first: EventSink, second: EventSink) -> EventSink:
+    def deliver(event: Message) -> None:
+        first(event)
+        second(event)
+
+    return deliver

@@ -32,6 +32,7 @@ EVENTS = (
     "DialBegin",
     "DialEnd",
     "Hangup",
+    "OriginateResponse",
 )
 MAX_MESSAGE_BYTES = 65_536
 
@@ -55,7 +56,7 @@ class AmiConnection:
     ) -> None:
         self._host, self._port = host, port
         self._username, self._secret = username, secret
-        self._on_event = on_event
+        self.on_event = on_event
         self.on_connected = on_connected  # awaited after each login (a reload, a resync)
         self._timeout = action_timeout_s
         self._backoff_max = backoff_max_s
@@ -165,7 +166,7 @@ class AmiConnection:
                     items.append(message)
             elif "Event" in message:
                 try:
-                    self._on_event(message)
+                    self.on_event(message)
                 except Exception:  # one bad event must not cost the connection
                     log.exception("AMI event %s could not be handled", message.get("Event"))
 
