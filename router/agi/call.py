@@ -9,7 +9,6 @@ after (rings, waits, answers, abandons) comes from app_queue's AMI events.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +28,7 @@ from router.agi.server import Handler
 from router.ami.records import Handover
 from router.config.rules import Rules
 from router.config.rules_build import Line
+from router.crm.patients import patients_by_phone
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase
 from router.domain.journey import last_resort
@@ -136,10 +136,10 @@ class AgiCall:
         data: dict[str, object] = {"status": status, "number": e164}
         chosen: PatientRecord | None = None
         if e164 is not None:
-            local, crm = await asyncio.gather(self._local(e164, data), self._crm(e164, data))
-            patients = crm or local  # the CRM is fresher when it knows the caller
+            ctx = self.ctx
+            timeout_s = ctx.settings.lookup_timeout_s
+            patients = await patients_by_phone(e164, ctx.store.patients, ctx.crm, timeout_s, data)
             if patients:
-                data.update(source="crm" if crm else "local", patients_on_number=len(patients))
                 chosen = await self._choose(patients, data)
                 data.update(patient=chosen.id, assigned_operator=chosen.assigned_operator_id)
                 data["tags"] = list(chosen.tags)
@@ -163,23 +163,6 @@ class AgiCall:
         key = await ask_key(self.channel, prompts, settings.shared_phone_timeout_s)
         data["choice_key"] = key
         return chosen_patient(offered, key) or family_record(patients)
-
-    async def _local(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
-        try:
-            async with asyncio.timeout(self.ctx.settings.lookup_timeout_s):
-                return await self.ctx.store.patients.find_by_phone(e164)
-        except Exception as exc:  # noqa: BLE001 - a broken database must not cost the caller the call
-            log.warning("patient lookup failed: %s: %s", type(exc).__name__, exc)
-            data["lookup"] = f"failed: {type(exc).__name__}"
-            return []
-
-    async def _crm(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
-        if self.ctx.crm is None:
-            return []
-        answer = await self.ctx.crm.lookup(e164)
-        data.update(crm=answer.status.value + (" (cached)" if answer.cached else ""))
-        data["crm_ms"] = answer.ms
-        return list(answer.patients)
 
     # -- the walk ------------------------------------------------------------------------
 
