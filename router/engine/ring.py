@@ -133,9 +133,9 @@ class Ring:
         return self.settle(operator_id, leg, result, started)
 
     async def adopted(self, operator_id: str, leg: str, answered: bool) -> RingResult:
-        """A ring a stopped process started goes on (it is not started again)."""
+        """A ring a stopped process started goes on (it is not started again; the owner
+        journals the adoption)."""
         self.legs.add(leg)
-        self.journal.ringing(operator_id, "", leg)
         started = self.ctx.clock()
         timeout_s = self.ctx.settings.ring_timeout_s + SAFETY_S
         result = RingResult.ANSWERED if answered else await self.answer_of(leg, timeout_s)
