@@ -3,6 +3,7 @@ dropped event socket. Whatever happens, the caller is served or handed to the fa
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,11 @@ async def test_router_stopped_while_ringing_restart_adopts(
         assert second.call(caller)["operator_id"] == rung_endpoint.removeprefix("PJSIP/")
         assert second.misses(caller) == []
         assert len(fake.world.originated) == 1
+        # One ring in the journey (the adopted one is journaled once), one operator tried.
+        assert second.journey(caller).count("ringing") == 2  # the first process's, the adoption
+        assert json.loads(second.call(caller)["tried_operators"]) == [
+            rung_endpoint.removeprefix("PJSIP/")
+        ]
     finally:
         await second.stop()
 
