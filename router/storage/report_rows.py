@@ -10,9 +10,10 @@ spans come from `operator_states` (None while it holds nothing: before migration
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Row, Select, func, select, text, tuple_
@@ -20,16 +21,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.callback_schedule import CloseReason
 from router.domain.reports import (
+    DEFAULT_SL_TARGET_S,
+    CallGroup,
     CallRecord,
     JourneyFacts,
     MissRecord,
+    Report,
     ReportData,
     RingRecord,
     StateSpan,
     TaskRecord,
 )
+from router.domain.reports import report as pure
+from router.domain.reports.calls import CallSums
 from router.domain.reports.records import abandoned_where
+from router.domain.reports.report import PeriodSums
 from router.storage.db import Database
+from router.storage.report_sql import ReportSql, call_line, json_text
 from router.storage.tables import (
     ACTIVE_TASK,
     call_events,
@@ -62,22 +70,7 @@ class ReportRows:
             ring_rows = (await conn.execute(_rings_stmt(*in_period))).all()
             events = _events_stmt(self._db.dialect_name, *in_period)
             event_rows = (await conn.execute(events)).all()
-            miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
-            task_rows = {
-                r.id: r for stmt in _tasks_stmts(start, end) for r in await _all(conn, stmt)
-            }.values()
-            latest = await _all(conn, _latest_before(start))
-            pairs = [(r.id, r.at) for r in latest if r.at is not None]
-            state_rows = [
-                (r.operator_id, r.at, r.id, r.state, r.reason)
-                for stmt in _state_rows(pairs, start, end)
-                for r in await _all(conn, stmt)
-            ]
-            state_rows.sort(key=lambda r: (r[0], r[1], r[2]))
-            recorded = (
-                bool(state_rows)
-                or (await conn.execute(select(operator_states.c.id).limit(1))).first() is not None
-            )
+        ledger = await self.ledger(start, end)
         rings = [
             RingRecord(r.call_id, r.operator_id, r.started_at, r.result, r.duration_ms)
             for r in ring_rows
@@ -102,12 +95,84 @@ class ReportRows:
         return ReportData(
             calls=[facts.call(r) for r in call_rows],
             rings=rings,
+            misses=ledger.misses,
+            tasks=ledger.tasks,
+            spans=ledger.spans,
+        )
+
+    async def ledger(self, start: datetime, end: datetime) -> ReportData:
+        """The period's misses, their tasks and the active ones, and the state spans
+        (no calls, no rings: `report` has the database sum those)."""
+        async with self._db.connect() as conn:
+            miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
+            task_rows = {
+                r.id: r for stmt in _tasks_stmts(start, end) for r in await _all(conn, stmt)
+            }.values()
+            latest = await _all(conn, _latest_before(start))
+            pairs = [(r.id, r.at) for r in latest if r.at is not None]
+            state_rows = [
+                (r.operator_id, r.at, r.id, r.state, r.reason)
+                for stmt in _state_rows(pairs, start, end)
+                for r in await _all(conn, stmt)
+            ]
+            state_rows.sort(key=lambda r: (r[0], r[1], r[2]))
+            recorded = (
+                bool(state_rows)
+                or (await conn.execute(select(operator_states.c.id).limit(1))).first() is not None
+            )
+        return ReportData(
+            calls=[],
+            rings=[],
             misses=[_miss(r) for r in miss_rows],
             tasks=[_task(r) for r in task_rows],
             spans=_spans([(op, st, why, at) for op, at, _, st, why in state_rows])
             if recorded
             else None,
         )
+
+    async def report(
+        self,
+        period: tuple[datetime, datetime],
+        now: datetime,
+        tz: tzinfo,
+        *,
+        group: CallGroup | None = None,
+        sl_targets: Mapping[str, float] | None = None,
+        default_sl_s: float = DEFAULT_SL_TARGET_S,
+        overdue_after_s: float = 3600.0,
+        branches: Mapping[str, str] | None = None,
+    ) -> Report:
+        """`build_report` of the period, with the calls and rings summed by the database
+        (`report_sql`): what a year's report needs. Same arguments, same figures."""
+        start, end = period
+        sql = ReportSql(self._db)
+        options = (sl_targets, default_sl_s, branches)
+        total = await sql.call_sums(start, end, tz, None, *options)
+        grouped = await sql.call_sums(start, end, tz, group, *options) if group else None
+        ledger = await self.ledger(start, end)
+        fallback_ids = {m.call_id for m in ledger.misses if m.source == "fallback"}
+        sums = PeriodSums(
+            total=total.sums.get("total", CallSums()),
+            groups=grouped.sums if grouped else {},
+            first=grouped.first if grouped else {},
+            operators=await sql.operator_sums(start, end),
+            fallback_calls=await self._calls_among(fallback_ids, start, end),
+        )
+        return await asyncio.to_thread(
+            lambda: pure.report_of_sums(
+                sums, ledger, period, now, tz, group=group, overdue_after_s=overdue_after_s,
+                branches=branches,
+            )
+        )  # fmt: skip
+
+    async def _calls_among(self, ids: set[str], start: datetime, end: datetime) -> frozenset[str]:
+        """Which of `ids` are calls started in the period."""
+        if not ids:
+            return frozenset()
+        stmt = select(_c.id).where(_c.id.in_(sorted(ids)), _c.started_at >= start)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(stmt.where(_c.started_at < end))).all()
+        return frozenset(r.id for r in rows)
 
 
 async def _all(conn: AsyncConnection, stmt: Select[Any]) -> Sequence[Row[Any]]:
@@ -118,16 +183,9 @@ async def _all(conn: AsyncConnection, stmt: Select[Any]) -> Sequence[Row[Any]]:
 def _calls_stmt(dialect: str, *where: Any) -> Select[Any]:
     """The period's calls. Calls recorded before the line was written on the row have it
     only in their `arrived` event: read from there for those rows alone (COALESCE)."""
-    e = call_events.c
-    arrived_line = (
-        select(_json_text(dialect, e.data, "line"))
-        .where(e.call_id == _c.id, e.kind == "arrived")
-        .limit(1)
-        .scalar_subquery()
-    )
     return select(
         _c.id,
-        func.coalesce(_c.line, arrived_line).label("line"),
+        call_line(dialect),
         _c.started_at,
         _c.answered_at,
         _c.ended_at,
@@ -135,13 +193,6 @@ def _calls_stmt(dialect: str, *where: Any) -> Select[Any]:
         _c.operator_id,
         _c.patient_id,
     ).where(*where)
-
-
-def _json_text(dialect: str, column: Any, key: str) -> Any:
-    """One key of a JSON column as text, read by the database."""
-    if dialect == "postgresql":
-        return func.jsonb_extract_path_text(column, key)
-    return func.json_extract(column, f"$.{key}")
 
 
 def _rings_stmt(*where: Any) -> Select[Any]:
@@ -157,7 +208,7 @@ def _events_stmt(dialect: str, *where: Any) -> Select[Any]:
     """Waits and fallbacks; of a wait only what it was for, read out of the JSON by the
     database (decoding each event's whole JSON in Python cost more than the figures)."""
     e = call_events.c
-    waited_for = _json_text(dialect, e.data, "for")
+    waited_for = json_text(dialect, e.data, "for")
     return (
         select(e.call_id, e.at, e.kind, waited_for.label("waited_for"))
         .join(calls, calls.c.id == e.call_id)

@@ -15,8 +15,7 @@ import aiohttp
 import pytest
 from api_support import TOKEN, serving
 
-from router import report_view
-from router.domain.reports import build_report
+from router.domain.reports import report as pure_report
 from router.storage import Store
 from router.storage.models import CallRow
 
@@ -159,14 +158,14 @@ async def test_a_report_is_built_off_the_event_loop(
     answers: the build waits for the test to release it, which only a free loop can."""
     entered, release = threading.Event(), threading.Event()
     released_in_time: list[bool] = []
-    real = build_report  # what report_view calls under that name
+    real = pure_report.report_of_sums  # the pure part of `store.reports.report`
 
     def held(*args: Any, **kwargs: Any) -> Any:
         entered.set()
         released_in_time.append(release.wait(10))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(report_view, "build_report", held)
+    monkeypatch.setattr(pure_report, "report_of_sums", held)
     report = asyncio.create_task(_get(f"{base}/api/reports/calls?{DAY}"))
     assert await asyncio.to_thread(entered.wait, 10)
     status, _, _ = await _get(f"{base}/health")

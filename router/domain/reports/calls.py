@@ -3,14 +3,14 @@ and route length, for a whole period or grouped by line, queue, day or hour."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
 from router.domain.reports.records import CallRecord, MissRecord
-from router.domain.reports.stats import mean, percentile, rounded, share
+from router.domain.reports.stats import percentile, rounded, share
 
 DEFAULT_SL_TARGET_S = 20.0
 CallGroup = Literal["line", "branch", "queue", "day", "hour", "hour_of_week"]
@@ -49,18 +49,157 @@ class CallFigures:
         return self.abandoned_in_menu + self.abandoned_waiting + self.abandoned_ringing
 
 
-def _secs(a: datetime | None, b: datetime | None) -> float | None:
-    return None if a is None or b is None else (b - a).total_seconds()
+@dataclass(frozen=True, slots=True)
+class CallSums:
+    """What a row of call figures is made of: counts, durations summed in whole
+    microseconds (so a sum is the same wherever it is taken), and the percentiles.
+    `call_sums` takes them from records; the storage's SQL takes them in the database;
+    `figures_of` turns either into the figures, so each figure is defined once."""
+
+    calls: int = 0
+    answered: int = 0
+    abandoned_in_menu: int = 0
+    abandoned_waiting: int = 0
+    abandoned_ringing: int = 0
+    no_operator: int = 0
+    callback_promised: int = 0
+    message: int = 0
+    failed: int = 0
+    fallback: int = 0
+    waited: int = 0
+    in_target: int = 0
+    speeds: int = 0  # answered calls that waited
+    speed_us: int = 0  # their time from the start of the wait to the answer (>= 0)
+    talks: int = 0
+    talk_us: int = 0
+    wait_p50_s: float | None = None
+    wait_p90_s: float | None = None
+    wait_max_s: float | None = None
+    route_known_s: float | None = None
+    route_unknown_s: float | None = None
+
+
+def us_between(a: datetime | None, b: datetime | None) -> int | None:
+    """Whole microseconds from `a` to `b` (None when either is missing)."""
+    return None if a is None or b is None else (b - a) // _MICROSECOND
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_OUTCOMES = {
+    "answered": "answered",
+    "no_operator": "no_operator",
+    "callback": "callback_promised",
+    "voicemail": "callback_promised",
+    "message": "message",
+    "failed": "failed",
+    "lost": "failed",
+}  # a call's outcome -> the count it adds to
 
 
 def wait_s(call: CallRecord) -> float | None:
     """How long a caller waited for an operator: to the answer, else to hanging up or the
     wait's end. None: they never waited, or are waiting still."""
-    start = call.facts.waiting_at
-    if start is None:
-        return None
-    stop = call.answered_at or call.ended_at
-    return None if stop is None else max(0.0, (stop - start).total_seconds())
+    wait = _wait_us(call)
+    return None if wait is None else wait / 1e6
+
+
+def _wait_us(call: CallRecord) -> int | None:
+    wait = us_between(call.facts.waiting_at, call.answered_at or call.ended_at)
+    return None if wait is None else max(0, wait)
+
+
+def in_target(speed_us: int, target_s: float) -> bool:
+    """Answered within the service-level target (the storage's SQL compares the same)."""
+    return speed_us <= target_s * 1e6
+
+
+def call_sums(
+    calls: Sequence[CallRecord],
+    sl_targets: Mapping[str, float] | None = None,
+    default_sl_s: float = DEFAULT_SL_TARGET_S,
+) -> CallSums:
+    """The sums of `calls` (see `call_figures`)."""
+    targets = sl_targets or {}
+    counts: Counter[str] = Counter()
+    waits: list[float] = []
+    known: list[float] = []
+    unknown: list[float] = []
+    for c in calls:
+        f = c.facts
+        counts[_OUTCOMES.get(c.outcome or "", "")] += 1
+        counts[f"abandoned_in_{f.abandoned}"] += f.abandoned is not None
+        counts["fallback"] += f.fallback
+        ringing = us_between(c.started_at, f.first_ring_at)
+        if ringing is not None:
+            (known if c.known else unknown).append(ringing / 1e6)
+        talk = us_between(c.answered_at, c.ended_at)
+        if talk is not None:
+            counts["talks"] += 1
+            counts["talk_us"] += talk
+        wait = _wait_us(c)
+        if wait is None:
+            continue  # never waited, or still waiting: counted when it ends
+        waits.append(wait / 1e6)
+        speed = us_between(f.waiting_at, c.answered_at)
+        if speed is not None:
+            counts["speeds"] += 1
+            counts["speed_us"] += max(speed, 0)
+            counts["in_target"] += in_target(speed, targets.get(f.queue or "", default_sl_s))
+    return CallSums(
+        calls=len(calls),
+        answered=counts["answered"],
+        abandoned_in_menu=counts["abandoned_in_menu"],
+        abandoned_waiting=counts["abandoned_in_waiting"],
+        abandoned_ringing=counts["abandoned_in_ringing"],
+        no_operator=counts["no_operator"],
+        callback_promised=counts["callback_promised"],
+        message=counts["message"],
+        failed=counts["failed"],
+        fallback=counts["fallback"],
+        waited=len(waits),
+        in_target=counts["in_target"],
+        speeds=counts["speeds"],
+        speed_us=counts["speed_us"],
+        talks=counts["talks"],
+        talk_us=counts["talk_us"],
+        wait_p50_s=percentile(waits, 50),
+        wait_p90_s=percentile(waits, 90),
+        wait_max_s=max(waits, default=None),
+        route_known_s=percentile(known, 50),
+        route_unknown_s=percentile(unknown, 50),
+    )
+
+
+def figures_of(key: str, sums: CallSums, fallback_misses: int = 0) -> CallFigures:
+    """The figures from their sums; `fallback_misses`: see `call_figures`."""
+    return CallFigures(
+        key=key,
+        offered=sums.calls + fallback_misses,
+        answered=sums.answered,
+        abandoned_in_menu=sums.abandoned_in_menu,
+        abandoned_waiting=sums.abandoned_waiting,
+        abandoned_ringing=sums.abandoned_ringing,
+        no_operator=sums.no_operator + fallback_misses,
+        callback_promised=sums.callback_promised,
+        message=sums.message,
+        failed=sums.failed,
+        fallback=sums.fallback + fallback_misses,
+        waited=sums.waited,
+        service_level=rounded(share(sums.in_target, sums.waited), 4),
+        asa_s=rounded(mean_us(sums.speed_us, sums.speeds)),
+        wait_p50_s=rounded(sums.wait_p50_s),
+        wait_p90_s=rounded(sums.wait_p90_s),
+        wait_max_s=rounded(sums.wait_max_s),
+        talk_avg_s=rounded(mean_us(sums.talk_us, sums.talks)),
+        talk_total_s=round(sums.talk_us / 1e6, 1),
+        route_known_s=rounded(sums.route_known_s),
+        route_unknown_s=rounded(sums.route_unknown_s),
+    )
+
+
+def mean_us(total_us: int, count: int) -> float | None:
+    """A mean in seconds of durations summed in microseconds."""
+    return total_us / count / 1e6 if count else None
 
 
 def call_figures(
@@ -74,55 +213,8 @@ def call_figures(
     the router never saw (router down): offered and missed, counted under `fallback` and
     `no_operator`. `sl_targets`: a queue's service-level target by the label it was
     waited for under ("queue dms"); others use `default_sl_s`."""
-    targets = sl_targets or {}
-    outcome = [c.outcome for c in calls]
-    where = [c.facts.abandoned for c in calls]
-    waits: list[float] = []
-    in_target = 0
-    answer_speeds: list[float] = []
-    talks: list[float] = []
-    known: list[float] = []
-    unknown: list[float] = []
-    for c in calls:
-        f = c.facts
-        ringing = _secs(c.started_at, f.first_ring_at)
-        if ringing is not None:
-            (known if c.known else unknown).append(ringing)
-        talk = _secs(c.answered_at, c.ended_at)
-        if talk is not None:
-            talks.append(talk)
-        wait = wait_s(c)
-        if wait is None:
-            continue  # never waited, or still waiting: counted when it ends
-        waits.append(wait)
-        speed = _secs(f.waiting_at, c.answered_at)
-        if speed is not None:
-            answer_speeds.append(max(speed, 0.0))
-            if speed <= targets.get(f.queue or "", default_sl_s):
-                in_target += 1
-    return CallFigures(
-        key=key,
-        offered=len(calls) + len(fallback_misses),
-        answered=outcome.count("answered"),
-        abandoned_in_menu=where.count("menu"),
-        abandoned_waiting=where.count("waiting"),
-        abandoned_ringing=where.count("ringing"),
-        no_operator=outcome.count("no_operator") + len(fallback_misses),
-        callback_promised=outcome.count("callback") + outcome.count("voicemail"),
-        message=outcome.count("message"),
-        failed=outcome.count("failed") + outcome.count("lost"),
-        fallback=sum(1 for c in calls if c.facts.fallback) + len(fallback_misses),
-        waited=len(waits),
-        service_level=rounded(share(in_target, len(waits)), 4),
-        asa_s=rounded(mean(answer_speeds)),
-        wait_p50_s=rounded(percentile(waits, 50)),
-        wait_p90_s=rounded(percentile(waits, 90)),
-        wait_max_s=rounded(max(waits, default=None)),
-        talk_avg_s=rounded(mean(talks)),
-        talk_total_s=round(sum(talks), 1),
-        route_known_s=rounded(percentile(known, 50)),
-        route_unknown_s=rounded(percentile(unknown, 50)),
-    )
+    sums = call_sums(calls, sl_targets, default_sl_s)
+    return figures_of(key, sums, len(fallback_misses))
 
 
 def group_key(
@@ -165,24 +257,36 @@ def calls_by(
     """`call_figures` per group, in key order (hours and days in time order)."""
     key = group_key(group, tz, branches)
     grouped: dict[str, list[CallRecord]] = defaultdict(list)
-    order: dict[str, datetime] = {}
+    first: dict[str, datetime] = {}
     for c in calls:
         k = key(c)
         grouped[k].append(c)
-        order[k] = min(order.get(k, c.started_at), c.started_at)
-    missed: dict[str, list[MissRecord]] = defaultdict(list)
+        first[k] = min(first.get(k, c.started_at), c.started_at)
+    sums = {k: call_sums(v, sl_targets, default_sl_s) for k, v in grouped.items()}
+    return grouped_figures(group, sums, first, fallback_misses, tz, branches)
+
+
+def grouped_figures(
+    group: CallGroup,
+    sums: Mapping[str, CallSums],
+    first: Mapping[str, datetime],
+    fallback_misses: Iterable[MissRecord],
+    tz: tzinfo,
+    branches: Mapping[str, str] | None = None,
+) -> list[CallFigures]:
+    """The rows of a grouped report from each group's sums and first call (taken from
+    records by `calls_by`, or by the database), with the fallback's misses added."""
+    order = dict(first)
+    missed: dict[str, int] = defaultdict(int)
     miss_key = _miss_key(group, tz, branches)
     for m in fallback_misses:
         k = miss_key(m)
-        missed[k].append(m)
+        missed[k] += 1
         order[k] = min(order.get(k, m.missed_at), m.missed_at)
     keys = sorted(order, key=lambda k: (order[k], k) if group in ("day", "hour") else (k, k))
     if group == "hour_of_week":
         keys = sorted(order, key=week_order)
-    return [
-        call_figures(k, grouped.get(k, []), missed.get(k, []), sl_targets, default_sl_s)
-        for k in keys
-    ]
+    return [figures_of(k, sums.get(k, CallSums()), missed.get(k, 0)) for k in keys]
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -3,13 +3,14 @@ who does not pick up comes first."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from router.domain.reports.calls import mean_us, us_between
 from router.domain.reports.records import CallRecord, RingRecord, StateSpan, TaskRecord
-from router.domain.reports.stats import mean, percentile, rounded, share
+from router.domain.reports.stats import percentile, rounded, share
 
 PAUSED, WRAP_UP = "paused", "wrap_up"
 NO_REASON = "-"
@@ -35,13 +36,43 @@ class OperatorFigures:
 
 
 @dataclass(slots=True)
-class _Tally:
-    results: list[str | None] = field(default_factory=list)
-    answer_s: list[float] = field(default_factory=list)
-    talks: list[float] = field(default_factory=list)
+class OperatorSums:
+    """What an operator's row is made of (see `CallSums`): ring results counted, times in
+    whole milliseconds (rings) and microseconds (talk), the median answer time; then what
+    the tasks and state spans add."""
+
+    results: Counter[str | None] = field(default_factory=Counter)
+    answers: int = 0  # answered rings with a duration
+    answer_ms: int = 0
+    answer_p50_s: float | None = None
+    talks: int = 0
+    talk_us: int = 0
     wrap_up: float = 0.0
     paused: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     callbacks: int = 0
+
+
+def operator_sums(
+    rings: Iterable[RingRecord], calls: Iterable[CallRecord]
+) -> dict[str, OperatorSums]:
+    """Rings and talk per operator from records (the storage's SQL takes the same)."""
+    tally: dict[str, OperatorSums] = defaultdict(OperatorSums)
+    answer_s: dict[str, list[float]] = defaultdict(list)
+    for r in rings:
+        t = tally[r.operator_id]
+        t.results[r.result] += 1
+        if r.result == "answered" and r.duration_ms is not None:
+            t.answers += 1
+            t.answer_ms += r.duration_ms
+            answer_s[r.operator_id].append(r.duration_ms / 1000)
+    for op, values in answer_s.items():
+        tally[op].answer_p50_s = percentile(values, 50)
+    for c in calls:
+        talk = us_between(c.answered_at, c.ended_at)
+        if c.operator_id and talk is not None:
+            tally[c.operator_id].talks += 1
+            tally[c.operator_id].talk_us += talk
+    return tally
 
 
 def operators_report(
@@ -55,15 +86,17 @@ def operators_report(
     most rings let ring out). `spans`: their state history (None: not recorded, so wrap-up
     and pause time are None rather than a misleading 0), clipped to `period`. A pause asked
     for during a call counts from when it took effect, after the call."""
-    tally: dict[str, _Tally] = defaultdict(_Tally)
-    for r in rings:
-        t = tally[r.operator_id]
-        t.results.append(r.result)
-        if r.result == "answered" and r.duration_ms is not None:
-            t.answer_s.append(r.duration_ms / 1000)
-    for c in calls:
-        if c.operator_id and c.answered_at and c.ended_at:
-            tally[c.operator_id].talks.append((c.ended_at - c.answered_at).total_seconds())
+    return operators_of(operator_sums(rings, calls), tasks, period, spans)
+
+
+def operators_of(
+    sums: dict[str, OperatorSums],
+    tasks: Iterable[TaskRecord],
+    period: tuple[datetime, datetime],
+    spans: Sequence[StateSpan] | None = None,
+) -> list[OperatorFigures]:
+    """`operators_report` from the rings' and talks' sums, wherever they were taken."""
+    tally: dict[str, OperatorSums] = defaultdict(OperatorSums, sums)
     start, end = period
     for task in tasks:
         if task.worked_by and task.closed_at and start <= task.closed_at < end:
@@ -83,23 +116,24 @@ def overlap_s(span: StateSpan, start: datetime, end: datetime) -> float:
     return max(0.0, (stop - max(span.start, start)).total_seconds())
 
 
-def _figures(op: str, t: _Tally, history: bool) -> OperatorFigures:
-    count = t.results.count
+def _figures(op: str, t: OperatorSums, history: bool) -> OperatorFigures:
+    count = t.results.__getitem__
+    rings = sum(t.results.values())
     left = count("cancelled")
     answered = count("answered")
     return OperatorFigures(
         operator_id=op,
-        rings=len(t.results),
+        rings=rings,
         answered=answered,
         rang_out=count("no_answer"),
         rejected=count("busy"),
         unavailable=count("unavailable") + count("failed"),
         caller_left=left,
-        answer_rate=rounded(share(answered, len(t.results) - left), 4),
-        answer_p50_s=rounded(percentile(t.answer_s, 50)),
-        answer_avg_s=rounded(mean(t.answer_s)),
-        talk_avg_s=rounded(mean(t.talks)),
-        talk_total_s=round(sum(t.talks), 1),
+        answer_rate=rounded(share(answered, rings - left), 4),
+        answer_p50_s=rounded(t.answer_p50_s),
+        answer_avg_s=rounded(t.answer_ms / t.answers / 1000 if t.answers else None),
+        talk_avg_s=rounded(mean_us(t.talk_us, t.talks)),
+        talk_total_s=round(t.talk_us / 1e6, 1),
         wrap_up_s=round(t.wrap_up, 1) if history else None,
         paused_s={k: round(v, 1) for k, v in sorted(t.paused.items())} if history else None,
         callbacks_worked=t.callbacks,

@@ -13,10 +13,18 @@ from router.domain.reports.calls import (
     DEFAULT_SL_TARGET_S,
     CallFigures,
     CallGroup,
+    CallSums,
     call_figures,
     calls_by,
+    figures_of,
+    grouped_figures,
 )
-from router.domain.reports.operators import OperatorFigures, operators_report
+from router.domain.reports.operators import (
+    OperatorFigures,
+    OperatorSums,
+    operators_of,
+    operators_report,
+)
 from router.domain.reports.records import (
     CallRecord,
     MissRecord,
@@ -88,6 +96,43 @@ def build_report(
     )
     operators = operators_report(data.rings, data.calls, data.tasks, period, data.spans)
     misses = misses_report(data.misses, data.tasks, period, now, overdue_after_s)
+    return Report(period[0], period[1], total, tuple(groups), group, tuple(operators), misses)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSums:
+    """A period's calls and rings summed by the database (`router/storage/report_sql.py`),
+    and the call ids of the period's fallback misses that are calls of the period too."""
+
+    total: CallSums
+    groups: Mapping[str, CallSums]
+    first: Mapping[str, datetime]  # each group's first call
+    operators: Mapping[str, OperatorSums]
+    fallback_calls: frozenset[str] = frozenset()
+
+
+def report_of_sums(
+    sums: PeriodSums,
+    ledger: ReportData,
+    period: tuple[datetime, datetime],
+    now: datetime,
+    tz: tzinfo,
+    *,
+    group: CallGroup | None = None,
+    overdue_after_s: float = 3600.0,
+    branches: Mapping[str, str] | None = None,
+) -> Report:
+    """`build_report` from sums instead of call and ring records (`ledger`: the period's
+    misses, tasks and state spans): the same figures, made by the same functions."""
+    fallback = [
+        m for m in ledger.misses if m.source == "fallback" and m.call_id not in sums.fallback_calls
+    ]
+    total = figures_of("total", sums.total, len(fallback))
+    groups = (
+        grouped_figures(group, sums.groups, sums.first, fallback, tz, branches) if group else []
+    )
+    operators = operators_of(dict(sums.operators), ledger.tasks, period, ledger.spans)
+    misses = misses_report(ledger.misses, ledger.tasks, period, now, overdue_after_s)
     return Report(period[0], period[1], total, tuple(groups), group, tuple(operators), misses)
 
 

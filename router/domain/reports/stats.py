@@ -18,10 +18,21 @@ def percentile(values: Sequence[float], p: int) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    position = (len(ordered) - 1) * p / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    low, high = percentile_ranks(len(ordered), p)
+    return interpolate(ordered[low], ordered[high], len(ordered), p)
+
+
+def percentile_ranks(count: int, p: int) -> tuple[int, int]:
+    """The 0-based ranks of the two values the p-th percentile of `count` lies between
+    (what a database returns when it ranks the values itself)."""
+    low = (count - 1) * p // 100
+    return low, min(low + 1, count - 1)
+
+
+def interpolate(low_value: float, high_value: float, count: int, p: int) -> float:
+    """The p-th percentile of `count` values from the two at `percentile_ranks`."""
+    position = (count - 1) * p / 100
+    return low_value + (high_value - low_value) * (position - int(position))
 
 
 def share(part: int, whole: int) -> float | None:

@@ -1,0 +1,438 @@
+"""The call and operator figures of a period, summed by the database (GROUP BY), so a
+report of a year of a busy clinic (a million calls) does not turn every row into a Python
+object. The figures stay defined once, in `router.domain.reports`: the database gives the
+`CallSums` and `OperatorSums` (counts, durations summed in whole microseconds, the two
+values each percentile lies between) and the pure module makes the figures of them.
+`tests/component/test_storage_report_sql.py` holds both ways to the same figures.
+
+- Durations: whole microseconds from each timestamp (SQLite keeps ISO text: the epoch
+  seconds of its first 19 characters and the 6 digits after the dot; PostgreSQL: the
+  epoch of the `timestamptz`), so sums are exact on both.
+- Percentiles: both databases rank the values (`row_number()` over the group) and return
+  only the two ranks each percentile lies between; the interpolation is the pure
+  module's (`stats.interpolate`). Exact, and no row but those leaves the database.
+  (PostgreSQL's `percentile_cont` computes the same interpolation, but with the position
+  as `0.9 * (n - 1)`, which can differ from ours in the last bit.)
+- Local days and hours: the zone's UTC offsets over the period are worked out here (its
+  changes found to the second) and applied as a CASE on the start time, so a day or an
+  hour is the same on SQLite, which knows no zones, as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    extract,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from router.domain.reports.calls import NONE_KEY, CallGroup, CallSums
+from router.domain.reports.operators import OperatorSums
+from router.domain.reports.stats import interpolate, percentile_ranks
+from router.storage.db import Database
+from router.storage.tables import call_events, calls, ring_attempts
+
+_c, _e, _r = calls.c, call_events.c, ring_attempts.c
+_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # SQL's weekday numbers: 0 Sunday
+
+
+@dataclass(frozen=True, slots=True)
+class CallGroups:
+    """`CallSums` per group key, and when each group's first call started."""
+
+    sums: dict[str, CallSums]
+    first: dict[str, datetime]
+
+
+class ReportSql:
+    """Sums of a period's calls and rings, taken by the database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def call_sums(
+        self,
+        start: datetime,
+        end: datetime,
+        tz: tzinfo,
+        group: CallGroup | None = None,
+        sl_targets: Mapping[str, float] | None = None,
+        default_sl_s: float = 20.0,
+        branches: Mapping[str, str] | None = None,
+    ) -> CallGroups:
+        """`CallSums` of the calls started in `[start, end)`, per group (one key, "total",
+        without a group)."""
+        d = self._db.dialect_name
+        facts = _measures(d, start, end, tz, group, sl_targets or {}, default_sl_s, branches)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(_sums_stmt(facts))).all()
+            waits = (await conn.execute(_ranked(facts, facts.c.wait_us, (50, 90)))).all()
+            routes = (
+                await conn.execute(_ranked(facts, facts.c.route_us, (50,), facts.c.known))
+            ).all()
+        wait_p = _percentiles(waits, 1e6)
+        route_p = _percentiles(routes, 1e6)
+        sums, first = {}, {}
+        for r in rows:
+            sums[r.key] = CallSums(
+                calls=r.calls, answered=r.answered, abandoned_in_menu=r.ab_menu,
+                abandoned_waiting=r.ab_waiting, abandoned_ringing=r.ab_ringing,
+                no_operator=r.no_operator, callback_promised=r.callback_promised,
+                message=r.message, failed=r.failed, fallback=r.fallback, waited=r.waited,
+                in_target=r.in_target, speeds=r.speeds, speed_us=int(r.speed_us or 0),
+                talks=r.talks, talk_us=int(r.talk_us or 0),
+                wait_p50_s=wait_p.get((r.key, None, 50)),
+                wait_p90_s=wait_p.get((r.key, None, 90)),
+                wait_max_s=None if r.wait_max_us is None else r.wait_max_us / 1e6,
+                route_known_s=route_p.get((r.key, True, 50)),
+                route_unknown_s=route_p.get((r.key, False, 50)),
+            )  # fmt: skip
+            first[r.key] = _from_us(r.first_us)
+        return CallGroups(sums, first)
+
+    async def operator_sums(self, start: datetime, end: datetime) -> dict[str, OperatorSums]:
+        """Rings (by result) and talk per operator, of the calls started in the period."""
+        d = self._db.dialect_name
+        in_period = (_c.started_at >= start, _c.started_at < end)
+        answered = and_(_r.result == "answered", _r.duration_ms.is_not(None))
+        rings = (
+            select(
+                _r.operator_id,
+                _r.result,
+                func.count().label("n"),
+                func.count(case((answered, 1))).label("answers"),
+                func.sum(case((answered, _r.duration_ms))).label("answer_ms"),
+            )
+            .join(calls, _c.id == _r.call_id)
+            .where(*in_period)
+            .group_by(_r.operator_id, _r.result)
+        )
+        talk = _us(d, _c.ended_at) - _us(d, _c.answered_at)
+        talks = (
+            select(_c.operator_id, func.count().label("n"), func.sum(talk).label("talk_us"))
+            .where(*in_period, _c.operator_id.is_not(None))
+            .where(_c.answered_at.is_not(None), _c.ended_at.is_not(None))
+            .group_by(_c.operator_id)
+        )
+        speeds = (
+            select(
+                _r.operator_id.label("key"),
+                null().label("sub"),
+                _r.duration_ms.label("v"),
+            )
+            .join(calls, _c.id == _r.call_id)
+            .where(*in_period, answered)
+            .subquery("answer_speeds")
+        )
+        out: dict[str, OperatorSums] = {}
+        async with self._db.connect() as conn:
+            for r in (await conn.execute(rings)).all():
+                t = out.setdefault(r.operator_id, OperatorSums())
+                t.results[r.result] += r.n
+                t.answers += r.answers
+                t.answer_ms += int(r.answer_ms or 0)
+            for r in (await conn.execute(talks)).all():
+                t = out.setdefault(r.operator_id, OperatorSums())
+                t.talks, t.talk_us = r.n, int(r.talk_us or 0)
+            ranked = (await conn.execute(_ranked(speeds, speeds.c.v, (50,)))).all()
+        for (op, _, p), seconds in _percentiles(ranked, 1e3).items():
+            if p == 50:
+                out[op].answer_p50_s = seconds
+        return out
+
+
+def json_text(dialect: str, column: Any, key: str) -> Any:
+    """One key of a JSON column as text, read by the database."""
+    if dialect == "postgresql":
+        return func.jsonb_extract_path_text(column, key)
+    return func.json_extract(column, f"$.{key}")
+
+
+def _us(dialect: str, column: Any) -> ColumnElement[Any]:
+    """A timestamp as whole microseconds since the epoch."""
+    if dialect == "postgresql":
+        return cast(extract("epoch", column) * 1_000_000, BigInteger)
+    # whole seconds from the first 19 characters only: SQLite reads a fraction to the
+    # millisecond, rounded, so "...:59.9996" would count as the next second
+    seconds = func.strftime("%s", func.substr(column, 1, 19))
+    return cast(seconds, Integer) * 1_000_000 + cast(func.substr(column, 21, 6), Integer)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def call_line(dialect: str) -> Any:
+    """A call's line. Calls recorded before the line was written on the row have it only
+    in their `arrived` event: read from there for those rows alone (COALESCE)."""
+    arrived_line = (
+        select(json_text(dialect, _e.data, "line"))
+        .where(_e.call_id == _c.id, _e.kind == "arrived")
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(_c.line, arrived_line).label("line")
+
+
+def _facts(dialect: str, start: datetime, end: datetime) -> Any:
+    """Each call of the period with the facts `journey_facts` reads from its journey."""
+    waiting = (_e.call_id == _c.id, _e.kind == "waiting")
+    return (
+        select(
+            _c.id,
+            call_line(dialect),
+            _c.started_at,
+            _c.answered_at,
+            _c.ended_at,
+            _c.outcome,
+            _c.patient_id.is_not(None).label("known"),
+            select(func.min(_e.at)).where(*waiting).scalar_subquery().label("waiting_at"),
+            select(json_text(dialect, _e.data, "for"))
+            .where(*waiting)
+            .order_by(_e.at, _e.id)
+            .limit(1)
+            .scalar_subquery()
+            .label("queue"),
+            select(func.min(_r.started_at))
+            .where(_r.call_id == _c.id)
+            .scalar_subquery()
+            .label("first_ring_at"),
+            exists().where(_r.call_id == _c.id, _r.result == "cancelled").label("cancelled"),
+            exists().where(_e.call_id == _c.id, _e.kind == "fallback").label("fallback"),
+        )
+        .where(_c.started_at >= start, _c.started_at < end)
+        .subquery("facts")
+    )
+
+
+def _measures(
+    dialect: str,
+    start: datetime,
+    end: datetime,
+    tz: tzinfo,
+    group: CallGroup | None,
+    targets: Mapping[str, float],
+    default_sl_s: float,
+    branches: Mapping[str, str] | None,
+) -> Any:
+    """Per call: its group key and what `call_sums` measures, in microseconds."""
+    f = _facts(dialect, start, end).c
+    us = {name: _us(dialect, f[name]) for name in ("started_at", "answered_at", "ended_at")}
+    waiting_us, ring_us = _us(dialect, f.waiting_at), _us(dialect, f.first_ring_at)
+    stop = func.coalesce(us["answered_at"], us["ended_at"])
+    waited = stop - waiting_us
+    speed = us["answered_at"] - waiting_us
+    target = _by_value(f.queue, {k: v * 1e6 for k, v in targets.items()}, default_sl_s * 1e6)
+    abandoned = f.outcome == "abandoned"
+    return select(
+        _key(dialect, f, group, tz, start, end, branches or {}).label("key"),
+        f.outcome,
+        f.fallback,
+        f.known,
+        us["started_at"].label("start_us"),
+        case(
+            (abandoned & f.cancelled, "ringing"),
+            (abandoned & f.waiting_at.is_not(None), "waiting"),
+            (abandoned, "menu"),
+        ).label("abandoned"),
+        case((waited < 0, 0), else_=waited).label("wait_us"),  # NULL: never waited
+        case((speed < 0, 0), else_=speed).label("speed_us"),
+        (speed <= target).label("in_target"),
+        (us["ended_at"] - us["answered_at"]).label("talk_us"),
+        (ring_us - us["started_at"]).label("route_us"),
+    ).subquery("measures")
+
+
+def _by_value(column: Any, values: Mapping[str, Any], default: Any) -> Any:
+    if not values:
+        return literal(default)
+    return case(*((column == k, literal(v)) for k, v in values.items()), else_=literal(default))
+
+
+def _key(
+    dialect: str,
+    f: Any,
+    group: CallGroup | None,
+    tz: tzinfo,
+    start: datetime,
+    end: datetime,
+    branches: Mapping[str, str],
+) -> Any:
+    """The group key of `router.domain.reports.calls.group_key`, computed by the database."""
+    if group is None:
+        return literal("total")
+    if group == "line":
+        return func.coalesce(f.line, NONE_KEY)
+    if group == "branch":
+        named = {line: b for line, b in branches.items() if b}
+        return _by_value(f.line, named, NONE_KEY)
+    if group == "queue":
+        return case((or_(f.queue.is_(None), f.queue == ""), NONE_KEY), else_=f.queue)
+    segments = zone_segments(tz, start, end)
+    start_us = _us(dialect, f.started_at)
+    offset = _segmented(start_us, [(at, off * 1_000_000) for at, off, _ in segments])
+    local_s = (start_us + offset) // 1_000_000  # whole local seconds
+    if group == "day":
+        return _format(dialect, local_s, "day")
+    if group == "hour":
+        text = _segmented(start_us, [(at, z) for at, _, z in segments])
+        return _format(dialect, local_s, "hour") + text
+    weekday = _weekday(dialect, local_s)
+    name = case(*((weekday == i, d) for i, d in enumerate(_DAYS)))
+    return name + " " + _format(dialect, local_s, "hh")
+
+
+def _segmented(start_us: Any, segments: Sequence[tuple[datetime, Any]]) -> Any:
+    """The value of the segment `start_us` falls in (each from its UTC instant on)."""
+    values = [literal(value) for _, value in segments]
+    if len(values) == 1:
+        return values[0]
+    whens = [
+        (start_us < _epoch_us(nxt[0]), v) for v, nxt in zip(values, segments[1:], strict=False)
+    ]
+    return case(*whens, else_=values[-1])
+
+
+def _epoch_us(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+_FORMATS = {
+    "sqlite": {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00", "hh": "%H"},
+    "postgresql": {"day": "YYYY-MM-DD", "hour": "YYYY-MM-DD HH24:00", "hh": "HH24"},
+}
+
+
+def _format(dialect: str, local_s: Any, what: str) -> Any:
+    """Format whole local seconds since the epoch (as if they were UTC)."""
+    if dialect == "postgresql":
+        utc = func.to_timestamp(local_s).op("AT TIME ZONE")("UTC")
+        return func.to_char(utc, _FORMATS["postgresql"][what])
+    return func.strftime(_FORMATS["sqlite"][what], local_s, "unixepoch")
+
+
+def _weekday(dialect: str, local_s: Any) -> Any:
+    """0 (Sunday) to 6, as an integer on both databases."""
+    if dialect == "postgresql":
+        utc = func.to_timestamp(local_s).op("AT TIME ZONE")("UTC")
+        return cast(extract("dow", utc), Integer)
+    return cast(func.strftime("%w", local_s, "unixepoch"), Integer)
+
+
+def zone_segments(tz: tzinfo, start: datetime, end: datetime) -> list[tuple[datetime, int, str]]:
+    """(from this instant, the UTC offset in seconds, as `%z` prints it) over the period:
+    one segment per offset, each change found to the second."""
+
+    def offset(at: datetime) -> timedelta:
+        return at.astimezone(tz).utcoffset() or timedelta(0)
+
+    def segment(at: datetime) -> tuple[datetime, int, str]:
+        return (at, int(offset(at).total_seconds()), at.astimezone(tz).strftime("%z"))
+
+    out = [segment(start)]
+    step = timedelta(hours=1)
+    at = start
+    while at < end:
+        nxt = min(at + step, end)
+        if offset(nxt) != offset(at):
+            low, high = at, nxt  # the change is in (low, high]: halve to the second
+            while high - low > timedelta(seconds=1):
+                mid = low + (high - low) / 2
+                low, high = (mid, high) if offset(mid) == offset(low) else (low, mid)
+            out.append(segment(high))
+        at = nxt
+    return out
+
+
+def _sums_stmt(m: Any) -> Select[Any]:
+    def count_if(condition: Any) -> Any:
+        return func.count(case((condition, 1)))
+
+    waited = m.c.wait_us.is_not(None)
+    answered_wait = and_(waited, m.c.speed_us.is_not(None))
+    return select(
+        m.c.key,
+        func.count().label("calls"),
+        count_if(m.c.outcome == "answered").label("answered"),
+        count_if(m.c.abandoned == "menu").label("ab_menu"),
+        count_if(m.c.abandoned == "waiting").label("ab_waiting"),
+        count_if(m.c.abandoned == "ringing").label("ab_ringing"),
+        count_if(m.c.outcome == "no_operator").label("no_operator"),
+        count_if(m.c.outcome.in_(("callback", "voicemail"))).label("callback_promised"),
+        count_if(m.c.outcome == "message").label("message"),
+        count_if(m.c.outcome.in_(("failed", "lost"))).label("failed"),
+        count_if(m.c.fallback).label("fallback"),
+        count_if(waited).label("waited"),
+        count_if(and_(answered_wait, m.c.in_target)).label("in_target"),
+        count_if(answered_wait).label("speeds"),
+        func.sum(case((answered_wait, m.c.speed_us))).label("speed_us"),
+        count_if(m.c.talk_us.is_not(None)).label("talks"),
+        func.sum(m.c.talk_us).label("talk_us"),
+        func.max(m.c.wait_us).label("wait_max_us"),
+        func.min(m.c.start_us).label("first_us"),
+    ).group_by(m.c.key)
+
+
+def _ranked(source: Any, value: Any, points: Sequence[int], sub: Any = None) -> Select[Any]:
+    """The values each percentile of `points` lies between, per key (and `sub`): only
+    their ranks leave the database."""
+    sub = source.c.sub if sub is None and "sub" in source.c else sub
+    parts = [source.c.key] + ([sub] if sub is not None else [])
+    ranked = (
+        select(
+            source.c.key,
+            (sub if sub is not None else null()).label("sub"),
+            value.label("v"),
+            (func.row_number().over(partition_by=parts, order_by=value) - 1).label("rank"),
+            func.count().over(partition_by=parts).label("n"),
+        )
+        .where(value.is_not(None))
+        .subquery("ranked")
+    )
+    wanted = []
+    for p in points:
+        low = (ranked.c.n - 1) * p // 100
+        wanted += [ranked.c.rank == low, ranked.c.rank == low + 1]
+    return select(ranked).where(or_(*wanted))
+
+
+def _percentiles(rows: Sequence[Any], per_second: float) -> dict[Any, float]:
+    """(key, sub, p) -> the percentile in seconds, from the ranked rows; `per_second`:
+    the values' unit (microseconds 1e6, milliseconds 1e3), converted before interpolating
+    as `call_sums` and `operator_sums` do."""
+    by_group: dict[tuple[Any, Any], dict[int, float]] = {}
+    counts: dict[tuple[Any, Any], int] = {}
+    for r in rows:
+        group = (r.key, None if r.sub is None else bool(r.sub))
+        by_group.setdefault(group, {})[r.rank] = r.v / per_second
+        counts[group] = r.n
+    out: dict[Any, float] = {}
+    for group, values in by_group.items():
+        n = counts[group]
+        for p in _POINTS:
+            low, high = percentile_ranks(n, p)
+            if low in values and high in values:
+                out[(*group, p)] = interpolate(values[low], values[high], n, p)
+    return out
+
+
+_POINTS = (50, 90)

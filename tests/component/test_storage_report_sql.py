@@ -1,0 +1,154 @@
+"""The database's sums (`router/storage/report_sql.py`) give the same report as the pure
+module on the records (`build_report`), on SQLite and PostgreSQL: generated periods with
+every outcome, fallbacks, calls still live, lines known only from the journey, service
+level targets per queue, and a period across a clock change (Europe/Berlin, 25 October),
+grouped every way."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import insert
+from storage_support import BACKENDS, migrated_store
+
+from router.domain.operators import Operator
+from router.domain.reports import CALL_GROUPS, build_report
+from router.storage import Store
+from router.storage.report_sql import zone_segments
+from router.storage.tables import call_events, calls, misses, operator_states, ring_attempts
+
+BERLIN = ZoneInfo("Europe/Berlin")
+T0 = datetime(2026, 10, 24, 20, 0, tzinfo=UTC)  # the clocks go back in this period
+OPS = ("op1", "op2", "op3", "op4")
+QUEUES = ("queue dms", "queue paid", "assigned op1", "")
+OUTCOMES = (
+    "answered", "answered", "answered", "abandoned", "abandoned", "no_operator", "callback",
+    "voicemail", "message", "failed", "lost", None,
+)  # fmt: skip
+
+
+def _at(rnd: random.Random, base: datetime, low: float, high: float) -> datetime:
+    # microseconds on purpose: sums and percentiles must agree to the microsecond
+    return base + timedelta(microseconds=rnd.randrange(int(low * 1e6), int(high * 1e6)))
+
+
+def _history(seed: int, n: int) -> dict[str, list[dict[str, Any]]]:
+    rnd = random.Random(seed)
+    out: dict[str, list[dict[str, Any]]] = {"calls": [], "events": [], "rings": [], "misses": []}
+    for i in range(n):
+        cid = f"c{seed}-{i}"
+        start = _at(rnd, T0, -3600, 40 * 3600)  # some before the period
+        outcome = rnd.choice(OUTCOMES)
+        line = rnd.choice(("moscow", "spb", "ryazan", None))
+        row: dict[str, Any] = {
+            "id": cid, "app": "clinic-router", "caller_raw": "x", "did": "7495",
+            "line": line, "started_at": start, "phase": "ended" if outcome else "waiting",
+            "patient_id": f"p{i}" if rnd.random() < 0.5 else None, "outcome": outcome,
+            "answered_at": None, "ended_at": None, "operator_id": None, "tried_operators": [],
+        }  # fmt: skip
+        if line is None and rnd.random() < 0.7:  # recorded before the row had its line
+            out["events"].append(_event(cid, start, "arrived", {"line": "spb"}))
+        at = _at(rnd, start, 0, 40)
+        waited = rnd.random() < 0.8
+        if waited:
+            out["events"].append(_event(cid, at, "waiting", {"for": rnd.choice(QUEUES)}))
+            if rnd.random() < 0.2:  # a second wait (moved): the first one counts
+                out["events"].append(_event(cid, _at(rnd, at, 1, 9), "waiting", {"for": "x"}))
+        if rnd.random() < 0.05:
+            out["events"].append(_event(cid, _at(rnd, at, 0, 5), "fallback", {}))
+        ring_at = _at(rnd, at, 0, 30)
+        for _ in range(rnd.randrange(0, 3)):
+            result = rnd.choice(("no_answer", "busy", "cancelled", "unavailable", "answered"))
+            secs = rnd.randrange(0, 20_000)
+            out["rings"].append({
+                "call_id": cid, "operator_id": rnd.choice(OPS), "channel_id": None,
+                "started_at": ring_at, "ended_at": ring_at + timedelta(milliseconds=secs),
+                "result": result, "duration_ms": None if rnd.random() < 0.1 else secs,
+            })  # fmt: skip
+            ring_at += timedelta(milliseconds=secs)
+        if outcome == "answered":
+            # now and then answered "before" the wait began (clock skew): speed < 0
+            answered = _at(rnd, ring_at, -3 if rnd.random() < 0.05 else 0, 10)
+            row.update(answered_at=answered, operator_id=rnd.choice(OPS))
+            row["ended_at"] = _at(rnd, answered, 1, 600)
+        elif outcome is not None:
+            row["ended_at"] = _at(rnd, ring_at, 0, 60)
+        out["calls"].append(row)
+        if outcome in ("abandoned", "no_operator") or rnd.random() < 0.03:
+            fallback = rnd.random() < 0.3
+            out["misses"].append({
+                "call_id": f"ast-{cid}" if fallback and rnd.random() < 0.5 else cid,
+                "line": line, "number_e164": "+7916", "waited_s": 3.5,
+                "reason": "fallback_unanswered" if fallback else "abandoned",
+                "missed_at": row["ended_at"] or start, "task_id": None, "anonymous": False,
+            })  # fmt: skip
+    return out
+
+
+def _event(cid: str, at: datetime, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"call_id": cid, "at": at, "kind": kind, "data": data}
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async with migrated_store(request.param, tmp_path) as opened:
+        yield opened
+
+
+async def _fill(store: Store, seed: int, n: int) -> None:
+    await store.operators.sync([Operator(op, op, f"PJSIP/{op}") for op in OPS])
+    rows = _history(seed, n)
+    async with store.db.begin() as conn:
+        for table, name in ((calls, "calls"), (call_events, "events"), (ring_attempts, "rings"),
+                            (misses, "misses")):  # fmt: skip
+            if rows[name]:
+                await conn.execute(insert(table), rows[name])
+        await conn.execute(
+            insert(operator_states),
+            [{"operator_id": "op1", "state": "wrap_up", "reason": None, "at": T0},
+             {"operator_id": "op1", "state": "available", "reason": None,
+              "at": T0 + timedelta(seconds=30)}],
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_sql_sums_give_the_pure_modules_figures(store: Store, seed: int) -> None:
+    await _fill(store, seed, 400)
+    period = (T0, T0 + timedelta(hours=36))
+    now = period[1] + timedelta(hours=1)
+    data = await store.reports.period(*period)
+    assert len(data.calls) > 300  # the generator filled the period
+    options: dict[str, Any] = {
+        "sl_targets": {"queue dms": 12.5, "assigned op1": 30.0},
+        "default_sl_s": 20.0,
+        "branches": {"moscow": "center", "spb": "north", "ryazan": ""},
+    }
+    for group in (None, *CALL_GROUPS):
+        pure = build_report(data, period, now, BERLIN, group=group, **options)
+        sql = await store.reports.report(period, now, BERLIN, group=group, **options)
+        assert sql.to_json() == pure.to_json(), group
+
+
+async def test_an_empty_period_sums_to_nothing(store: Store) -> None:
+    period = (T0, T0 + timedelta(days=1))
+    sql = await store.reports.report(period, period[1], BERLIN, group="hour")
+    pure = build_report(
+        await store.reports.period(*period), period, period[1], BERLIN, group="hour"
+    )
+    assert sql.to_json() == pure.to_json()
+    assert sql.total.offered == 0 and sql.groups == ()
+
+
+def test_zone_segments_find_the_clock_change_to_the_second() -> None:
+    segments = zone_segments(BERLIN, T0, T0 + timedelta(days=2))
+    assert [(at, off, z) for at, off, z in segments] == [
+        (T0, 7200, "+0200"),
+        (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 3600, "+0100"),
+    ]
+    assert zone_segments(UTC, T0, T0 + timedelta(days=400)) == [(T0, 0, "+0000")]
