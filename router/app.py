@@ -287,7 +287,9 @@ async def _start_http(
     app = build_app(deps, settings.http.token.get_secret_value(), metrics)
     if settings.console.enabled:
         ctx = engine.ctx
-        feed = live_feed(settings.console, board, ctx.room, engine.live_calls, store.db, rules)
+        feed = live_feed(
+            settings.console, board, ctx.room, engine.live_calls, store.db, rules, recorder
+        )
         add_wallboard_route(app, feed.masked_board)
         token = settings.http.token.get_secret_value()
         pop = screen_pop(settings.console, feed, store)

@@ -44,6 +44,7 @@ from router.console.wallboard import keepalive, wallboard_events, wallboard_page
 from router.domain.signin_throttle import SigninThrottle, ThrottleLimits
 from router.engine.board import OperatorBoard
 from router.engine.moves import Mover
+from router.engine.recorder import Recorder
 from router.engine.waiting_room import WaitingRoom
 from router.storage.console_figures import ConsoleFigures
 from router.storage.db import Database
@@ -186,9 +187,11 @@ def live_feed(
     live_calls: Callable[[], Iterable[LiveCall]],
     db: Database,
     rules: LiveRules | None = None,
+    journal: Recorder | None = None,
 ) -> WallboardFeed:
     """The wallboard's feed over the running engine and the store; each queue's
-    service-level target from the rules in force (`service_level_s`)."""
+    service-level target from the rules in force (`service_level_s`); today's figures
+    counted from the `journal` as it is written (without it, read every few seconds)."""
     source = LiveSource(board, room, live_calls, time.time, room.clock)
     figures = today_figures(
         ConsoleFigures(db), ZoneInfo(settings.timezone), settings.callback_overdue_min * 60
@@ -200,13 +203,16 @@ def live_feed(
         queues = rules.current.queues
         return {q.id: float(q.service_level_s) for q in queues.values() if q.service_level_s}
 
-    return WallboardFeed(
+    feed = WallboardFeed(
         source,
         figures,
         clock=time.monotonic,
         sl_target_s=settings.service_level_s,
         sl_targets=targets,
     )
+    if journal is not None:
+        feed.follow_journal(journal.add_listener)
+    return feed
 
 
 def screen_pop(settings: ConsoleSettings, feed: WallboardFeed, store: Store) -> ScreenPop | None:

@@ -6,7 +6,7 @@ them into the plain inputs of `router.domain.wallboard`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
@@ -54,8 +54,9 @@ class LiveSource:  # not slotted: cached_property keeps the clock offset
         would make every snapshot differ and each be sent to every page."""
         return round(self.epoch() - self.mono(), 3)
 
-    def operators(self) -> list[OperatorInput]:
-        by_operator = self.calls_by_operator()
+    def operators(self, calls: Mapping[str, LiveCall] | None = None) -> list[OperatorInput]:
+        """Every operator's state; `calls`: `calls_by_operator()` when already taken."""
+        by_operator = self.calls_by_operator() if calls is None else calls
         return [
             OperatorInput(
                 s.id,

@@ -8,6 +8,9 @@ phone's feature codes use (a change asked for during a call applies when it ends
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import aiohttp_jinja2
@@ -16,6 +19,7 @@ from aiohttp_sse import sse_response
 
 from router.console.audit_page import audited
 from router.console.deps import CONSOLE, ConsoleDeps
+from router.console.feed import Frame
 from router.console.guard import viewer
 from router.console.live import LiveCall, queue_label
 from router.console.render import page
@@ -23,12 +27,13 @@ from router.console.session import Viewer
 from router.console.wallboard import STREAM_MAX_S
 from router.domain.console_access import Permission, may, may_open_operator_page
 from router.domain.operators import SETTABLE, Presence
-from router.domain.patient_card import PatientCard, PatientFacts, build_card
+from router.domain.patient_card import PatientCard, PatientFacts, TaskFacts, build_card
 
 PARTIAL = "_operator.html"
 MAX_REASON = 64
 MAX_NOTE = 1000
 PAUSE_REASONS = ("break", "lunch", "training", "meeting", "paperwork")
+TASKS_EVERY_S = 30.0  # an open page looks again for callback tasks made for its operator
 
 
 def _operator_id(request: web.Request, who: Viewer) -> str:
@@ -84,17 +89,32 @@ async def _card(deps: ConsoleDeps, call: LiveCall, stage: str, whole: bool) -> P
 
 
 class _Panel:
-    """The live part of one open operator page; the card is read once per call."""
+    """The live part of one open operator page. The card is read once per call and
+    stage, the callback tasks when the operator's state or call changes (a task made
+    for them meanwhile shows within `TASKS_EVERY_S`): a frame of the wallboard costs an
+    open page no database read unless it concerns its operator."""
 
     def __init__(self, deps: ConsoleDeps, who: Viewer, op_id: str) -> None:
         self.deps, self.who, self.op_id = deps, who, op_id
         self._card_key: tuple[str, str] | None = None
         self._card: PatientCard | None = None
+        self._tasks_key: object = None
+        self._tasks: list[TaskFacts] = []
+        self._tasks_at = -math.inf
 
-    async def context(self) -> dict[str, object]:
+    def key(self, calls: Mapping[str, LiveCall]) -> tuple[object, ...]:
+        """What the page shows depends on (besides the tasks)."""
+        status = self.deps.require_feed().source.board.get(self.op_id)
+        call = calls.get(self.op_id)
+        return (status, call.id if call else None, self._due())
+
+    def _due(self) -> bool:
+        return time.monotonic() - self._tasks_at >= TASKS_EVERY_S
+
+    async def context(self, calls: Mapping[str, LiveCall] | None = None) -> dict[str, object]:
         source = self.deps.require_feed().source
         status = source.board.get(self.op_id)
-        call = source.calls_by_operator().get(self.op_id)
+        call = (source.calls_by_operator() if calls is None else calls).get(self.op_id)
         stage = status.presence.value
         if call is None:
             self._card_key, self._card = None, None
@@ -102,11 +122,15 @@ class _Panel:
             whole = _whole_number(self.deps, self.who, self.op_id)
             self._card = await _card(self.deps, call, stage, whole)
             self._card_key = (call.id, stage)
+        tasks_key = (stage, call.id if call else None)
+        if tasks_key != self._tasks_key or self._due():
+            self._tasks = await self.deps.reads.operator_tasks(self.op_id)
+            self._tasks_key, self._tasks_at = tasks_key, time.monotonic()
         return {
             "op": status,
             "pending": status.pending,
             "card": self._card,
-            "tasks": await self.deps.reads.operator_tasks(self.op_id),
+            "tasks": self._tasks,
             "now": self.deps.clock(),
             "reasons": PAUSE_REASONS,
         }
@@ -130,15 +154,25 @@ async def operator_events(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     ends = loop.time() + STREAM_MAX_S
     sent = None
+    seen: tuple[object, ...] | None = None
+    last: Frame | None = None
     async with sse_response(request) as stream, feed.watch(False) as frames:
         while stream.is_connected() and loop.time() < ends:
             try:
                 async with asyncio.timeout(min(15.0, max(0.0, ends - loop.time()))):
-                    if await frames.get() is None:
-                        break  # the server is stopping
+                    frame = await frames.get()
             except TimeoutError:
-                continue
-            context = await panel.context()
+                if last is None:
+                    continue
+                frame = last  # no new board: the tasks may still be due a look
+            if frame is None:
+                break  # the server is stopping
+            last = frame
+            key = panel.key(frame.calls)
+            if key == seen:
+                continue  # the board changed elsewhere: nothing of this page did
+            seen = key
+            context = await panel.context(frame.calls)
             html = aiohttp_jinja2.render_string(PARTIAL, request, context)
             if html != sent:
                 await stream.send(html, event="board")

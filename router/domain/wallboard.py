@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from router.domain.calls import Outcome
 from router.domain.masking import show_number
@@ -114,10 +115,19 @@ _MISSED = frozenset(
 )
 
 
+@runtime_checkable
+class DayFigures(Protocol):
+    """Today's tallies kept elsewhere (`router.domain.wallboard_today.DayCounts`), in
+    `_tally`'s shape: answered, in_target, abandoned, missed per queue or line."""
+
+    def queue_tallies(self, target_of: Callable[[str], float]) -> dict[str, Counter[str]]: ...
+    def line_tallies(self, target_s: float) -> dict[str, Counter[str]]: ...
+
+
 def summarise(
     operators: Iterable[OperatorInput],
     waiting: Iterable[WaitingInput],
-    today: Iterable[CallOfToday] = (),
+    today: Iterable[CallOfToday] | DayFigures = (),
     callbacks: CallbackCounts | None = None,
     *,
     whole_numbers: bool = False,
@@ -127,14 +137,26 @@ def summarise(
 ) -> Wallboard:
     """The wallboard. `waiting` in serving order (the waiting room's); numbers masked
     unless `whole_numbers`. Each queue's service level counts from joining the queue,
-    against its target in `sl_targets` (by queue name; others `sl_target_s`)."""
+    against its target in `sl_targets` (by queue name; others `sl_target_s`). `today`:
+    the day's calls, or their figures already tallied (`DayFigures`)."""
     waiting_rows = _waiting_rows(waiting, whole_numbers)
-    today = list(today)
+    targets = sl_targets or {}
+
+    def target_of(name: str) -> float:
+        return targets.get(name, sl_target_s)
+
+    if isinstance(today, DayFigures):
+        queue_tallies = today.queue_tallies(target_of)
+        line_tallies = today.line_tallies(sl_target_s)
+    else:
+        calls = list(today)
+        queued = ((c.queue, c.outcome, c.queue_wait_s) for c in calls if c.queue is not None)
+        queue_tallies = _tally(queued, target_of)
+        lines = ((c.line or NO_QUEUE, c.outcome, c.wait_s) for c in calls)
+        line_tallies = _tally(lines, lambda _name: sl_target_s)
     return Wallboard(
-        queues=_queue_rows(
-            waiting_rows, today, sl_targets or {}, sl_target_s, queue_callbacks or {}
-        ),
-        lines=_line_rows(today, sl_target_s),
+        queues=_queue_rows(waiting_rows, queue_tallies, target_of, queue_callbacks or {}),
+        lines=_line_rows(line_tallies, sl_target_s),
         operators=tuple(
             OperatorRow(
                 op.id,
@@ -174,19 +196,14 @@ def _waiting_rows(waiting: Iterable[WaitingInput], whole: bool) -> tuple[Waiting
 
 def _queue_rows(
     waiting: Sequence[WaitingRow],
-    today: Iterable[CallOfToday],
-    targets: Mapping[str, float],
-    default_s: float,
+    tallies: Mapping[str, Counter[str]],
+    target_of: Callable[[str], float],
     callbacks: Mapping[str, CallbackCounts],
 ) -> tuple[QueueRow, ...]:
     """A row per queue someone waits in now, or waited in today, or has callback tasks."""
     by_queue: dict[str, list[WaitingRow]] = defaultdict(list)
     for row in waiting:
         by_queue[row.queue].append(row)
-    tallies = _tally(
-        ((c.queue, c.outcome, c.queue_wait_s) for c in today if c.queue is not None),
-        lambda name: targets.get(name, default_s),
-    )
     names = sorted(set(by_queue) | set(tallies) | set(callbacks))
     rows = []
     for name in names:
@@ -201,7 +218,7 @@ def _queue_rows(
                 tally["abandoned"],
                 tally["missed"],
                 _level(tally),
-                targets.get(name, default_s),
+                target_of(name),
                 callbacks.get(name, CallbackCounts()),
             )
         )
@@ -215,16 +232,25 @@ def _tally(
     """answered / in_target / abandoned / missed per key, from (key, outcome, wait)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for key, outcome, wait_s in calls:
+        kind = bucket(outcome)
+        if kind is None:
+            continue
         tally = counts[key]
-        if outcome == Outcome.ANSWERED:
-            tally["answered"] += 1
-            if wait_s is not None and wait_s <= target_of(key):
-                tally["in_target"] += 1
-        elif outcome == Outcome.ABANDONED:
-            tally["abandoned"] += 1
-        elif outcome in _MISSED:
-            tally["missed"] += 1
+        tally[kind] += 1
+        if kind == "answered" and wait_s is not None and wait_s <= target_of(key):
+            tally["in_target"] += 1
     return dict(counts)
+
+
+def bucket(outcome: str | None) -> str | None:
+    """answered, abandoned or missed (None: still live, or counted nowhere)."""
+    if outcome == Outcome.ANSWERED:
+        return "answered"
+    if outcome == Outcome.ABANDONED:
+        return "abandoned"
+    if outcome in _MISSED:
+        return "missed"
+    return None
 
 
 def _level(tally: Mapping[str, int]) -> float | None:
@@ -232,10 +258,7 @@ def _level(tally: Mapping[str, int]) -> float | None:
     return tally["in_target"] / offered if offered else None
 
 
-def _line_rows(today: Iterable[CallOfToday], target_s: float) -> tuple[QueueRow, ...]:
-    tallies = _tally(
-        ((c.line or NO_QUEUE, c.outcome, c.wait_s) for c in today), lambda _name: target_s
-    )
+def _line_rows(tallies: Mapping[str, Counter[str]], target_s: float) -> tuple[QueueRow, ...]:
     return tuple(
         QueueRow(
             name,
@@ -281,3 +304,22 @@ def last_queue(
     if queue is None or joined is None:
         return None, None
     return queue, joined
+
+
+def call_of_today(
+    line: str | None,
+    outcome: str | None,
+    started_at: datetime,
+    answered_at: datetime | None,
+    waits: Iterable[tuple[datetime, str]],
+) -> CallOfToday:
+    """A call as the board counts it, from its row and its `waiting` events in time
+    order (the store's rows and the journal as it is written give the same)."""
+    queue, joined = last_queue(waits)
+    return CallOfToday(
+        line,
+        outcome,
+        (answered_at - started_at).total_seconds() if answered_at else None,
+        queue,
+        max(0.0, (answered_at - joined).total_seconds()) if answered_at and joined else None,
+    )

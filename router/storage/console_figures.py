@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from router.domain.patient_card import MissFacts, TaskFacts
-from router.domain.wallboard import CallbackCounts, CallOfToday, last_queue
+from router.domain.wallboard import CallbackCounts, CallOfToday, call_of_today
 from router.storage.db import Database
 from router.storage.tables import ACTIVE_TASK, call_events, callback_tasks, calls, misses
 
@@ -23,6 +23,10 @@ class ConsoleFigures:
     async def calls_since(self, since: datetime) -> list[CallOfToday]:
         """Every call that started at or after `since` (a clinic's day: a few thousand),
         with the queue it last waited for (its journey's `waiting` events)."""
+        return list((await self.calls_by_id_since(since)).values())
+
+    async def calls_by_id_since(self, since: datetime) -> dict[str, CallOfToday]:
+        """`calls_since` by call id (the wallboard merges them with what it counted)."""
         stmt = select(
             calls.c.id, calls.c.line, calls.c.outcome, calls.c.started_at, calls.c.answered_at
         )
@@ -41,20 +45,12 @@ class ConsoleFigures:
         for w in wait_rows:
             if isinstance(w.waited_for, str):
                 waits[w.call_id].append((w.at, w.waited_for))
-        found = []
-        for row in rows:
-            queue, joined = last_queue(waits.get(row.id, ()))
-            answered = row.answered_at
-            found.append(
-                CallOfToday(
-                    row.line,
-                    row.outcome,
-                    (answered - row.started_at).total_seconds() if answered else None,
-                    queue,
-                    max(0.0, (answered - joined).total_seconds()) if answered and joined else None,
-                )
+        return {
+            row.id: call_of_today(
+                row.line, row.outcome, row.started_at, row.answered_at, waits.get(row.id, ())
             )
-        return found
+            for row in rows
+        }
 
     async def callbacks(self, now: datetime, overdue_after_s: float) -> CallbackCounts:
         """Active tasks, and those whose due time is more than `overdue_after_s` past."""
