@@ -83,7 +83,7 @@ class ConsoleOptions:
     answers: int = 5  # operators answering per window
     gap_s: float = 3.0  # between probe callers
     probe_hold_s: float = 1.5  # a probe caller hangs up this long after the answer
-    rate: float = 40.0  # filler calls per second
+    rate: float = 25.0  # filler calls per second
 
     @classmethod
     def short(cls) -> ConsoleOptions:
@@ -259,7 +259,11 @@ async def _fill(run: _Run) -> None:
     run.progress(f"placing {count} callers at {options.rate:g}/s")
 
     async def full() -> bool:
-        w, t = await waiting(), await talking()
+        try:
+            w, t = await waiting(), await talking()
+        except (aiohttp.ClientError, TimeoutError) as exc:  # a router busy placing calls
+            run.progress(f"  the router did not answer in time: {exc!r}")
+            return False
         run.progress(f"  {t} talking, {w} waiting")
         return w >= options.waiting and t >= options.busy
 
