@@ -267,3 +267,9 @@ CREATE TABLE console_sessions (
 CREATE INDEX ix_console_sessions_username ON console_sessions (username);
 
 UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
+
+-- Running upgrade 0009 -> 0010
+
+CREATE INDEX ix_call_events_call_id_kind_at ON call_events (call_id, kind, at);
+
+UPDATE alembic_version SET version_num='0010' WHERE alembic_version.version_num = '0009';
