@@ -1,12 +1,19 @@
-"""`clinic-router doctor` against the real sandbox Asterisk: a healthy setup passes, and
-each broken one (wrong password, no ARI, nothing listening, a missing endpoint, prompt,
-module or music-on-hold class) is reported with its fix."""
+"""`clinic-router doctor` against real Asterisks: a healthy setup passes, and each broken
+one is reported with its fix. On the sandbox: a wrong password, no ARI at the URL,
+nothing listening, a missing endpoint, prompt or module. On a throwaway stock PBX
+(tests/asterisk/stock_root.py), the settings themselves: ARI disabled in ari.conf, HTTP
+disabled in http.conf, a password the PBX does not have, no music-on-hold class, a
+module unloaded, an endpoint and a prompt the PBX lacks."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -17,10 +24,14 @@ from router.config.rules import load_rules
 from router.config.settings import load_settings
 from router.doctor.checks import Finding
 from router.doctor.probe import DoctorTarget, run_checks
+from sip_test_harness.instance import current
+from sip_test_harness.router_process import REPO
 from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sandbox_config import ARI_PASSWORD, OPERATORS
+from tests.asterisk.stock_root import ARI_URL, PHONES, DebianRoot, StockPbx, debian_root_fixture
 
 pytestmark = pytest.mark.asterisk
+debian_root = debian_root_fixture
 
 RULES_HEAD = """format: 1
 skills: {paid: Paid}
@@ -47,7 +58,8 @@ def write_setup(
         for i, e in enumerate(endpoints)
     )
     (folder / "rules.yaml").write_text(RULES_HEAD + operators + MENU % prompt)
-    (folder / "router.yaml").write_text(f"ari: {{url: '{url or 'http://127.0.0.1:8088/ari'}'}}\n")
+    url = url or f"http://{current().host}:8088/ari"  # the sandbox instance's
+    (folder / "router.yaml").write_text(f"ari: {{url: '{url}'}}\n")
     settings = load_settings(
         folder / "router.yaml", env={"CLINIC_ROUTER_ARI_PASSWORD": ARI_PASSWORD}, secrets=False
     )
@@ -97,7 +109,8 @@ async def test_wrong_password_names_ari_conf(sandbox: Sandbox, tmp_path: Path) -
 
 
 async def test_no_ari_at_that_address(sandbox: Sandbox, tmp_path: Path) -> None:
-    target = write_setup(tmp_path, endpoints=["PJSIP/op1001"], url="http://127.0.0.1:8088/nope")
+    nope = f"http://{sandbox.ari_access.host}:8088/nope"
+    target = write_setup(tmp_path, endpoints=["PJSIP/op1001"], url=nope)
     [finding] = await doctor(target)
     assert finding.status == "fail" and "404" in finding.detail
     assert "ari.conf [general]: enabled = yes" in finding.fix
@@ -147,3 +160,140 @@ async def test_a_module_unloaded(sandbox: Sandbox, tmp_path: Path) -> None:
         await asyncio.to_thread(sandbox.cli, f"module load {module}")
     finding = by_check(await doctor(target), f"module {module}")
     assert finding.status == "ok"
+
+
+# ---- a broken stock PBX: each setting really set, in a throwaway overlay (stock_root) ----
+
+
+class BrokenPbx:
+    """The stock PBX configured by asterisk-config; `broken(file, text, reload)` appends a
+    setting to one of its files and reloads, and puts the file back afterwards."""
+
+    def __init__(self, pbx: StockPbx) -> None:
+        self.pbx = pbx
+
+    @contextmanager
+    def broken(self, name: str, appended: str, reload: str) -> Iterator[None]:
+        path = self.pbx.etc / name
+        original = path.read_text()
+        path.write_text(original + appended)
+        assert self.pbx.cli(reload) is not None
+        try:
+            yield
+        finally:
+            path.write_text(original)
+            self.pbx.cli(reload)
+
+
+async def until_finding(
+    target: DoctorTarget, cli: Callable[[str], str | None], start: str, status: str
+) -> Finding:
+    """Doctor until the check that starts with `start` has `status` (reloads and unloads
+    complete asynchronously)."""
+    deadline = time.monotonic() + 15
+    while True:
+        async with aiohttp.ClientSession() as session:
+            findings = await run_checks(target, session, cli)
+        matching = [f for f in findings if f.check.startswith(start)]
+        if (matching and matching[0].status == status) or time.monotonic() > deadline:
+            assert matching, findings
+            return matching[0]
+        await asyncio.sleep(0.3)
+
+
+@pytest.fixture
+async def broken_pbx(debian_root: DebianRoot, tmp_path: Path) -> AsyncIterator[BrokenPbx]:
+    pbx = StockPbx(debian_root, tmp_path / "stock-asterisk.out")
+    pbx.admin_edits()
+    write_setup(tmp_path, endpoints=[f"PJSIP/{ext}" for ext in PHONES.values()], url=ARI_URL)
+    env = tmp_path / "clinic-router.env"
+    env.write_text(f"CLINIC_ROUTER_ARI_PASSWORD={ARI_PASSWORD}\n")
+    config = ["--config", str(tmp_path / "router.yaml"), "--env-file", str(env)]
+    applied = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "asterisk-config",
+            *config,
+            "--apply",
+            str(pbx.etc),
+            "--no-reload",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr  # reloads: not running
+    try:
+        await pbx.start()
+        yield BrokenPbx(pbx)
+    finally:
+        pbx.stop()
+
+
+async def test_a_stock_pbx_broken_setting_by_setting(broken_pbx: BrokenPbx, tmp_path: Path) -> None:
+    pbx = broken_pbx.pbx
+    target = write_setup(
+        tmp_path,
+        endpoints=[f"PJSIP/{ext}" for ext in PHONES.values()],
+        url=ARI_URL,
+    )
+    assert (await until_finding(target, pbx.cli, "ARI at", "ok")).detail
+    assert (await until_finding(target, pbx.cli, "music on hold", "ok")).status == "ok"
+
+    # ARI disabled in ari.conf: HTTP answers, ARI does not
+    with broken_pbx.broken(
+        "ari.conf", "\n[general](+)\nenabled = no\n", "module reload res_ari.so"
+    ):
+        found = await until_finding(target, pbx.cli, "ARI at", "fail")
+        assert "404" in found.detail and "ari.conf [general]: enabled = yes" in found.fix
+    assert (await until_finding(target, pbx.cli, "ARI at", "ok")).status == "ok"
+
+    # HTTP disabled in http.conf: nothing answers
+    with broken_pbx.broken("http.conf", "\n[general](+)\nenabled = no\n", "module reload http"):
+        found = await until_finding(target, pbx.cli, "ARI at", "fail")
+        assert "nothing answers" in found.detail and "http.conf [general]" in found.fix
+    assert (await until_finding(target, pbx.cli, "ARI at", "ok")).status == "ok"
+
+    # the PBX's password for the user differs from the router's
+    wrong = "\n[clinic-router](+)\npassword = not-what-the-router-has\n"
+    with broken_pbx.broken("ari.conf", wrong, "module reload res_ari.so"):
+        found = await until_finding(target, pbx.cli, "ARI at", "fail")
+        assert "401" in found.detail and "CLINIC_ROUTER_ARI_PASSWORD" in found.fix
+    assert (await until_finding(target, pbx.cli, "ARI at", "ok")).status == "ok"
+
+    # no music-on-hold class: the stock [default] taken out of musiconhold.conf
+    moh = pbx.etc / "musiconhold.conf"
+    stock_moh = moh.read_text()
+    assert re.search(r"^\[default\]", stock_moh, re.M), "the stock file has a default class"
+    moh.write_text(re.sub(r"^\[default\]", "[default-renamed]", stock_moh, flags=re.M))
+    try:
+        assert pbx.cli("moh reload") is not None
+        found = await until_finding(target, pbx.cli, "music on hold", "fail")
+        assert "asterisk-moh-opsound" in found.fix and "musiconhold.conf" in found.fix
+    finally:
+        moh.write_text(stock_moh)
+        pbx.cli("moh reload")
+
+    # a module unloaded
+    assert pbx.cli("module unload app_queue.so") is not None
+    found = await until_finding(target, pbx.cli, "module app_queue.so", "fail")
+    assert "not loaded" in found.detail and "module load app_queue.so" in found.fix
+    queue = await until_finding(target, pbx.cli, "fallback queue", "fail")
+    assert "no such queue" in queue.detail
+
+    # an operator's endpoint the PBX does not have, and a prompt it does not have
+    typo = write_setup(
+        tmp_path, endpoints=["PJSIP/101", "PJSIP/1002"], prompt="clinic-no-such-prompt", url=ARI_URL
+    )
+    async with aiohttp.ClientSession() as session:
+        findings = await run_checks(typo, session, pbx.cli)
+    endpoint = by_check(findings, "operator o1: PJSIP/1002")
+    assert endpoint.status == "fail" and "no PJSIP endpoint '1002'" in endpoint.detail
+    assert "operators[o1].endpoint in rules.yaml" in endpoint.fix
+    prompt = by_check(findings, "prompt clinic-no-such-prompt")
+    assert prompt.status == "fail" and "sounds/ru/clinic-no-such-prompt.wav" in prompt.fix

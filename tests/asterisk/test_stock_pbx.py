@@ -1,202 +1,150 @@
-"""The acceptance test of the deploy kit (issue 15): a stock Debian Asterisk, its own
-`/etc/asterisk` as the `asterisk-config` package ships it, operators named like a clinic's
-(`PJSIP/101`, `PJSIP/102`), not like the sandbox's.
+"""The acceptance test of the deploy kit (issue 15): the README's commands, as root, on a
+Debian root with a stock Asterisk (its own `/etc/asterisk` as the `asterisk-config`
+package ships it), operators named like a clinic's (`PJSIP/101`, `PJSIP/102`).
 
-Only what an admin of such a PBX already has is added by hand: a SIP transport, the
-carrier trunk and the two phones in pjsip.conf. Everything clinic-router needs comes
-from `clinic-router asterisk-config --apply` (with its reloads into the running Asterisk)
-and is checked by `doctor`; then a routed call, and with the router stopped a fallback
-call, are answered by the clinic's phones.
+The root is an overlay on the sandbox's Debian sid root (Asterisk 22 installed, no
+Python): whatever the test does stays in the overlay, in the test's folder. In it, as an
+admin would: `deploy/install.sh` from an unpacked source folder (it installs
+python3-venv with apt, creates the `clinic-router` user, the venv in /opt from the hashed
+lock, /etc/clinic-router, /var/lib/clinic-router, the systemd unit), the admin's edits
+(rules with the clinic's phones; ARI and API on 127.0.0.2 so as never to meet the
+sandbox's ports), `clinic-router asterisk-config --apply /etc/asterisk` into the running
+stock Asterisk, `clinic-router doctor`; the router started the way its unit says
+(ExecStartPre, ExecStart, User, EnvironmentFile, WorkingDirectory: a chroot has no
+systemd; the unit itself passes `systemd-analyze verify`); a routed call, and with the
+router stopped a fallback call, answered by the clinic's phones; install.sh again (an
+upgrade: edits and secrets kept, the restarted router's database at the newest
+migration, the earlier calls still there); uninstall (data kept), then --purge.
 
-It runs a second Asterisk in the sandbox's Debian root, while this session holds the
-sandbox lock, on 127.0.0.2 (SIP 5160, HTTP 18088) so it never meets the sandbox's ports;
-its AMI is moved to 127.0.0.2 for the same reason. The root's sounds folder is shared
-with the sandbox, so the router's prompts are there already (in a clinic:
-`clinic-router prompts generate` or their recordings; tests/unit/test_doctor_checks.py).
-The install itself is tested by tests/deploy/test_install_script.py; here the router runs
-from the checkout's virtualenv.
+Only what an admin of such a PBX already has is added by hand: systemd and procps (the
+unit's /bin/kill; a minimal debootstrap root has neither), a SIP transport, the carrier
+trunk and the two phones in pjsip.conf, and the AMI moved off the sandbox's 127.0.0.1.
+The apt packages are cached in .cache/stock-pbx/apt (about 40 MB once). The sounds
+folder is the sandbox's, so the router's own prompts are there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from router.ari.connection import basic_auth_header
-from router.config.rules import load_rules
-from router.config.settings import load_settings
-from router.doctor.probe import DoctorTarget, run_checks
-from sip_test_harness.router_process import REPO, RouterProcess
-from sip_test_harness.sandbox import CHROOT_PATH, Sandbox
-from sip_test_harness.sipp import Behaviour, Phones, place_call
+from router.storage.migrate import head_revision
+from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.sandbox import CHROOT_PATH
+from sip_test_harness.sipp import Behaviour, CallResult, Phones, place_call
+from tests.asterisk.stock_root import (
+    API_PORT,
+    ARI_URL,
+    ETC,
+    HOST,
+    PHONES,
+    SIP_PORT,
+    SRC,
+    DebianRoot,
+    StockPbx,
+    debian_root_fixture,
+    trixie_root,
+)
 
 pytestmark = pytest.mark.asterisk
-
-HOST = "127.0.0.2"
-SIP_PORT = 5160
-HTTP_PORT = 18088
-ETC = "/etc/asterisk.stocktest"  # inside the root: a fresh copy of the stock /etc/asterisk
-STATE = "/var/lib/asterisk.stocktest"
-PASSWORD = "Stock-Pbx-Test-Secret-7f3a"
-ARI_URL = f"http://{HOST}:{HTTP_PORT}/ari"
-# Phone name in the harness -> the clinic's endpoint (harness phone op100N on port 5070+N)
-PHONES = {"op1001": "101", "op1002": "102"}
-
-ADMIN_PJSIP = f"""
-; ---- what the clinic's admin already has: a transport, the carrier, two phones ----
-[transport-udp]
-type = transport
-protocol = udp
-bind = {HOST}:{SIP_PORT}
-
-[carrier]
-type = endpoint
-transport = transport-udp
-context = clinic-router-inbound
-allow = !all,ulaw,alaw
-direct_media = no
-media_address = {HOST}
-trust_id_inbound = yes
-
-[carrier]
-type = identify
-endpoint = carrier
-match = {",".join(f"{HOST}:{port}" for port in range(5061, 5070))}
-""" + "".join(
-    f"""
-[{ext}]
-type = endpoint
-transport = transport-udp
-context = clinic-router-operators
-allow = !all,ulaw,alaw
-direct_media = no
-media_address = {HOST}
-aors = {ext}
-
-[{ext}]
-type = aor
-contact = sip:{ext}@{HOST}:{5070 + int(phone[-1])}
-qualify_frequency = 1
-qualify_timeout = 1.0
-"""
-    for phone, ext in PHONES.items()
+debian_root = debian_root_fixture
+PBX_RELOADS = (
+    "module reload http",
+    "module reload res_ari.so",
+    "dialplan reload",
+    "module load app_queue.so",
+    "module reload app_queue.so",
 )
 
 
-class StockPbx:
-    """A stock-config Asterisk in the sandbox's root, started and stopped by the test."""
+class UnitRouter(RouterProcess):
+    """The installed router, started as its systemd unit says, in the root."""
 
-    def __init__(self, root: Path, workdir: Path) -> None:
+    def __init__(self, root: DebianRoot, workdir: Path) -> None:
+        super().__init__(workdir)
         self.root = root
-        self.etc = root / ETC.lstrip("/")
-        self.state = root / STATE.lstrip("/")
-        self.log = workdir / "stock-asterisk.out"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.cli_prefix = f"chroot {root} asterisk -C {ETC}/asterisk.conf"
+        self.port = API_PORT
+        self.unit = _unit(root.file("/etc/systemd/system/clinic-router.service").read_text())
+        self.secrets = _env_file(root.file(self.unit["EnvironmentFile"]).read_text())
 
-    def prepare(self) -> None:
-        stock = self.root / "etc/asterisk"
-        assert (stock / "asterisk.conf").is_file(), "the root has no stock /etc/asterisk"
-        shutil.rmtree(self.etc, ignore_errors=True)
-        shutil.rmtree(self.state, ignore_errors=True)
-        shutil.copytree(stock, self.etc, symlinks=True)
-        # A second Asterisk in this root: its own folders (only [directories] changes)
-        conf = (self.etc / "asterisk.conf").read_text()
-        # the stock file ships the section as a template, "(!): remove to enable"
-        conf = conf.replace("[directories](!)", "[directories]")
-        for key, path in {
-            "astetcdir": ETC,
-            "astdbdir": STATE,
-            "astspooldir": f"{STATE}/spool",
-            "astrundir": f"{STATE}/run",
-            "astlogdir": f"{STATE}/log",
-        }.items():
-            conf, count = re.subn(rf"^{key} => .*$", f"{key} => {path}", conf, flags=re.M)
-            assert count == 1, key
-        (self.etc / "asterisk.conf").write_text(conf)
-        for sub in ("spool", "run", "log"):
-            (self.state / sub).mkdir(parents=True, exist_ok=True)
-        manager = (self.etc / "manager.conf").read_text()
-        (self.etc / "manager.conf").write_text(manager.replace("127.0.0.1", HOST))
-        with (self.etc / "pjsip.conf").open("a") as pjsip:
-            pjsip.write(ADMIN_PJSIP)
+    def _as_unit(self, command: str) -> list[str]:
+        user = self.unit["User"]
+        assert self.unit["Group"] == user
+        script = f'cd {self.unit["WorkingDirectory"]} && exec "$@"'
+        return [
+            "chroot",
+            f"--userspec={user}:{user}",
+            str(self.root.path),
+            "env",
+            "-i",
+            f"PATH={CHROOT_PATH}",
+            "LANG=C.UTF-8",
+            *(f"{k}={v}" for k, v in self.secrets.items()),
+            "sh",
+            "-c",
+            script,
+            "sh",
+            *command.split(),
+        ]
 
-    def cli(self, command: str) -> str | None:
-        done = subprocess.run(
-            [*self.cli_prefix.split(), "-rx", command],
+    async def start(self, wait_connected: bool = True) -> None:
+        pre = await asyncio.to_thread(
+            subprocess.run,
+            self._as_unit(self.unit["ExecStartPre"]),
             capture_output=True,
             text=True,
-            timeout=15,
+            timeout=60,
             check=False,
-            env={"PATH": CHROOT_PATH},
         )
-        return done.stdout if done.returncode == 0 else None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220 - kept to stop it
-                ["chroot", str(self.root), "asterisk", "-f", "-C", f"{ETC}/asterisk.conf"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={"PATH": CHROOT_PATH, "HOME": "/root", "LANG": "C.UTF-8"},
+        assert pre.returncode == 0, pre.stdout + pre.stderr
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: ASYNC220 - we need the Popen to signal it
+                self._as_unit(self.unit["ExecStart"]), stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 60
-        while (await asyncio.to_thread(self.cli, "core waitfullybooted")) is None:
-            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "the stock Asterisk did not boot in 60 s"
-            await asyncio.sleep(0.2)
+        if wait_connected:
+            await self.wait_health(lambda h: h.get("ari_connected") is True, 30)
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.cli("core stop now")
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.etc, ignore_errors=True)
-        shutil.rmtree(self.state, ignore_errors=True)
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.secrets['CLINIC_ROUTER_API_TOKEN']}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method,
+                f"http://{HOST}:{API_PORT}{path}",
+                json=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as resp,
+        ):
+            return resp.status, await resp.json(content_type=None)
 
 
-class StockRouter(RouterProcess):
-    """The router pointed at the stock PBX with its own ARI password."""
-
-    def __init__(self, workdir: Path, rules: Path) -> None:
-        super().__init__(workdir, rules=rules, ring_timeout_s=10)
-        text = self.config.read_text().replace("http://127.0.0.1:8088/ari", ARI_URL)
-        self.config.write_text(text)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**super().env, "CLINIC_ROUTER_ARI_PASSWORD": PASSWORD}
+def _unit(text: str) -> dict[str, str]:
+    """The [Service] keys of a unit file (one value each; what this unit has)."""
+    service = text.split("[Service]", 1)[1].split("\n[", 1)[0]
+    return dict(
+        line.split("=", 1) for line in service.splitlines() if "=" in line and line[0] != "#"
+    )
 
 
-@pytest.fixture
-def stock_pbx(sandbox: Sandbox, tmp_path: Path) -> Iterator[StockPbx]:
-    assert sandbox.root is not None, "needs the sandbox's Debian root (chroot mode)"
-    pbx = StockPbx(sandbox.root, tmp_path)
-    pbx.prepare()
-    try:
-        yield pbx
-    finally:
-        pbx.stop()
-        pbx.cleanup()
+def _env_file(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and line[0] != "#")
 
 
-def write_clinic_rules(folder: Path) -> Path:
-    lines = ["skills:", "  paid: Paid services", "operators:"]
+def clinic_rules() -> str:
+    lines = ["format: 1", "skills:", "  paid: Paid services", "operators:"]
     for ext in PHONES.values():
         lines += [
             f"  - id: op-{ext}",
@@ -204,17 +152,81 @@ def write_clinic_rules(folder: Path) -> Path:
             f"    endpoint: PJSIP/{ext}",
             "    skills: {paid: 3}",
         ]
-    path = folder / "rules.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return "\n".join(lines) + "\n"
 
 
-async def ari_up(deadline_s: float) -> None:
+def admin_edits_settings(root: DebianRoot) -> None:
+    """The admin's edits of the installed examples: the clinic's phones; ARI and the API
+    on 127.0.0.2 (this machine's 127.0.0.1:8088/8080 belong to the sandbox)."""
+    root.file(f"{ETC}/rules.yaml").write_text(clinic_rules())
+    settings = root.file(f"{ETC}/router.yaml")
+    text = settings.read_text().replace("http://127.0.0.1:8088/ari", ARI_URL)
+    text, count = re.subn(
+        r"^  host: 127\.0\.0\.1\n  port: 8080$",
+        f"  host: {HOST}\n  port: {API_PORT}",
+        text,
+        flags=re.M,
+    )
+    assert count == 1, text
+    settings.write_text(text)
+
+
+def assert_installed(root: DebianRoot, out: str) -> None:
+    assert "installing python3-venv" in out  # the root had no Python: apt brought it
+    uid = root.id_of("clinic-router")
+    assert root.run(["id", "-un", str(uid)]).stdout.strip() == "clinic-router"
+    env = root.file(f"{ETC}/clinic-router.env").stat()
+    gid = root.id_of("clinic-router", "group")
+    assert (env.st_uid, env.st_gid, env.st_mode & 0o777) == (0, gid, 0o640)
+    var = root.file("/var/lib/clinic-router").stat()
+    assert (var.st_uid, var.st_gid, var.st_mode & 0o777) == (uid, gid, 0o750)
+    assert (
+        os.readlink(root.file("/usr/local/bin/clinic-router"))
+        == "/opt/clinic-router/bin/clinic-router"
+    )
+    assert (
+        "sqlite+aiosqlite:////var/lib/clinic-router/router.db"
+        in root.file(f"{ETC}/router.yaml").read_text()
+    )
+
+
+def assert_unit_verifies(root: DebianRoot) -> None:
+    """`systemd-analyze verify` of the unit: the root's systemd, and this host's (Debian
+    12's systemd 252) on the root's files, when it has one."""
+    unit = "/etc/systemd/system/clinic-router.service"
+    done = root.run(["systemd-analyze", "verify", unit], check=False)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and "clinic-router.service" not in said, said
+    if shutil.which("systemd-analyze"):
+        host = subprocess.run(
+            ["systemd-analyze", "verify", f"--root={root.path}", unit],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        said = host.stdout + host.stderr
+        assert host.returncode == 0 and "clinic-router.service" not in said, said
+
+
+async def call_the_clinic(caller: str) -> CallResult:
+    """A carrier's call to the clinic's number; the caller hangs up 2 s after the answer."""
+    return await place_call(
+        caller,
+        "4951230000",
+        hangup_after=2,
+        timeout=40,
+        target=f"{HOST}:{SIP_PORT}",
+        local_ip=HOST,
+    )
+
+
+async def ari_up(password: str, deadline_s: float) -> None:
     deadline = time.monotonic() + deadline_s
+    headers = {"Authorization": basic_auth_header("clinic-router", password)}
     async with aiohttp.ClientSession() as session:
         while True:
             try:
-                headers = {"Authorization": basic_auth_header("clinic-router", PASSWORD)}
                 async with session.get(f"{ARI_URL}/asterisk/ping", headers=headers) as resp:
                     if resp.status == 200:
                         return
@@ -224,96 +236,151 @@ async def ari_up(deadline_s: float) -> None:
             await asyncio.sleep(0.2)
 
 
-async def test_stock_pbx_from_zero_to_routed_and_fallback_calls(
-    stock_pbx: StockPbx, tmp_path: Path
+async def doctor_until_clean(root: DebianRoot, deadline_s: float) -> str:
+    """`clinic-router doctor` as root until nothing fails (the phones come online with
+    their first qualify)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        done = await asyncio.to_thread(root.run, ["clinic-router", "doctor"], check=False)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            return done.stdout + done.stderr
+        await asyncio.sleep(0.5)
+
+
+@pytest.mark.timeout(600)  # apt and pip downloads: about 3 min the first time here
+async def test_install_kit_on_a_stock_pbx_from_zero_to_calls_upgrade_and_uninstall(
+    debian_root: DebianRoot, tmp_path: Path
 ) -> None:
-    await stock_pbx.start()
-    assert stock_pbx.cli("http show status") is not None
-    assert "Server Enabled" not in (stock_pbx.cli("http show status") or "")  # stock: off
-
-    router = StockRouter(tmp_path, write_clinic_rules(tmp_path))
-    settings = load_settings(
-        router.config, env={"CLINIC_ROUTER_ARI_PASSWORD": PASSWORD}, secrets=False
+    root = debian_root
+    # the admin's machine has systemd (and procps' /bin/kill); a debootstrap root has not
+    root.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "systemd", "procps"],
+        env={"DEBIAN_FRONTEND": "noninteractive"},
     )
-    target = DoctorTarget(settings, load_rules(settings.routing.rules))
-    async with aiohttp.ClientSession() as session:  # before the kit: doctor says what to do
-        [before] = await run_checks(target, session, stock_pbx.cli)
-    assert before.status == "fail" and "nothing answers" in before.detail
-    assert "http.conf [general]: enabled = yes" in before.fix
-    env_file = tmp_path / "clinic-router.env"
-    env_file.write_text(f"CLINIC_ROUTER_ARI_PASSWORD={PASSWORD}\n")
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "router",
-            "asterisk-config",
-            "--config",
-            str(router.config),
-            "--env-file",
-            str(env_file),
-            "--apply",
-            str(stock_pbx.etc),
-            "--asterisk",
-            stock_pbx.cli_prefix,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert PASSWORD not in done.stdout + done.stderr
-    assert "asterisk -rx 'dialplan reload': ok" in done.stdout
-    await ari_up(20)  # HTTP and ARI enabled by the reloads alone, no restart
+    root.unpack_source()
+    out = await asyncio.to_thread(root.install)
+    assert_installed(root, out)
+    assert_unit_verifies(root)
+    admin_edits_settings(root)
 
-    phones_spec = {name: Behaviour("answer", hold=30) for name in PHONES}
-    async with Phones(phones_spec, local_ip=HOST, use_ari=False) as phones:
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 20
-            while True:  # the phones come online with their first qualify
-                findings = await run_checks(target, session, stock_pbx.cli)
-                states = [f for f in findings if f.check.startswith("operator ")]
-                if all(f.status == "ok" for f in states) or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.5)
-        failed = [f for f in findings if f.status != "ok"]
-        assert failed == [], failed
-        assert len(states) == 2
+    pbx = StockPbx(root, tmp_path / "stock-asterisk.out")
+    pbx.admin_edits()
+    router = UnitRouter(root, tmp_path)
+    password = router.secrets["CLINIC_ROUTER_ARI_PASSWORD"]
+    try:
+        await pbx.start()
+        assert "Server Enabled" not in (pbx.cli("http show status") or "")  # stock: HTTP off
+        before = root.run(["clinic-router", "doctor"], check=False)
+        assert before.returncode == 1 and "nothing answers" in before.stdout, before.stdout
+        assert "http.conf [general]: enabled = yes" in before.stdout
 
+        applied = root.run(["clinic-router", "asterisk-config", "--apply", "/etc/asterisk"])
+        assert password not in applied.stdout + applied.stderr
+        assert "asterisk -rx 'dialplan reload': ok" in applied.stdout, applied.stdout
+        await ari_up(password, 20)  # HTTP and ARI enabled by the reloads alone
+
+        phones_spec = {name: Behaviour("answer", hold=30) for name in PHONES}
+        async with Phones(phones_spec, local_ip=HOST, use_ari=False) as phones:
+            report = await doctor_until_clean(root, 20)
+            assert report.rstrip().endswith("0 failed"), report
+            assert password not in report
+
+            await router.start()
+            try:
+                routed = await call_the_clinic("79990001501")
+                assert routed.ok, routed.describe()
+                [call] = await router.wait_calls(1, timeout=20)
+                assert call["outcome"] == "answered"
+                assert call["operator_id"] in {"op-101", "op-102"}
+            finally:
+                await router.stop()
+
+            answered_before = sum(r.answered for r in phones.report().values())
+            fallback = await call_the_clinic("79990001502")
+            assert fallback.ok, fallback.describe()
+            assert sum(r.answered for r in phones.report().values()) == answered_before + 1
+        shown = pbx.cli("database show") or ""
+        assert "clinic-router-missed" not in shown
+        served = [ln for ln in shown.splitlines() if ln.startswith("/clinic-router-served/")]
+        assert len(served) == 1 and re.search(r":79990001502:10[12]\s*:", served[0]), served
+
+        # upgrade: install.sh again keeps the edits and secrets; the restarted router
+        # migrates its database and journals the fallback call it did not see
+        rules_before = root.file(f"{ETC}/rules.yaml").read_text()
+        env_before = root.file(f"{ETC}/clinic-router.env").read_text()
+        again = await asyncio.to_thread(root.install)
+        assert "writing" not in again and "installing python3-venv" not in again, again
+        assert root.file(f"{ETC}/rules.yaml").read_text() == rules_before
+        assert root.file(f"{ETC}/clinic-router.env").read_text() == env_before
         await router.start()
         try:
-            routed = await place_call(
-                "79990001501",
-                "4951230000",
-                hangup_after=2,
-                timeout=40,
-                target=f"{HOST}:{SIP_PORT}",
-                local_ip=HOST,
-            )
-            assert routed.ok, routed.describe()
-            [call] = await router.wait_calls(1, timeout=20)
-            assert call["outcome"] == "answered"
-            assert call["operator_id"] in {"op-101", "op-102"}
+            calls = await router.wait_calls(2, timeout=90)  # served records: every minute
         finally:
             await router.stop()
+        assert {c["outcome"] for c in calls} == {"answered"}
+        db = root.file("/var/lib/clinic-router/router.db")
+        with sqlite3.connect(db) as conn:
+            [(version,)] = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert version == head_revision()
+    finally:
+        await router.stop()
+        pbx.stop()
 
-        answered_before = sum(r.answered for r in phones.report().values())
-        fallback = await place_call(
-            "79990001502",
-            "4951230000",
-            hangup_after=2,
-            timeout=40,
-            target=f"{HOST}:{SIP_PORT}",
-            local_ip=HOST,
+    out = root.run(["sh", f"{SRC}/deploy/uninstall.sh"]).stdout
+    assert "kept" in out
+    assert not root.file("/opt/clinic-router").exists()
+    assert not root.file("/usr/local/bin/clinic-router").is_symlink()
+    assert not root.file("/etc/systemd/system/clinic-router.service").exists()
+    assert root.file(f"{ETC}/clinic-router.env").read_text() == env_before
+    assert db.is_file()
+    root.run(["sh", f"{SRC}/deploy/uninstall.sh", "--purge"])
+    assert not root.file(ETC).exists() and not root.file("/var/lib/clinic-router").exists()
+    assert root.run(["id", "clinic-router"], check=False).returncode != 0
+
+
+@pytest.fixture
+def trixie(tmp_path: Path) -> Iterator[DebianRoot]:
+    root = DebianRoot(trixie_root(), tmp_path / "router-host")
+    root.mount()
+    try:
+        yield root
+    finally:
+        root.unmount()
+
+
+@pytest.mark.timeout(600)
+async def test_a_router_on_another_host_with_debian_13(
+    debian_root: DebianRoot, trixie: DebianRoot, tmp_path: Path
+) -> None:
+    """install.sh on a Debian 13 host without Asterisk; the Asterisk side written from
+    there into the PBX's folder (as if copied over) and reloaded on the PBX; doctor from
+    the router host (music on hold: skipped, no CLI there); a routed call."""
+    out = await asyncio.to_thread(trixie.unpack_and_install)
+    assert "installing python3-venv" in out  # minimal trixie: apt brings the venv module
+    assert not trixie.file("/usr/sbin/asterisk").exists()
+    admin_edits_settings(trixie)
+    pbx = StockPbx(debian_root, tmp_path / "stock-asterisk.out")
+    pbx.admin_edits()
+    trixie.bind(pbx.etc, "/mnt/pbx-asterisk")
+    router = UnitRouter(trixie, tmp_path)
+    try:
+        await pbx.start()
+        trixie.run(
+            ["clinic-router", "asterisk-config", "--apply", "/mnt/pbx-asterisk", "--no-reload"]
         )
-        assert fallback.ok, fallback.describe()
-        assert sum(r.answered for r in phones.report().values()) == answered_before + 1
-    # answered in the fallback: no missed-call record, but the served one the router
-    # journals when it connects next (the clinic's endpoint name in it)
-    shown = stock_pbx.cli("database show") or ""
-    assert "clinic-router-missed" not in shown
-    served = [ln for ln in shown.splitlines() if ln.startswith("/clinic-router-served/")]
-    assert len(served) == 1 and re.search(r":79990001502:10[12]\s*:", served[0]), served
+        for command in PBX_RELOADS:  # on the PBX, what --apply would have run there
+            assert pbx.cli(command) is not None, command
+        await ari_up(router.secrets["CLINIC_ROUTER_ARI_PASSWORD"], 20)
+        phones_spec = {name: Behaviour("answer", hold=30) for name in PHONES}
+        async with Phones(phones_spec, local_ip=HOST, use_ari=False):
+            report = await doctor_until_clean(trixie, 20)
+            assert report.rstrip().endswith("0 failed, 1 skipped"), report
+            assert "skip music on hold class 'default'" in report
+            await router.start()
+            routed = await call_the_clinic("79990001503")
+            assert routed.ok, routed.describe()
+            [call] = await router.wait_calls(1, timeout=20)
+            assert call["outcome"] == "answered" and call["operator_id"] in {"op-101", "op-102"}
+    finally:
+        await router.stop()
+        pbx.stop()
