@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from router.config.rules import load_rules
+from sip_test_harness.instance import current
 from sip_test_harness.router_process import RouterProcess
 from sip_test_harness.sandbox_agi import AGI_DID, AGI_PORT, AGI_TIMEOUT_S, apply_queues
 from sip_test_harness.sipp import Behaviour, Phones, place_call
@@ -21,7 +22,8 @@ from sip_test_harness.sipp import Behaviour, Phones, place_call
 pytestmark = pytest.mark.asterisk
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
-AGI_SETTINGS = f"agi:\n  enabled: true\n  port: {AGI_PORT}\n"
+HOST = current().host  # this sandbox instance's loopback address (instance.py)
+AGI_SETTINGS = f"agi:\n  enabled: true\n  host: {HOST}\n  port: {AGI_PORT}\n  ami_host: {HOST}\n"
 PATIENTS = (
     "patient_id,name,phones,assigned_operator,tags\n"
     "p-1,Anna Petrova,+79161234567,op1004,\n"
@@ -37,8 +39,8 @@ async def agi_router(sandbox, tmp_path: Path) -> AsyncIterator[RouterProcess]:  
     csv.write_text(PATIENTS, encoding="utf-8")
     imported = router.cli("patients", "import", str(csv), "--config", str(router.config))
     assert imported.returncode == 0, imported.stderr
-    await router.start()
     try:
+        await router.start()  # stopped even when it never becomes healthy (a loaded box)
         yield router
     finally:
         await router.stop()
@@ -124,10 +126,10 @@ async def test_level_2_answers_only_after_the_relaxation_step(agi_router) -> Non
 
 
 async def test_a_bare_connect_and_a_malformed_header_do_not_stall_the_router(agi_router) -> None:  # type: ignore[no-untyped-def]
-    silent = await asyncio.open_connection("127.0.0.1", AGI_PORT)
-    _, bare = await asyncio.open_connection("127.0.0.1", AGI_PORT)
+    silent = await asyncio.open_connection(HOST, AGI_PORT)
+    _, bare = await asyncio.open_connection(HOST, AGI_PORT)
     bare.close()
-    junk_reader, junk = await asyncio.open_connection("127.0.0.1", AGI_PORT)
+    junk_reader, junk = await asyncio.open_connection(HOST, AGI_PORT)
     junk.write(b"agi_channel PJSIP/x\n\x00\xff garbage\n\n")
     await junk.drain()
     try:
