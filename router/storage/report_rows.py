@@ -146,9 +146,9 @@ class ReportRows:
         (`report_sql`): what a year's report needs. Same arguments, same figures."""
         start, end = period
         sql = ReportSql(self._db)
-        options = (sl_targets, default_sl_s, branches)
-        total = await sql.call_sums(start, end, tz, None, *options)
-        grouped = await sql.call_sums(start, end, tz, group, *options) if group else None
+        groups = (None,) if group is None else (None, group)
+        taken = await sql.call_sums(start, end, tz, groups, sl_targets, default_sl_s, branches)
+        total, grouped = taken[0], taken[1] if group else None
         ledger = await self.ledger(start, end)
         fallback_ids = {m.call_id for m in ledger.misses if m.source == "fallback"}
         sums = PeriodSums(

@@ -27,8 +27,13 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Column,
     Integer,
+    MetaData,
     Select,
+    Table,
+    Text,
     and_,
     case,
     cast,
@@ -71,40 +76,34 @@ class ReportSql:
         start: datetime,
         end: datetime,
         tz: tzinfo,
-        group: CallGroup | None = None,
+        groups: Sequence[CallGroup | None] = (None,),
         sl_targets: Mapping[str, float] | None = None,
         default_sl_s: float = 20.0,
         branches: Mapping[str, str] | None = None,
-    ) -> CallGroups:
-        """`CallSums` of the calls started in `[start, end)`, per group (one key, "total",
-        without a group)."""
+    ) -> list[CallGroups]:
+        """`CallSums` of the calls started in `[start, end)` for each of `groups` (one key,
+        "total", for None)."""
         d = self._db.dialect_name
-        facts = _measures(d, start, end, tz, group, sl_targets or {}, default_sl_s, branches)
+        out = []
         async with self._db.connect() as conn:
-            rows = (await conn.execute(_sums_stmt(facts))).all()
-            waits = (await conn.execute(_ranked(facts, facts.c.wait_us, (50, 90)))).all()
-            routes = (
-                await conn.execute(_ranked(facts, facts.c.route_us, (50,), facts.c.known))
-            ).all()
-        wait_p = _percentiles(waits, 1e6)
-        route_p = _percentiles(routes, 1e6)
-        sums, first = {}, {}
-        for r in rows:
-            sums[r.key] = CallSums(
-                calls=r.calls, answered=r.answered, abandoned_in_menu=r.ab_menu,
-                abandoned_waiting=r.ab_waiting, abandoned_ringing=r.ab_ringing,
-                no_operator=r.no_operator, callback_promised=r.callback_promised,
-                message=r.message, failed=r.failed, fallback=r.fallback, waited=r.waited,
-                in_target=r.in_target, speeds=r.speeds, speed_us=int(r.speed_us or 0),
-                talks=r.talks, talk_us=int(r.talk_us or 0),
-                wait_p50_s=wait_p.get((r.key, None, 50)),
-                wait_p90_s=wait_p.get((r.key, None, 90)),
-                wait_max_s=None if r.wait_max_us is None else r.wait_max_us / 1e6,
-                route_known_s=route_p.get((r.key, True, 50)),
-                route_unknown_s=route_p.get((r.key, False, 50)),
-            )  # fmt: skip
-            first[r.key] = _from_us(r.first_us)
-        return CallGroups(sums, first)
+            # (DDL outside a transaction on SQLite: dropped and committed below, so the
+            # connection goes back to the pool without the table)
+            await conn.run_sync(lambda sync: _FACTS.create(sync, checkfirst=True))
+            try:
+                columns = [c.name for c in _FACTS.columns]
+                await conn.execute(_FACTS.insert().from_select(columns, _facts(d, start, end)))
+                for group in groups:
+                    m = _measures(
+                        d, start, end, tz, group, sl_targets or {}, default_sl_s, branches
+                    )
+                    rows = (await conn.execute(_sums_stmt(m))).all()
+                    waits = (await conn.execute(_ranked(m, m.c.wait_us, (50, 90)))).all()
+                    routes = (await conn.execute(_ranked(m, m.c.route_us, (50,), m.c.known))).all()
+                    out.append(_call_groups(rows, waits, routes))
+            finally:
+                await conn.run_sync(lambda sync: _FACTS.drop(sync, checkfirst=True))
+                await conn.commit()  # writes only the connection's own temporary tables
+        return out
 
     async def operator_sums(self, start: datetime, end: datetime) -> dict[str, OperatorSums]:
         """Rings (by result) and talk per operator, of the calls started in the period."""
@@ -157,6 +156,28 @@ class ReportSql:
         return out
 
 
+def _call_groups(rows: Sequence[Any], waits: Sequence[Any], routes: Sequence[Any]) -> CallGroups:
+    wait_p = _percentiles(waits, 1e6)
+    route_p = _percentiles(routes, 1e6)
+    sums, first = {}, {}
+    for r in rows:
+        sums[r.key] = CallSums(
+            calls=r.calls, answered=r.answered, abandoned_in_menu=r.ab_menu,
+            abandoned_waiting=r.ab_waiting, abandoned_ringing=r.ab_ringing,
+            no_operator=r.no_operator, callback_promised=r.callback_promised,
+            message=r.message, failed=r.failed, fallback=r.fallback, waited=r.waited,
+            in_target=r.in_target, speeds=r.speeds, speed_us=int(r.speed_us or 0),
+            talks=r.talks, talk_us=int(r.talk_us or 0),
+            wait_p50_s=wait_p.get((r.key, None, 50)),
+            wait_p90_s=wait_p.get((r.key, None, 90)),
+            wait_max_s=None if r.wait_max_us is None else r.wait_max_us / 1e6,
+            route_known_s=route_p.get((r.key, True, 50)),
+            route_unknown_s=route_p.get((r.key, False, 50)),
+        )  # fmt: skip
+        first[r.key] = _from_us(r.first_us)
+    return CallGroups(sums, first)
+
+
 def json_text(dialect: str, column: Any, key: str) -> Any:
     """One key of a JSON column as text, read by the database."""
     if dialect == "postgresql":
@@ -193,35 +214,53 @@ def call_line(dialect: str) -> Any:
     return func.coalesce(_c.line, arrived_line).label("line")
 
 
-def _facts(dialect: str, start: datetime, end: datetime) -> Any:
-    """Each call of the period with the facts `journey_facts` reads from its journey."""
+def _facts(dialect: str, start: datetime, end: datetime) -> Select[Any]:
+    """Each call of the period with the facts `journey_facts` reads from its journey, its
+    times as microseconds (each read once here: the sums use them many times)."""
     waiting = (_e.call_id == _c.id, _e.kind == "waiting")
-    return (
-        select(
-            _c.id,
-            call_line(dialect),
-            _c.started_at,
-            _c.answered_at,
-            _c.ended_at,
-            _c.outcome,
-            _c.patient_id.is_not(None).label("known"),
-            select(func.min(_e.at)).where(*waiting).scalar_subquery().label("waiting_at"),
-            select(json_text(dialect, _e.data, "for"))
-            .where(*waiting)
-            .order_by(_e.at, _e.id)
-            .limit(1)
-            .scalar_subquery()
-            .label("queue"),
-            select(func.min(_r.started_at))
-            .where(_r.call_id == _c.id)
-            .scalar_subquery()
-            .label("first_ring_at"),
-            exists().where(_r.call_id == _c.id, _r.result == "cancelled").label("cancelled"),
-            exists().where(_e.call_id == _c.id, _e.kind == "fallback").label("fallback"),
-        )
-        .where(_c.started_at >= start, _c.started_at < end)
-        .subquery("facts")
-    )
+    first_wait = select(func.min(_e.at)).where(*waiting).scalar_subquery()
+    first_ring = select(func.min(_r.started_at)).where(_r.call_id == _c.id).scalar_subquery()
+    return select(
+        _c.id,
+        call_line(dialect),
+        _us(dialect, _c.started_at).label("start_us"),
+        _us(dialect, _c.answered_at).label("answered_us"),
+        _us(dialect, _c.ended_at).label("ended_us"),
+        _c.outcome,
+        _c.patient_id.is_not(None).label("known"),
+        _us(dialect, first_wait).label("waiting_us"),
+        select(json_text(dialect, _e.data, "for"))
+        .where(*waiting)
+        .order_by(_e.at, _e.id)
+        .limit(1)
+        .scalar_subquery()
+        .label("queue"),
+        _us(dialect, first_ring).label("ring_us"),
+        exists().where(_r.call_id == _c.id, _r.result == "cancelled").label("cancelled"),
+        exists().where(_e.call_id == _c.id, _e.kind == "fallback").label("fallback"),
+    ).where(_c.started_at >= start, _c.started_at < end)
+
+
+# Each call's facts, computed once per report: the sums read them several times (total,
+# groups, each percentile), and the correlated subqueries would run again on every read.
+# Private to the connection (TEMPORARY), dropped after the report.
+_FACTS = Table(
+    "report_facts",
+    MetaData(),
+    Column("id", Text),
+    Column("line", Text),
+    Column("start_us", BigInteger),
+    Column("answered_us", BigInteger),
+    Column("ended_us", BigInteger),
+    Column("outcome", Text),
+    Column("known", Boolean),
+    Column("waiting_us", BigInteger),
+    Column("queue", Text),
+    Column("ring_us", BigInteger),
+    Column("cancelled", Boolean),
+    Column("fallback", Boolean),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _measures(
@@ -235,12 +274,10 @@ def _measures(
     branches: Mapping[str, str] | None,
 ) -> Any:
     """Per call: its group key and what `call_sums` measures, in microseconds."""
-    f = _facts(dialect, start, end).c
-    us = {name: _us(dialect, f[name]) for name in ("started_at", "answered_at", "ended_at")}
-    waiting_us, ring_us = _us(dialect, f.waiting_at), _us(dialect, f.first_ring_at)
-    stop = func.coalesce(us["answered_at"], us["ended_at"])
-    waited = stop - waiting_us
-    speed = us["answered_at"] - waiting_us
+    f = _FACTS.c
+    stop = func.coalesce(f.answered_us, f.ended_us)
+    waited = stop - f.waiting_us
+    speed = f.answered_us - f.waiting_us
     target = _by_value(f.queue, {k: v * 1e6 for k, v in targets.items()}, default_sl_s * 1e6)
     abandoned = f.outcome == "abandoned"
     return select(
@@ -248,17 +285,17 @@ def _measures(
         f.outcome,
         f.fallback,
         f.known,
-        us["started_at"].label("start_us"),
+        f.start_us,
         case(
             (abandoned & f.cancelled, "ringing"),
-            (abandoned & f.waiting_at.is_not(None), "waiting"),
+            (abandoned & f.waiting_us.is_not(None), "waiting"),
             (abandoned, "menu"),
         ).label("abandoned"),
         case((waited < 0, 0), else_=waited).label("wait_us"),  # NULL: never waited
         case((speed < 0, 0), else_=speed).label("speed_us"),
         (speed <= target).label("in_target"),
-        (us["ended_at"] - us["answered_at"]).label("talk_us"),
-        (ring_us - us["started_at"]).label("route_us"),
+        (f.ended_us - f.answered_us).label("talk_us"),
+        (f.ring_us - f.start_us).label("route_us"),
     ).subquery("measures")
 
 
@@ -288,7 +325,7 @@ def _key(
     if group == "queue":
         return case((or_(f.queue.is_(None), f.queue == ""), NONE_KEY), else_=f.queue)
     segments = zone_segments(tz, start, end)
-    start_us = _us(dialect, f.started_at)
+    start_us = f.start_us
     offset = _segmented(start_us, [(at, off * 1_000_000) for at, off, _ in segments])
     local_s = (start_us + offset) // 1_000_000  # whole local seconds
     if group == "day":

@@ -1,11 +1,13 @@
 """Measure (not a test): the reports over a year of a busy clinic.
 
-    .venv/bin/python tests/perf/bench_reports.py [--calls N] [--backend sqlite|postgresql|both]
+    .venv/bin/python tests/perf/bench_reports.py [--calls N] [--backend sqlite|postgresql|both] [--rows]
 
 Generates `--calls` calls spread over 365 days (clinic hours, a Monday-morning peak), with
 their journeys' `waiting` events, ring attempts (one or two per call), misses and callback
-tasks, and two operator state changes a call; then times `store.reports.period` (the rows)
-and `build_report` (the figures) for a day, a week, a month and the whole year, and the
+tasks, and two operator state changes a call; then times the report (grouped by hour) for
+a day, a week, a month and the whole year as the API builds it, the calls and rings summed
+by the database (`store.reports.report`); with `--rows`, also the old way: every row read
+(`store.reports.period`) and the figures built in Python (`build_report`), and the
 staffing view for a month. PostgreSQL: `--pg URL` (default `CLINIC_ROUTER_TEST_PG`, else
 postgresql+asyncpg://postgres@127.0.0.1:5432/test); a database of its own is created and
 dropped afterwards.
@@ -144,7 +146,7 @@ async def _fill(store: Store, n: int) -> float:
     return time.perf_counter() - began
 
 
-async def _measure(store: Store, label: str) -> None:
+async def _measure(store: Store, label: str, rows: bool) -> None:
     now = YEAR_START + timedelta(days=365)
     monday = YEAR_START + timedelta(days=(7 - YEAR_START.weekday()) % 7 + 182)
     periods = {
@@ -153,7 +155,17 @@ async def _measure(store: Store, label: str) -> None:
         "month": (monday, monday + timedelta(days=30)),
         "year": (YEAR_START, now),
     }
-    print(f"{label}: period   calls   read rows   figures   total   peak RSS")
+    print(f"{label}: period   calls   summed by the database   peak RSS")
+    for name, period in periods.items():
+        t0 = time.perf_counter()
+        report = await store.reports.report(period, now, MSK, group="hour")
+        t1 = time.perf_counter()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{label}: {name:<6} {report.total.offered:>9,} {t1 - t0:>9.2f} s"
+              f" {rss:>7.0f} MB", flush=True)  # fmt: skip
+    if not rows:
+        return
+    print(f"{label}: period   calls   read rows   figures   total   peak RSS (--rows)")
     for name, period in periods.items():
         t0 = time.perf_counter()
         data = await store.reports.period(*period)
@@ -170,7 +182,7 @@ async def _measure(store: Store, label: str) -> None:
                   f"{time.perf_counter() - t3:.2f} s", flush=True)  # fmt: skip
 
 
-async def _run_sqlite(n: int) -> None:
+async def _run_sqlite(n: int, rows: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await migrate(url)
@@ -178,12 +190,12 @@ async def _run_sqlite(n: int) -> None:
         try:
             print(f"sqlite: generated in {await _fill(store, n):.0f} s; file "
                   f"{(Path(tmp) / 'bench.db').stat().st_size / 2**20:.0f} MiB")  # fmt: skip
-            await _measure(store, "sqlite")
+            await _measure(store, "sqlite", rows)
         finally:
             await store.close()
 
 
-async def _run_postgresql(n: int, server: str) -> None:
+async def _run_postgresql(n: int, server: str, rows: bool) -> None:
     admin_url = make_url(server)
     name = f"clinic_router_bench_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
@@ -195,7 +207,7 @@ async def _run_postgresql(n: int, server: str) -> None:
         store = await Store.open(url)
         try:
             print(f"postgresql: generated in {await _fill(store, n):.0f} s")
-            await _measure(store, "postgresql")
+            await _measure(store, "postgresql", rows)
         finally:
             await store.close()
     finally:
@@ -213,12 +225,15 @@ def main() -> None:
         default=os.environ.get("CLINIC_ROUTER_TEST_PG")
         or "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
     )
+    parser.add_argument(
+        "--rows", action="store_true", help="also time reading the rows + the pure figures"
+    )
     args = parser.parse_args()
     print(f"{args.calls:,} calls over 365 days")
     if args.backend in ("sqlite", "both"):
-        asyncio.run(_run_sqlite(args.calls))
+        asyncio.run(_run_sqlite(args.calls, args.rows))
     if args.backend in ("postgresql", "both"):
-        asyncio.run(_run_postgresql(args.calls, args.pg))
+        asyncio.run(_run_postgresql(args.calls, args.pg, args.rows))
 
 
 if __name__ == "__main__":
