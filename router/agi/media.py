@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from router.agi.channel import AgiChannel
-from router.domain.menus import MenuOption, MenuPlan
+from router.domain.menus import MenuOption, MenuPlan, answer_after_retries, offered
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ def visit_prompts(visit: datetime | None, today: datetime | None = None) -> list
 
 def menu_prompts(plan: MenuPlan, visit: datetime | None) -> list[str]:
     prompts = [plan.menu.prompt]
-    for offered in plan.options:
-        prompts += [offered.prompt] if offered.prompt else []
-        prompts += visit_prompts(visit) if offered.say_visit else []
+    for option in plan.options:
+        prompts += [option.prompt] if option.prompt else []
+        prompts += visit_prompts(visit) if option.say_visit else []
     return prompts
 
 
@@ -73,13 +73,10 @@ async def run_menu(
         key = await ask_key(channel, prompts, menu.timeout_s)
         if key is not None:
             pressed.append(key)
-            option = next((o for o in plan.options if o.key == key), None)
+            option = offered(plan, key)
             if option is not None:
                 return option, pressed, f"caller pressed {key}"
         if attempt < menu.retries and key is not None and menu.invalid_prompt:
             await play(channel, menu.invalid_prompt)
-    default = plan.default
-    what = "no valid key" + (f" ({', '.join(pressed)})" if pressed else "")
-    if default is not None:
-        return default, pressed, f"{what} after {menu.retries + 1} tries: default {default.key}"
-    return None, pressed, f"{what} after {menu.retries + 1} tries and no default"
+    option, why = answer_after_retries(plan, pressed)
+    return option, pressed, why
