@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
+
 from sip_test_harness import day_check
 from sip_test_harness.day_plan import (
     OPERATORS,
@@ -235,10 +237,10 @@ async def wait_calls_ended(
     """The calls total once every call has its outcome written (the journal writes in
     batches); the service-level target is the router's 20 s, scaled."""
     deadline = time.monotonic() + timeout
+    target = f"{20 / plan.scale:.3f}"
     while True:
-        total: dict[str, Any] = (
-            await report_section(router, "calls", start, sl_target=f"{20 / plan.scale:.3f}")
-        )[-1]
+        rows = await _patiently(lambda: report_section(router, "calls", start, sl_target=target))
+        total: dict[str, Any] = rows[-1]
         if sum(total[k] for k in _ENDED) >= total["offered"] or time.monotonic() > deadline:
             return total
         await asyncio.sleep(0.5)
@@ -249,11 +251,23 @@ async def _misses(router: RouterProcess, start: datetime) -> dict[str, Any]:
     return {r["figure"]: r["value"] for r in rows}
 
 
+async def _patiently(read: Any, attempts: int = 5) -> Any:
+    """A report request, asked again when a loaded machine makes it time out."""
+    for attempt in range(attempts):
+        try:
+            return await read()
+        except (TimeoutError, aiohttp.ClientError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(2.0)
+    raise AssertionError("unreachable")
+
+
 async def wait_worked(router: RouterProcess, start: datetime, timeout: float) -> dict[str, Any]:
     """The misses figures once no callback task is open (or at the deadline)."""
     deadline = time.monotonic() + timeout
     while True:
-        misses = await _misses(router, start)
+        misses = await _patiently(lambda: _misses(router, start))
         if misses["open_now"] == 0 or time.monotonic() > deadline:
             return misses
         await asyncio.sleep(1.0)
@@ -296,7 +310,7 @@ async def play_day(plan: DayPlan, workdir: Path) -> DayResult:
         await observe.wait_drained(AriAccess(), 60)
         misses = await wait_worked(router, start, CALLBACK_DRAIN_S)
         calls = await wait_calls_ended(router, start, plan)
-        operators = await report_section(router, "operators", start)
+        operators = await _patiently(lambda: report_section(router, "operators", start))
     finally:
         for process in processes:
             process.terminate()

@@ -1,6 +1,7 @@
 """Measure (not a test): the reports over a year of a busy clinic.
 
-    .venv/bin/python tests/perf/bench_reports.py [--calls N] [--backend sqlite|postgresql|both] [--rows]
+    .venv/bin/python tests/perf/bench_reports.py [--calls N] [--backend sqlite|postgresql|both]
+        [--rows]
 
 Generates `--calls` calls spread over 365 days (clinic hours, a Monday-morning peak), with
 their journeys' `waiting` events, ring attempts (one or two per call), misses and callback
