@@ -267,7 +267,7 @@ async def wait_worked(router: RouterProcess, start: datetime, timeout: float) ->
     """The misses figures once no callback task is open (or at the deadline)."""
     deadline = time.monotonic() + timeout
     while True:
-        misses = await _patiently(lambda: _misses(router, start))
+        misses: dict[str, Any] = await _patiently(lambda: _misses(router, start))
         if misses["open_now"] == 0 or time.monotonic() > deadline:
             return misses
         await asyncio.sleep(1.0)
