@@ -41,6 +41,7 @@ from sip_test_harness.day_plan import (
 )
 from sip_test_harness.day_scenarios import ANSWER_TIMEOUT_S, caller_xml
 from sip_test_harness.errors import HarnessError
+from sip_test_harness.instance import current
 from sip_test_harness.load import observe
 from sip_test_harness.load.scenarios import operators_xml
 from sip_test_harness.load.stats import read_log_pairs
@@ -52,7 +53,6 @@ from sip_test_harness.sandbox_config import CALLER_PORTS, LOAD_OPERATOR_PORT, PA
 from sip_test_harness.sipp_logs import read_shortmsg
 from sip_test_harness.sipp_process import SippProcess, SippRun, udp_port_bound
 
-SANDBOX = "127.0.0.1:5060"
 CALLBACK_DRAIN_S = 600.0  # after the last call: every callback task must be closed by then
 MARGIN = timedelta(seconds=5)  # the report's period starts this much before the first call
 
@@ -164,7 +164,7 @@ def _caller(plan: DayPlan, workdir: Path) -> SippProcess:
             log_dir=workdir,
             max_calls=count,
             timeout=plan.length_s + ANSWER_TIMEOUT_S + 600,
-            remote=SANDBOX,
+            remote=f"{current().host}:5060",  # this process's sandbox instance
             full_trace=False,
             # every call starts at once and waits for its own arrival (the scenario)
             extra=(
@@ -209,8 +209,8 @@ async def _start_router(plan: DayPlan, workdir: Path) -> RouterProcess:
 
 async def _start_phones(plan: DayPlan, workdir: Path) -> list[SippProcess]:
     for port in (LOAD_OPERATOR_PORT, PATIENTS_PORT, CALLER_PORTS[0]):
-        if udp_port_bound(port, "127.0.0.1"):
-            raise HarnessError(f"port 127.0.0.1:{port}/udp is taken (another SIPp running?)")
+        if udp_port_bound(port, current().host):
+            raise HarnessError(f"port {current().host}:{port}/udp is taken (another SIPp?)")
     phones = [
         _uas("lop", workdir / "operators.xml", LOAD_OPERATOR_PORT, workdir),
         _uas("patients", workdir / "patients.xml", PATIENTS_PORT, workdir),
