@@ -335,7 +335,7 @@ async def _clients(run: _Run, count: int) -> _Clients:
         return len(ready) == count
 
     try:
-        await _until(f"{count} wallboards open", all_ready, 30 + count)
+        await _until(f"{count} wallboards open", all_ready, 60 + 3 * count)  # argon2 sign-ins
     except (Exception, asyncio.CancelledError):
         await clients.close()
         raise

@@ -12,7 +12,7 @@ from sip_test_harness.sandbox import Sandbox
 pytestmark = pytest.mark.asterisk
 
 
-@pytest.mark.timeout(170)
+@pytest.mark.timeout(400)
 async def test_every_event_shows_on_every_open_wallboard(sandbox: Sandbox) -> None:
     options = ConsoleOptions.short()
     result = await measure(options)
