@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,12 +48,13 @@ from sip_test_harness.load.scenarios import operators_xml
 from sip_test_harness.load.stats import read_log_pairs
 from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.probe import AriAccess
-from sip_test_harness.router_process import RouterProcess
+from sip_test_harness.router_process import REPO, RouterProcess
 from sip_test_harness.sandbox import Sandbox
 from sip_test_harness.sandbox_config import CALLER_PORTS, LOAD_OPERATOR_PORT, PATIENTS_PORT
 from sip_test_harness.sipp_logs import read_shortmsg
 from sip_test_harness.sipp_process import SippProcess, SippRun, udp_port_bound
 
+IMPORT_TIMEOUT_S = 600.0
 CALLBACK_DRAIN_S = 600.0  # after the last call: every callback task must be closed by then
 MARGIN = timedelta(seconds=5)  # the report's period starts this much before the first call
 
@@ -193,14 +195,13 @@ async def _start_router(plan: DayPlan, workdir: Path) -> RouterProcess:
         extra_settings=day_settings(plan),
         log_level="info",
     )
+    # (not `router.cli`: its 2 minutes are too short for a busy CI machine)
+    command = [sys.executable, "-m", "router", "patients", "import"]
+    command += [str(workdir / "patients.csv"), "--config", str(router.config)]
     imported = await asyncio.to_thread(
-        router.cli,
-        "patients",
-        "import",
-        str(workdir / "patients.csv"),
-        "--config",
-        str(router.config),
-    )
+        subprocess.run, command, env=router.env, capture_output=True, text=True,
+        timeout=IMPORT_TIMEOUT_S, cwd=REPO,
+    )  # fmt: skip
     if imported.returncode != 0:
         raise HarnessError(f"patients import failed: {imported.stderr or imported.stdout}")
     await router.start()
