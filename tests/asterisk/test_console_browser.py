@@ -271,6 +271,62 @@ async def test_a_supervisor_moves_a_waiting_caller_to_another_queue(
     assert (entry["actor"], entry["details"]["ok"]) == ("sam", True)
 
 
+async def test_a_caller_moved_to_an_operator_shows_that_operator(
+    router: RouterProcess, page: Page
+) -> None:
+    """The row says whom the caller waits for now (op1002), not the queue they came from."""
+    for op in ("op1001", "op1002"):
+        await set_state(router, op, "paused", "meeting")
+    await sign_in(page, router, "sam", "wallboard")
+
+    async def to_maria(dialog: Dialog) -> None:
+        await dialog.accept("op1002")
+
+    behaviours = {"op1001": Behaviour("answer"), "op1002": Behaviour("answer")}
+    async with Phones(behaviours) as phones:
+        call = asyncio.create_task(place_call("79161234501", DID, hangup_after=3, timeout=40))
+        try:
+            move = "tr[data-call] button[data-move=operator]"
+            await page.wait_for_selector(move, timeout=10_000)
+            page.once("dialog", to_maria)
+            await page.click(move)
+            await page.wait_for_function(
+                """() => {
+                  const row = document.querySelector("tr[data-call]");
+                  return row !== null && row.innerText.includes("operator op1002");
+                }""",
+                timeout=5_000,
+            )
+            row = await page.inner_text("tr[data-call]")
+            assert "paid" not in row, row
+            await set_state(router, "op1002", "available")
+        finally:
+            result = await call
+        assert result.ok, result.describe()
+        report = phones.report()
+        assert (report["op1002"].answered, report["op1001"].invites) == (1, 0)
+
+
+async def test_sign_out_ends_the_session_for_a_copied_cookie_too(
+    router: RouterProcess, browser: Browser, page: Page
+) -> None:
+    await sign_in(page, router, "sam", "wallboard")
+    assert page.url.endswith("/console/wallboard")
+    other = await browser.new_context()  # another computer, with the cookie copied over
+    try:
+        await other.add_cookies(await page.context.cookies())  # type: ignore[arg-type]
+        copy = await other.new_page()
+        await copy.goto(console_url(router, "wallboard"))
+        assert copy.url.endswith("/console/wallboard")  # the copy works while signed in
+        await page.click("form.signout button[type=submit]")
+        await page.wait_for_load_state()
+        assert "/console/signin" in page.url
+        await copy.goto(console_url(router, "wallboard"))
+        assert "/console/signin" in copy.url, copy.url  # and no longer after sign-out
+    finally:
+        await other.close()
+
+
 async def test_the_rules_page_simulates_a_call(router: RouterProcess, page: Page) -> None:
     await sign_in(page, router, "ada", "rules")
     assert await page.inner_text("[data-version]")
