@@ -19,8 +19,9 @@ migration, the earlier calls still there); uninstall (data kept), then --purge.
 Only what an admin of such a PBX already has is added by hand: systemd and procps (the
 unit's /bin/kill; a minimal debootstrap root has neither), a SIP transport, the carrier
 trunk and the two phones in pjsip.conf, and the AMI moved off the sandbox's 127.0.0.1.
-The apt packages are cached in .cache/stock-pbx/apt (about 40 MB once). The sounds
-folder is the sandbox's, so the router's own prompts are there.
+The apt packages are cached in .cache/stock-pbx/apt (about 30 MB), the Debian 13 root
+in .cache/trixie (about 250 MB, built once in about a minute); the router's own prompts
+are spoken into the overlay when the sandbox's root lacks them.
 """
 
 from __future__ import annotations
