@@ -5,7 +5,7 @@ instance B+K (sip_test_harness/instance.py: Asterisk on 127.0.N.1, its own lock)
 B is ``$CLINIC_ROUTER_SANDBOX_INSTANCE`` (0 when unset), so the workers' calls never meet.
 With ``--dist loadfile`` (make test) a file runs whole on one worker, as in one process;
 files that share something outside the sandbox run on one worker in turn
-(tests/asterisk/xdist_groups.py).
+(tests/conftest.py).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""pytest plugin (``-p tests.asterisk.xdist_groups``, in pyproject's addopts): with
-``--dist loadfile``, files that share something outside their worker's sandbox run on one
-worker, one after the other.
+"""The whole suite's conftest: with ``--dist loadfile`` (make test TEST_WORKERS=2), files
+that share something outside their worker's sandbox run on one worker, one after the other.
 
 Each pytest-xdist worker has a sandbox instance of its own (tests/asterisk/conftest.py),
 but the stock-PBX tests share more: one address (127.0.0.2), the apt cache and the
 Debian 13 root they build once (stock_root.py). Their files form one work unit; every
-other file is its own, as plain ``loadfile`` makes it.
+other file is its own, as plain ``loadfile`` makes it. (A conftest here, not a ``-p``
+plugin: xdist's controller reads it, and ``tests`` need not be importable beforehand.)
 """
 
 from __future__ import annotations
