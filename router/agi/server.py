@@ -2,7 +2,7 @@
 
 Why not panoramisk's `fast_agi.Application`: its header reader spins on a connection that
 closes before the blank line (a bare TCP connect, a health check, a port scan) and stalls
-the whole event loop (shared/notes/stack-evidence.md), it catches BaseException around
+the whole event loop (docs/dev/libraries.md), it catches BaseException around
 handlers, and it has no per-command timeout. The protocol is a few lines: here the header
 block is read with `readuntil` under a timeout and a size limit, each session is one task
 the server owns, and a failing session logs one line and ends only itself.
