@@ -86,7 +86,15 @@ async def test_wrap_up_is_respected(sandbox, tmp_path: Path) -> None:  # type: i
         }
         async with Phones(behaviours) as phones:
             first = await place_call("79990004200", DID, hangup_after=1, timeout=20)
-            assert (await operator(router, "op1001"))["state"] == "wrap_up"
+            # The caller's SIPp ends with its BYE answered; the router sees the hang-up a
+            # moment later (seen late on a loaded machine): wait for it, well inside 30 s.
+            await router.wait_get(
+                "/api/operators",
+                lambda body: any(
+                    o["id"] == "op1001" and o["state"] == "wrap_up" for o in body["operators"]
+                ),
+                5,
+            )
             second = await place_call("79990004201", DID, hangup_after=1, timeout=20)
             third = await place_call("79990004202", DID, hangup_after=1, timeout=20)
         assert first.ok and second.ok
