@@ -100,6 +100,11 @@ def plan_miss(
     return MissPlan(decision.create, due, policy.repeat_priority_step, decision.reason)
 
 
+# An operator who hangs up during the whisper has turned this call back down for now:
+# offered again at once, the same (now free) operator would be rung again and again.
+OPERATOR_LEFT_PAUSE = timedelta(minutes=1)
+
+
 @dataclass(frozen=True, slots=True)
 class NextStep:
     """After an attempt: retry at `due_at`, or close with `close_reason` (exactly one set)."""
@@ -123,6 +128,7 @@ def after_attempt(
     at: datetime,
     calendar: Calendar | None,
     do_not_call: bool = False,
+    operator_left: bool = False,
 ) -> NextStep:
     """What follows an attempt's `outcome`; `attempts` counts this one.
 
@@ -132,7 +138,8 @@ def after_attempt(
     if do_not_call:
         return NextStep(close_reason=CloseReason.DO_NOT_CALL)
     if outcome is AttemptOutcome.INTERRUPTED:
-        return NextStep(due_at=at)  # the patient was never dialled: nothing to wait for
+        # The patient was never dialled: nothing to wait for, unless the operator left.
+        return NextStep(due_at=at + OPERATOR_LEFT_PAUSE if operator_left else at)
     if outcome not in _RETRIED:
         return NextStep(close_reason=_CLOSES[outcome])
     if attempts >= policy.max_attempts:

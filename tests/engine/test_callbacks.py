@@ -87,6 +87,45 @@ async def test_a_busy_patient_is_tried_again_later_and_frees_the_operator(
         await router.stop()
 
 
+async def test_an_operator_who_hangs_up_during_the_whisper_is_not_rung_again_at_once(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """Hanging up during the whisper turns the call back down for now: the task pauses
+    (not counted, the patient never dialled) instead of ringing the same operator again
+    and again."""
+    fake.phone("PJSIP/op1001", "busy")
+    fake.phone("*", "answer")
+    router = RouterUnderTest(
+        fake, tmp_path, operators=("op1001",), callbacks=CallbackSettings(poll_s=0.2, hold_s=5)
+    )
+    await router.start()
+    try:
+        await missed_then_free(fake, router)
+        whisper = fake.hold("POST", r"^/channels/cb-[^/]*/play$", body_has="clinic-callback")
+        await fake.until(lambda: whisper.hits == 1)
+        [operator_leg] = fake.legs_to("PJSIP/op1001")[-1:]
+        fake.caller_hangs_up(operator_leg)  # the operator hangs up as the whisper starts
+        assert whisper.gate is not None
+        whisper.gate.set()
+        await fake.until(
+            lambda: (
+                router.rows("select state, attempts, last_outcome from callback_tasks")
+                == [("open", 0, "interrupted")]
+            )
+        )
+        await fake.until(lambda: not fake.leftovers())
+        rung = len(fake.legs_to("PJSIP/op1001"))
+        [(due_in_s,)] = router.rows(
+            "select (julianday(due_at) - julianday(last_attempt_at)) * 86400 from callback_tasks"
+        )
+        assert due_in_s > 30  # the pause (a minute), not at once
+        await router.flushed()
+        assert len(fake.legs_to("PJSIP/op1001")) == rung  # nobody rung again meanwhile
+        assert not fake.legs_to(f"PJSIP/{PATIENT}@patients")  # the patient never dialled
+    finally:
+        await router.stop()
+
+
 SETTINGS = CallbackSettings(poll_s=0.2, hold_s=5)
 
 

@@ -17,7 +17,7 @@ from router.domain.callback_attempt import (
     outcome_of_patient_ring,
 )
 from router.domain.callback_policy import CallbackPolicy
-from router.domain.callback_schedule import AttemptOutcome, after_attempt
+from router.domain.callback_schedule import OPERATOR_LEFT_PAUSE, AttemptOutcome, after_attempt
 from router.domain.calls import RingResult
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -100,3 +100,11 @@ def test_a_dialled_patient_is_never_dialled_again_at_once_after_a_restart(
             POLICY, outcome_after_interruption(stage), attempts=1, at=at, calendar=HOURS
         )
         assert step.close_reason is not None or (step.due_at is not None and step.due_at > at)
+
+
+def test_an_operator_who_left_during_the_whisper_pauses_the_task() -> None:
+    step = after_attempt(
+        POLICY, AttemptOutcome.INTERRUPTED, attempts=1, at=NOON, calendar=None, operator_left=True
+    )
+    assert step.close_reason is None
+    assert step.due_at == NOON + OPERATOR_LEFT_PAUSE

@@ -84,6 +84,7 @@ class CallbackAttempt:
         )
         self._wrong_number = False
         self.outcome: AttemptOutcome | None = None
+        self.operator_left = False  # hung up during the whisper: the task pauses
         if adopted is not None:  # at once: their next events must not go astray
             self.legs.add(adopted.operator_leg)
             self.legs.add(adopted.patient_leg)
@@ -231,6 +232,7 @@ class CallbackAttempt:
         ctx.board.connected(operator_id)
         assert self.operator_leg is not None
         if not await self._whisper(self.operator_leg):
+            self.operator_left = True
             return AttemptOutcome.INTERRUPTED  # the operator left before the patient was dialled
         if not await repo.set_stage(task.id, self.instance_id, AttemptStage.PATIENT):
             return None
@@ -369,7 +371,9 @@ class CallbackAttempt:
 
     async def _finish(self, outcome: AttemptOutcome) -> None:
         self.outcome = outcome
-        await record_outcome(self.ctx, self.task, outcome, self.attempt)
+        await record_outcome(
+            self.ctx, self.task, outcome, self.attempt, operator_left=self.operator_left
+        )
 
     def _let_go(self) -> None:
         """Stop watching without touching Asterisk or the ledger (the router stops)."""

@@ -44,7 +44,12 @@ def calling_hours(ctx: CallContext, line_id: str | None) -> Calendar | None:
 
 
 async def record_outcome(
-    ctx: CallContext, task: CallbackTask, outcome: AttemptOutcome, attempts: int
+    ctx: CallContext,
+    task: CallbackTask,
+    outcome: AttemptOutcome,
+    attempts: int,
+    *,
+    operator_left: bool = False,
 ) -> None:
     """The policy decides what follows an attempt (`after_attempt`); the ledger records it."""
     at = ctx.now()
@@ -54,6 +59,7 @@ async def record_outcome(
         attempts=attempts,
         at=at,
         calendar=calling_hours(ctx, task.line),
+        operator_left=operator_left,
     )
     done = await ctx.store.callbacks.finish_attempt(
         task.id, outcome, at, step.due_at, step.close_reason
