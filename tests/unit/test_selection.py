@@ -1,8 +1,18 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from router.domain.calls import RingResult
 from router.domain.operators import Operator, OperatorStatus, Presence
-from router.domain.selection import choose_operators
+from router.domain.selection import (
+    RECHECK_FIRST_S,
+    RECHECK_MAX_S,
+    Unreachable,
+    choose_operators,
+    next_recheck,
+    offerable,
+    skipped_again,
+    stays_tried,
+)
 
 
 def status(
@@ -44,3 +54,36 @@ def test_only_available_untried_operators_in_a_stable_order(spec, tried_idx) -> 
     expected = {s.id for s in ops if s.presence is Presence.AVAILABLE and s.id not in tried}
     assert {s.id for s in chosen} == expected
     assert [s.idle_since for s in chosen] == sorted(s.idle_since for s in chosen)
+
+
+def test_only_a_phone_that_could_not_be_dialled_leaves_the_operator_untried() -> None:
+    assert not stays_tried(RingResult.UNAVAILABLE)
+    for result in (RingResult.NO_ANSWER, RingResult.BUSY, RingResult.ANSWERED, RingResult.FAILED):
+        assert stays_tried(result)
+
+
+def test_a_skipped_operator_is_offered_again_after_the_recheck_time() -> None:
+    skipped = {"a": skipped_again(None, now=100.0)}
+    assert offerable({"a", "b"}, ["b"], skipped, now=100.5) == frozenset()
+    assert next_recheck({"a", "b"}, skipped, now=100.5) == 100.0 + RECHECK_FIRST_S
+    assert offerable({"a", "b"}, ["b"], skipped, now=100.0 + RECHECK_FIRST_S) == {"a"}
+    assert next_recheck({"a"}, skipped, now=100.0 + RECHECK_FIRST_S) is None
+
+
+def test_a_skipped_operator_not_eligible_sets_no_recheck() -> None:
+    assert next_recheck({"b"}, {"a": skipped_again(None, now=0.0)}, now=0.0) is None
+
+
+def test_the_recheck_backs_off_to_a_ceiling() -> None:
+    skip = None
+    waits = []
+    for _ in range(6):
+        skip = skipped_again(skip, now=0.0)
+        waits.append(skip.back_at())
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert waits[-1] == RECHECK_MAX_S
+
+
+def test_tried_beats_skipped() -> None:
+    skipped = {"a": Unreachable(at=0.0)}
+    assert offerable({"a"}, ["a"], skipped, now=1e6) == frozenset()

@@ -4,6 +4,8 @@ conversation with the one who answers."""
 from __future__ import annotations
 
 from router.domain.calls import Phase, RingResult
+from router.domain.reconcile_plan import leg_number
+from router.domain.selection import Unreachable, skipped_again, stays_tried
 from router.engine.call_state import (
     LEG_MARK,
     AdoptedRing,
@@ -41,7 +43,11 @@ class CallOperators:
         self.bridge = bridge
         self.legs = Legs(channel.ctx, owner)
         self.ring = Ring(channel.ctx, self.legs, channel, self, app_args=[OPERATOR_ARG, owner.id])
+        # Rung for this call (never offered it again), and skipped because their phone
+        # could not be dialled (offered again once it may be back: `domain/selection.py`).
         self.tried: list[str] = list(resume.tried) if resume else []
+        self.unreachable: dict[str, Unreachable] = {}
+        self._rings = len(self.tried)  # legs are numbered by ring, skipped ones too
         self.operator_channel: str | None = resume.bridged_with if resume else None
         self.operator_id: str | None = resume.operator_id if resume else None
         self.wrap_up_s: float | None = None  # the answering queue's wrap-up, when it sets one
@@ -50,6 +56,8 @@ class CallOperators:
         ringing = resume.ringing if resume else None
         self.ringing_operator: str | None = ringing.operator_id if ringing else None
         if ringing is not None:
+            # Past the adopted leg's number: rings skipped before the restart numbered too.
+            self._rings = max(self._rings, leg_number(ringing.leg))
             self.legs.add(ringing.leg)  # attached by reconcile too, before the call runs
 
     # -- ringing (the journal the shared ring writes to) -----------------------------------
@@ -59,7 +67,8 @@ class CallOperators:
         # No prompt over a ring: the key a prompt offers is not read while a phone rings,
         # and the answer would cut it short.
         await self.prompts.stop()
-        leg = f"{self.channel.id}{LEG_MARK}{len(self.tried) + 1}"
+        self._rings += 1
+        leg = f"{self.channel.id}{LEG_MARK}{self._rings}"
         result = await self.ring.operator(operator_id, leg, self.caller.e164)
         return self._rang(operator_id, leg, result)
 
@@ -89,12 +98,24 @@ class CallOperators:
         )
 
     def _rang(self, operator_id: str, leg: str, result: RingResult) -> RingResult:
+        if not stays_tried(result):
+            self._skipped(operator_id)
         if result is RingResult.ANSWERED:
             self.operator_channel = leg
             self.operator_id = operator_id
         if result is RingResult.CANCELLED:
             raise CallerGone()
         return result
+
+    def _skipped(self, operator_id: str) -> None:
+        """The phone could not be dialled: the operator is skipped, not tried, for now."""
+        if operator_id in self.tried:  # once at most: a tried operator is not offered again
+            self.tried.remove(operator_id)
+        skip = skipped_again(self.unreachable.get(operator_id), self.ctx.clock())
+        self.unreachable[operator_id] = skip
+        recheck_s = round(skip.back_at() - skip.at, 1)
+        self.channel.event("skipped", {"operator": operator_id, "recheck_s": recheck_s})
+        self.ctx.recorder_update(self.channel.id, tried_operators=list(self.tried))
 
     def _record_leg(self, leg: str) -> None:
         self.ctx.recorder_update(

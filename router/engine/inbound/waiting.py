@@ -26,7 +26,7 @@ from router.domain.routing import (
     SkillsTarget,
     Target,
 )
-from router.domain.selection import Strategy
+from router.domain.selection import Strategy, next_recheck, offerable
 from router.domain.wait_resume import WAITING_EVENT, WaitRecord, target_to_json
 from router.engine.context import CallContext
 from router.engine.inbound.bridge import CallBridge
@@ -141,10 +141,11 @@ class Waiting:
         registered: frozenset[str] | None = None
         try:
             while True:
-                waited = clock() - started
-                eligible = wanted.eligible_at(waited) - set(self.operators.tried)
+                now = clock()
+                waited = now - started
+                eligible, recheck = self._offerable(wanted, waited, now)
                 later = [t for t in wanted.changes_at if t > waited]
-                if not eligible and not later:
+                if not eligible and not later and recheck is None:
                     tried = list(self.operators.tried)
                     channel.event("nobody_left", {"for": wanted.label, "tried": tried})
                     return False
@@ -160,6 +161,7 @@ class Waiting:
                     started + wanted.max_wait_s,
                     next_announce,
                     started + min(later, default=math.inf),
+                    math.inf if recheck is None else recheck,
                 )
                 event = await channel.next(max(0.0, wake - clock()))
                 if isinstance(event, OperatorOffer):
@@ -191,6 +193,16 @@ class Waiting:
                     self.prompts.note_end(event)
         finally:
             seat.leave()
+
+    def _offerable(
+        self, wanted: Wanted, waited: float, now: float
+    ) -> tuple[frozenset[str], float | None]:
+        """Who may be offered the call now, and when an operator skipped as unreachable
+        may be offered it again (an eligible one; None when there is none)."""
+        ops = self.operators
+        eligible = wanted.eligible_at(waited)
+        skipped = {k: v for k, v in ops.unreachable.items() if k not in ops.tried}
+        return offerable(eligible, ops.tried, skipped, now), next_recheck(eligible, skipped, now)
 
     def take_move(self) -> Target | None:
         """The target a supervisor moved the caller to (once)."""
