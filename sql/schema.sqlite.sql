@@ -273,3 +273,27 @@ UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num 
 CREATE INDEX ix_call_events_call_id_kind_at ON call_events (call_id, kind, at);
 
 UPDATE alembic_version SET version_num='0010' WHERE alembic_version.version_num = '0009';
+
+-- Running upgrade 0010 -> 0011
+
+CREATE TABLE callback_rings (
+    id INTEGER NOT NULL,
+    task_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    party TEXT NOT NULL,
+    operator_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    started_at DATETIME NOT NULL,
+    ended_at DATETIME NOT NULL,
+    result TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    CONSTRAINT pk_callback_rings PRIMARY KEY (id),
+    CONSTRAINT fk_callback_rings_task_id_callback_tasks FOREIGN KEY(task_id) REFERENCES callback_tasks (id) ON DELETE CASCADE,
+    CONSTRAINT uq_callback_rings_channel_id UNIQUE (channel_id)
+);
+
+CREATE INDEX ix_callback_rings_task_id_attempt ON callback_rings (task_id, attempt);
+
+CREATE INDEX ix_callback_rings_operator_id_started_at ON callback_rings (operator_id, started_at);
+
+UPDATE alembic_version SET version_num='0011' WHERE alembic_version.version_num = '0010';

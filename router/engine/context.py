@@ -17,7 +17,14 @@ from router.domain.calls import RingResult
 from router.engine.board import OperatorBoard
 from router.engine.call_state import MissFacts
 from router.engine.recorder import Kind, Recorder
-from router.storage.journal import CallEvent, CallUpdate, CloseCallbacks, NewCall, RingAttempt
+from router.storage.journal import (
+    CallbackRing,
+    CallEvent,
+    CallUpdate,
+    CloseCallbacks,
+    NewCall,
+    RingAttempt,
+)
 from router.storage.models import CallRow, MissInput
 
 if TYPE_CHECKING:
@@ -232,4 +239,22 @@ class CallContext:
         begun = ended - timedelta(milliseconds=elapsed_ms)
         self.recorder.record(
             RingAttempt(call_id, operator_id, leg, begun, ended, result.value, elapsed_ms)
+        )
+
+    def recorder_callback_ring(
+        self,
+        task_id: int,
+        attempt: int,
+        party: str,
+        operator_id: str,
+        leg: str,
+        result: RingResult,
+        elapsed_ms: int,
+    ) -> None:
+        ended = self.now()
+        begun = ended - timedelta(milliseconds=elapsed_ms)
+        self.recorder.record(
+            CallbackRing(
+                task_id, attempt, party, operator_id, leg, begun, ended, result.value, elapsed_ms
+            )
         )

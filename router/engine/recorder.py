@@ -29,7 +29,14 @@ from enum import StrEnum
 from typing import cast
 
 from router.domain.wait_resume import RESUME_EVENTS
-from router.storage.journal import CallEvent, CloseCallbacks, JournalOp, OperatorState, RingAttempt
+from router.storage.journal import (
+    CallbackRing,
+    CallEvent,
+    CloseCallbacks,
+    JournalOp,
+    OperatorState,
+    RingAttempt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +63,7 @@ class Kind(StrEnum):
 def kind_of(op: JournalOp) -> Kind:
     if isinstance(op, CallEvent) and op.kind in RESUME_EVENTS:
         return Kind.CALL  # a restart resumes a waiting caller from these: live state
-    if isinstance(op, CallEvent | RingAttempt):
+    if isinstance(op, CallEvent | RingAttempt | CallbackRing):
         return Kind.JOURNEY
     if isinstance(op, OperatorState):
         return Kind.OPERATOR

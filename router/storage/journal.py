@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.operators import Presence
 from router.storage.callback_capture import CLOSE_FOR_NUMBER, close_for_number_params
+from router.storage.callback_rings import callback_ring_values
+from router.storage.callback_rings import insert_statement as callback_ring_insert
 from router.storage.calls import (
     INSERT_EVENT,
     INSERT_RING_ATTEMPT,
@@ -88,6 +90,25 @@ class RingAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackRing:
+    """One phone rung for a callback attempt: its operator's, or the patient's."""
+
+    task_id: int
+    attempt: int
+    party: str  # `operator` or `patient`
+    operator_id: str
+    channel_id: str
+    started_at: datetime
+    ended_at: datetime
+    result: str
+    duration_ms: int
+
+    @property
+    def label(self) -> str:
+        return f"callback ring {self.task_id} {self.party}"
+
+
+@dataclass(frozen=True, slots=True)
 class OperatorState:
     """`OperatorRepository.save_state`: an operator's live state."""
 
@@ -118,7 +139,9 @@ class CloseCallbacks:
         return f"close callbacks {self.call_id}"
 
 
-JournalOp = NewCall | CallUpdate | CallEvent | RingAttempt | OperatorState | CloseCallbacks
+JournalOp = (
+    NewCall | CallUpdate | CallEvent | RingAttempt | CallbackRing | OperatorState | CloseCallbacks
+)
 
 
 class Journal:
@@ -158,6 +181,7 @@ class _Segment:
     updates: dict[str, dict[str, object]] = field(default_factory=dict)
     events: list[dict[str, object]] = field(default_factory=list)
     rings: list[dict[str, object]] = field(default_factory=list)
+    callback_rings: list[dict[str, object]] = field(default_factory=list)
     operators: dict[str, dict[str, object]] = field(default_factory=dict)
     states: list[dict[str, object]] = field(default_factory=list)  # the state history
     closes: list[dict[str, object]] = field(default_factory=list)
@@ -179,6 +203,20 @@ class _Segment:
             ring = (op.call_id, op.operator_id, op.channel_id, op.started_at, op.ended_at)
             self.rings.append(ring_values(*ring, op.result, op.duration_ms))
             self.touched.add(op.call_id)
+        elif isinstance(op, CallbackRing):
+            self.callback_rings.append(
+                callback_ring_values(
+                    op.task_id,
+                    op.attempt,
+                    op.party,
+                    op.operator_id,
+                    op.channel_id,
+                    op.started_at,
+                    op.ended_at,
+                    op.result,
+                    op.duration_ms,
+                )
+            )
         elif isinstance(op, CloseCallbacks):
             self.closes.append(
                 close_for_number_params(op.number_e164, op.reason, op.at, op.call_id)
@@ -204,6 +242,8 @@ class _Segment:
             await conn.execute(INSERT_EVENT, self.events)
         if self.rings:
             await conn.execute(INSERT_RING_ATTEMPT, self.rings)
+        if self.callback_rings:
+            await conn.execute(callback_ring_insert(dialect), self.callback_rings)
         await _update_many(conn, operators, self.operators)
         if self.states:
             await conn.execute(_state_history_statement(dialect), self.states)

@@ -267,6 +267,34 @@ misses = Table(
 )
 
 
+# A callback attempt's rings (migration 0011): the operator's, then the patient's. A
+# sibling of `ring_attempts`, whose rows belong to an inbound call: the operators' ring
+# figures in the reports stay those of inbound calls. The channel is unique: a ring a
+# restarted router adopts and records again is one row.
+callback_rings = Table(
+    "callback_rings",
+    metadata,
+    Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    Column(
+        "task_id",
+        _AUTO_ID,
+        ForeignKey("callback_tasks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("party", SafeText, nullable=False),  # `operator` or `patient`
+    Column("operator_id", SafeText, nullable=False),  # rung, or waiting for the patient
+    Column("channel_id", SafeText, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("result", SafeText, nullable=False),  # a `RingResult` value
+    Column("duration_ms", Integer, nullable=False),
+    UniqueConstraint("channel_id"),
+    Index(None, "task_id", "attempt"),
+    Index(None, "operator_id", "started_at"),
+)
+
+
 # Every change of an operator's state (migration 0008), for wrap-up and pause time in the
 # reports. The unique key makes a state written again unchanged one row, not two; its
 # leading column serves "this operator's states in time order".

@@ -20,6 +20,7 @@ from router.domain.operators import Operator, Presence
 from router.engine.recorder import Recorder
 from router.storage import CallRow, Store, is_transient_error
 from router.storage.journal import (
+    CallbackRing,
     CallEvent,
     CallUpdate,
     CloseCallbacks,
@@ -242,3 +243,22 @@ async def test_the_writer_batches_records_and_isolates_a_bad_one(store: Store) -
     assert "before" in [e.kind for e in await store.calls.events("w1")]
     assert "after" in [e.kind for e in await store.calls.events("w2")]
     assert recorder.backlog == 0 and recorder.failures == 3  # the batch, then bad twice
+
+
+async def test_a_callback_ring_recorded_again_is_one_row(store: Store) -> None:
+    """A restarted router records the rings of an attempt it adopts again: the channel's
+    unique key keeps the first row, and the batch around it still lands."""
+    miss = MissInput("m1", "moscow", "+79160000001", None, "abandoned", 9.0, T0, T0, True, 0)
+    task_id = (await store.callbacks.record_miss(miss)).task_id
+    assert task_id is not None
+    end = T0 + timedelta(seconds=4)
+    first = CallbackRing(task_id, 1, "patient", "op1", "cb-1-1-pt", T0, end, "answered", 4000)
+    again = replace(first, started_at=end, duration_ms=0)
+    await Journal(store.db).apply([first])
+    await Journal(store.db).apply([again, *journey("c1")])
+    async with store.db.begin() as conn:
+        rows = (await conn.exec_driver_sql("SELECT duration_ms FROM callback_rings")).all()
+    assert [tuple(row) for row in rows] == [(4000,)]
+    assert await store.calls.get("c1") is not None
+    with pytest.raises(ValueError, match="party"):
+        await Journal(store.db).apply([replace(first, channel_id="x", party="caller")])

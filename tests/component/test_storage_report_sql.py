@@ -21,7 +21,15 @@ from router.domain.operators import Operator
 from router.domain.reports import CALL_GROUPS, build_report
 from router.storage import Store
 from router.storage.report_sql import zone_segments
-from router.storage.tables import call_events, calls, misses, operator_states, ring_attempts
+from router.storage.tables import (
+    call_events,
+    callback_rings,
+    callback_tasks,
+    calls,
+    misses,
+    operator_states,
+    ring_attempts,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 10, 24, 20, 0, tzinfo=UTC)  # the clocks go back in this period
@@ -152,3 +160,40 @@ def test_zone_segments_find_the_clock_change_to_the_second() -> None:
         (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 3600, "+0100"),
     ]
     assert zone_segments(UTC, T0, T0 + timedelta(days=400)) == [(T0, 0, "+0000")]
+
+
+async def test_callback_rings_leave_the_inbound_figures_as_they_are(store: Store) -> None:
+    """Operators' rings offered / answered / let ring out count inbound calls' rings:
+    a callback attempt's rings (`callback_rings`) are beside them, not among them (the
+    callbacks worked are their own figures)."""
+    await _fill(store, 1, 200)
+    period = (T0, T0 + timedelta(hours=36))
+    now = period[1] + timedelta(hours=1)
+    before = await store.reports.report(period, now, BERLIN, group=None)
+    at = T0 + timedelta(hours=2)
+    async with store.db.begin() as conn:
+        task = await conn.execute(
+            insert(callback_tasks).values(
+                number_e164="+79990001122", state="closed", reasons=["no_operator"],
+                miss_count=1, first_missed_at=at, last_missed_at=at, due_at=at, created_at=at,
+            )
+        )  # fmt: skip
+        assert task.inserted_primary_key is not None
+        task_id = task.inserted_primary_key[0]
+        await conn.execute(
+            insert(callback_rings),
+            [{"task_id": task_id, "attempt": 1, "party": party, "operator_id": op,
+              "channel_id": f"cb-{task_id}-1-{op}-{n}", "started_at": at,
+              "ended_at": at + timedelta(seconds=5), "result": result, "duration_ms": 5000}
+             for op in OPS
+             for n, (party, result) in enumerate((("operator", "answered"),
+                                                  ("operator", "no_answer"), ("patient", "busy")))],
+        )  # fmt: skip
+    assert sum(o.rings for o in before.operators) > 0  # inbound rings are counted
+    after = await store.reports.report(period, now, BERLIN, group=None)
+    assert after.to_json() == before.to_json()
+    pure = build_report(await store.reports.period(*period), period, now, BERLIN, group=None)
+    assert pure.to_json() == before.to_json()
+    async with store.db.begin() as conn:
+        rows = (await conn.execute(callback_rings.select())).all()
+    assert len(rows) == 3 * len(OPS)  # they were written, in the period, for those operators

@@ -13,6 +13,7 @@ from tests.fakeari import FakeAsterisk
 pytestmark = pytest.mark.timeout(30)
 
 PATIENT = "79990001122"
+SETTINGS = CallbackSettings(poll_s=0.2, hold_s=5)
 
 
 async def test_a_missed_caller_is_called_back(fake: FakeAsterisk, tmp_path: Path) -> None:
@@ -46,6 +47,55 @@ async def test_a_missed_caller_is_called_back(fake: FakeAsterisk, tmp_path: Path
         await router.stop()
 
 
+RINGS = "select attempt, party, operator_id, channel_id, result from callback_rings order by id"
+
+
+async def test_a_callback_attempt_journals_its_two_rings_once(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """The operator's ring and the patient's, each one row of `callback_rings` with its
+    result, through the shared ring part; none in the inbound calls' `ring_attempts`."""
+    router = await answering_router(fake, tmp_path)
+    try:
+        await missed_then_free(fake, router)
+        patient_leg = await until_talking(fake)
+        operator_leg = fake.bridged(patient_leg)
+        fake.caller_hangs_up(patient_leg)
+        await fake.until(lambda: router.rows("select state from callback_tasks") == [("closed",)])
+        await router.flushed()
+        rings = router.rows(RINGS)
+        assert rings[-2:] == [
+            (1, "operator", "op1001", operator_leg, "answered"),
+            (1, "patient", "op1001", patient_leg, "answered"),
+        ]
+        # Tries before the operator was free: found busy, one row each.
+        assert all(row[1] == "operator" and row[4] == "busy" for row in rings[:-2])
+        [(ms,)] = router.rows("select min(duration_ms) from callback_rings")
+        assert ms >= 0
+        assert router.rows("select count(*) from ring_attempts where channel_id like 'cb-%'") == [
+            (0,)
+        ]
+    finally:
+        await router.stop()
+
+
+async def answering_router(fake: FakeAsterisk, tmp_path: Path) -> RouterUnderTest:
+    """A router started with its one operator busy and the patients' phones answering."""
+    fake.phone("PJSIP/op1001", "busy")
+    fake.phone("*", "answer")
+    router = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=SETTINGS)
+    await router.start()
+    return router
+
+
+async def until_talking(fake: FakeAsterisk) -> str:
+    """The patient is dialled once and bridged with the operator: the patient's leg."""
+    await fake.until(lambda: fake.legs_to(f"PJSIP/{PATIENT}@patients"))
+    [patient_leg] = fake.legs_to(f"PJSIP/{PATIENT}@patients")
+    await fake.until(lambda: fake.bridged(patient_leg))
+    return patient_leg
+
+
 async def missed_then_free(fake: FakeAsterisk, router: RouterUnderTest) -> None:
     """A caller nobody could take (the one operator busy) becomes a task; then the
     operator is free again and the dispatcher may call back."""
@@ -76,6 +126,9 @@ async def test_a_busy_patient_is_tried_again_later_and_frees_the_operator(
             )
         )
         assert len(fake.legs_to(f"PJSIP/{PATIENT}@patients")) == 1  # not again at once
+        await router.flushed()
+        [patient_leg] = fake.legs_to(f"PJSIP/{PATIENT}@patients")
+        assert router.rows(RINGS)[-1] == (1, "patient", "op1001", patient_leg, "busy")
         assert router.engine is not None
         await fake.until(
             lambda: (
@@ -126,21 +179,13 @@ async def test_an_operator_who_hangs_up_during_the_whisper_is_not_rung_again_at_
         await router.stop()
 
 
-SETTINGS = CallbackSettings(poll_s=0.2, hold_s=5)
-
-
 async def callback_talking_then_stopped(fake: FakeAsterisk, tmp_path: Path) -> str:
     """A callback conversation under way when the router stops (SIGTERM); the patient's
     leg."""
-    fake.phone("PJSIP/op1001", "busy")
-    fake.phone("*", "answer")
-    router = RouterUnderTest(fake, tmp_path, operators=("op1001",), callbacks=SETTINGS)
-    await router.start()
+    router = await answering_router(fake, tmp_path)
     try:
         await missed_then_free(fake, router)
-        await fake.until(lambda: fake.legs_to(f"PJSIP/{PATIENT}@patients"))
-        [patient_leg] = fake.legs_to(f"PJSIP/{PATIENT}@patients")
-        await fake.until(lambda: fake.bridged(patient_leg))
+        patient_leg = await until_talking(fake)
     finally:
         await router.stop()
     return patient_leg
@@ -220,6 +265,18 @@ async def test_router_stopped_at_each_step_of_an_attempt_dials_the_patient_once(
         assert len(fake.legs_to(f"PJSIP/{PATIENT}@patients")) <= 1  # never dialled twice
         [(state, outcome)] = second.rows("select state, last_outcome from callback_tasks")
         assert (state, outcome) == AFTER_STOP_AT[step]
+        await second.flushed()
+        # Each patient leg dialled is journaled once, by whichever router saw its ring
+        # end (the restarted one, when the stop came at the dial): never twice.
+        patient_rows = second.rows(
+            "select channel_id, result from callback_rings where party = 'patient'"
+        )
+        assert sorted(leg for leg, _ in patient_rows) == fake.legs_to(f"PJSIP/{PATIENT}@patients")
+        assert all(result == "answered" for _, result in patient_rows)
+        assert second.write_failures == 0  # a ring recorded again is no failed write
+        operators = fake.legs_to("PJSIP/op1001")
+        rung = second.rows("select channel_id from callback_rings where party = 'operator'")
+        assert all(leg in operators for (leg,) in rung)
     finally:
         await second.stop()
 

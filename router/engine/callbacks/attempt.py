@@ -174,6 +174,26 @@ class CallbackAttempt:
             result.value,
             ms,
         )
+        self._journal("operator", operator_id, leg, result, ms)
+
+    def _patient_rang(self, result: RingResult, started: float) -> None:
+        """The patient's ring ended (`started`: when it began, or when this router
+        adopted it)."""
+        ms = int((self.ctx.clock() - started) * 1000)
+        log.info(
+            "callback %s attempt %d: patient %s after %d ms",
+            self.task.id,
+            self.attempt,
+            result.value,
+            ms,
+        )
+        if self.operator_id is not None:
+            self._journal("patient", self.operator_id, self.patient_leg, result, ms)
+
+    def _journal(self, party: str, operator_id: str, leg: str, result: RingResult, ms: int) -> None:
+        self.ctx.recorder_callback_ring(
+            self.task.id, self.attempt, party, operator_id, leg, result, ms
+        )
 
     # -- 1. an operator ------------------------------------------------------------------
 
@@ -242,6 +262,7 @@ class CallbackAttempt:
             await self._play(self.operator_leg, [RINGBACK], ringback_id(self.operator_leg))
         except ari_errors.AriError:
             pass  # said by `_play`; the operator hears silence until the patient answers
+        started = ctx.clock()
         try:
             await self.ring.originate(
                 self.patient_leg,
@@ -251,10 +272,11 @@ class CallbackAttempt:
             )
         except ari_errors.AriError as exc:
             log.warning("callback %s: the trunk refused the call (%s)", task.id, exc)
+            self._patient_rang(RingResult.UNAVAILABLE, started)
             return AttemptOutcome.FAILED
-        return await self._patient_rings(self.operator_leg)
+        return await self._patient_rings(self.operator_leg, started)
 
-    async def _patient_rings(self, operator_leg: str) -> AttemptOutcome:
+    async def _patient_rings(self, operator_leg: str, started: float) -> AttemptOutcome:
         self._watching = operator_leg
         try:
             result = await self.ring.answer_of(
@@ -262,6 +284,7 @@ class CallbackAttempt:
             )
         finally:
             self._watching = None
+        self._patient_rang(result, started)
         if result is not RingResult.ANSWERED:
             return outcome_of_patient_ring(result)
         return await self._talk(operator_leg, joined=False)
@@ -296,8 +319,19 @@ class CallbackAttempt:
         """A restart found this attempt's operator and patient legs alive: carry on."""
         if self.operator_id and self.ctx.board.has(self.operator_id):
             self.ctx.board.connected(self.operator_id)
+        # The stopped router's record of the answered rings may not have been written:
+        # recorded again (for no time: when they began is not known); the channel's
+        # unique key keeps one row when it was.
+        if self.operator_id is not None:
+            self._journal(
+                "operator", self.operator_id, adopted.operator_leg, RingResult.ANSWERED, 0
+            )
+            if adopted.patient_up:
+                self._journal(
+                    "patient", self.operator_id, adopted.patient_leg, RingResult.ANSWERED, 0
+                )
         if not adopted.patient_up:
-            return await self._patient_rings(adopted.operator_leg)
+            return await self._patient_rings(adopted.operator_leg, self.ctx.clock())
         await self._stop_ringback(adopted.operator_leg)
         try:
             members = (await self.ctx.ari.get_bridge(self.bridge_id)).channel_ids
