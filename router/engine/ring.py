@@ -88,7 +88,8 @@ class LegEvents(Protocol):
 
 
 class RingJournal(Protocol):
-    """Where each ring is written: the call's journey, or the callback attempt's log."""
+    """Where each ring is written: the call's journey and `ring_attempts`, or the callback
+    attempt's log and `callback_rings`."""
 
     def ringing(self, operator_id: str, endpoint: str, leg: str) -> None: ...
     def rang(self, operator_id: str, leg: str, result: RingResult, ms: int) -> None: ...
