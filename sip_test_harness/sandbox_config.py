@@ -100,7 +100,8 @@ def render_configs(
     rendered by the product's generator for the sandbox's operators and included the way
     `clinic-router asterisk-config --apply` includes them on a PBX; ``dialplan`` replaces
     the generated dialplan (an experiment's own). ``indications`` is the package's
-    indications.conf, copied as is because without it ``tone:ring`` fails (docs/dev/asterisk-behaviour.md §9).
+    indications.conf, copied as is because without it ``tone:ring`` fails
+    (docs/dev/asterisk-behaviour.md §9).
     """
     plan = sandbox_plan(host)
     files = {

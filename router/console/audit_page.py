@@ -22,9 +22,7 @@ async def audit_page(request: web.Request) -> web.Response:
     actor = (str(form.get("actor", "")).strip() or None) if request.method == "POST" else None
     before = str(form.get("before", ""))
     before_id = int(before) if before and before.isdigit() else None
-    entries = await request.app[CONSOLE].audit.recent(
-        limit=PAGE, before_id=before_id, actor=actor
-    )
+    entries = await request.app[CONSOLE].audit.recent(limit=PAGE, before_id=before_id, actor=actor)
     older = entries[-1].id if len(entries) == PAGE else None
     return await page(
         request, "audit.html", {"entries": entries, "actor": actor or "", "older": older}

@@ -120,7 +120,7 @@ class LiveSource:  # not slotted: cached_property keeps the clock offset
 
 
 def _person_waited_for(waiting: WaitingCall) -> str | None:
-    """"operator X" while the caller waits for that one person (their manager, a named
+    """ "operator X" while the caller waits for that one person (their manager, a named
     operator of the rules, or one a supervisor moved them to). The call's miss target
     keeps the queue it came from (where it goes back to), so only the room's entry says
     who it waits for now: a personal wait has the PERSONAL priority and one operator."""

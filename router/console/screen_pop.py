@@ -51,8 +51,12 @@ def pop_body(operator_id: str, call: LiveCall, patients: list[PatientRecord]) ->
         "caller": call.caller_e164,
         "patient_id": call.patient_id,
         "patients": [
-            {"id": p.id, "name": p.name, "assigned_operator": p.assigned_operator_id,
-             "tags": list(p.tags)}
+            {
+                "id": p.id,
+                "name": p.name,
+                "assigned_operator": p.assigned_operator_id,
+                "tags": list(p.tags),
+            }
             for p in patients
         ],
         "line": target.line if target else None,

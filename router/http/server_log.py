@@ -22,9 +22,7 @@ MAX_LINE_BYTES = 8190
 class ServerLog(logging.LoggerAdapter[logging.Logger]):
     """Passed to aiohttp as `logger=`; aiohttp only calls `exception` and `debug` on it."""
 
-    def exception(
-        self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any
-    ) -> None:
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
         if isinstance(exc_info, HttpProcessingError):
             # The message quotes the raw line, which may hold a token: name the fault only.
             self.logger.warning(

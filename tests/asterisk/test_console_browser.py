@@ -117,9 +117,7 @@ async def test_a_form_without_its_csrf_token_is_refused(router: RouterProcess, p
 async def _appeared_at(page: Page, selector: str) -> float:
     """Epoch seconds at which the page first showed `selector` (a MutationObserver set
     up before the change, so the time is the browser's, not this test's polling)."""
-    at = await page.evaluate(
-        """(sel) => window.__seen && window.__seen[sel]""", selector
-    )
+    at = await page.evaluate("""(sel) => window.__seen && window.__seen[sel]""", selector)
     assert at, f"{selector} never seen"
     return float(at) / 1000
 
@@ -393,9 +391,7 @@ def _rtp_socket() -> Iterator[socket.socket]:
         ear.close()
 
 
-async def _voiced_packets(
-    ear: socket.socket, *, wanted: int, timeout: float
-) -> tuple[int, int]:
+async def _voiced_packets(ear: socket.socket, *, wanted: int, timeout: float) -> tuple[int, int]:
     """RTP packets arriving at `ear`, and those whose u-law payload is not silence (0xFF /
     0x7F), counted until `wanted` voiced ones or the deadline."""
     loop = asyncio.get_running_loop()

@@ -129,9 +129,7 @@ async def test_a_disabled_user_or_a_new_password_ends_sessions(
         await store.users.set_disabled("ada", True)
         await store.users.set_password("sam", hash_password("another password"))
         for client in (one, two):
-            async with client.get(
-                f"{console.base}/console/account", allow_redirects=False
-            ) as resp:
+            async with client.get(f"{console.base}/console/account", allow_redirects=False) as resp:
                 assert resp.status == 303
         resp = await sign_in(one, console.base, "ada")
         assert resp.status == 401  # disabled: the right password does not help

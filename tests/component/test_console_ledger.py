@@ -55,8 +55,16 @@ async def test_the_calls_view_filters_by_number_in_the_body_and_masks(live: Live
     now = datetime.now(UTC)
     given = [("+79161234567", "answered"), ("+79160000000", "abandoned")]
     for n, (number, outcome) in enumerate(given):
-        row = CallRow(f"c-{n}", "clinic-router", number, "74952232222", now - timedelta(minutes=n),
-                      caller_e164=number, outcome=outcome, line="moscow")
+        row = CallRow(
+            f"c-{n}",
+            "clinic-router",
+            number,
+            "74952232222",
+            now - timedelta(minutes=n),
+            caller_e164=number,
+            outcome=outcome,
+            line="moscow",
+        )
         await live.store.calls.create(row)
         await live.store.calls.append_event(f"c-{n}", "identified", {"patients": 0}, now)
     base = f"{live.console.base}/console/calls"
@@ -220,8 +228,13 @@ async def test_listen_needs_a_talking_operator_a_phone_and_the_role(live: Live) 
             assert resp.status == 403
         token = await _token(sam, f"{live.console.base}/console/wallboard")
         headers = {"X-CSRF-Token": token}
-        for outside in ("op1008", "PJSIP/patients/79991234567", "PJSIP/79991234567@trunk",
-                        "Local/79991234567@from-internal", "SIP/op1008"):
+        for outside in (
+            "op1008",
+            "PJSIP/patients/79991234567",
+            "PJSIP/79991234567@trunk",
+            "Local/79991234567@from-internal",
+            "SIP/op1008",
+        ):
             async with sam.post(url, data={**data, "phone": outside}, headers=headers) as resp:
                 assert resp.status == 400, outside
         async with sam.post(url, data=data, headers=headers) as resp:

@@ -62,20 +62,39 @@ async def test_the_card_shows_the_family_on_a_shared_phone_while_it_rings(live: 
     await live.store.patients.upsert(
         [
             PatientRecord(
-                "p-1", "Ivan Orlov", ("+79161234567",), "op1002", None, ("dms",),
-                birth_year=1970, appointments=(Appointment(now + timedelta(days=1)),),
+                "p-1",
+                "Ivan Orlov",
+                ("+79161234567",),
+                "op1002",
+                None,
+                ("dms",),
+                birth_year=1970,
+                appointments=(Appointment(now + timedelta(days=1)),),
             ),
             PatientRecord("p-2", "Maria Orlova", ("+79161234567",), birth_year=2012),
         ]
     )
     await live.store.callbacks.record_miss(
-        MissInput("old-1", "moscow", "+79161234567", "p-1", "abandoned", 20.0,
-                  now - timedelta(hours=2), now - timedelta(hours=2), True)
+        MissInput(
+            "old-1",
+            "moscow",
+            "+79161234567",
+            "p-1",
+            "abandoned",
+            20.0,
+            now - timedelta(hours=2),
+            now - timedelta(hours=2),
+            True,
+        )
     )
     live.board.set("op1001", Presence.AVAILABLE)
     live.board.reserve("op1001")
     live.calls["c-9"] = Caller(
-        "c-9", "+79161234567", ["main:3"], tried=["op1001"], patient_id="p-2",
+        "c-9",
+        "+79161234567",
+        ["main:3"],
+        tried=["op1001"],
+        patient_id="p-2",
         miss_target=MissTarget(line="moscow", queue="dms"),
     )
     async with browser() as olga, browser() as sam:
@@ -95,11 +114,25 @@ async def test_the_card_shows_the_family_on_a_shared_phone_while_it_rings(live: 
 
 async def test_a_note_is_saved_on_the_journey_of_my_call(live: Live) -> None:
     started = datetime.now(UTC) - timedelta(minutes=3)
-    row = CallRow("c-7", "clinic-router", "+79161234567", "74952232222", started,
-                  operator_id="op1001", answered_at=started + timedelta(seconds=20))
+    row = CallRow(
+        "c-7",
+        "clinic-router",
+        "+79161234567",
+        "74952232222",
+        started,
+        operator_id="op1001",
+        answered_at=started + timedelta(seconds=20),
+    )
     await live.store.calls.create(row)
-    other = CallRow("c-8", "clinic-router", "+79160000000", "74952232222", started,
-                    operator_id="op1002", answered_at=started)
+    other = CallRow(
+        "c-8",
+        "clinic-router",
+        "+79160000000",
+        "74952232222",
+        started,
+        operator_id="op1002",
+        answered_at=started,
+    )
     await live.store.calls.create(other)
     base = f"{live.console.base}/console/operator/op1001"
     async with browser() as client:

@@ -35,8 +35,15 @@ def _cli(*args: str, db_url: str, stdin: str = "") -> subprocess.CompletedProces
 async def test_add_list_passwd_disable_and_every_change_audited(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
     added = _cli(
-        "add", "olga", "--role", "operator", "--operator", "op1001", "--password-stdin",
-        db_url=url, stdin="first password\n",
+        "add",
+        "olga",
+        "--role",
+        "operator",
+        "--operator",
+        "op1001",
+        "--password-stdin",
+        db_url=url,
+        stdin="first password\n",
     )
     assert added.returncode == 0, added.stderr
     again = _cli("add", "olga", "--role", "admin", "--password-stdin", db_url=url, stdin="x" * 9)
@@ -68,8 +75,15 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path: Path) ->
     no_op = _cli("add", "olga", "--role", "operator", "--password-stdin", db_url=url, stdin="p" * 9)
     assert no_op.returncode == 2 and "--operator" in no_op.stderr
     unknown = _cli(
-        "add", "olga", "--role", "operator", "--operator", "op9999", "--password-stdin",
-        db_url=url, stdin="p" * 9,
+        "add",
+        "olga",
+        "--role",
+        "operator",
+        "--operator",
+        "op9999",
+        "--password-stdin",
+        db_url=url,
+        stdin="p" * 9,
     )
     assert unknown.returncode == 2 and "no operator 'op9999'" in unknown.stderr
     short = _cli("add", "ada", "--role", "admin", "--password-stdin", db_url=url, stdin="short\n")

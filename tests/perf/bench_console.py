@@ -127,7 +127,12 @@ async def run(consoles: int, changes: int, gap_s: float) -> dict[str, float]:
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     received: list[list[float]] = [[] for _ in range(consoles)]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--clients-of", base, "--consoles", str(consoles),
+        sys.executable,
+        __file__,
+        "--clients-of",
+        base,
+        "--consoles",
+        str(consoles),
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -196,9 +201,7 @@ def main() -> None:
     if args.clients_of:
         asyncio.run(clients_main(args.clients_of, args.consoles[0]))
         return
-    print(
-        "consoles  change->page p50   p99    build   render (KiB)  CPU per change  CPU share"
-    )
+    print("consoles  change->page p50   p99    build   render (KiB)  CPU per change  CPU share")
     for n in args.consoles:
         r = asyncio.run(run(n, args.changes, args.gap_s))
         print(

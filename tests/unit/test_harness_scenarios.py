@@ -30,7 +30,14 @@ def parse(xml: str) -> ET.Element:
 
 def test_every_template_has_its_own_folder() -> None:
     names = sorted(p.parent.name for p in SCENARIO_DIR.glob("*/scenario.xml"))
-    assert names == ["caller", "caller_cancel", "day_caller", "phone_answer", "phone_busy", "phone_never"]
+    assert names == [
+        "caller",
+        "caller_cancel",
+        "day_caller",
+        "phone_answer",
+        "phone_busy",
+        "phone_never",
+    ]
 
 
 def test_caller_waits_for_bye_when_no_hangup_is_asked() -> None:
