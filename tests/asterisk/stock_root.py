@@ -258,25 +258,27 @@ def debian_root_fixture(tmp_path: Path) -> Iterator[DebianRoot]:
         root.unmount()
 
 
-TRIXIE = REPO / ".cache" / "trixie" / "root"
-# A minimal Debian 13 server: systemd and procps as every server has, no Python venv
-TRIXIE_DEBOOTSTRAP = ["debootstrap", "--variant=minbase", "--include=passwd,systemd,procps"]
+# A minimal Debian server: systemd and procps as every server has, no Python venv
+DEBOOTSTRAP = ["debootstrap", "--variant=minbase", "--include=passwd,systemd,procps"]
 
 
-def trixie_root() -> Path:
-    """Debian 13 (trixie), built once with debootstrap into .cache/trixie (about 1 min)."""
-    if (TRIXIE / "usr/bin/apt-get").exists():
-        return TRIXIE
-    partial = TRIXIE.with_name("root.partial")
+def debian_release_root(suite: str) -> Path:
+    """A Debian release (``trixie`` = 13, ``bookworm`` = 12), built once with debootstrap
+    into .cache/<suite> (about 1 min)."""
+    root = REPO / ".cache" / suite / "root"
+    if (root / "usr/bin/apt-get").exists():
+        return root
+    partial = root.with_name("root.partial")
     rootfs.unmount_all(partial)  # debootstrap mounts proc inside; a failed run may leave it
     shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [*TRIXIE_DEBOOTSTRAP, "trixie", str(partial), "http://deb.debian.org/debian"],
+        [*DEBOOTSTRAP, suite, str(partial), "http://deb.debian.org/debian"],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    partial.rename(TRIXIE)
-    return TRIXIE
+    partial.rename(root)
+    return root

@@ -19,8 +19,9 @@ migration, the earlier calls still there); uninstall (data kept), then --purge.
 Only what an admin of such a PBX already has is added by hand: systemd and procps (the
 unit's /bin/kill; a minimal debootstrap root has neither), a SIP transport, the carrier
 trunk and the two phones in pjsip.conf, and the AMI moved off the sandbox's 127.0.0.1.
-The apt packages are cached in .cache/stock-pbx/apt (about 30 MB), the Debian 13 root
-in .cache/trixie (about 250 MB, built once in about a minute); the router's own prompts
+The apt packages are cached in .cache/stock-pbx/apt (about 30 MB), the Debian 13 and 12
+roots in .cache/trixie and .cache/bookworm (about 250 MB each, built once in about a
+minute); the router's own prompts
 are spoken into the overlay when the sandbox's root lacks them.
 """
 
@@ -55,8 +56,8 @@ from tests.asterisk.stock_root import (
     SRC,
     DebianRoot,
     StockPbx,
+    debian_release_root,
     debian_root_fixture,
-    trixie_root,
 )
 
 pytestmark = pytest.mark.asterisk
@@ -339,9 +340,13 @@ async def test_install_kit_on_a_stock_pbx_from_zero_to_calls_upgrade_and_uninsta
     assert root.run(["id", "clinic-router"], check=False).returncode != 0
 
 
-@pytest.fixture
-def trixie(tmp_path: Path) -> Iterator[DebianRoot]:
-    root = DebianRoot(trixie_root(), tmp_path / "router-host")
+# The router host's release: Debian 13 (trixie) and Debian 12 (bookworm).
+RELEASES = {"debian-13": "trixie", "debian-12": "bookworm"}
+
+
+@pytest.fixture(params=list(RELEASES))
+def router_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DebianRoot]:
+    root = DebianRoot(debian_release_root(RELEASES[request.param]), tmp_path / "router-host")
     root.mount()
     try:
         yield root
@@ -350,23 +355,24 @@ def trixie(tmp_path: Path) -> Iterator[DebianRoot]:
 
 
 @pytest.mark.timeout(600)
-async def test_a_router_on_another_host_with_debian_13(
-    debian_root: DebianRoot, trixie: DebianRoot, tmp_path: Path
+async def test_a_router_on_another_host(
+    debian_root: DebianRoot, router_host: DebianRoot, tmp_path: Path
 ) -> None:
-    """install.sh on a Debian 13 host without Asterisk; the Asterisk side written from
-    there into the PBX's folder (as if copied over) and reloaded on the PBX; doctor from
-    the router host (music on hold: skipped, no CLI there); a routed call."""
-    out = await asyncio.to_thread(trixie.unpack_and_install)
-    assert "installing python3-venv" in out  # minimal trixie: apt brings the venv module
-    assert not trixie.file("/usr/sbin/asterisk").exists()
-    admin_edits_settings(trixie)
+    """install.sh on a Debian 13 or 12 host without Asterisk; the Asterisk side written
+    from there into the PBX's folder (as if copied over) and reloaded on the PBX; doctor
+    from the router host (music on hold: skipped, no CLI there); a routed call."""
+    host = router_host
+    out = await asyncio.to_thread(host.unpack_and_install)
+    assert "installing python3-venv" in out  # a minimal Debian: apt brings the venv module
+    assert not host.file("/usr/sbin/asterisk").exists()
+    admin_edits_settings(host)
     pbx = StockPbx(debian_root, tmp_path / "stock-asterisk.out")
     pbx.admin_edits()
-    trixie.bind(pbx.etc, "/mnt/pbx-asterisk")
-    router = UnitRouter(trixie, tmp_path)
+    host.bind(pbx.etc, "/mnt/pbx-asterisk")
+    router = UnitRouter(host, tmp_path)
     try:
         await pbx.start()
-        trixie.run(
+        host.run(
             ["clinic-router", "asterisk-config", "--apply", "/mnt/pbx-asterisk", "--no-reload"]
         )
         for command in PBX_RELOADS:  # on the PBX, what --apply would have run there
@@ -374,7 +380,7 @@ async def test_a_router_on_another_host_with_debian_13(
         await ari_up(router.secrets["CLINIC_ROUTER_ARI_PASSWORD"], 20)
         phones_spec = {name: Behaviour("answer", hold=30) for name in PHONES}
         async with Phones(phones_spec, local_ip=HOST, use_ari=False):
-            report = await doctor_until_clean(trixie, 20)
+            report = await doctor_until_clean(host, 20)
             assert report.rstrip().endswith("0 failed, 1 skipped"), report
             assert "skip music on hold class 'default'" in report
             await router.start()
