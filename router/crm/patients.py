@@ -1,9 +1,8 @@
 """Who the caller is, from both sources at once: the local patient store and the CRM.
 
 Each is bounded by its own timeout and a failure of either costs only its answer, never
-the call; the CRM is fresher when it knows the number. Used by AGI mode's call handler
-(router/agi/call.py); ARI mode's Identify (router/engine/inbound/identify.py) does the
-same and may call this instead.
+the call; the CRM is fresher when it knows the number. Used by both modes: AGI mode's call handler
+(router/agi/call.py) and ARI mode's Identify (router/engine/inbound/identify.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Who is calling: the local patient store and the CRM asked at once (each bounded by
-its own timeout), and, when several patients share the phone, which one the call is
-about (a parent calling for the children)."""
+its own timeout; router/crm/patients.py, shared with AGI mode), and, when several
+patients share the phone, which one the call is about (a parent calling for the
+children)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from router.crm.patients import patients_by_phone
 from router.domain.calls import Phase
 from router.domain.phone import CallerId
 from router.domain.shared_phone import choice_prompts, chosen_patient, patient_choices
@@ -38,12 +40,14 @@ class Identify:
         self.ctx.recorder_update(self.channel.id, caller_e164=found.e164, phase=Phase.ROUTING.value)
         chosen: PatientRecord | None = None
         if found.e164 is not None:
-            local, crm = await asyncio.gather(
-                self._local_lookup(found.e164, data), self._crm_lookup(found.e164, data)
+            patients = await patients_by_phone(
+                found.e164,
+                self.ctx.store.patients,
+                self.ctx.crm,
+                self.ctx.settings.lookup_timeout_s,
+                data,
             )
-            patients = crm if crm else local  # the CRM is fresher when it knows the caller
             if patients:
-                data.update(source="crm" if crm else "local", patients_on_number=len(patients))
                 chosen = await self._choose_patient(patients, data)
                 data.update(
                     patient=chosen.id,
@@ -83,20 +87,3 @@ class Identify:
         key = await self.prompts.ask_key(prompts, settings.shared_phone_timeout_s)
         data["choice_key"] = key
         return chosen_patient(offered, key) or family_record(patients)
-
-    async def _local_lookup(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
-        try:
-            async with asyncio.timeout(self.ctx.settings.lookup_timeout_s):
-                return await self.ctx.store.patients.find_by_phone(e164)
-        except Exception as exc:  # noqa: BLE001 - a broken database must not cost the caller the call
-            log.warning("patient lookup failed: %s: %s", type(exc).__name__, exc)
-            data["lookup"] = f"failed: {type(exc).__name__}"
-            return []
-
-    async def _crm_lookup(self, e164: str, data: dict[str, object]) -> list[PatientRecord]:
-        if self.ctx.crm is None:
-            return []
-        answer = await self.ctx.crm.lookup(e164)
-        data["crm"] = answer.status.value + (" (cached)" if answer.cached else "")
-        data["crm_ms"] = answer.ms
-        return list(answer.patients)
