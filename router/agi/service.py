@@ -13,6 +13,7 @@ from router.agi.queue_files import queue_files, write_queue_files
 from router.agi.server import FastAgiServer
 from router.ami.callbacks import AmiDialer
 from router.ami.connection import AmiConnection, AmiError, EventSink
+from router.ami.presence import AmiPresence
 from router.ami.protocol import Message
 from router.ami.records import AmiCalls
 from router.config.rules import Rules
@@ -29,10 +30,13 @@ class AgiService:
         calls: AmiCalls,
         ami: AmiConnection | None,
         settings: Settings,
+        presence: AmiPresence | None = None,
     ) -> None:
         self.server, self.calls, self.ami = server, calls, ami
+        self.presence = presence
         self._settings = settings
         self._ami_task: asyncio.Task[None] | None = None
+        self._presence_task: asyncio.Task[None] | None = None
         self.dialer: AmiDialer | None = None
         if ami is not None:
             ami.on_connected = self._on_login
@@ -49,6 +53,18 @@ class AgiService:
             log.warning("cannot list Asterisk's channels to resync AGI-mode calls: %s", exc)
             return
         await self.calls.resync(channels)
+        await self._presence_resync()
+
+    async def _presence_resync(self) -> None:
+        """app_queue's members as they are now: pauses and calls (router/ami/presence.py)."""
+        if self.ami is None or self.presence is None:
+            return
+        try:
+            members = await self.ami.action_list("QueueStatus", "QueueStatusComplete")
+        except AmiError as exc:
+            log.warning("cannot read app_queue's members to resync presence: %s", exc)
+            return
+        self.presence.resync([m for m in members if m.get("Event") == "QueueMember"])
 
     async def _queue_reload(self) -> None:
         assert self.ami is not None
@@ -74,20 +90,24 @@ class AgiService:
         if changed and self.ami is not None and self.ami.connected.is_set():
             await self._queue_reload()
             log.info("app_queue reloaded with the AGI-mode queues of rules %s", rules.version)
+            await self._presence_resync()  # members may have come or gone
 
     async def start(self) -> None:
         await self.server.start()
         if self.ami is not None:
             self._ami_task = asyncio.create_task(self.ami.run(), name="AMI events")
+        if self.presence is not None:
+            self._presence_task = asyncio.create_task(self.presence.run(), name="AMI pauses")
 
     async def close(self) -> None:
         """Stop deciding (a call being decided goes on in the dialplan), then stop
         following: a restart follows the calls still open."""
         await self.server.close()
-        if self._ami_task is not None:
-            self._ami_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ami_task
+        for task in (self._presence_task, self._ami_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> AgiService | None:
@@ -97,15 +117,17 @@ async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> 
         return None
     calls = AmiCalls(ctx)
     routes = agi_routes(ctx, calls.track)
-    ami = dialer = None
+    ami = dialer = presence = None
     if agi.ami:
         secret = os.environ.get(agi.ami_secret_env) or ari_password
         ami = AmiConnection(agi.ami_host, agi.ami_port, agi.ami_username, secret, calls.on_event)
         dialer = AmiDialer(ami)
-        ami.on_event = _both(calls.on_event, dialer.on_event)
+        presence = AmiPresence(ctx, ami.action, ami.connected.is_set)
+        calls.presence = presence
+        ami.on_event = _each(calls.on_event, dialer.on_event, presence.on_event)
         routes["callback"] = dialer.agi_callback
     server = FastAgiServer(routes, agi.host, agi.port, header_timeout_s=agi.header_timeout_s)
-    service = AgiService(server, calls, ami, settings)
+    service = AgiService(server, calls, ami, settings, presence)
     # callbacks over AMI Originate for the dispatcher (router/ami/callbacks.py): not
     # called by it yet (docs/agi-mode.md)
     service.dialer = dialer
@@ -114,9 +136,9 @@ async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> 
     return service
 
 
-def _both(first: EventSink, second: EventSink) -> EventSink:
+def _each(*sinks: EventSink) -> EventSink:
     def deliver(event: Message) -> None:
-        first(event)
-        second(event)
+        for sink in sinks:
+            sink(event)
 
     return deliver

@@ -29,6 +29,8 @@ EVENTS = (
     "AgentRingNoAnswer",
     "AgentConnect",
     "AgentComplete",
+    "QueueMemberPause",  # presence (router/ami/presence.py)
+    "QueueMemberStatus",
     "DialBegin",
     "DialEnd",
     "Hangup",

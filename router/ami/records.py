@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from router.agi.decision import AGI_APP
+from router.ami.presence import AmiPresence
 from router.ami.protocol import Message
 from router.ami.queue_calls import Connected, Effect, Ended, QueueCall, Ring, Step, follow
 from router.config.rules import Rules
@@ -46,6 +47,9 @@ class AmiCalls:
         self.ctx = ctx
         self._clock = clock
         self._calls: dict[str, tuple[QueueCall, Handover]] = {}
+        # The operators' presence (router/ami/presence.py): told of the AGI dialplan's
+        # Dial() rings; app_queue's own rings it reads from app_queue's events.
+        self.presence: AmiPresence | None = None
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -60,6 +64,8 @@ class AmiCalls:
         call, handover = tracked
         for effect in follow(call, event, self._clock()):
             self._apply(effect, handover)
+            if self.presence is not None and call.joined_at is None:
+                self._dial_presence(effect, call, self.presence)
         if call.ended:
             del self._calls[call.call_id]
 
@@ -75,7 +81,7 @@ class AmiCalls:
                 call_id, operator, None, begun, ended, effect.result.value, effect.ms
             )
             ctx.recorder.record(ring)
-            if operator != effect.endpoint:
+            if self.presence is None and operator != effect.endpoint:
                 ctx.operator_ring_result(operator, effect.result)
         elif isinstance(effect, Connected):
             operator = self._operator(effect.endpoint, handover.rules)
@@ -86,6 +92,16 @@ class AmiCalls:
             ctx.reached_operator(call_id, handover.number)
         else:
             self._end(effect, handover)
+
+    @staticmethod
+    def _dial_presence(effect: Effect, call: QueueCall, presence: AmiPresence) -> None:
+        """The dialplan's Dial() of the manager or named operator (before any queue)."""
+        if isinstance(effect, Step) and effect.kind == "ringing":
+            presence.dial_ringing(str(effect.data.get("endpoint") or ""))
+        elif isinstance(effect, Ring):
+            presence.dial_ring_over(effect.endpoint, effect.result)
+        elif isinstance(effect, Ended) and call.connected:
+            presence.dial_call_over(call.connected)
 
     def _end(self, ended: Ended, handover: Handover) -> None:
         ctx = self.ctx

@@ -1,0 +1,101 @@
+"""AGI mode's presence rules (domain/queue_presence.py): the board and app_queue's member
+pauses kept in step."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.domain.calls import RingResult
+from router.domain.operators import Presence, PresenceChange
+from router.domain.queue_presence import (
+    NOT_PAUSED,
+    OFFLINE_REASON,
+    PBX_REASON,
+    AppQueuePause,
+    adopt,
+    app_queue_pause,
+    resync,
+    ring_result,
+    wanted_in_app_queue,
+)
+
+LUNCH = AppQueuePause(True, "lunch")
+
+
+def test_an_operator_is_paused_while_any_membership_is() -> None:
+    assert app_queue_pause([NOT_PAUSED, LUNCH, AppQueuePause(True, "x")]) == LUNCH
+    assert app_queue_pause([NOT_PAUSED, NOT_PAUSED]) == NOT_PAUSED
+    assert app_queue_pause([]) == NOT_PAUSED
+
+
+def test_a_pause_without_a_reason_shows_the_pbx_as_its_reason() -> None:
+    assert app_queue_pause([AppQueuePause(True, None)]) == AppQueuePause(True, PBX_REASON)
+
+
+@pytest.mark.parametrize(
+    ("presence", "reason", "wanted"),
+    [
+        (Presence.AVAILABLE, None, NOT_PAUSED),
+        (Presence.RINGING, None, NOT_PAUSED),
+        (Presence.ON_CALL, None, NOT_PAUSED),
+        (Presence.WRAP_UP, None, NOT_PAUSED),
+        (Presence.PAUSED, "no_answer", AppQueuePause(True, "no_answer")),
+        (Presence.OFFLINE, None, AppQueuePause(True, OFFLINE_REASON)),
+    ],
+)
+def test_what_app_queue_should_have_for_each_board_state(
+    presence: Presence, reason: str | None, wanted: AppQueuePause
+) -> None:
+    assert wanted_in_app_queue(presence, reason) == wanted
+
+
+def test_a_pause_waiting_for_the_call_to_end_pauses_the_member_at_once() -> None:
+    pending = PresenceChange(Presence.PAUSED, "lunch")
+    assert wanted_in_app_queue(Presence.ON_CALL, None, pending) == LUNCH
+
+
+def test_a_pause_from_the_phone_shows_on_the_board_with_its_reason() -> None:
+    assert adopt(Presence.AVAILABLE, None, None, LUNCH) == PresenceChange(Presence.PAUSED, "lunch")
+    # another reason than the board's: app_queue's
+    assert adopt(Presence.PAUSED, "break", None, LUNCH) == PresenceChange(Presence.PAUSED, "lunch")
+
+
+def test_an_unpause_from_the_phone_makes_the_operator_ready() -> None:
+    assert adopt(Presence.PAUSED, "lunch", None, NOT_PAUSED) == PresenceChange(Presence.AVAILABLE)
+    assert adopt(Presence.OFFLINE, None, None, NOT_PAUSED) == PresenceChange(Presence.AVAILABLE)
+
+
+def test_the_echo_of_what_the_router_sent_changes_nothing() -> None:
+    assert adopt(Presence.PAUSED, "no_answer", None, AppQueuePause(True, "no_answer")) is None
+    assert adopt(Presence.OFFLINE, None, None, AppQueuePause(True, OFFLINE_REASON)) is None
+    assert adopt(Presence.WRAP_UP, None, None, NOT_PAUSED) is None
+    pending = PresenceChange(Presence.PAUSED, "lunch")
+    assert adopt(Presence.ON_CALL, None, pending, LUNCH) is None
+
+
+def test_resync_pushes_what_could_not_be_sent() -> None:
+    got = resync(Presence.AVAILABLE, None, None, LUNCH, unsent=True)
+    assert got == ("push", NOT_PAUSED)
+
+
+def test_resync_adopts_a_pause_app_queue_has() -> None:
+    got = resync(Presence.AVAILABLE, None, None, LUNCH, unsent=False)
+    assert got == ("adopt", PresenceChange(Presence.PAUSED, "lunch"))
+
+
+def test_resync_pushes_the_boards_pause_app_queue_forgot() -> None:
+    # Asterisk restarted: app_queue has every member unpaused
+    got = resync(Presence.PAUSED, "no_answer", None, NOT_PAUSED, unsent=False)
+    assert got == ("push", AppQueuePause(True, "no_answer"))
+
+
+def test_resync_of_agreeing_states_does_nothing() -> None:
+    assert resync(Presence.AVAILABLE, None, None, NOT_PAUSED, unsent=True) is None
+    assert resync(Presence.PAUSED, "lunch", None, LUNCH, unsent=False) is None
+
+
+def test_only_a_ring_that_lasted_the_ring_timeout_rang_out() -> None:
+    assert ring_result(15.0, 15) is RingResult.NO_ANSWER
+    assert ring_result(14.0, 15) is RingResult.NO_ANSWER  # within the slack
+    assert ring_result(0.2, 15) is RingResult.BUSY  # refused, busy or unreachable
+    assert ring_result(9.0, 15) is RingResult.BUSY
