@@ -12,6 +12,8 @@ import aiohttp
 from aiohttp import web
 
 from router.agi.service import start_agi
+from router.ami.callbacks import AmiDialer
+from router.ami.connection import AmiConnection
 from router.ari.client import AriClient
 from router.ari.stream import ApplicationReplacedError, AriEventStream
 from router.config.live_rules import LiveRules
@@ -172,6 +174,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         endpoints = EndpointStates(ari)
         runner = await _start_http(settings, store, board, engine, recorder, rules, endpoints)
         agi = await start_agi(settings, ctx, password)  # `mode: agi` (docs/agi-mode.md)
+        if dispatcher is not None and agi is not None and agi.dialer is not None:
+            _callbacks_over_ami(dispatcher, agi.dialer, agi.ami)
         exit_code = 0
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -221,6 +225,25 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
         finally:
             await runner.cleanup()
     return exit_code
+
+
+def _callbacks_over_ami(
+    dispatcher: CallbackDispatcher, dialer: AmiDialer, ami: AmiConnection | None
+) -> None:
+    """AGI-mode lines' tasks dialled over AMI, resumed after each AMI login (after AGI
+    mode's own resync). Set before the first login: nothing has awaited since the AMI
+    task was created."""
+    dispatcher.use_ami(dialer)
+    if ami is None:
+        return
+    login = ami.on_connected
+
+    async def on_login() -> None:
+        if login is not None:
+            await login()
+        await dispatcher.resume_ami()
+
+    ami.on_connected = on_login
 
 
 def _crm_client(session: aiohttp.ClientSession, settings: Settings) -> CrmClient | None:

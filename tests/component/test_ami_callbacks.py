@@ -14,8 +14,18 @@ from ami_support import FakeAmi
 from router.agi.server import FastAgiServer
 from router.ami.callbacks import AmiDialer, CallbackCall, DialResult
 from router.ami.connection import AmiConnection
+from router.domain.calls import RingResult
 
-CALL = CallbackCall(7, "PJSIP/op1001", "PJSIP/79161234567@patients", "clinic-callback", 30)
+CALL = CallbackCall(
+    7,
+    1,
+    "PJSIP/op1001",
+    "PJSIP/79161234567@patients",
+    ("clinic-callback",),
+    "4567",
+    "clinic-callback-abandoned",
+    line_number="+74957770000",
+)
 
 
 @pytest.fixture
@@ -68,8 +78,17 @@ async def test_operator_first_then_the_patient_once(dialer) -> None:  # type: ig
     session = await agi_call(server.port, "", "s", uniqueid=channel, script="callback")
     assert session.variables["CR_GO"] == "yes"
     assert session.variables["CR_DIAL"] == "PJSIP/79161234567@patients"
+    # the same whisper as ARI mode's: the sounds, the last digits, the reason
+    assert (session.variables["CR_WHISPER"], session.variables["CR_DIGITS"]) == (
+        "clinic-callback",
+        "4567",
+    )
+    assert session.variables["CR_REASON"] == "clinic-callback-abandoned"
+    assert session.variables["CR_CALLERID"] == "+74957770000"
+    assert channel.startswith("cr-cb-7-1-")  # found again by a restarted router
     replay = await agi_call(server.port, "", "s", uniqueid=channel, script="callback")
     assert replay.variables == {"CR_GO": "no"} and gates == [1]
+    fake.send("DialBegin", Uniqueid=channel, DestUniqueid="pt-1")
     fake.send("DialEnd", Uniqueid=channel, DialStatus="ANSWER")
     fake.send("Hangup", Uniqueid=channel)
     assert await asyncio.wait_for(attempt, 5) is DialResult.PATIENT_ANSWERED
@@ -109,6 +128,62 @@ async def test_a_busy_patient(dialer) -> None:  # type: ignore[no-untyped-def]
     attempt = asyncio.create_task(ami_dialer.call_back(CALL, gate))
     channel = (await originated(fake))["ChannelId"]
     await agi_call(server.port, "", "s", uniqueid=channel, script="callback")
+    fake.send("DialBegin", Uniqueid=channel, DestUniqueid="pt-1")
     fake.send("DialEnd", Uniqueid=channel, DialStatus="BUSY")
     fake.send("Hangup", Uniqueid=channel)
     assert await asyncio.wait_for(attempt, 5) is DialResult.PATIENT_BUSY
+
+
+async def test_a_busy_operator_is_told_by_the_originates_action_id(dialer) -> None:  # type: ignore[no-untyped-def]
+    # a channel that was never made: OriginateResponse carries no Uniqueid, the ActionID
+    fake, ami_dialer, _ = dialer
+    rings: list[tuple[str, RingResult]] = []
+
+    async def gate() -> bool:
+        raise AssertionError("the patient must not be dialled")
+
+    attempt = asyncio.create_task(
+        ami_dialer.call_back(CALL, gate, on_ring=lambda p, r: rings.append((p, r)))
+    )
+    action = await originated(fake)
+    fake.send("OriginateResponse", ActionID=action["ActionID"], Response="Failure", Reason="5")
+    assert await asyncio.wait_for(attempt, 5) is DialResult.OPERATOR_NO_ANSWER
+    assert rings == [("operator", RingResult.BUSY)]
+
+
+async def test_an_operator_who_leaves_during_the_whisper(dialer) -> None:  # type: ignore[no-untyped-def]
+    fake, ami_dialer, server = dialer
+
+    async def gate() -> bool:
+        return True
+
+    attempt = asyncio.create_task(ami_dialer.call_back(CALL, gate))
+    channel = (await originated(fake))["ChannelId"]
+    await agi_call(server.port, "", "s", uniqueid=channel, script="callback")
+    fake.send("Hangup", Uniqueid=channel)  # no DialBegin: the patient was never dialled
+    assert await asyncio.wait_for(attempt, 5) is DialResult.OPERATOR_LEFT
+
+
+async def test_a_leg_followed_after_a_restart_is_never_dialled(dialer) -> None:  # type: ignore[no-untyped-def]
+    fake, ami_dialer, server = dialer
+    leg = "cr-cb-7-1-abc123"
+    fake.live.append(leg)
+    rings: list[tuple[str, RingResult]] = []
+    follow = asyncio.create_task(ami_dialer.follow(leg, lambda p, r: rings.append((p, r))))
+    await asyncio.sleep(0.2)
+    # the dialplan asks again (a stale AGI): told no, nothing dialled
+    session = await agi_call(server.port, "", "s", uniqueid=leg, script="callback")
+    assert session.variables == {"CR_GO": "no"}
+    fake.send("DialEnd", Uniqueid=leg, DialStatus="ANSWER")
+    fake.send("Hangup", Uniqueid=leg)
+    assert await asyncio.wait_for(follow, 5) is DialResult.PATIENT_ANSWERED
+    assert rings == [("patient", RingResult.ANSWERED)]
+    assert not [a for a in fake.actions if a["Action"] == "Originate"]
+
+
+async def test_a_followed_leg_already_gone_ends_unknown(dialer) -> None:  # type: ignore[no-untyped-def]
+    _, ami_dialer, _ = dialer
+    result = await asyncio.wait_for(ami_dialer.follow("cr-cb-7-1-gone"), 5)
+    assert result is DialResult.UNKNOWN
+    talking = await asyncio.wait_for(ami_dialer.follow("cr-cb-7-1-gone", answered=True), 5)
+    assert talking is DialResult.PATIENT_ANSWERED

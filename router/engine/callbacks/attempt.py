@@ -239,17 +239,8 @@ class CallbackAttempt:
     async def _attempt(self, operator_id: str) -> AttemptOutcome | None:
         ctx, task = self.ctx, self.task
         repo = ctx.store.callbacks
-        if not await repo.start_attempt(task.id, self.instance_id, ctx.now(), operator_id):
-            log.warning("callback %s: claim lost before the attempt; not dialling", task.id)
+        if not await self._start_attempt(operator_id):
             return None
-        log.info(
-            "callback %s attempt %d started: operator %s, at %s",
-            task.id,
-            self.attempt,
-            operator_id,
-            ctx.now().isoformat(timespec="seconds"),
-        )
-        ctx.board.connected(operator_id)
         assert self.operator_leg is not None
         if not await self._whisper(self.operator_leg):
             self.operator_left = True
@@ -275,6 +266,25 @@ class CallbackAttempt:
             self._patient_rang(RingResult.UNAVAILABLE, started)
             return AttemptOutcome.FAILED
         return await self._patient_rings(self.operator_leg, started)
+
+    async def _start_attempt(self, operator_id: str) -> bool:
+        """The operator answered: the attempt starts under our claim (False: the claim is
+        no longer ours, nothing is dialled)."""
+        ctx, task = self.ctx, self.task
+        if not await ctx.store.callbacks.start_attempt(
+            task.id, self.instance_id, ctx.now(), operator_id
+        ):
+            log.warning("callback %s: claim lost before the attempt; not dialling", task.id)
+            return False
+        log.info(
+            "callback %s attempt %d started: operator %s, at %s",
+            task.id,
+            self.attempt,
+            operator_id,
+            ctx.now().isoformat(timespec="seconds"),
+        )
+        ctx.board.connected(operator_id)
+        return True
 
     async def _patient_rings(self, operator_leg: str, started: float) -> AttemptOutcome:
         self._watching = operator_leg
@@ -317,19 +327,7 @@ class CallbackAttempt:
 
     async def _continue_adopted(self, adopted: Adopted) -> AttemptOutcome:
         """A restart found this attempt's operator and patient legs alive: carry on."""
-        if self.operator_id and self.ctx.board.has(self.operator_id):
-            self.ctx.board.connected(self.operator_id)
-        # The stopped router's record of the answered rings may not have been written:
-        # recorded again (for no time: when they began is not known); the channel's
-        # unique key keeps one row when it was.
-        if self.operator_id is not None:
-            self._journal(
-                "operator", self.operator_id, adopted.operator_leg, RingResult.ANSWERED, 0
-            )
-            if adopted.patient_up:
-                self._journal(
-                    "patient", self.operator_id, adopted.patient_leg, RingResult.ANSWERED, 0
-                )
+        self._adopting(adopted)
         if not adopted.patient_up:
             return await self._patient_rings(adopted.operator_leg, self.ctx.clock())
         await self._stop_ringback(adopted.operator_leg)
@@ -349,16 +347,33 @@ class CallbackAttempt:
                 return AttemptOutcome.CONNECTED
         return await self._talk(adopted.operator_leg, joined=True)
 
+    def _adopting(self, adopted: Adopted) -> None:
+        """An attempt a stopped router started: its operator is on the call again, and
+        its answered rings are recorded."""
+        if self.operator_id and self.ctx.board.has(self.operator_id):
+            self.ctx.board.connected(self.operator_id)
+        # The stopped router's record of the answered rings may not have been written:
+        # recorded again (for no time: when they began is not known); the channel's
+        # unique key keeps one row when it was.
+        if self.operator_id is not None:
+            self._journal(
+                "operator", self.operator_id, adopted.operator_leg, RingResult.ANSWERED, 0
+            )
+            if adopted.patient_up:
+                self._journal(
+                    "patient", self.operator_id, adopted.patient_leg, RingResult.ANSWERED, 0
+                )
+
     # -- media ---------------------------------------------------------------------------
 
     async def _whisper(self, leg: str) -> bool:
         """Tell the operator whom they call back and why; False: they hung up."""
-        reason = self.task.reasons[-1] if self.task.reasons else ""
-        media = [f"sound:{p}" for p in self.cfg.whisper]
-        if self.cfg.whisper_digits:
-            media.append(f"digits:{self.task.dial_number.lstrip('+')[-self.cfg.whisper_digits :]}")
+        sounds, digits, reason = self.whisper_parts()
+        media = [f"sound:{p}" for p in sounds]
+        if digits:
+            media.append(f"digits:{digits}")
         if reason:
-            media.append(f"sound:{self.cfg.reason_prompt_prefix}{reason}")
+            media.append(f"sound:{reason}")
         try:
             playback = await self._play(leg, media)
         except ari_errors.AriError:
@@ -376,6 +391,18 @@ class CallbackAttempt:
                 return False
             if isinstance(event, PlaybackFinished) and event.playback.id == playback:
                 return True
+
+    def whisper_parts(self) -> tuple[tuple[str, ...], str, str]:
+        """The whisper: its sounds, the digits of the number read out after them, and the
+        sound of the last miss's reason ("" when none)."""
+        reason = self.task.reasons[-1] if self.task.reasons else ""
+        count = self.cfg.whisper_digits
+        digits = self.task.dial_number.lstrip("+")[-count:] if count else ""
+        return (
+            tuple(self.cfg.whisper),
+            digits,
+            f"{self.cfg.reason_prompt_prefix}{reason}" if reason else "",
+        )
 
     async def _play(self, leg: str, media: list[str], playback_id: str | None = None) -> str | None:
         """Start `media` on `leg`; its playback id, or None when the leg is gone (404).
@@ -418,12 +445,16 @@ class CallbackAttempt:
     async def _clean_up(self) -> None:
         ctx = self.ctx
         self.seat.leave()
-        for leg in sorted(self.legs.all()):
-            await self.legs.hang_up(leg)
-        await delete_bridge(ctx.ari, self.bridge_id)
+        await self._hang_up_legs()
         self.seat.decline_queued()
         if self.operator_id and ctx.board.has(self.operator_id) and self.operator_leg:
             ctx.operator_call_finished(self.operator_id)
+
+    async def _hang_up_legs(self) -> None:
+        """What is left of the attempt in Asterisk: hung up, its bridge deleted."""
+        for leg in sorted(self.legs.all()):
+            await self.legs.hang_up(leg)
+        await delete_bridge(self.ctx.ari, self.bridge_id)
 
     def _line_number(self) -> str | None:
         line = self.ctx.rules().line(self.task.line)

@@ -8,6 +8,10 @@
 - **Exactly once.** Tasks are claimed in the database (`claim_due`); an attempt starts
   only under our claim. On every (re)connect the dispatcher gives back the claims it held
   without an attempt and resolves the attempts it had started from what Asterisk still has.
+- **Over ARI or AMI.** A task of a line in `mode: agi` is dialled over AMI when the router
+  has an AMI connection (`use_ami`): the same claim, place, operator and outcome, other
+  rings (`AmiCallbackAttempt`), resolved after a restart from AMI's channel list
+  (`resume_ami`). Each kind is dispatched only while its connection is up and resumed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from router.ami.callbacks import AmiDialer, ami_leg_prefix
+from router.ami.protocol import Message
 from router.ari.events import StasisStart
 from router.ari.models import Channel
 from router.config.callback_settings import CallbackSettings
@@ -28,6 +34,7 @@ from router.domain.dispatch import Place
 from router.domain.miss_target import CallbackPool, MissTarget, callback_pool
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.call_state import CALLBACK_PREFIX
+from router.engine.callbacks.ami_attempt import AmiCallbackAttempt, Followed
 from router.engine.callbacks.attempt import CallbackAttempt
 from router.engine.callbacks.attempt_state import (
     Adopted,
@@ -72,6 +79,8 @@ class CallbackDispatcher:
         self._patients_unreadable = False
         self._pools: dict[tuple[MissTarget | None, str | None], CallbackPool] = {}
         self._pools_version: str | None = None
+        self.dialer: AmiDialer | None = None  # AGI-mode lines' tasks, when set (`use_ami`)
+        self._ami_resumed = False
         ctx.board.add_listener(self._on_operator_change)
         ctx.store.callbacks.add_task_listener(self.wake)  # a new task: look now, not at poll_s
 
@@ -84,6 +93,30 @@ class CallbackDispatcher:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def use_ami(self, dialer: AmiDialer) -> None:
+        """Dial the tasks of lines in `mode: agi` over AMI from now on (`resume_ami`
+        first, after each AMI login)."""
+        self.dialer = dialer
+
+    def _over_ami(self, task: CallbackTask) -> bool:
+        if self.dialer is None:
+            return False
+        line = self.ctx.rules().line(task.line)
+        return line is not None and line.mode == "agi"
+
+    def _ready(self, task: CallbackTask) -> bool:
+        """The task's connection is up and resumed (without AMI, `run` ticks only when
+        ARI is)."""
+        if self._over_ami(task):
+            return self._ami_ready()
+        return self.dialer is None or self._ari_ready()
+
+    def _ari_ready(self) -> bool:
+        return self._resumed and self._is_connected()
+
+    def _ami_ready(self) -> bool:
+        return self.dialer is not None and self._ami_resumed and self.dialer.connected
 
     def _on_operator_change(self, status: OperatorStatus) -> None:
         if status.presence is Presence.AVAILABLE:
@@ -107,9 +140,9 @@ class CallbackDispatcher:
             except TimeoutError:
                 pass
             self._wake.clear()
-            if not (self._resumed and self._is_connected()):
+            if not (self._ari_ready() or self._ami_ready()):
                 continue
-            if self.ctx.clock() >= self._next_fallback_scan:
+            if self._ari_ready() and self.ctx.clock() >= self._next_fallback_scan:
                 # A router that froze and recovered never reconnects: read the calls the
                 # dialplan fallback served meanwhile on a timer too, not only on connect.
                 self._next_fallback_scan = self.ctx.clock() + FALLBACK_SCAN_S
@@ -149,6 +182,8 @@ class CallbackDispatcher:
         for task in due:
             if task.id in self._working:
                 continue  # ours already (a claim taken over after a lease by ourselves)
+            if not self._ready(task):
+                continue  # its connection (ARI, or AMI for a line in AGI mode) is down
             kept = self._kept.get(task.dial_number) or self._kept.get(task.number_e164)
             place = kept or self._place_of(task)
             takers = place.eligible & left
@@ -206,7 +241,13 @@ class CallbackDispatcher:
             await repo.release(task.id, self.instance_id, due)
             log.debug("callback %s not now: %s", task.id, verdict.why)
             return
-        attempt = CallbackAttempt(ctx, self.cfg, self.instance_id, task, place=place)
+        attempt: CallbackAttempt
+        if self.dialer is not None and self._over_ami(task):
+            attempt = AmiCallbackAttempt(
+                ctx, self.cfg, self.instance_id, task, self.dialer, place=place
+            )
+        else:
+            attempt = CallbackAttempt(ctx, self.cfg, self.instance_id, task, place=place)
         self._start(attempt)
 
     def _place_of(self, task: CallbackTask) -> Place:
@@ -281,6 +322,8 @@ class CallbackDispatcher:
                 attempt.vanished(legs - channels.keys())
         kept: set[str] = set()
         for task in started:
+            if self._over_ami(task):
+                continue  # settled from AMI's channel list (`resume_ami`)
             if task.id not in self._working:
                 kept |= await self._settle(task, channels, adopt=True)
             else:
@@ -288,7 +331,7 @@ class CallbackDispatcher:
                     c for c in channels if c.startswith(attempt_prefix(task.id, task.attempts))
                 }
         for task in foreign:
-            if task.claimed_by != self.instance_id:
+            if task.claimed_by != self.instance_id and not self._over_ami(task):
                 kept |= await self._settle(task, channels, adopt=False)
         for channel_id in channels:
             owned = any(channel_id.startswith(a.id + "-") for a in self._working.values())
@@ -332,11 +375,70 @@ class CallbackDispatcher:
         for leg in legs:
             await hang_up(self.ctx.ari, leg)
         await delete_bridge(self.ctx.ari, prefix.rstrip("-"))
+        await self._settle_interrupted(task)
+        return set()
+
+    async def _settle_interrupted(self, task: CallbackTask) -> None:
+        """An attempt with nothing left in Asterisk: the most its stage tells."""
         stage = AttemptStage(task.attempt_stage) if task.attempt_stage else None
         outcome = outcome_after_interruption(stage)
         await record_outcome(self.ctx, task, outcome, task.attempts)
         log.info("callback %s: interrupted attempt settled as %s", task.id, outcome.value)
-        return set()
+
+    # -- after an AMI (re)login (AGI-mode lines) -------------------------------------------
+
+    async def resume_ami(self) -> None:
+        """After each AMI login, with Asterisk's channels (CoreShowChannels): give back
+        idle claims, follow the AMI attempts whose operator leg is still up (never
+        dialled again), settle those whose leg is gone by their stage."""
+        if self.dialer is None:
+            return
+        repo = self.ctx.store.callbacks
+        try:
+            live = {c.get("Uniqueid", ""): c for c in await self.dialer.channels()}
+            released = await repo.release_unstarted(self.instance_id, self._working)
+            started = await repo.attempts_under_way(self.instance_id)
+            foreign = await repo.interrupted(self.ctx.now(), self.cfg.lease_s)
+        except Exception as exc:  # noqa: BLE001 - retried on the next login (AmiError too)
+            log.error("callback resume (AMI) skipped: %s: %s", type(exc).__name__, exc)
+            return
+        settled = 0
+        for task in started:
+            if self._over_ami(task) and task.id not in self._working:
+                settled += await self._settle_ami(task, live, adopt=True)
+        for task in foreign:
+            if task.claimed_by != self.instance_id and self._over_ami(task):
+                settled += await self._settle_ami(task, live, adopt=False)
+        self._ami_resumed = True
+        if released or settled:
+            log.info(
+                "callbacks resumed over AMI: %d claim(s) given back, %d attempt(s) settled",
+                released,
+                settled,
+            )
+        self.wake()
+
+    async def _settle_ami(
+        self, task: CallbackTask, live: dict[str, Message], *, adopt: bool
+    ) -> int:
+        """One interrupted AMI attempt: followed while its operator leg is up (ours
+        only; another router's is left alone), else settled by its stage."""
+        assert self.dialer is not None
+        prefix = ami_leg_prefix(task.id, task.attempts)
+        leg = next((u for u in live if u.startswith(prefix)), None)
+        if leg is not None and not adopt:
+            return 0  # still going on another router's watch
+        if leg is None:
+            await self._settle_interrupted(task)
+            return 1
+        answered = bool(live[leg].get("BridgeId")) or task.attempt_stage == "bridged"
+        followed = Followed(leg, answered)
+        attempt = AmiCallbackAttempt(
+            self.ctx, self.cfg, self.instance_id, task, self.dialer, followed=followed
+        )
+        self._start(attempt)
+        log.info("callback %s: attempt %d followed after a restart", task.id, task.attempts)
+        return 1
 
 
 def _wall(ctx: CallContext, clock_at: float, now: datetime) -> datetime:
