@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--hangup-after", type=float, help="hang up N s after answer (+DTMF)")
     call.add_argument("--cancel-after", type=float, help="give up after N s of ringing")
     call.add_argument("--timeout", type=float, default=60.0, help="bound of the whole call")
-    call.add_argument("--target", default="127.0.0.1:5060", help="Asterisk's SIP address")
+    call.add_argument(
+        "--target", help="Asterisk's SIP address (default: the sandbox instance's host:5060)"
+    )
     call.add_argument("--keep-logs", action="store_true", help="keep SIPp's logs")
     phones = sub.add_parser("phones", help="run simulated phones until Ctrl-C")
     phones.add_argument(

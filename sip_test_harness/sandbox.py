@@ -173,8 +173,14 @@ class Sandbox:
         return self._host(self.layout.log_dir) / "messages.log"
 
     def build(self) -> None:
-        """Build the chroot once (about 1 min); nothing to do for a system Asterisk."""
-        if self.root is not None:
+        """Build the chroot once (about 1 min); nothing to do for a system Asterisk.
+
+        Under the root's lock, not the instance's: instances (and the stock-PBX tests,
+        tests/asterisk/stock_root.py) starting together on a fresh checkout build it once.
+        """
+        if self.root is None or rootfs.is_complete(self.root):
+            return
+        with self._shared_root():  # build_root looks again: another may have built it
             rootfs.build_root(self.root, self.state_dir / "debootstrap.log", self._progress)
 
     def up(self, timeout: float = 60.0) -> None:

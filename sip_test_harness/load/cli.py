@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from sip_test_harness.errors import HarnessError
+from sip_test_harness.instance import current
 from sip_test_harness.load import observe
 from sip_test_harness.load.mix import load_mix
 from sip_test_harness.load.reachable import check_sip_reachable
@@ -25,8 +26,7 @@ from sip_test_harness.lock import sandbox_lock
 from sip_test_harness.probe import AriAccess
 from sip_test_harness.router_process import TOKEN, RouterProcess
 from sip_test_harness.sandbox import Sandbox
-
-SANDBOX_TARGET = "127.0.0.1:5060"
+from sip_test_harness.sandbox_config import SIP_PORT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, help="seconds of load (when --calls is unset)")
     parser.add_argument("--mix", type=Path, help="call mix YAML (default: the shipped mix)")
     parser.add_argument("--operators", type=int, default=50, help="load operators lop001..lopK")
-    parser.add_argument("--target", default=SANDBOX_TARGET, help="the PBX's SIP host:port")
-    parser.add_argument("--local-ip", default="127.0.0.1", help="this host's IP as the PBX sees it")
+    parser.add_argument(
+        "--target", help="the PBX's SIP host:port (default: the sandbox instance's, host:5060)"
+    )
+    parser.add_argument(
+        "--local-ip",
+        help="this host's IP as the PBX sees it (default: the sandbox instance's host; "
+        "127.0.0.1 with --target)",
+    )
     parser.add_argument("--mode", choices=MODES, default="router", help="sandbox: what answers")
     parser.add_argument("--ari", help="PBX ARI as user:password@host:port (leftover check)")
     parser.add_argument("--router-url", help="a running router's HTTP API (staging PBX)")
@@ -129,23 +135,32 @@ async def _remote_run(args: argparse.Namespace, options: LoadOptions) -> int:
     return 0 if result.failed == 0 and not result.lost else 1
 
 
+def where(args: argparse.Namespace) -> tuple[bool, str, str]:
+    """(the sandbox?, the PBX's SIP host:port, our IP): without ``--target``, the sandbox
+    instance of this process ($CLINIC_ROUTER_SANDBOX_INSTANCE, instance.py)."""
+    here = current().host
+    sandbox = args.target in (None, f"{here}:{SIP_PORT}")
+    target = args.target or f"{here}:{SIP_PORT}"
+    return sandbox, target, args.local_ip or (here if sandbox else "127.0.0.1")
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the ``load`` subcommand; exit 0 when nothing failed and nothing was lost."""
-    sandbox = args.target == SANDBOX_TARGET
+    sandbox, target, local_ip = where(args)
     options = LoadOptions(
         rate=args.rate,
         calls=_calls(args),
         mix=load_mix(args.mix),
         operators=args.operators,
         mode=args.mode,
-        target=args.target,
-        local_ip=args.local_ip,
+        target=target,
+        local_ip=local_ip,
         ari=AriAccess() if sandbox else _ari(args.ari),
         keep_logs=args.keep_logs,
         ivr=not args.no_menu,
     )
     if not sandbox:
-        check_sip_reachable(args.target, args.local_ip)
+        check_sip_reachable(target, local_ip)
         return asyncio.run(_remote_run(args, options))
     with sandbox_lock():
         return asyncio.run(_sandbox_run(args, options))

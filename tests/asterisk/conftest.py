@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
@@ -26,6 +27,38 @@ if _worker is not None:  # set before any test module asks the harness for a def
     os.environ[instance.ENV] = str(instance.current().number + _worker)
 
 
+class SessionLock:
+    """The instance's sandbox lock, held from the first test that needs the sandbox to
+    the end of the session."""
+
+    def __init__(self) -> None:
+        self._held = ExitStack()
+        self.held = False
+
+    def take(self) -> None:
+        """Wait for the lock (another session, a demo, a load run may hold it)."""
+        if not self.held:
+            self._held.enter_context(sandbox_lock())
+            self.held = True
+
+    def release(self) -> None:
+        self._held.close()
+        self.held = False
+
+
+SESSION_LOCK = SessionLock()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """The lock is waited for here, before pytest-timeout's per-test timer starts (its
+    own wrapper of this hook, inside this one): the 180 s of a test are the test's, not
+    the time another user of the instance kept the sandbox."""
+    if "sandbox" in getattr(item, "fixturenames", ()):
+        SESSION_LOCK.take()
+    yield
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """The Asterisk sandbox, up for the whole session.
@@ -34,7 +67,8 @@ def sandbox() -> Iterator[Sandbox]:
     (``python -m sip_test_harness sandbox up``) it is reloaded and left up afterwards;
     if this session started it, this session takes it down again.
     """
-    with sandbox_lock():
+    SESSION_LOCK.take()  # taken already, untimed, by pytest_runtest_protocol
+    try:
         box = Sandbox()
         started_here = box.pid() is None
         box.up()
@@ -43,6 +77,8 @@ def sandbox() -> Iterator[Sandbox]:
         finally:
             if started_here:
                 box.down()
+    finally:
+        SESSION_LOCK.release()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
 """A stock Debian Asterisk for the deploy kit's tests: an overlay on the sandbox's Debian
 sid root (Asterisk 22, its own `/etc/asterisk` as the package ships it), in the test's
-folder, running on 127.0.0.2 so that it never meets the sandbox's ports.
+folder, running on the sandbox instance's spare address (127.0.0.2 for instance 0,
+127.0.N.2 for instance N: sip_test_harness/instance.py) so that it never meets a
+sandbox's ports, nor the stock PBX of a test session on another instance.
 
 Whatever a test does to it (packages, users, config) stays in the overlay. The sounds
 folder is the sandbox's, so the router's own prompts are there.
@@ -19,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from sip_test_harness import rootfs
-from sip_test_harness.lock import sandbox_lock
+from sip_test_harness.instance import current
 from sip_test_harness.prompts import install_prompts
 from sip_test_harness.router_process import REPO
 from sip_test_harness.sandbox import CHROOT_PATH, SOUNDS_DIR, Sandbox
 
-HOST = "127.0.0.2"
+HOST = current().spare_host  # tests/asterisk/conftest.py has set the instance by now
 SIP_PORT = 5160
 HTTP_PORT = 18088
 API_PORT = 18080
@@ -198,7 +200,8 @@ class StockPbx:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def admin_edits(self) -> None:
-        """What the clinic's admin had before the kit: phones, trunk; AMI off 127.0.0.1."""
+        """What the clinic's admin had before the kit: phones, trunk; AMI off 127.0.0.1
+        (onto HOST)."""
         manager = self.etc / "manager.conf"
         manager.write_text(manager.read_text().replace("127.0.0.1", HOST))
         with (self.etc / "pjsip.conf").open("a") as pjsip:
@@ -234,17 +237,16 @@ class StockPbx:
 
 
 def sandbox_root() -> Path:
-    """The sandbox's Debian root, built (under the sandbox lock) if it is not yet.
+    """The sandbox's Debian root, built (under the root's own lock) if it is not yet.
 
     Only the root's files are used, as an overlay's lower layer: the stock PBX is an
-    Asterisk of its own on 127.0.0.2, with its own phones there, and never meets the
-    shared sandbox Asterisk, so its tests do not wait for the sandbox lock.
+    Asterisk of its own on HOST, with its own phones there, and never meets the
+    shared sandbox Asterisk, so its tests do not wait for the sandbox lock (which a
+    test of test_doctor.py holds already, through the session's sandbox).
     """
     box = Sandbox(mode="chroot")
     assert box.root is not None
-    if not rootfs.is_complete(box.root):
-        with sandbox_lock():
-            box.build()
+    box.build()
     return box.root
 
 

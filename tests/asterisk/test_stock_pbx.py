@@ -5,16 +5,17 @@ package ships it), operators named like a clinic's (`PJSIP/101`, `PJSIP/102`).
 The root is an overlay on the sandbox's Debian sid root (Asterisk 22 installed, no
 Python): whatever the test does stays in the overlay, in the test's folder. In it, as an
 admin would: `deploy/install.sh` from an unpacked source folder (it installs
-python3-venv with apt, creates the `clinic-router` user, the venv in /opt from the hashed
-lock, /etc/clinic-router, /var/lib/clinic-router, the systemd unit), the admin's edits
-(rules with the clinic's phones; ARI and API on 127.0.0.2 so as never to meet the
-sandbox's ports), `clinic-router asterisk-config --apply /etc/asterisk` into the running
-stock Asterisk, `clinic-router doctor`; the router started the way its unit says
-(ExecStartPre, ExecStart, User, EnvironmentFile, WorkingDirectory: a chroot has no
-systemd; the unit itself passes `systemd-analyze verify`); a routed call, and with the
-router stopped a fallback call, answered by the clinic's phones; install.sh again (an
-upgrade: edits and secrets kept, the restarted router's database at the newest
-migration, the earlier calls still there); uninstall (data kept), then --purge.
+python3-venv with apt, creates the `clinic-router` user, the venv in /opt from the
+hashed lock, /etc/clinic-router, /var/lib/clinic-router, the systemd unit), the admin's
+edits (rules with the clinic's phones; ARI and API on the sandbox instance's spare
+address, 127.0.0.2 for instance 0, so as never to meet the sandbox's ports),
+`clinic-router asterisk-config --apply /etc/asterisk` into the running stock Asterisk,
+`clinic-router doctor`; the router started the way its unit says (ExecStartPre,
+ExecStart, User, EnvironmentFile, WorkingDirectory: a chroot has no systemd; the unit
+itself passes `systemd-analyze verify`); a routed call, and with the router stopped a
+fallback call, answered by the clinic's phones; install.sh again (an upgrade: edits and
+secrets kept, the restarted router's database at the newest migration, the earlier calls
+still there); uninstall (data kept), then --purge.
 
 Only what an admin of such a PBX already has is added by hand: systemd and procps (the
 unit's /bin/kill; a minimal debootstrap root has neither), a SIP transport, the carrier
@@ -159,7 +160,7 @@ def clinic_rules() -> str:
 
 def admin_edits_settings(root: DebianRoot) -> None:
     """The admin's edits of the installed examples: the clinic's phones; ARI and the API
-    on 127.0.0.2 (this machine's 127.0.0.1:8088/8080 belong to the sandbox)."""
+    on HOST, the instance's spare address (127.0.0.1:8088/8080 belong to the sandbox)."""
     root.file(f"{ETC}/rules.yaml").write_text(clinic_rules())
     settings = root.file(f"{ETC}/router.yaml")
     text = settings.read_text().replace("http://127.0.0.1:8088/ari", ARI_URL)

@@ -3,12 +3,14 @@ its loopback address, lock and folders only (sip_test_harness/instance.py)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from sip_test_harness.errors import SandboxError
 from sip_test_harness.instance import ENV, LOCK_ENV, Instance, current, for_xdist_worker
+from sip_test_harness.load import cli as load_cli
 from sip_test_harness.probe import AriAccess
 from sip_test_harness.router_process import RouterProcess
 from sip_test_harness.sandbox import Sandbox
@@ -68,3 +70,17 @@ def test_config_of_an_instance_listens_on_its_address_only() -> None:
     assert "media_address = 127.0.1.1" in files["pjsip.conf"]
     assert "bindaddr = 127.0.1.1" in files["manager.conf"]
     assert "bindaddr = 127.0.1.1" in files["clinic-router-http.conf"]
+
+
+def test_the_load_command_aims_at_the_instance_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    parser = argparse.ArgumentParser()
+    load_cli.add_arguments(parser)
+    monkeypatch.setenv(ENV, "6")
+    plain = parser.parse_args(["--rate", "1", "--calls", "1"])
+    assert load_cli.where(plain) == (True, "127.0.6.1:5060", "127.0.6.1")
+    named = parser.parse_args(["--rate", "1", "--calls", "1", "--target", "127.0.6.1:5060"])
+    assert load_cli.where(named) == (True, "127.0.6.1:5060", "127.0.6.1")
+    staging = parser.parse_args(["--rate", "1", "--calls", "1", "--target", "pbx:5060"])
+    assert load_cli.where(staging) == (False, "pbx:5060", "127.0.0.1")
+    monkeypatch.delenv(ENV)
+    assert load_cli.where(plain) == (True, "127.0.0.1:5060", "127.0.0.1")
