@@ -1,38 +1,42 @@
 """Measure (not a test): the reports over a year of a busy clinic.
 
     .venv/bin/python tests/perf/bench_reports.py [--calls N] [--backend sqlite|postgresql|both]
-        [--rows]
+        [--rows] [--no-cache] [--keep-pg]
 
-Generates `--calls` calls spread over 365 days (clinic hours, a Monday-morning peak), with
-their journeys' `waiting` events, ring attempts (one or two per call), misses and callback
-tasks, and two operator state changes a call; then times the report (grouped by hour) for
-a day, a week, a month and the whole year as the API builds it, the calls and rings summed
-by the database (`store.reports.report`); with `--rows`, also the old way: every row read
-(`store.reports.period`) and the figures built in Python (`build_report`), and the
-staffing view for a month. PostgreSQL: `--pg URL` (default `CLINIC_ROUTER_TEST_PG`, else
-postgresql+asyncpg://postgres@127.0.0.1:5432/test); a database of its own is created and
-dropped afterwards.
+Generates `--calls` calls spread over 365 days (clinic hours), with their journeys'
+`waiting` events, ring attempts (one or two per call), misses and callback tasks, and two
+operator state changes a call (`year_data.py`: bulk-written through the raw driver into
+the migrations' schema, its indexes built afterwards from the migrations' definitions);
+then times the report (grouped by hour) for a day, a week, a month and the whole year as
+the API builds it (`store.reports.report`); with `--rows`, also the old way: every row
+read (`store.reports.period`) and the figures built in Python (`build_report`), and the
+staffing view for a month. Each figure is measured in a fresh process, so its peak memory
+is its own.
+
+The SQLite database is kept under `.cache/bench_reports/`, keyed by the calls, the seed,
+the migrations' head and the generator's version: a rerun skips the generation
+(`--no-cache`: a temporary file). PostgreSQL: `--pg URL` (default `CLINIC_ROUTER_TEST_PG`,
+else postgresql+asyncpg://postgres@127.0.0.1:5432/test); a database of its own, dropped
+afterwards unless `--keep-pg` (then a rerun with `--keep-pg` reuses it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import random
-import resource
+import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, make_url, pool, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import make_url, pool, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -40,186 +44,232 @@ from router.domain.operators import Operator
 from router.domain.reports import build_report
 from router.domain.reports.staffing import staffing
 from router.storage import Store
-from router.storage.migrate import migrate
-from router.storage.tables import (
-    call_events,
-    callback_tasks,
-    calls,
-    misses,
-    operator_states,
-    ring_attempts,
-)
+from router.storage.migrate import head_revision, migrate
+from tests.perf import year_data
+from tests.perf.year_data import MSK, OPERATORS, YEAR_START
 
-MSK = ZoneInfo("Europe/Moscow")
-YEAR_START = datetime(2025, 12, 1, tzinfo=MSK)
-OPERATORS = [f"op{n:03d}" for n in range(1, 25)]
-BATCH = 20_000
+ROOT = Path(__file__).resolve().parents[2]
+SEED = 16
+PERIODS = ("day", "week", "month", "year")
+_URL_ENV = "BENCH_REPORTS_URL"  # how a measuring child gets the URL (not on its command line)
 
 
-def _rows(n: int, seed: int) -> Iterator[dict[str, list[dict[str, Any]]]]:
-    """Batches of rows for every table, `BATCH` calls at a time, in time order."""
-    rnd = random.Random(seed)
-    step = 365 * 12 * 3600 / n  # the calls spread over 12 open hours a day
-    task_id = 0
-    out: dict[str, list[dict[str, Any]]] = _empty()
-    for i in range(n):
-        open_s = i * step
-        day, in_day = divmod(open_s, 12 * 3600)
-        start = (YEAR_START + timedelta(days=day, hours=8, seconds=in_day)).astimezone(UTC)
-        cid = f"c{i:08d}"
-        known = rnd.random() < 0.6
-        wait_at = start + timedelta(seconds=rnd.uniform(2, 40) if not known else 1)
-        fate = rnd.random()
-        op = rnd.choice(OPERATORS)
-        row: dict[str, Any] = {
-            "id": cid, "app": "clinic-router", "caller_raw": "+7916", "did": "74950000000",
-            "line": rnd.choice(("moscow", "spb", "ryazan")), "started_at": start,
-            "patient_id": f"p{i}" if known else None, "tried_operators": [op],
-            "phase": "ended", "caller_e164": f"+7916{i:07d}", "answered_at": None,
-            "operator_id": None,
-        }  # fmt: skip
-        out["events"].append({"call_id": cid, "at": wait_at, "kind": "waiting",
-                              "data": {"for": "queue general", "max_wait_s": 120}})  # fmt: skip
-        ring_at = wait_at + timedelta(seconds=rnd.expovariate(1 / 15))
-        if fate < 0.8:  # answered, maybe after one operator let it ring out
-            if rnd.random() < 0.15:
-                out["rings"].append(_ring(cid, rnd.choice(OPERATORS), ring_at, "no_answer", 20))
-                ring_at += timedelta(seconds=20)
-            answered = ring_at + timedelta(seconds=rnd.uniform(1, 6))
-            out["rings"].append(_ring(cid, op, ring_at, "answered", (answered - ring_at).seconds))
-            end = answered + timedelta(seconds=rnd.expovariate(1 / 180))
-            row.update(answered_at=answered, ended_at=end, outcome="answered", operator_id=op)
-            for state, at in (("on_call", answered), ("wrap_up", end)):
-                out["states"].append({"operator_id": op, "state": state, "reason": None, "at": at})
-        else:  # gave up; a miss, a task for most
-            end = ring_at + timedelta(seconds=rnd.uniform(0, 5))
-            out["rings"].append(_ring(cid, op, ring_at, "cancelled", (end - ring_at).seconds))
-            row.update(ended_at=end, outcome="abandoned")
-            task_id += 1
-            out["misses"].append({"call_id": cid, "line": row["line"],
-                "number_e164": row["caller_e164"], "reason": "abandoned",
-                "waited_s": (end - wait_at).total_seconds(), "missed_at": end, "task_id": task_id,
-                "anonymous": False})  # fmt: skip
-            closed = end + timedelta(minutes=rnd.uniform(5, 90))
-            out["tasks"].append({"id": task_id, "number_e164": row["caller_e164"],
-                "line": row["line"], "state": "closed", "reasons": ["abandoned"], "miss_count": 1,
-                "first_missed_at": end, "last_missed_at": end, "due_at": end, "attempts": 1,
-                "first_attempt_at": closed - timedelta(minutes=2), "closed_at": closed,
-                "close_reason": "connected", "attempt_operator_id": op, "created_at": end,
-                "keep_place": False, "priority": 0})  # fmt: skip
-        out["calls"].append(row)
-        if len(out["calls"]) == BATCH:
-            yield out
-            out = _empty()
-    if out["calls"]:
-        yield out
-
-
-def _ring(cid: str, op: str, at: datetime, result: str, secs: int) -> dict[str, Any]:
-    return {"call_id": cid, "operator_id": op, "channel_id": None, "started_at": at,
-            "ended_at": at + timedelta(seconds=secs), "result": result,
-            "duration_ms": secs * 1000}  # fmt: skip
-
-
-def _empty() -> dict[str, list[dict[str, Any]]]:
-    return {"calls": [], "events": [], "rings": [], "misses": [], "tasks": [], "states": []}
-
-
-TABLES = {"calls": calls, "events": call_events, "rings": ring_attempts, "tasks": callback_tasks,
-          "misses": misses, "states": operator_states}  # fmt: skip
-
-
-async def _fill(store: Store, n: int) -> float:
-    began = time.perf_counter()
-    await store.operators.sync([Operator(op, op, f"PJSIP/{op}") for op in OPERATORS])
-    done = 0
-    for batch in _rows(n, seed=16):
-        async with store.db.begin() as conn:
-            for name, table in TABLES.items():
-                if batch[name]:
-                    await conn.execute(insert(table), batch[name])
-        done += len(batch["calls"])
-        if done % 200_000 == 0:
-            print(f"  {done:,} calls written ({time.perf_counter() - began:.0f} s)", flush=True)
-    if store.db.dialect_name == "postgresql":
-        async with store.db.begin() as conn:
-            await conn.execute(text("ANALYZE"))
-    return time.perf_counter() - began
-
-
-async def _measure(store: Store, label: str, rows: bool) -> None:
-    now = YEAR_START + timedelta(days=365)
+def _periods() -> dict[str, tuple[datetime, datetime]]:
     monday = YEAR_START + timedelta(days=(7 - YEAR_START.weekday()) % 7 + 182)
-    periods = {
+    return {
         "day": (monday, monday + timedelta(days=1)),
         "week": (monday, monday + timedelta(days=7)),
         "month": (monday, monday + timedelta(days=30)),
-        "year": (YEAR_START, now),
+        "year": (YEAR_START, YEAR_START + timedelta(days=365)),
     }
-    print(f"{label}: period   calls   summed by the database   peak RSS")
-    for name, period in periods.items():
-        t0 = time.perf_counter()
-        report = await store.reports.report(period, now, MSK, group="hour")
-        t1 = time.perf_counter()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{label}: {name:<6} {report.total.offered:>9,} {t1 - t0:>9.2f} s"
-              f" {rss:>7.0f} MB", flush=True)  # fmt: skip
-    if not rows:
-        return
-    print(f"{label}: period   calls   read rows   figures   total   peak RSS (--rows)")
-    for name, period in periods.items():
-        t0 = time.perf_counter()
-        data = await store.reports.period(*period)
-        t1 = time.perf_counter()
-        build_report(data, period, now, MSK, group="hour")
-        t2 = time.perf_counter()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{label}: {name:<6} {len(data.calls):>9,} {t1 - t0:>9.2f} s {t2 - t1:>7.2f} s"
-              f" {t2 - t0:>6.2f} s {rss:>7.0f} MB", flush=True)  # fmt: skip
-        if name == "month":
-            t3 = time.perf_counter()
-            staffing(data.calls, period, MSK, spans=data.spans)
-            print(f"{label}: staffing (month, 168 hours, Erlang C and A): "
-                  f"{time.perf_counter() - t3:.2f} s", flush=True)  # fmt: skip
 
 
-async def _run_sqlite(n: int, rows: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        await migrate(url)
-        store = await Store.open(url)
-        try:
-            print(f"sqlite: generated in {await _fill(store, n):.0f} s; file "
-                  f"{(Path(tmp) / 'bench.db').stat().st_size / 2**20:.0f} MiB")  # fmt: skip
-            await _measure(store, "sqlite", rows)
-        finally:
-            await store.close()
+def _key(calls: int, seed: int) -> str:
+    return f"{calls}_{seed}_{head_revision()}_g{year_data.GENERATOR_VERSION}"
 
 
-async def _run_postgresql(n: int, server: str, rows: bool) -> None:
-    admin_url = make_url(server)
-    name = f"clinic_router_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+def _progress(began: float, n: int) -> Callable[[int], None]:
+    def report(done: int) -> None:
+        if done % 200_000 == 0 or done == n:
+            print(f"  {done:,} calls written ({time.perf_counter() - began:.0f} s)", flush=True)
+
+    return report
+
+
+async def _sync_operators(url: str) -> None:
+    store = await Store.open(url)
     try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        await migrate(url)
-        store = await Store.open(url)
-        try:
-            print(f"postgresql: generated in {await _fill(store, n):.0f} s")
-            await _measure(store, "postgresql", rows)
-        finally:
-            await store.close()
+        await store.operators.sync([Operator(op, op, f"PJSIP/{op}") for op in OPERATORS])
     finally:
+        await store.close()
+
+
+# --- one measurement, in a child process ----------------------------------------------
+
+
+async def _child(way: str, name: str) -> dict[str, Any]:
+    store = await Store.open(os.environ[_URL_ENV])
+    try:
+        period, now = _periods()[name], YEAR_START + timedelta(days=365)
+        base = _reset_peak()
+        t0 = time.perf_counter()
+        out: dict[str, Any] = {"base_mb": base}
+        if way == "new":
+            report = await store.reports.report(period, now, MSK, group="hour")
+            out.update(calls=report.total.offered, total_s=time.perf_counter() - t0)
+        else:
+            data = await store.reports.period(*period)
+            t1 = time.perf_counter()
+            build_report(data, period, now, MSK, group="hour")
+            t2 = time.perf_counter()
+            out.update(calls=len(data.calls), read_s=t1 - t0, build_s=t2 - t1, total_s=t2 - t0)
+            if name == "month":
+                staffing(data.calls, period, MSK, spans=data.spans)
+                out["staffing_s"] = time.perf_counter() - t2
+        out["peak_mb"] = _peak()
+        return out
+    finally:
+        await store.close()
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    raise LookupError(field)
+
+
+def _reset_peak() -> float:
+    """The resident size now, after resetting the peak to it (Linux: clear_refs 5), so
+    the peak read after the query is the query's own, not the imports'."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_mb("VmRSS")
+
+
+def _peak() -> float:
+    return _status_mb("VmHWM")
+
+
+def _measure_one(url: str, way: str, name: str) -> dict[str, Any]:
+    load = os.getloadavg()[0]
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", way, name],
+        env={**os.environ, _URL_ENV: url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{way} {name}: child failed\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load"] = load
+    return result
+
+
+def _measure(url: str, label: str, rows: bool) -> None:
+    ways = ("new", "old") if rows else ("new",)
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in PERIODS:
+        for way in ways:
+            r = results[way, name] = _measure_one(url, way, name)
+            what = "summed by the database" if way == "new" else "rows + figures"
+            split = f" ({r['read_s']:.2f} + {r['build_s']:.2f})" if way == "old" else ""
+            print(f"{label}: {name:<5} {what:<22} {r['calls']:>9,} calls {r['total_s']:>8.2f} s"
+                  f"{split}, peak RSS {r['peak_mb']:.0f} MB ({r['base_mb']:.0f} before the query),"
+                  f" load {r['load']:.1f}", flush=True)  # fmt: skip
+            if "staffing_s" in r:
+                print(f"{label}: staffing (month, 168 hours, Erlang C and A): "
+                      f"{r['staffing_s']:.2f} s", flush=True)  # fmt: skip
+    if rows:
+        print(f"{label}: period  new s  old s  new/old  new MB  old MB")
+        for name in PERIODS:
+            new, old = results["new", name], results["old", name]
+            print(f"{label}: {name:<6} {new['total_s']:>6.2f} {old['total_s']:>6.2f}"
+                  f" {new['total_s'] / old['total_s']:>7.2f} {new['peak_mb']:>7.0f}"
+                  f" {old['peak_mb']:>7.0f}")  # fmt: skip
+
+
+# --- the backends ----------------------------------------------------------------------
+
+
+async def _generate_sqlite(path: Path, n: int, seed: int) -> float:
+    began = time.perf_counter()
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    await _sync_operators(url)
+    await asyncio.to_thread(year_data.load_sqlite, str(path), n, seed, _progress(began, n))
+    return time.perf_counter() - began
+
+
+def _run_sqlite(n: int, seed: int, rows: bool, cache: Path | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if cache is None:
+            path = Path(tmp) / "bench.db"
+        else:
+            cache.mkdir(parents=True, exist_ok=True)
+            path = cache / f"year_{_key(n, seed)}.db"
+        if path.exists():
+            print(f"sqlite: reusing {path.name} (generated earlier)")
+        else:
+            part = path.with_name(path.name + ".part")
+            part.unlink(missing_ok=True)
+            took = asyncio.run(_generate_sqlite(part, n, seed))
+            part.rename(path)
+            print(f"sqlite: generated in {took:.0f} s (load {os.getloadavg()[0]:.1f})")
+        print(f"sqlite: file {path.stat().st_size / 2**20:.0f} MiB")
+        _measure(f"sqlite+aiosqlite:///{path}", "sqlite", rows)
+
+
+async def _pg_database(admin: AsyncEngine, name: str, keep: bool) -> bool:
+    """Whether the database `name` already holds a complete year (only kept ones do);
+    otherwise it is created empty."""
+    async with admin.connect() as conn:
+        found = (
+            await conn.execute(
+                text(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                    " WHERE datname = :name"
+                ),
+                {"name": name},
+            )
+        ).first()
+        if found is not None and keep and found[0] == "complete":
+            return True
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return False
+
+
+async def _generate_postgresql(url: str, n: int, seed: int) -> float:
+    began = time.perf_counter()
+    await migrate(url)
+    await _sync_operators(url)
+    await year_data.load_postgresql(url, n, seed, _progress(began, n))
+    return time.perf_counter() - began
+
+
+def _run_postgresql(n: int, seed: int, server: str, rows: bool, keep: bool) -> None:
+    admin_url = make_url(server)
+    name = f"clinic_router_bench_{_key(n, seed)}"
+
+    async def admin_do(job: Callable[[AsyncEngine], Any]) -> Any:
+        admin = create_async_engine(
+            admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
+        )
+        try:
+            return await job(admin)
+        finally:
+            await admin.dispose()
+
+    async def mark_complete(admin: AsyncEngine) -> None:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"COMMENT ON DATABASE \"{name}\" IS 'complete'"))
+
+    async def drop(admin: AsyncEngine) -> None:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        if asyncio.run(admin_do(lambda admin: _pg_database(admin, name, keep))):
+            print(f"postgresql: reusing the database {name} (generated earlier)")
+        else:
+            took = asyncio.run(_generate_postgresql(url, n, seed))
+            asyncio.run(admin_do(mark_complete))
+            print(f"postgresql: generated in {took:.0f} s (load {os.getloadavg()[0]:.1f})")
+        _measure(url, "postgresql", rows)
+    finally:
+        if not keep:
+            asyncio.run(admin_do(drop))
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(asyncio.run(_child(sys.argv[2], sys.argv[3]))))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument(
         "--pg",
@@ -229,12 +279,16 @@ def main() -> None:
     parser.add_argument(
         "--rows", action="store_true", help="also time reading the rows + the pure figures"
     )
+    parser.add_argument("--no-cache", action="store_true", help="SQLite: a temporary file")
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "bench_reports")
+    parser.add_argument("--keep-pg", action="store_true", help="keep (and reuse) the database")
     args = parser.parse_args()
-    print(f"{args.calls:,} calls over 365 days")
+    year_data.check_formats()
+    print(f"{args.calls:,} calls over 365 days; load average {os.getloadavg()[0]:.1f}")
     if args.backend in ("sqlite", "both"):
-        asyncio.run(_run_sqlite(args.calls, args.rows))
+        _run_sqlite(args.calls, args.seed, args.rows, None if args.no_cache else args.cache_dir)
     if args.backend in ("postgresql", "both"):
-        asyncio.run(_run_postgresql(args.calls, args.pg, args.rows))
+        _run_postgresql(args.calls, args.seed, args.pg, args.rows, args.keep_pg)
 
 
 if __name__ == "__main__":
