@@ -124,7 +124,7 @@ def _seconds(value: float | None) -> str:
 def _line(script: Script, call: dict[str, Any]) -> str:
     caller = call["caller"] or f"{script.caller} (unknown)"
     return (
-        f"{caller:<14} {_route(call):<54} {call['operator_id'] or '-':<7} "
+        f"{caller:<19} {_route(call):<54} {call['operator_id'] or '-':<7} "
         f"{_seconds(_since_arrival(call, 'ringing')):>6} "
         f"{_seconds(_since_arrival(call, 'connected')):>6}  {call['outcome']}"
     )
@@ -162,7 +162,7 @@ async def _run(router: RouterProcess, menu_s: float) -> int:
     print()
     print("ring: seconds from answer to the operator's phone ringing (route length);")
     print("talk: to the operator answering.")
-    print(f"{'caller':<14} {'route':<54} {'op':<7} {'ring':>6} {'talk':>6}  outcome")
+    print(f"{'caller':<19} {'route':<54} {'op':<7} {'ring':>6} {'talk':>6}  outcome")
     for script, call in zip(CALLS, calls, strict=False):
         print(_line(script, call))
     lost = [c for c in calls if not c["outcome"]]
