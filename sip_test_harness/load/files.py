@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sip_test_harness.load.mix import Mix, Stream
+from sip_test_harness.sandbox_agi import AGI_DID
 
 ROUTER_DID = "74952232222"
 # the benchmark's baselines, dialled through the endpoint bench-trunk (sandbox_config)
@@ -20,14 +21,18 @@ def load_operators(count: int) -> list[str]:
     return [f"lop{n:03d}" for n in range(1, count + 1)]
 
 
-def rules_yaml(operators: Sequence[str], ivr: bool = True) -> str:
+def rules_yaml(
+    operators: Sequence[str], ivr: bool = True, *, agi: bool = False, managers: bool = False
+) -> str:
     """The rules of a load run: the load operators (one team, one skill) on one line.
 
     With ``ivr``, known callers go straight to the queue (the IVR trimmed for them) and
     the others hear a menu (a beep): 1 the queue (also the default after 2 s), 9 a callback. The
     callback policy makes a task of every miss of a caller with a number, so that a miss
     without a task counts as lost. Without ``ivr`` (the benchmark) everyone goes straight
-    to the queue, as the baselines do.
+    to the queue, as the baselines do. With ``agi`` the line is the sandbox's AGI-mode
+    line (``mode: agi``, its DID: sandbox_agi.py); with ``managers`` a known caller who
+    has an assigned manager is sent to the manager first (no menu), then the queue.
     """
     lines = ["format: 1", "skills:", "  paid: Paid services", "operators:"]
     for op in operators:
@@ -38,14 +43,16 @@ def rules_yaml(operators: Sequence[str], ivr: bool = True) -> str:
             "    team: load",
             "    skills: {paid: 3}",
         ]
-    lines += [
-        "lines:",
-        "  - id: load",
-        f'    numbers: ["{ROUTER_DID}", "+{ROUTER_DID}"]',
-        "    routes: load",
-        "routes:",
-        "  load:",
-    ]
+    did = AGI_DID if agi else ROUTER_DID
+    lines += ["lines:", "  - id: load", f'    numbers: ["{did}", "+{did}"]']
+    lines += ["    mode: agi"] if agi else []
+    lines += ["    routes: load", "routes:", "  load:"]
+    if managers:
+        lines += [
+            "    - name: manager",
+            "      when: {caller: known, has_assigned_operator: true}",
+            "      then: {assigned_operator: {wait_s: 20, otherwise: {queue: paid}}}",
+        ]
     if ivr:
         lines += [
             "    - {name: known, when: {caller: known}, then: {queue: paid}}",
@@ -85,6 +92,8 @@ def did_for(mode: str, n: int, answering: Sequence[str]) -> str:
     """The number dialled: the clinic's DID, or a baseline's prefix (Dial: the operator)."""
     if mode == "router":
         return ROUTER_DID
+    if mode == "agi":
+        return AGI_DID
     if mode == "dial":
         op = answering[n % len(answering)]
         return f"900{op[3:]}{n:05d}"
@@ -119,11 +128,14 @@ def write_streams(
     return out
 
 
-def patients_csv(streams: Sequence[StreamFiles]) -> str:
-    """Patients for the known callers' numbers (for ``clinic-router patients import``)."""
-    lines = ["patient_id,name,phones"]
+def patients_csv(streams: Sequence[StreamFiles], managers: Sequence[str] = ()) -> str:
+    """Patients for the known callers' numbers (for ``clinic-router patients import``);
+    with ``managers``, each patient's assigned operator, in turn."""
+    lines = ["patient_id,name,phones" + (",assigned_operator" if managers else "")]
     for files in streams:
         if files.stream.caller != "known":
             continue
-        lines += [f"L{num},Load patient {num},+{num}" for num in files.numbers]
+        for n, num in enumerate(files.numbers):
+            manager = f",{managers[n % len(managers)]}" if managers else ""
+            lines.append(f"L{num},Load patient {num},+{num}{manager}")
     return "\n".join(lines) + "\n"

@@ -42,6 +42,8 @@ class Stream:
     (CANCEL before an answer; BYE that long after the answer when the PBX answers at once).
     ``dtmf`` is sent after the answer (menu choices, ``callback`` choices when the rules
     offer one). ``hangup_after`` counts from the answer; None waits for the far end.
+    ``audio``: the caller sends speech (RTP) from the answer on, as a phone does; without it
+    the caller is silent, and a dialplan ``Answer()`` waits 500 ms for a first voice frame.
     """
 
     name: str
@@ -51,6 +53,7 @@ class Stream:
     abandon_after: float | None = None
     dtmf: str = ""
     expects: Literal["talk", "abandon", "callback"] = "talk"
+    audio: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,16 @@ class Mix:
         return counts
 
 
-_STREAM_KEYS = {"name", "share", "caller", "hangup_after", "abandon_after", "dtmf", "expects"}
+_STREAM_KEYS = {
+    "name",
+    "share",
+    "caller",
+    "hangup_after",
+    "abandon_after",
+    "dtmf",
+    "expects",
+    "audio",
+}
 _OPERATOR_KEYS = {"answer_delay_s", "hold_s", "never_answer_share", "reject_share"}
 
 
@@ -132,6 +144,8 @@ def _stream(item: Any, where: str) -> Stream:
         raise MixError(f"{where}.share: a positive number")
     if stream.caller not in ("known", "unknown", "anonymous"):
         raise MixError(f"{where}.caller: known, unknown or anonymous")
+    if not isinstance(stream.audio, bool):
+        raise MixError(f"{where}.audio: true or false")
     if set(stream.dtmf) - set("0123456789*#,"):
         raise MixError(f"{where}.dtmf: digits 0-9 * # and ',' only")
     if not stream.name.replace("_", "").isalnum():

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +81,8 @@ class Journey:
     caller_raw: str
     outcome: str | None
     caller: str | None = None  # E.164, when the router could read the number
+    # (kind, data) of each journey step
+    steps: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ class RouterApi:
                     response.raise_for_status()
                     body: dict[str, Any] = await response.json()
                 journeys += [
-                    Journey(c["caller_raw"], c["outcome"], c.get("caller")) for c in body["calls"]
+                    Journey(c["caller_raw"], c["outcome"], c.get("caller"), _steps(c))
+                    for c in body["calls"]
                 ]
                 after = body.get("next")  # absent from routers without paging
                 if not after:
@@ -142,6 +145,36 @@ class RouterApi:
             if (settled and len(journeys) >= expected) or time.monotonic() > deadline:
                 return journeys
             await asyncio.sleep(0.5)
+
+
+def _steps(call: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((step["kind"], step.get("data")) for step in call.get("journey") or ())
+
+
+def steps_of(journeys: Iterable[Journey], kind: str) -> int:
+    """Journeys with at least one step of ``kind`` (AGI mode: ``agi_decision``)."""
+    return sum(1 for j in journeys if any(k == kind for k, _ in j.steps))
+
+
+def decision_targets(journeys: Iterable[Journey]) -> dict[str, int]:
+    """AGI decisions by target (``queue``, ``operator``, ...)."""
+    return dict(
+        Counter(
+            str(d.get("target"))
+            for j in journeys
+            for k, d in j.steps
+            if k == "agi_decision" and isinstance(d, dict)
+        )
+    )
+
+
+def menu_keys(journeys: Iterable[Journey]) -> int:
+    """Journeys whose menu took a key the caller pressed (not a default or a timeout)."""
+    return sum(
+        1
+        for j in journeys
+        if any(k == "menu" and isinstance(d, dict) and d.get("pressed") for k, d in j.steps)
+    )
 
 
 def lost_calls(calls: Iterable[CallerCall], journeys: Iterable[Journey], abandon: set[str]) -> int:

@@ -32,6 +32,9 @@ JSON_KEYS = (
     "leftover_channels",
     "leftover_bridges",
     "router_outcomes",
+    "agi_decisions",
+    "agi_targets",
+    "menu_keys",
     "streams",
     "duration_s",
 )
@@ -61,6 +64,9 @@ class LoadReport:
     leftover_channels: int | None = None
     leftover_bridges: int | None = None
     router_outcomes: dict[str, int] = field(default_factory=dict)
+    agi_decisions: int | None = None  # AGI mode: journeys with the router's decision
+    menu_keys: int | None = None  # AGI mode: journeys whose menu took a pressed key
+    agi_targets: dict[str, int] = field(default_factory=dict)  # AGI decisions by target
     streams: dict[str, dict[str, int]] = field(default_factory=dict)
     duration_s: float = 0.0
 
@@ -100,6 +106,10 @@ class LoadReport:
         ]
         if self.app_cpu_ms_per_call is not None:
             rows.insert(11, ("ARI app CPU ms/call", self.app_cpu_ms_per_call))
+        if self.agi_decisions is not None:
+            targets = ", ".join(f"{k} {v}" for k, v in self.agi_targets.items())
+            rows.insert(-1, ("decided by the router over AGI", f"{self.agi_decisions} ({targets})"))
+            rows.insert(-1, ("menus answered with a key", _text(self.menu_keys)))
         width = max(len(name) for name, _ in rows)
         lines = [f"{name:<{width}}  {value}" for name, value in rows]
         lines.append("per stream (offered/answered/abandoned/failed):")

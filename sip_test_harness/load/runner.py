@@ -32,7 +32,10 @@ from sip_test_harness.sandbox_config import (
 )
 from sip_test_harness.sipp_process import SippProcess, SippRun, udp_port_bound
 
-MODES = ("router", "dial", "queue", "minimal")
+MODES = ("router", "dial", "queue", "minimal", "agi")
+# the router decides: ARI mode, or AGI mode (FastAGI + AMI, the shipped AGI dialplan and
+# app_queue: sandbox_agi.py); the harness measures its CPU and RSS and reads its journeys
+ROUTER_MODES = ("router", "agi")
 Progress = Callable[[str], None]
 CLOCK_MARGIN = timedelta(seconds=5)
 
@@ -59,6 +62,7 @@ class LoadOptions:
     keep_logs: bool = False
     drain_timeout: float = 30.0
     ivr: bool = True  # the sandbox router's rules: a menu for callers it does not know
+    managers: bool = False  # known callers have an assigned manager, rung first
 
 
 @dataclass
@@ -77,7 +81,7 @@ class _Run:
 
 def caller_ports(mode: str) -> tuple[int, ...]:
     """Source ports of the caller SIPps: the trunk's, or bench-trunk's for the baselines."""
-    return CALLER_PORTS if mode == "router" else BENCH_CALLER_PORTS
+    return CALLER_PORTS if mode in ROUTER_MODES else BENCH_CALLER_PORTS
 
 
 def prepare(options: LoadOptions, workdir: Path) -> _Run:
@@ -94,8 +98,12 @@ def prepare(options: LoadOptions, workdir: Path) -> _Run:
     answering = [op for op in operators if op not in never and op not in reject]
     counts = mix.counts(options.calls)
     streams = files.write_streams(workdir, mix, counts, options.mode, answering)
-    (workdir / "rules.yaml").write_text(files.rules_yaml(operators, options.ivr), encoding="utf-8")
-    (workdir / "patients.csv").write_text(files.patients_csv(streams), encoding="utf-8")
+    rules = files.rules_yaml(
+        operators, options.ivr, agi=options.mode == "agi", managers=options.managers
+    )
+    (workdir / "rules.yaml").write_text(rules, encoding="utf-8")
+    patients = files.patients_csv(streams, answering if options.managers else ())
+    (workdir / "patients.csv").write_text(patients, encoding="utf-8")
     (workdir / "operators.xml").write_text(scenarios.operators_xml(mix.operators, never, reject))
     return _Run(options, mix, workdir, operators, never, reject, streams, callers=[])
 
@@ -187,7 +195,7 @@ async def _progress(run: _Run, progress: Progress, started: float) -> None:
             f"[{time.monotonic() - started:5.1f}s] placed {len(calls)}/{run.options.calls}, "
             f"answered {answered}, failed {failed}"
         )
-        rss = procstat.rss_mb(run.options.app_pid) if run.options.mode == "router" else None
+        rss = procstat.rss_mb(run.options.app_pid) if run.options.mode in ROUTER_MODES else None
         if rss is not None:
             run.rss_mb.append(rss)
             line += f", router RSS {rss} MB"
@@ -249,7 +257,7 @@ async def run_load(
         result.duration_s = round(duration, 1)
         result.asterisk_cpu_ms_per_call = procstat.ms_per_call(before[0], after[0], result.offered)
         app_cpu = procstat.ms_per_call(before[1], after[1], result.offered)
-        if options.mode == "router":
+        if options.mode in ROUTER_MODES:
             result.router_cpu_ms_per_call = app_cpu
             result.router_rss_mb = procstat.rss_mb(options.app_pid)
             if run.rss_mb:
@@ -289,10 +297,15 @@ async def _report(
     if router is not None:
         journeys = await router.wait_outcomes(result.offered, 30, since)
         result.lost = observe.lost_calls(calls, journeys, abandon)
-        if run.options.mode == "router" and run.options.app_pid is not None:
+        if run.options.mode in ROUTER_MODES and run.options.app_pid is not None:
             # a router the harness started, on its rules: every numbered miss is a task
             tasks = await router.open_task_numbers()
             result.missing_tasks = observe.misses_without_task(journeys, tasks)
             result.lost += result.missing_tasks
         result.router_outcomes = observe.outcomes(journeys)
+        if run.options.mode == "agi":
+            # decided by the router, not by the dialplan's timeout fallback
+            result.agi_decisions = observe.steps_of(journeys, "agi_decision")
+            result.menu_keys = observe.menu_keys(journeys)
+            result.agi_targets = observe.decision_targets(journeys)
     return result

@@ -13,13 +13,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sip_test_harness.load.mix import OperatorMix, Stream
-from sip_test_harness.scenarios import WAIT_FOREVER_MS, dtmf_elements
+from sip_test_harness.scenarios import PCAP_DIR, WAIT_FOREVER_MS, dtmf_elements
 
 TEMPLATES = Path(__file__).resolve().parent / "scenarios"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 NO_ANSWER_TIMEOUT_S = 60.0  # a talking caller gives up (CANCEL, counted as failed) after this
 # A rejecting operator's phone rings this long before its user presses "reject"
 REJECT_AFTER_S = 1.0
+# 7 s of A-law speech (SIPp's own sample, RTP payload type 8): a caller's voice from the
+# answer on; a DTMF pcap played later replaces it (SIPp plays one pcap per call at a time)
+AUDIO_PCAP = PCAP_DIR / "g711a.pcap"
 
 
 def _render(name: str, values: Mapping[str, str]) -> str:
@@ -50,9 +53,16 @@ def caller_xml(stream: Stream) -> str:
         {
             "answer_timeout_ms": str(_ms(answer_timeout)),
             "hangup_after_ms": str(WAIT_FOREVER_MS if hangup is None else _ms(hangup)),
-            "dtmf": dtmf_elements(stream.dtmf, delay=0.5) if stream.dtmf else "",
+            "dtmf": _audio(stream.audio)
+            + (dtmf_elements(stream.dtmf, delay=0.5) if stream.dtmf else ""),
         },
     )
+
+
+def _audio(on: bool) -> str:
+    if not on:
+        return ""
+    return f'  <nop><action><exec play_pcap_audio="{AUDIO_PCAP}"/></action></nop>\n'
 
 
 def _buckets(dist: Mapping[float, float]) -> list[tuple[float, float]]:
