@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Row, Select, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from router.domain.callback_schedule import CloseReason
 from router.domain.reports import (
     DEFAULT_SL_TARGET_S,
     CallGroup,
@@ -37,6 +36,7 @@ from router.domain.reports.calls import CallSums
 from router.domain.reports.records import abandoned_where
 from router.domain.reports.report import PeriodSums
 from router.storage.db import Database
+from router.storage.report_ledger_sql import BY_ATTEMPT, BY_HAND, LedgerSql
 from router.storage.report_sql import ReportSql, call_line, json_text
 from router.storage.tables import (
     ACTIVE_TASK,
@@ -50,10 +50,6 @@ from router.storage.tables import (
 )
 
 _c, _t = calls.c, callback_tasks.c
-# Closed by an operator's own work: the callback conversation's operator, or whoever
-# closed it by hand. A patient who called in again was not worked by anyone.
-_BY_ATTEMPT = CloseReason.CONNECTED.value
-_BY_HAND = {CloseReason.DONE.value, CloseReason.CANCELLED.value, CloseReason.WRONG_NUMBER.value}
 
 
 class ReportRows:
@@ -142,37 +138,27 @@ class ReportRows:
         overdue_after_s: float = 3600.0,
         branches: Mapping[str, str] | None = None,
     ) -> Report:
-        """`build_report` of the period, with the calls and rings summed by the database
-        (`report_sql`): what a year's report needs. Same arguments, same figures."""
+        """`build_report` of the period, summed by the database: the calls and rings
+        (`report_sql`), the state spans, misses and tasks (`report_ledger_sql`). What a
+        year's report needs; same arguments, same figures."""
         start, end = period
-        sql = ReportSql(self._db)
+        sql, ledger = ReportSql(self._db), LedgerSql(self._db)
         groups = (None,) if group is None else (None, group)
         taken = await sql.call_sums(start, end, tz, groups, sl_targets, default_sl_s, branches)
         total, grouped = taken[0], taken[1] if group else None
-        ledger = await self.ledger(start, end)
-        fallback_ids = {m.call_id for m in ledger.misses if m.source == "fallback"}
         sums = PeriodSums(
             total=total.sums.get("total", CallSums()),
             groups=grouped.sums if grouped else {},
             first=grouped.first if grouped else {},
             operators=await sql.operator_sums(start, end),
-            fallback_calls=await self._calls_among(fallback_ids, start, end),
+            callbacks=await ledger.callbacks_worked(start, end),
+            states=await ledger.state_sums(start, end),
+            misses=await ledger.miss_sums(start, end, now, overdue_after_s),
+            fallback_misses=await ledger.fallback_misses(start, end),
         )
         return await asyncio.to_thread(
-            lambda: pure.report_of_sums(
-                sums, ledger, period, now, tz, group=group, overdue_after_s=overdue_after_s,
-                branches=branches,
-            )
-        )  # fmt: skip
-
-    async def _calls_among(self, ids: set[str], start: datetime, end: datetime) -> frozenset[str]:
-        """Which of `ids` are calls started in the period."""
-        if not ids:
-            return frozenset()
-        stmt = select(_c.id).where(_c.id.in_(sorted(ids)), _c.started_at >= start)
-        async with self._db.connect() as conn:
-            rows = (await conn.execute(stmt.where(_c.started_at < end))).all()
-        return frozenset(r.id for r in rows)
+            lambda: pure.report_of_sums(sums, period, tz, group=group, branches=branches)
+        )
 
 
 async def _all(conn: AsyncConnection, stmt: Select[Any]) -> Sequence[Row[Any]]:
@@ -320,9 +306,9 @@ def _miss(row: Any) -> MissRecord:
 
 def _task(row: Any) -> TaskRecord:
     worked_by = None
-    if row.close_reason == _BY_ATTEMPT:
+    if row.close_reason == BY_ATTEMPT:
         worked_by = row.attempt_operator_id
-    elif row.close_reason in _BY_HAND:
+    elif row.close_reason in BY_HAND:
         worked_by = row.closed_by
     return TaskRecord(
         id=row.id,

@@ -97,8 +97,8 @@ class ReportSql:
                         d, start, end, tz, group, sl_targets or {}, default_sl_s, branches
                     )
                     rows = (await conn.execute(_sums_stmt(m))).all()
-                    waits = (await conn.execute(_ranked(m, m.c.wait_us, (50, 90)))).all()
-                    routes = (await conn.execute(_ranked(m, m.c.route_us, (50,), m.c.known))).all()
+                    waits = (await conn.execute(ranked(m, m.c.wait_us, (50, 90)))).all()
+                    routes = (await conn.execute(ranked(m, m.c.route_us, (50,), m.c.known))).all()
                     out.append(_call_groups(rows, waits, routes))
             finally:
                 await conn.run_sync(lambda sync: _FACTS.drop(sync, checkfirst=True))
@@ -122,7 +122,7 @@ class ReportSql:
             .where(*in_period)
             .group_by(_r.operator_id, _r.result)
         )
-        talk = _us(d, _c.ended_at) - _us(d, _c.answered_at)
+        talk = epoch_us(d, _c.ended_at) - epoch_us(d, _c.answered_at)
         talks = (
             select(_c.operator_id, func.count().label("n"), func.sum(talk).label("talk_us"))
             .where(*in_period, _c.operator_id.is_not(None))
@@ -149,16 +149,16 @@ class ReportSql:
             for r in (await conn.execute(talks)).all():
                 t = out.setdefault(r.operator_id, OperatorSums())
                 t.talks, t.talk_us = r.n, int(r.talk_us or 0)
-            ranked = (await conn.execute(_ranked(speeds, speeds.c.v, (50,)))).all()
-        for (op, _, p), seconds in _percentiles(ranked, 1e3).items():
+            speed_ranks = (await conn.execute(ranked(speeds, speeds.c.v, (50,)))).all()
+        for (op, _, p), seconds in percentiles(speed_ranks, 1e3).items():
             if p == 50:
                 out[op].answer_p50_s = seconds
         return out
 
 
 def _call_groups(rows: Sequence[Any], waits: Sequence[Any], routes: Sequence[Any]) -> CallGroups:
-    wait_p = _percentiles(waits, 1e6)
-    route_p = _percentiles(routes, 1e6)
+    wait_p = percentiles(waits, 1e6)
+    route_p = percentiles(routes, 1e6)
     sums, first = {}, {}
     for r in rows:
         sums[r.key] = CallSums(
@@ -185,7 +185,7 @@ def json_text(dialect: str, column: Any, key: str) -> Any:
     return func.json_extract(column, f"$.{key}")
 
 
-def _us(dialect: str, column: Any) -> ColumnElement[Any]:
+def epoch_us(dialect: str, column: Any) -> ColumnElement[Any]:
     """A timestamp as whole microseconds since the epoch."""
     if dialect == "postgresql":
         return cast(extract("epoch", column) * 1_000_000, BigInteger)
@@ -223,19 +223,19 @@ def _facts(dialect: str, start: datetime, end: datetime) -> Select[Any]:
     return select(
         _c.id,
         call_line(dialect),
-        _us(dialect, _c.started_at).label("start_us"),
-        _us(dialect, _c.answered_at).label("answered_us"),
-        _us(dialect, _c.ended_at).label("ended_us"),
+        epoch_us(dialect, _c.started_at).label("start_us"),
+        epoch_us(dialect, _c.answered_at).label("answered_us"),
+        epoch_us(dialect, _c.ended_at).label("ended_us"),
         _c.outcome,
         _c.patient_id.is_not(None).label("known"),
-        _us(dialect, first_wait).label("waiting_us"),
+        epoch_us(dialect, first_wait).label("waiting_us"),
         select(json_text(dialect, _e.data, "for"))
         .where(*waiting)
         .order_by(_e.at, _e.id)
         .limit(1)
         .scalar_subquery()
         .label("queue"),
-        _us(dialect, first_ring).label("ring_us"),
+        epoch_us(dialect, first_ring).label("ring_us"),
         exists().where(_r.call_id == _c.id, _r.result == "cancelled").label("cancelled"),
         exists().where(_e.call_id == _c.id, _e.kind == "fallback").label("fallback"),
     ).where(_c.started_at >= start, _c.started_at < end)
@@ -344,12 +344,12 @@ def _segmented(start_us: Any, segments: Sequence[tuple[datetime, Any]]) -> Any:
     if len(values) == 1:
         return values[0]
     whens = [
-        (start_us < _epoch_us(nxt[0]), v) for v, nxt in zip(values, segments[1:], strict=False)
+        (start_us < instant_us(nxt[0]), v) for v, nxt in zip(values, segments[1:], strict=False)
     ]
     return case(*whens, else_=values[-1])
 
 
-def _epoch_us(at: datetime) -> int:
+def instant_us(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(microseconds=1)
 
 
@@ -429,7 +429,7 @@ def _sums_stmt(m: Any) -> Select[Any]:
     ).group_by(m.c.key)
 
 
-def _ranked(source: Any, value: Any, points: Sequence[int], sub: Any = None) -> Select[Any]:
+def ranked(source: Any, value: Any, points: Sequence[int], sub: Any = None) -> Select[Any]:
     """The values each percentile of `points` lies between, per key (and `sub`): only
     their ranks leave the database."""
     sub = source.c.sub if sub is None and "sub" in source.c else sub
@@ -452,7 +452,7 @@ def _ranked(source: Any, value: Any, points: Sequence[int], sub: Any = None) -> 
     return select(ranked).where(or_(*wanted))
 
 
-def _percentiles(rows: Sequence[Any], per_second: float) -> dict[Any, float]:
+def percentiles(rows: Sequence[Any], per_second: float) -> dict[Any, float]:
     """(key, sub, p) -> the percentile in seconds, from the ranked rows; `per_second`:
     the values' unit (microseconds 1e6, milliseconds 1e3), converted before interpolating
     as `call_sums` and `operator_sums` do."""

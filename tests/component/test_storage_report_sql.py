@@ -1,8 +1,11 @@
-"""The database's sums (`router/storage/report_sql.py`) give the same report as the pure
-module on the records (`build_report`), on SQLite and PostgreSQL: generated periods with
-every outcome, fallbacks, calls still live, lines known only from the journey, service
-level targets per queue, and a period across a clock change (Europe/Berlin, 25 October),
-grouped every way."""
+"""The database's sums (`router/storage/report_sql.py`, `report_ledger_sql.py`) give the
+same report as the pure module on the records (`build_report`), on SQLite and PostgreSQL:
+generated periods with every outcome, fallbacks, calls still live, lines known only from
+the journey, service level targets per queue, and a period across a clock change
+(Europe/Berlin, 25 October), grouped every way; operators' state histories (a state in
+force since before the period, a span across the clock change, a pause that took effect
+when the call ended, two changes at one instant, a state still open at the end); misses
+and callback tasks of every close reason, merged misses, the backlog and overdue tasks."""
 
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ from storage_support import BACKENDS, migrated_store
 
 from router.domain.operators import Operator
 from router.domain.reports import CALL_GROUPS, build_report
+from router.domain.reports.callbacks import miss_sums
+from router.domain.reports.operators import callbacks_worked, state_sums
 from router.storage import Store
+from router.storage.report_ledger_sql import LedgerSql
 from router.storage.report_sql import zone_segments
 from router.storage.tables import (
     call_events,
@@ -103,6 +109,87 @@ def _event(cid: str, at: datetime, kind: str, data: dict[str, Any]) -> dict[str,
     return {"call_id": cid, "at": at, "kind": kind, "data": data}
 
 
+STATES = ("available", "ringing", "on_call", "wrap_up", "paused", "offline")
+REASONS = ("lunch", "training", None, "")
+CLOCK_CHANGE = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # Berlin: 03:00 CEST -> 02:00 CET
+
+
+def _states(seed: int) -> list[dict[str, Any]]:
+    """Every operator's changes from before the period to past its end, plus the cases
+    the figures' rules are about."""
+    rnd = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+
+    def change(op: str, state: str, at: datetime, reason: str | None = None) -> None:
+        rows.append({"operator_id": op, "state": state, "reason": reason, "at": at})
+
+    for op in OPS[:2]:
+        at = _at(rnd, T0, -6 * 3600, -3600)
+        while at < T0 + timedelta(hours=40):
+            state = rnd.choice(STATES)
+            change(op, state, at, rnd.choice(REASONS) if state == "paused" else None)
+            at = _at(rnd, at, 1, 5400)
+    # op3, by hand: a change exactly at the start, a pause across the clock change, two
+    # changes at one instant (the later row wins), a pause asked for during a call that
+    # took effect when the call ended
+    change("op3", "available", T0 - timedelta(hours=2))
+    change("op3", "wrap_up", T0)
+    change("op3", "available", T0 + timedelta(minutes=10))
+    change("op3", "wrap_up", CLOCK_CHANGE - timedelta(minutes=40))
+    change("op3", "paused", CLOCK_CHANGE - timedelta(minutes=30), "lunch")
+    change("op3", "available", CLOCK_CHANGE + timedelta(minutes=50))
+    change("op3", "wrap_up", CLOCK_CHANGE + timedelta(minutes=50))
+    change("op3", "on_call", CLOCK_CHANGE + timedelta(minutes=60))
+    call_end = CLOCK_CHANGE + timedelta(minutes=64, microseconds=123_457)
+    change("op3", "paused", call_end, "training")
+    change("op3", "available", call_end + timedelta(minutes=17, microseconds=5))
+    # op4: paused since before the period, still paused at its end (no change in it)
+    change("op4", "wrap_up", T0 - timedelta(days=4))
+    change("op4", "paused", T0 - timedelta(days=3), "lunch")
+    # op9 is not in the operators table (only its changes in the period count)
+    change("op9", "paused", T0 + timedelta(hours=1), "lunch")
+    change("op9", "wrap_up", T0 + timedelta(hours=30))  # still open at the end
+    unique = {(r["operator_id"], r["at"], r["state"]): r for r in rows}
+    return list(unique.values())
+
+
+CLOSES = ("connected", "connected", "reached_operator", "unreachable", "done", "cancelled",
+          "wrong_number", "do_not_call", "", None)  # fmt: skip
+
+
+def _ledger(seed: int, n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Callback tasks (some created before the period, the backlog among them) and the
+    misses that made or joined them."""
+    rnd = random.Random(seed + 100)
+    tasks: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []
+    for i in range(1, n + 1):
+        first = _at(rnd, T0, -30 * 3600, 38 * 3600)
+        active = rnd.random() < 0.25
+        close = None if active else rnd.choice(CLOSES)
+        attempt = _at(rnd, first, -60, 7200) if rnd.random() < 0.7 else None
+        closed = None if active or rnd.random() < 0.05 else _at(rnd, first, -30, 20_000)
+        tasks.append({
+            "number_e164": f"+7916{seed:02d}{i:05d}", "line": rnd.choice(("spb", None)),
+            "state": rnd.choice(("open", "claimed")) if active else "closed",
+            "reasons": ["abandoned"], "miss_count": 1, "first_missed_at": first,
+            "last_missed_at": first, "due_at": _at(rnd, first, -3600, 40_000),
+            "attempts": rnd.randrange(0, 4), "first_attempt_at": attempt, "closed_at": closed,
+            "close_reason": close, "closed_by": rnd.choice(("op1", "op2", None)),
+            "attempt_operator_id": rnd.choice(("op2", "op3", None, "")),
+            "created_at": first, "keep_place": False, "priority": 0,
+        })  # fmt: skip
+        for k in range(rnd.choice((1, 1, 2, 3))):  # the first made it, the others joined
+            at = first if k == 0 else _at(rnd, first, 1, 30_000)
+            reason = rnd.choice(("abandoned", "no_operator", "max_wait", "fallback_unanswered"))
+            missed.append({
+                "call_id": f"m{seed}-{i}-{k}", "line": None, "number_e164": "+7916",
+                "waited_s": 1.0, "reason": reason, "missed_at": at, "task_id": i,
+                "anonymous": rnd.random() < 0.1,
+            })  # fmt: skip
+    return tasks, missed
+
+
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     async with migrated_store(request.param, tmp_path) as opened:
@@ -117,12 +204,16 @@ async def _fill(store: Store, seed: int, n: int) -> None:
                             (misses, "misses")):  # fmt: skip
             if rows[name]:
                 await conn.execute(insert(table), rows[name])
+        await conn.execute(insert(operator_states), _states(seed))
+        tasks, missed = _ledger(seed, n // 4)
+        made = await conn.execute(
+            insert(callback_tasks).returning(callback_tasks.c.id, sort_by_parameter_order=True),
+            tasks,
+        )
+        ids = made.scalars().all()  # the database's own ids (a sequence on PostgreSQL)
         await conn.execute(
-            insert(operator_states),
-            [{"operator_id": "op1", "state": "wrap_up", "reason": None, "at": T0},
-             {"operator_id": "op1", "state": "available", "reason": None,
-              "at": T0 + timedelta(seconds=30)}],
-        )  # fmt: skip
+            insert(misses), [{**m, "task_id": ids[m["task_id"] - 1]} for m in missed]
+        )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -137,10 +228,53 @@ async def test_sql_sums_give_the_pure_modules_figures(store: Store, seed: int) -
         "default_sl_s": 20.0,
         "branches": {"moscow": "center", "spb": "north", "ryazan": ""},
     }
+    assert data.spans and data.tasks  # states and tasks too
     for group in (None, *CALL_GROUPS):
         pure = build_report(data, period, now, BERLIN, group=group, **options)
         sql = await store.reports.report(period, now, BERLIN, group=group, **options)
         assert sql.to_json() == pure.to_json(), group
+    # and the sums themselves, before any rounding
+    ledger = LedgerSql(store.db)
+    assert await ledger.state_sums(*period) == state_sums(data.spans, period)
+    assert await ledger.callbacks_worked(*period) == callbacks_worked(data.tasks, period)
+    for overdue in (0.0, 1800.0):
+        pure_sums = miss_sums(data.misses, data.tasks, period, now, overdue)
+        assert await ledger.miss_sums(*period, now, overdue) == pure_sums
+    # the generated ledger has a case of each
+    assert pure_sums.merged and pure_sums.overdue_now and pure_sums.anonymous
+    assert pure_sums.open_now > pure_sums.overdue_now > 0
+    assert pure_sums.reached_p90_s is not None and pure_sums.first_attempt_p50_s is not None
+    assert len(pure_sums.closed) >= 5 and len(pure_sums.by_source) == 2
+    assert len(callbacks_worked(data.tasks, period)) >= 2
+
+
+async def test_state_time_follows_the_rules(store: Store) -> None:
+    """Hand-computed: the state in force at the start counts from the start, a pause
+    taken during a call counts from the call's end, a span across the clock change counts
+    real seconds, a state still open counts to the period's end."""
+    await _fill(store, 1, 10)
+    period = (T0, T0 + timedelta(hours=36))
+    sums = await LedgerSql(store.db).state_sums(*period)
+    assert sums is not None
+    hour = 3600 * 10**6
+    assert sums[("op4", "paused", "lunch")] == 36 * hour  # all the period, never changed
+    assert ("op4", "wrap_up", None) not in sums  # over before the period began
+    assert sums[("op9", "paused", "lunch")] == 29 * hour
+    assert sums[("op9", "wrap_up", None)] == 6 * hour  # open: to the period's end
+    minute = 60 * 10**6
+    assert sums[("op3", "wrap_up", None)] == 30 * minute  # 10 from the start, 10, 10
+    assert sums[("op3", "paused", "lunch")] == 80 * minute  # 02:30 CEST to 02:50 CET
+    assert sums[("op3", "paused", "training")] == 17 * minute + 5  # from the call's end
+    assert sums[("op3", "on_call", None)] == 4 * minute + 123_457
+    report = await store.reports.report(period, period[1], BERLIN)
+    by_op = {o.operator_id: o for o in report.operators}
+    assert by_op["op4"].paused_s == {"lunch": 36 * 3600.0} and by_op["op4"].wrap_up_s == 0.0
+    assert by_op["op3"].paused_s == {"lunch": 4800.0, "training": 1020.0}
+
+
+async def test_without_state_history_wrap_up_is_unknown(store: Store) -> None:
+    period = (T0, T0 + timedelta(hours=36))
+    assert await LedgerSql(store.db).state_sums(*period) is None
 
 
 async def test_an_empty_period_sums_to_nothing(store: Store) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from router.domain.reports.records import MissRecord, TaskRecord
@@ -38,6 +38,30 @@ class MissFigures:
     overdue_now: int  # active tasks due more than `overdue_after_s` ago
 
 
+@dataclass(frozen=True, slots=True)
+class MissSums:
+    """What the misses' figures are made of (see `CallSums`): `miss_sums` takes them from
+    records, the storage's SQL in the database, `misses_of` makes the figures of either.
+    `closed`: the period's tasks by close reason; `attempts_connected`: the attempts of
+    those closed `connected`."""
+
+    misses: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    anonymous: int = 0
+    without_task: int = 0
+    tasks_created: int = 0
+    merged: int = 0
+    closed: dict[str, int] = field(default_factory=dict)
+    reached: int = 0
+    attempts_connected: int = 0
+    first_attempt_p50_s: float | None = None
+    reached_p50_s: float | None = None
+    reached_p90_s: float | None = None
+    open_now: int = 0
+    overdue_now: int = 0
+
+
 def misses_report(
     misses: Sequence[MissRecord],
     tasks: Sequence[TaskRecord],
@@ -47,6 +71,17 @@ def misses_report(
 ) -> MissFigures:
     """`misses`: those of the period; `tasks`: those created in it and every active one
     (the backlog), however old. A miss is merged when its task existed before it."""
+    return misses_of(miss_sums(misses, tasks, period, now, overdue_after_s))
+
+
+def miss_sums(
+    misses: Sequence[MissRecord],
+    tasks: Sequence[TaskRecord],
+    period: tuple[datetime, datetime],
+    now: datetime,
+    overdue_after_s: float = 3600.0,
+) -> MissSums:
+    """The sums of `misses_report`'s records."""
     start, end = period
     by_id = {t.id: t for t in tasks}
     created = [t for t in tasks if start <= t.created_at < end]
@@ -59,27 +94,49 @@ def misses_report(
     active = [t for t in tasks if t.state in ACTIVE]
     lag = [_secs(t.first_missed_at, t.first_attempt_at) for t in created if t.first_attempt_at]
     reach = [_secs(t.first_missed_at, t.closed_at) for t in reached if t.closed_at]
-    other = {k: v for k, v in sorted(closed.items()) if k not in REACHED | {"unreachable"}}
-    return MissFigures(
+    return MissSums(
         misses=len(misses),
-        by_reason=dict(sorted(Counter(m.reason for m in misses).items())),
-        by_source=dict(sorted(Counter(m.source for m in misses).items())),
+        by_reason=dict(Counter(m.reason for m in misses)),
+        by_source=dict(Counter(m.source for m in misses)),
         anonymous=sum(1 for m in misses if m.anonymous),
         without_task=sum(1 for m in misses if m.task_id is None),
         tasks_created=len(created),
         merged=merged,
+        closed=dict(closed),
         reached=len(reached),
+        attempts_connected=sum(t.attempts for t in connected),
+        first_attempt_p50_s=percentile(lag, 50),
+        reached_p50_s=percentile(reach, 50),
+        reached_p90_s=percentile(reach, 90),
+        open_now=len(active),
+        overdue_now=sum(1 for t in active if _secs(t.due_at, now) > overdue_after_s),
+    )
+
+
+def misses_of(sums: MissSums) -> MissFigures:
+    """The misses' figures from their sums, wherever they were taken."""
+    closed = Counter(sums.closed)
+    other = {k: v for k, v in sorted(closed.items()) if k not in REACHED | {"unreachable"}}
+    return MissFigures(
+        misses=sums.misses,
+        by_reason=dict(sorted(sums.by_reason.items())),
+        by_source=dict(sorted(sums.by_source.items())),
+        anonymous=sums.anonymous,
+        without_task=sums.without_task,
+        tasks_created=sums.tasks_created,
+        merged=sums.merged,
+        reached=sums.reached,
         called_back=closed["connected"],
         called_in=closed["reached_operator"],
         unreachable=closed["unreachable"],
         closed_other=other,
-        worked_share=rounded(share(sum(closed.values()), len(created)), 4),
-        first_attempt_p50_s=rounded(percentile(lag, 50)),
-        reached_p50_s=rounded(percentile(reach, 50)),
-        reached_p90_s=rounded(percentile(reach, 90)),
-        attempts_per_success=rounded(share(sum(t.attempts for t in connected), len(connected)), 2),
-        open_now=len(active),
-        overdue_now=sum(1 for t in active if _secs(t.due_at, now) > overdue_after_s),
+        worked_share=rounded(share(sum(closed.values()), sums.tasks_created), 4),
+        first_attempt_p50_s=rounded(sums.first_attempt_p50_s),
+        reached_p50_s=rounded(sums.reached_p50_s),
+        reached_p90_s=rounded(sums.reached_p90_s),
+        attempts_per_success=rounded(share(sums.attempts_connected, closed["connected"]), 2),
+        open_now=sums.open_now,
+        overdue_now=sums.overdue_now,
     )
 
 

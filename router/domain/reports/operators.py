@@ -4,9 +4,9 @@ who does not pick up comes first."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from router.domain.reports.calls import mean_us, us_between
 from router.domain.reports.records import CallRecord, RingRecord, StateSpan, TaskRecord
@@ -38,8 +38,8 @@ class OperatorFigures:
 @dataclass(slots=True)
 class OperatorSums:
     """What an operator's row is made of (see `CallSums`): ring results counted, times in
-    whole milliseconds (rings) and microseconds (talk), the median answer time; then what
-    the tasks and state spans add."""
+    whole milliseconds (rings) and microseconds (talk, states), the median answer time;
+    then what the tasks and state spans add."""
 
     results: Counter[str | None] = field(default_factory=Counter)
     answers: int = 0  # answered rings with a duration
@@ -47,9 +47,13 @@ class OperatorSums:
     answer_p50_s: float | None = None
     talks: int = 0
     talk_us: int = 0
-    wrap_up: float = 0.0
-    paused: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    wrap_up_us: int = 0
+    paused_us: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     callbacks: int = 0
+
+
+# (operator, state, pause reason) -> whole microseconds in it within the period
+StateSums = Mapping[tuple[str, str, str | None], int]
 
 
 def operator_sums(
@@ -86,34 +90,62 @@ def operators_report(
     most rings let ring out). `spans`: their state history (None: not recorded, so wrap-up
     and pause time are None rather than a misleading 0), clipped to `period`. A pause asked
     for during a call counts from when it took effect, after the call."""
-    return operators_of(operator_sums(rings, calls), tasks, period, spans)
+    states = None if spans is None else state_sums(spans, period)
+    worked = callbacks_worked(tasks, period)
+    return operators_of(operator_sums(rings, calls), worked, states)
+
+
+def callbacks_worked(
+    tasks: Iterable[TaskRecord], period: tuple[datetime, datetime]
+) -> Counter[str]:
+    """Tasks closed in the period per operator who worked them (the storage's SQL counts
+    the same)."""
+    start, end = period
+    return Counter(
+        t.worked_by for t in tasks if t.worked_by and t.closed_at and start <= t.closed_at < end
+    )
+
+
+def state_sums(spans: Iterable[StateSpan], period: tuple[datetime, datetime]) -> StateSums:
+    """Time per operator, state and reason, each span clipped to the period (a span still
+    open runs to the period's end); every span's key is there, if only with 0. The
+    storage's SQL sums the same (`LEAD(at)` per operator)."""
+    out: dict[tuple[str, str, str | None], int] = defaultdict(int)
+    for s in spans:
+        out[(s.operator_id, s.state, s.reason)] += overlap_us(s, *period)
+    return out
 
 
 def operators_of(
     sums: dict[str, OperatorSums],
-    tasks: Iterable[TaskRecord],
-    period: tuple[datetime, datetime],
-    spans: Sequence[StateSpan] | None = None,
+    callbacks: Mapping[str, int],
+    states: StateSums | None = None,
 ) -> list[OperatorFigures]:
-    """`operators_report` from the rings' and talks' sums, wherever they were taken."""
+    """`operators_report` from the rings' and talks' sums, the callbacks worked and the
+    time in each state, wherever they were taken (None: no state history)."""
     tally: dict[str, OperatorSums] = defaultdict(OperatorSums, sums)
-    start, end = period
-    for task in tasks:
-        if task.worked_by and task.closed_at and start <= task.closed_at < end:
-            tally[task.worked_by].callbacks += 1
-    for s in spans or ():
-        seconds = overlap_s(s, start, end)
-        if s.state == WRAP_UP:
-            tally[s.operator_id].wrap_up += seconds
-        elif s.state == PAUSED and seconds > 0:
-            tally[s.operator_id].paused[s.reason or NO_REASON] += seconds
-    rows = [_figures(op, t, spans is not None) for op, t in tally.items()]
+    for op, n in callbacks.items():
+        tally[op].callbacks += n
+    for (op, state, reason), us in (states or {}).items():
+        if state == WRAP_UP:
+            tally[op].wrap_up_us += us
+        elif state == PAUSED and us > 0:
+            tally[op].paused_us[reason or NO_REASON] += us
+    rows = [_figures(op, t, states is not None) for op, t in tally.items()]
     return sorted(rows, key=_worst_first)
 
 
 def overlap_s(span: StateSpan, start: datetime, end: datetime) -> float:
+    return overlap_us(span, start, end) / 1e6
+
+
+def overlap_us(span: StateSpan, start: datetime, end: datetime) -> int:
+    """Whole microseconds of `span` within `[start, end)` (still open: to `end`)."""
     stop = min(span.end or end, end)
-    return max(0.0, (stop - max(span.start, start)).total_seconds())
+    return max(0, (stop - max(span.start, start)) // _MICROSECOND)
+
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _figures(op: str, t: OperatorSums, history: bool) -> OperatorFigures:
@@ -134,8 +166,10 @@ def _figures(op: str, t: OperatorSums, history: bool) -> OperatorFigures:
         answer_avg_s=rounded(t.answer_ms / t.answers / 1000 if t.answers else None),
         talk_avg_s=rounded(mean_us(t.talk_us, t.talks)),
         talk_total_s=round(t.talk_us / 1e6, 1),
-        wrap_up_s=round(t.wrap_up, 1) if history else None,
-        paused_s={k: round(v, 1) for k, v in sorted(t.paused.items())} if history else None,
+        wrap_up_s=round(t.wrap_up_us / 1e6, 1) if history else None,
+        paused_s={k: round(v / 1e6, 1) for k, v in sorted(t.paused_us.items())}
+        if history
+        else None,
         callbacks_worked=t.callbacks,
     )
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from router.domain.reports.callbacks import MissFigures, misses_report
+from router.domain.reports.callbacks import MissFigures, MissSums, misses_of, misses_report
 from router.domain.reports.calls import (
     DEFAULT_SL_TARGET_S,
     CallFigures,
@@ -22,6 +22,7 @@ from router.domain.reports.calls import (
 from router.domain.reports.operators import (
     OperatorFigures,
     OperatorSums,
+    StateSums,
     operators_of,
     operators_report,
 )
@@ -101,38 +102,39 @@ def build_report(
 
 @dataclass(frozen=True, slots=True)
 class PeriodSums:
-    """A period's calls and rings summed by the database (`router/storage/report_sql.py`),
-    and the call ids of the period's fallback misses that are calls of the period too."""
+    """A period's figures summed by the database (`router/storage/report_sql.py`,
+    `report_ledger_sql.py`): calls (total, per group and each group's first call), rings
+    and talk per operator, callbacks worked per operator, time in each state (None: no
+    state history), the misses and tasks, and the fallback's misses of calls the router
+    never saw (read as rows: there are few)."""
 
     total: CallSums
     groups: Mapping[str, CallSums]
     first: Mapping[str, datetime]  # each group's first call
     operators: Mapping[str, OperatorSums]
-    fallback_calls: frozenset[str] = frozenset()
+    callbacks: Mapping[str, int]
+    states: StateSums | None
+    misses: MissSums
+    fallback_misses: Sequence[MissRecord] = ()
 
 
 def report_of_sums(
     sums: PeriodSums,
-    ledger: ReportData,
     period: tuple[datetime, datetime],
-    now: datetime,
     tz: tzinfo,
     *,
     group: CallGroup | None = None,
-    overdue_after_s: float = 3600.0,
     branches: Mapping[str, str] | None = None,
 ) -> Report:
-    """`build_report` from sums instead of call and ring records (`ledger`: the period's
-    misses, tasks and state spans): the same figures, made by the same functions."""
-    fallback = [
-        m for m in ledger.misses if m.source == "fallback" and m.call_id not in sums.fallback_calls
-    ]
+    """`build_report` from sums instead of records: the same figures, made by the same
+    functions."""
+    fallback = sums.fallback_misses
     total = figures_of("total", sums.total, len(fallback))
     groups = (
         grouped_figures(group, sums.groups, sums.first, fallback, tz, branches) if group else []
     )
-    operators = operators_of(dict(sums.operators), ledger.tasks, period, ledger.spans)
-    misses = misses_report(ledger.misses, ledger.tasks, period, now, overdue_after_s)
+    operators = operators_of(dict(sums.operators), sums.callbacks, sums.states)
+    misses = misses_of(sums.misses)
     return Report(period[0], period[1], total, tuple(groups), group, tuple(operators), misses)
 
 

@@ -1,0 +1,248 @@
+"""The ledger's figures of a period summed by the database, as `report_sql` sums the
+calls and rings: the operators' time in each state, the misses and callback tasks, the
+callbacks each operator worked. Only sums and the values each percentile lies between
+leave the database (the 1.6 million state changes of a busy clinic's year were half a
+year's report when read as rows). The figures are made by the pure module
+(`router.domain.reports`), and `tests/component/test_storage_report_sql.py` holds both ways
+to the same figures.
+
+- State spans: each change runs until the operator's next one (`LEAD(at)` per operator,
+  in the order of `at`, then `id`), clipped to the period; the state in force at the
+  period's start is the operator's last change before it (one index seek per operator)
+  and counts from the start; a state still open counts to the period's end.
+- Tasks: as `router.domain.reports.misses_report` is given them, those of the period's
+  misses and every active one (the backlog).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    tuple_,
+    union,
+    union_all,
+)
+
+from router.domain.callback_schedule import CloseReason
+from router.domain.reports.callbacks import ACTIVE, REACHED, MissSums
+from router.domain.reports.operators import StateSums
+from router.domain.reports.records import FALLBACK_MISS, MissRecord
+from router.storage.db import Database
+from router.storage.report_sql import epoch_us, instant_us, percentiles, ranked
+from router.storage.tables import ACTIVE_TASK, callback_tasks, calls, misses, operator_states
+from router.storage.tables import operators as operators_table
+
+_s, _m, _t = operator_states.c, misses.c, callback_tasks.c
+# Closed by an operator's own work: the callback conversation's operator, or whoever
+# closed it by hand. A patient who called in again was not worked by anyone.
+BY_ATTEMPT = CloseReason.CONNECTED.value
+BY_HAND = (CloseReason.DONE.value, CloseReason.CANCELLED.value, CloseReason.WRONG_NUMBER.value)
+
+
+class LedgerSql:
+    """Sums of a period's state changes, misses and tasks, taken by the database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def state_sums(self, start: datetime, end: datetime) -> StateSums | None:
+        """Microseconds per (operator, state, reason) within `[start, end)`; None while
+        no state was ever recorded (before migration 0008)."""
+        d = self._db.dialect_name
+        async with self._db.connect() as conn:
+            if (await conn.execute(select(_s.id).limit(1))).first() is None:
+                return None
+            pairs = [
+                (r.id, r.at) for r in (await conn.execute(_latest_before(start))).all() if r.at
+            ]
+            rows = (await conn.execute(_state_sums(d, pairs, start, end))).all()
+        return {(r.operator_id, r.state, r.reason): int(r.us) for r in rows}
+
+    async def miss_sums(
+        self, start: datetime, end: datetime, now: datetime, overdue_after_s: float
+    ) -> MissSums:
+        d = self._db.dialect_name
+        in_period = (_m.missed_at >= start, _m.missed_at < end)
+        by_reason = (
+            select(
+                _m.reason,
+                func.count().label("n"),
+                func.count(case((_m.anonymous, 1))).label("anonymous"),
+                func.count(case((_m.task_id.is_(None), 1))).label("without_task"),
+            )
+            .where(*in_period)
+            .group_by(_m.reason)
+        )
+        merged = (
+            select(func.count())
+            .select_from(misses.join(callback_tasks, _t.id == _m.task_id))
+            .where(*in_period, _t.created_at < _m.missed_at)
+        )
+        tasks = _tasks(start, end)
+        t = tasks.c
+        created = and_(t.created_at >= start, t.created_at < end)
+        reached = and_(created, t.close_reason.in_(REACHED), t.closed_at.is_not(None))
+        active = t.state.in_(ACTIVE)
+        totals = select(
+            func.count(case((created, 1))).label("created"),
+            func.count(case((reached, 1))).label("reached"),
+            func.sum(case((and_(created, t.close_reason == BY_ATTEMPT), t.attempts))).label(
+                "attempts"
+            ),
+            func.count(case((active, 1))).label("open"),
+            func.count(
+                case((and_(active, t.due_at < now - timedelta(seconds=overdue_after_s)), 1))
+            ).label("overdue"),
+        )
+        closed = (
+            select(t.close_reason, func.count().label("n"))
+            .where(created, t.close_reason.is_not(None), t.close_reason != "")
+            .group_by(t.close_reason)
+        )
+        missed = epoch_us(d, t.first_missed_at)
+        lag = epoch_us(d, t.first_attempt_at) - missed
+        reach = epoch_us(d, t.closed_at) - missed
+        times = union_all(
+            select(literal("lag").label("key"), null().label("sub"), _positive(lag).label("v"))
+            .where(created, t.first_attempt_at.is_not(None)),
+            select(literal("reach"), null(), _positive(reach)).where(reached),
+        ).subquery("task_times")  # fmt: skip
+        async with self._db.connect() as conn:
+            reasons = (await conn.execute(by_reason)).all()
+            n_merged = (await conn.execute(merged)).scalar_one()
+            total = (await conn.execute(totals)).one()
+            closes = (await conn.execute(closed)).all()
+            ranks = (await conn.execute(ranked(times, times.c.v, (50, 90)))).all()
+        p = percentiles(ranks, 1e6)
+        by_source: dict[str, int] = {}
+        for r in reasons:
+            source = MissRecord("", r.reason, start).source
+            by_source[source] = by_source.get(source, 0) + r.n
+        return MissSums(
+            misses=sum(r.n for r in reasons),
+            by_reason={r.reason: r.n for r in reasons},
+            by_source=by_source,
+            anonymous=sum(r.anonymous for r in reasons),
+            without_task=sum(r.without_task for r in reasons),
+            tasks_created=total.created,
+            merged=n_merged,
+            closed={r.close_reason: r.n for r in closes},
+            reached=total.reached,
+            attempts_connected=int(total.attempts or 0),
+            first_attempt_p50_s=p.get(("lag", None, 50)),
+            reached_p50_s=p.get(("reach", None, 50)),
+            reached_p90_s=p.get(("reach", None, 90)),
+            open_now=total.open,
+            overdue_now=total.overdue,
+        )
+
+    async def callbacks_worked(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Tasks closed in the period, per operator who worked them (of the tasks
+        `miss_sums` reads)."""
+        t = _tasks(start, end).c
+        worker = case(
+            (t.close_reason == BY_ATTEMPT, t.attempt_operator_id),
+            (t.close_reason.in_(BY_HAND), t.closed_by),
+        ).label("worker")
+        worked = (
+            select(worker, func.count().label("n"))
+            .where(t.closed_at >= start, t.closed_at < end)
+            .group_by(worker)
+        )
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(worked)).all()
+        return {r.worker: r.n for r in rows if r.worker}
+
+    async def fallback_misses(self, start: datetime, end: datetime) -> list[MissRecord]:
+        """The fallback's misses of the period for calls the router never saw (no call
+        started in the period has their id): offered calls of their own."""
+        c = calls.c
+        a_call = exists().where(c.id == _m.call_id, c.started_at >= start, c.started_at < end)
+        stmt = select(
+            _m.call_id, _m.reason, _m.missed_at, _m.waited_s, _m.line, _m.task_id, _m.anonymous
+        ).where(_m.missed_at >= start, _m.missed_at < end, _m.reason == FALLBACK_MISS, ~a_call)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [MissRecord(*r) for r in rows]
+
+
+def _positive(value: Any) -> Any:
+    return case((value < 0, 0), else_=value)
+
+
+def _tasks(start: datetime, end: datetime) -> Any:
+    """The tasks of the period's misses and the active ones, each by an index (the
+    misses' `missed_at`, the partial index of active tasks): an OR would read them all."""
+    of_misses = select(_m.task_id.label("id")).where(
+        _m.missed_at >= start, _m.missed_at < end, _m.task_id.is_not(None)
+    )
+    ids = union(of_misses, select(_t.id).where(text(ACTIVE_TASK))).subquery("task_ids")
+    return (
+        select(
+            _t.id,
+            _t.state,
+            _t.created_at,
+            _t.first_missed_at,
+            _t.first_attempt_at,
+            _t.due_at,
+            _t.attempts,
+            _t.closed_at,
+            _t.close_reason,
+            _t.closed_by,
+            _t.attempt_operator_id,
+        )
+        .join(ids, ids.c.id == _t.id)
+        .subquery("tasks")
+    )
+
+
+def _latest_before(start: datetime) -> Select[Any]:
+    """Each operator's latest state change before `start`: one index seek on
+    (operator_id, at) per operator (the `operators` table lists every one the board ever
+    saved). A GROUP BY over the history would read every row ever written."""
+    latest = (
+        select(func.max(_s.at))
+        .where(_s.operator_id == operators_table.c.id, _s.at < start)
+        .scalar_subquery()
+    )
+    return select(operators_table.c.id, latest.label("at"))
+
+
+def _state_sums(
+    dialect: str, pairs: Sequence[tuple[str, datetime]], start: datetime, end: datetime
+) -> Select[Any]:
+    """The period's changes (by the `at` index) and the latest before it (`pairs`, by the
+    unique key): each a span to the operator's next change, clipped, summed."""
+    columns = (_s.operator_id, _s.state, _s.reason, _s.id, epoch_us(dialect, _s.at).label("at"))
+    parts = [select(*columns).where(_s.at >= start, _s.at < end)]
+    if pairs:
+        parts.append(select(*columns).where(tuple_(_s.operator_id, _s.at).in_(pairs)))
+    changes = union_all(*parts).subquery("changes")
+    ch = changes.c
+    nxt = func.lead(ch.at).over(partition_by=ch.operator_id, order_by=(ch.at, ch.id))
+    spans = select(ch.operator_id, ch.state, ch.reason, ch.at, nxt.label("next")).subquery("spans")
+    sp = spans.c
+    start_us, end_us = instant_us(start), instant_us(end)
+    begin = case((sp.at < start_us, start_us), else_=sp.at)
+    stop = case((_open_or_after(sp.next, end_us), end_us), else_=sp.next)
+    us = case((stop > begin, stop - begin), else_=0)
+    return select(sp.operator_id, sp.state, sp.reason, func.sum(us).label("us")).group_by(
+        sp.operator_id, sp.state, sp.reason
+    )
+
+
+def _open_or_after(value: Any, bound: int) -> Any:
+    """`value` is NULL (still open) or past `bound`."""
+    return value.is_(None) | (value > bound)
