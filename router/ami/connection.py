@@ -30,7 +30,6 @@ EVENTS = (
     "AgentConnect",
     "AgentComplete",
     "QueueMemberPause",  # presence (router/ami/presence.py)
-    "QueueMemberStatus",
     "DialBegin",
     "DialEnd",
     "Hangup",

@@ -10,16 +10,17 @@ row pause the operator (reason `no_answer`), and that pause is sent to app_queue
 AGI dialplan is not app_queue's: router/ami/records.py reports its rings here
 (`dial_*`).
 
-Pauses go both ways (domain/queue_presence.py): `QueueMemberPause` (and the member state
-in `QueueMemberStatus`) from the phone or a panel shows on the board with its reason,
+Pauses go both ways (domain/queue_presence.py): `QueueMemberPause` from the phone or a
+panel (a feature code's PauseQueueMember, the CLI, another AMI client) shows on the board
+with its reason,
 and every pause, log-out or return the board gets from elsewhere (the API, the console,
 a feature code, the no-answer policy) is sent to app_queue, in order, by one task. An
 event that only repeats what the router sent is recognised and dropped. After each AMI
 login `resync` reads every member (`QueueStatus`).
 
-Why no `DeviceStateChange`: app_queue watches its members' devices itself and says what
-matters in `QueueMemberStatus`; the Dial()'s rings come from Dial's events; and a PBX's
-every phone change is not worth the traffic.
+Why no `DeviceStateChange` (nor `QueueMemberStatus`, see MEMBER_EVENTS): app_queue
+watches its members' devices itself and moves them by its Agent* events; the Dial()'s
+rings come from Dial's events; and a PBX's every phone change is not worth the traffic.
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ from router.engine.context import CallContext
 log = logging.getLogger(__name__)
 
 Action = Callable[[str, Mapping[str, str]], Awaitable[Message]]
-MEMBER_EVENTS = frozenset({"QueueMemberPause", "QueueMemberStatus", "QueueMember"})
+# QueueMemberPause: a pause changed; QueueMember: QueueStatus's list (resync). Not
+# QueueMemberStatus: it repeats the member's pause at every device change, and one sent
+# just before app_queue took the router's QueuePause arrives after it and would undo it
+# on the board (seen on Asterisk 22: paused, unpaused, paused again within 2 ms).
+MEMBER_EVENTS = frozenset({"QueueMemberPause", "QueueMember"})
 
 
 class Held(StrEnum):

@@ -88,8 +88,8 @@ def follow(call: QueueCall, event: Message, now: float) -> list[Effect]:
         return [Step("waiting", {"queue": call.queue, "position": _int(event.get("Position"))})]
     if name in ("AgentCalled", "DialBegin"):
         return _ringing(call, event, now, queued=name == "AgentCalled")
-    if name == "AgentRingNoAnswer":
-        return _ring_end(call, event, now, RingResult.NO_ANSWER)
+    if name == "AgentRingNoAnswer":  # its RingTime is in milliseconds (Asterisk 22)
+        return _ring_end(call, event, now, RingResult.NO_ANSWER, ring_time_ms=1)
     if name == "DialEnd" and call.joined_at is None:  # a queue's own rings have Agent* events
         result = DIAL_RESULTS.get(event.get("DialStatus", ""), RingResult.NO_ANSWER)
         effects = _ring_end(call, event, now, result)
@@ -123,12 +123,17 @@ def _ringing(call: QueueCall, event: Message, now: float, *, queued: bool) -> li
     return [Step("ringing", {"endpoint": endpoint})]
 
 
-def _ring_end(call: QueueCall, event: Message, now: float, result: RingResult) -> list[Effect]:
+def _ring_end(
+    call: QueueCall, event: Message, now: float, result: RingResult, ring_time_ms: int = 1000
+) -> list[Effect]:
+    """`ring_time_ms`: milliseconds in one unit of the event's RingTime (AgentConnect's
+    counts seconds, AgentRingNoAnswer's milliseconds: 5000 for a 5 s ring timeout)."""
     rang = call.ringing.pop(event.get("DestUniqueid", ""), None)
     if rang is None:
         return []
     endpoint, since = rang
-    ms = _int(event.get("RingTime")) * 1000 if event.get("RingTime") else int((now - since) * 1000)
+    ring_time = event.get("RingTime")
+    ms = _int(ring_time) * ring_time_ms if ring_time else int((now - since) * 1000)
     return [Ring(endpoint, result, ms)]
 
 

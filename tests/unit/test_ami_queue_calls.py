@@ -26,7 +26,11 @@ def test_answered_in_the_queue_after_a_no_answer() -> None:
     effects = run(
         (1, ev("QueueCallerJoin", Queue="clinic-paid", Position="1")),
         (1, ev("AgentCalled", Interface="PJSIP/op1001", DestUniqueid="a1")),
-        (16, ev("AgentRingNoAnswer", Interface="PJSIP/op1001", DestUniqueid="a1", RingTime="15")),
+        # AgentRingNoAnswer's RingTime is in milliseconds, AgentConnect's in seconds
+        (
+            16,
+            ev("AgentRingNoAnswer", Interface="PJSIP/op1001", DestUniqueid="a1", RingTime="15000"),
+        ),
         (17, ev("AgentCalled", Interface="PJSIP/op1002", DestUniqueid="a2")),
         (19, ev("AgentConnect", Interface="PJSIP/op1002", DestUniqueid="a2", RingTime="2")),
         (19, ev("QueueCallerLeave", Queue="clinic-paid")),
