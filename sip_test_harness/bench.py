@@ -1,5 +1,5 @@
-"""``make bench``: micro-benchmarks, the interleaved end-to-end A/B ramp, then 1,000
-callers waiting at once (``bench_waiting``).
+"""``make bench``: micro-benchmarks, the interleaved end-to-end A/B ramp, AGI mode against
+app_queue (``bench_agi_e2e``), then 1,000 callers waiting at once (``bench_waiting``).
 
 Prints the side-by-side table and writes it, with machine, date and commit, to
 docs/benchmarks.md. A benchmark reports figures; it never fails.
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from sip_test_harness import bench_micro, bench_waiting
+from sip_test_harness import bench_agi_e2e, bench_micro, bench_waiting
 from sip_test_harness.bench_e2e import LABELS, MODES, ModeResult, ramp
 from sip_test_harness.bench_targets import targets
 from sip_test_harness.bench_waiting_report import WaitingResult
@@ -135,6 +135,8 @@ def main() -> int:
     print(f"  journal writes: {journal.cpu_ms_per_call} CPU ms per call", flush=True)
     print("end to end, interleaved A/B ramp...", flush=True)
     results = ramp(RATES, SECONDS)
+    print("AGI mode against app_queue, interleaved ramp...", flush=True)
+    agi = bench_agi_e2e.markdown(bench_agi_e2e.run(RATES, SECONDS))
     runs = [_waiting(options) for options in WAITING]
     waiting = [line for lines, _ in runs for line in lines]
     measured = [result for _, result in runs if result is not None]
@@ -174,6 +176,7 @@ def main() -> int:
         "",
         *_ratios(results),
         "",
+        *agi,
         *waiting,
         *targets(results, COMMON_RATE, measured),
     ]

@@ -48,7 +48,8 @@ OPERATORS = 200
 MODES = ("queue", "agi")
 
 
-def _mix(**stream: Any) -> dict[str, Any]:
+def speaking_mix(**stream: Any) -> dict[str, Any]:
+    """The benchmark's mix (as parsed YAML) with a caller who speaks, ``stream`` keys added."""
     base = {"name": "bench", "share": 1, "caller": "unknown", "hangup_after": 1.0}
     return {"streams": [{**base, "audio": True, **stream}], "operators": BENCH_MIX["operators"]}
 
@@ -65,9 +66,9 @@ class Kind:
 
 
 KINDS = (
-    Kind("app_queue, unknown caller (baseline)", "queue", _mix()),
-    Kind("AGI mode, known caller with a manager", "agi", _mix(caller="known"), True, True),
-    Kind("AGI mode, unknown caller, menu, presses 1", "agi", _mix(dtmf="1"), True),
+    Kind("app_queue, unknown caller (baseline)", "queue", speaking_mix()),
+    Kind("AGI mode, known caller with a manager", "agi", speaking_mix(caller="known"), True, True),
+    Kind("AGI mode, unknown caller, menu, presses 1", "agi", speaking_mix(dtmf="1"), True),
 )
 
 
@@ -123,7 +124,7 @@ def run(
 ) -> AgiBench:
     """Both parts, the load average before and after."""
     bench = AgiBench(ramp={}, load=[loadavg()])
-    bench.ramp = ramp(rates, seconds, OPERATORS, progress, MODES, _mix())
+    bench.ramp = ramp(rates, seconds, OPERATORS, progress, MODES, speaking_mix())
     bench.kinds = kinds(known_rate, known_seconds, progress)
     bench.load.append(loadavg())
     return bench
