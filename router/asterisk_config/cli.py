@@ -130,14 +130,34 @@ def ari_user_clash(folder: Path, user: str) -> str | None:
     )
 
 
+def ami_user_clash(folder: Path, user: str) -> str | None:
+    """Why we must not write the router's AMI user (AGI mode): one of that name defined
+    by hand already (Asterisk would merge or reject the two), else None."""
+    where = defined_in(folder, "manager.conf", user)
+    if where is None:
+        return None
+    return (
+        f"{folder / where} already defines [{user}], an AMI user not written by"
+        f" asterisk-config. Remove that section (asterisk-config writes the user into"
+        f" clinic-router-manager.conf with the secret from the router's environment), or"
+        f" set agi.ami_username in router.yaml to another name. Nothing was changed."
+    )
+
+
 def run_asterisk_config(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     """Run the command with parsed arguments; return the exit code."""
-    inputs = inputs_of(args, err)
+    try:
+        env = read_env_file(args.env_file)
+    except OSError as exc:
+        print(f"cannot read --env-file: {exc}", file=err)
+        return 2
+    inputs = load_inputs(args.config, env, err)
     if inputs is None:
         return 2
     settings, rules = inputs
+    ami_secret = env.get(settings.agi.ami_secret_env) or None  # None: the ARI password
     folder = Path(args.apply or args.diff) if (args.apply or args.diff) else None
     if folder is not None and not folder.is_dir():
         print(f"{folder} is not a folder (expected Asterisk's, like /etc/asterisk)", file=err)
@@ -146,12 +166,16 @@ def run_asterisk_config(
         print(clash, file=err)
         return 2
     add_moh = folder is not None and not moh_class_exists(folder, "default")
-    plan = plan_from(settings, rules, add_moh_class=add_moh)
+    plan = plan_from(settings, rules, add_moh_class=add_moh, ami_secret=ami_secret)
+    clash = ami_user_clash(folder, plan.agi.ami_user) if folder and plan.agi else None
+    if clash:
+        print(clash, file=err)
+        return 2
     files = render_files(plan)
     moh_file = "clinic-router-musiconhold.conf"
     if folder is not None and not add_moh and (folder / moh_file).exists():
         files[moh_file] = render_no_moh_class(plan.moh_class)  # written by an earlier apply
-    secrets = [plan.ari_password]
+    secrets = [plan.ari_password] + ([plan.agi.ami_secret] if plan.agi is not None else [])
     if folder is None:
         for name, text in files.items():
             print(f";; ---- {name} (included from {INCLUDED_FROM[name]})", file=out)

@@ -30,6 +30,8 @@ RELOADS: Mapping[str, tuple[str, ...]] = {
     "extensions.conf": ("dialplan reload",),
     "queues.conf": ("module load app_queue.so", "module reload app_queue.so"),
     "musiconhold.conf": ("module load res_musiconhold.so", "moh reload"),
+    "queuerules.conf": ("module load app_queue.so", "queue reload rules"),
+    "manager.conf": ("manager reload",),
 }
 
 
@@ -129,15 +131,18 @@ def with_include(host_text: str | None, name: str, host: str, *, general: bool =
 def plan_changes(folder: Path, files: Mapping[str, str]) -> list[Change]:
     """Every file `apply` would write: the generated ones, then the include lines."""
     changes = [Change(folder / name, _read(folder / name), text) for name, text in files.items()]
+    hosts: dict[str, tuple[str | None, str]] = {}  # target -> (text now, with our includes)
     for name in files:
         host = INCLUDED_FROM[name]
         target = include_target(folder, host)
         old = _read(folder / target)
+        so_far = hosts[target][1] if target in hosts else old  # two of ours in queues.conf
         general = target != host and has_section(_read(folder / host), "general")
-        new = with_include(old, name, host, general=general)
+        new = with_include(so_far, name, host, general=general)
         if target != host and _includes(_read(folder / host) or "", name):
-            new = old or ""  # included by the stock file already (an earlier apply)
-        changes.append(Change(folder / target, old, new))
+            new = so_far or ""  # included by the stock file already (an earlier apply)
+        hosts[target] = (old, new)
+    changes += [Change(folder / target, old, new) for target, (old, new) in hosts.items()]
     return changes
 
 

@@ -110,9 +110,26 @@ def check_path(path: Path, *, env: Mapping[str, str] | None = None) -> CheckResu
             rules = load_rules(rules_path, source=display_path(rules_path))
         except ConfigError as e:
             issues.extend(e.issues)
+    if rules is not None and not issues:
+        issues.extend(_mode_issues(doc, settings.agi.enabled, rules))
     if issues or rules is None:
         raise ConfigError(issues)
     return CheckResult(doc.source, display_path(rules.loaded_from), rules)
+
+
+def _mode_issues(doc: YamlDocument, agi_enabled: bool, rules: Rules) -> list[ConfigIssue]:
+    """A line in `mode: agi` needs the FastAGI server (docs/agi-mode.md): without it every
+    call of that line would go to the dialplan's plain queue."""
+    agi_lines = [line.id for line in rules.lines if line.mode == "agi"]
+    if not agi_lines or agi_enabled:
+        return []
+    return [
+        doc.issue(
+            ("agi", "enabled"),
+            f"lines in mode: agi ({', '.join(agi_lines)}) need agi.enabled: true; without the"
+            " FastAGI server every call of theirs goes to the plain queue (docs/agi-mode.md)",
+        )
+    ]
 
 
 def _looks_like_settings(path: Path, doc: YamlDocument) -> bool:
