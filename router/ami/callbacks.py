@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,7 +37,9 @@ log = logging.getLogger(__name__)
 
 CONTEXT = "clinic-router-agi-callback"
 Gate = Callable[[], Awaitable[bool]]  # the dispatcher's start_attempt + patient stage
-OnRing = Callable[[str, RingResult], None]  # ("operator" | "patient", how the ring ended)
+# ("operator" | "patient", how the ring ended, how long it rang in ms: the operator's
+# from the Originate, the patient's from Dial()'s DialBegin or from when it was followed)
+OnRing = Callable[[str, RingResult, int], None]
 # OriginateResponse's Reason (Asterisk's AST_CONTROL_*): how the operator's ring ended
 ORIGINATE_REASONS = {
     "1": RingResult.NO_ANSWER,  # hung up while ringing (declined)
@@ -86,6 +89,7 @@ class _Attempt:
     on_ring: OnRing | None = None
     gated: bool = False
     dialled: bool = False  # the dialplan's Dial() of the patient began
+    since: float = field(default_factory=time.monotonic)  # the ring under way began
     operator: RingResult | None = None
     patient: RingResult | None = None
     sounds: list[str] = field(default_factory=list)
@@ -207,7 +211,7 @@ class AmiDialer:
         if attempt is None:
             return
         if name == "DialBegin":
-            attempt.dialled = True
+            attempt.dialled, attempt.since = True, time.monotonic()
         elif name == "DialEnd":
             result = DIAL_RESULTS.get(event.get("DialStatus", ""), RingResult.UNAVAILABLE)
             if attempt.patient is None and attempt.gated:
@@ -234,8 +238,9 @@ def _rang(attempt: _Attempt, party: str, result: RingResult) -> None:
             return  # told once
         attempt.operator = result
     if attempt.on_ring is not None:
+        ms = int((time.monotonic() - attempt.since) * 1000)
         try:
-            attempt.on_ring(party, result)
+            attempt.on_ring(party, result, ms)
         except Exception:  # a journal hiccup must not lose the attempt
             log.exception("callback ring of the %s not recorded", party)
 

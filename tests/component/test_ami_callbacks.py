@@ -143,7 +143,7 @@ async def test_a_busy_operator_is_told_by_the_originates_action_id(dialer) -> No
         raise AssertionError("the patient must not be dialled")
 
     attempt = asyncio.create_task(
-        ami_dialer.call_back(CALL, gate, on_ring=lambda p, r: rings.append((p, r)))
+        ami_dialer.call_back(CALL, gate, on_ring=lambda p, r, _ms: rings.append((p, r)))
     )
     action = await originated(fake)
     fake.send("OriginateResponse", ActionID=action["ActionID"], Response="Failure", Reason="5")
@@ -169,7 +169,7 @@ async def test_a_leg_followed_after_a_restart_is_never_dialled(dialer) -> None: 
     leg = "cr-cb-7-1-abc123"
     fake.live.append(leg)
     rings: list[tuple[str, RingResult]] = []
-    follow = asyncio.create_task(ami_dialer.follow(leg, lambda p, r: rings.append((p, r))))
+    follow = asyncio.create_task(ami_dialer.follow(leg, lambda p, r, _ms: rings.append((p, r))))
     await asyncio.sleep(0.2)
     # the dialplan asks again (a stale AGI): told no, nothing dialled
     session = await agi_call(server.port, "", "s", uniqueid=leg, script="callback")

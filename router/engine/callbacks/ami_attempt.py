@@ -61,7 +61,6 @@ class AmiCallbackAttempt(CallbackAttempt):
         super().__init__(ctx, cfg, instance_id, task, place=place, adopted=adopted)
         self.dialer = dialer
         self._dialled: DialResult | None = None
-        self._patient_since = ctx.clock()
         self._answered = followed is not None and followed.patient_answered
         self._stage_write: asyncio.Task[bool] | None = None
 
@@ -98,26 +97,22 @@ class AmiCallbackAttempt(CallbackAttempt):
             self.patient_leg = f"{leg}-pt"  # its name in callback_rings
             if not await self._start_attempt(operator_id):
                 return False
-            if not await ctx.store.callbacks.set_stage(
-                task.id, self.instance_id, AttemptStage.PATIENT
-            ):
-                return False
-            self._patient_since = ctx.clock()
-            return True
+            repo = ctx.store.callbacks
+            return await repo.set_stage(task.id, self.instance_id, AttemptStage.PATIENT)
 
-        def on_ring(party: str, result: RingResult) -> None:
+        def on_ring(party: str, result: RingResult, ms: int) -> None:
             if party == "operator":
                 operator_rang.append(self.ring.settle(operator_id, leg, result, started))
             else:
-                self._patient_ring_ended(result)
+                self._patient_ring_ended(result, ms)
 
         self._dialled = await self.dialer.call_back(call, gate, on_ring=on_ring)
         if self._dialled is DialResult.OPERATOR_NO_ANSWER:
             return operator_rang[0] if operator_rang else RingResult.NO_ANSWER
         return RingResult.ANSWERED  # `_attempt` says what became of it
 
-    def _patient_ring_ended(self, result: RingResult) -> None:
-        self._patient_rang(result, self._patient_since)
+    def _patient_ring_ended(self, result: RingResult, ms: int) -> None:
+        self._patient_rang(result, self.ctx.clock() - ms / 1000)
         if result is RingResult.ANSWERED:
             self._answered = True
             self._stage_write = asyncio.create_task(
@@ -143,7 +138,7 @@ class AmiCallbackAttempt(CallbackAttempt):
         log.info("callback %s: following %s after a restart", self.task.id, adopted.operator_leg)
         result = await self.dialer.follow(
             adopted.operator_leg,
-            on_ring=lambda _party, ring: self._patient_ring_ended(ring),
+            on_ring=lambda _party, ring, ms: self._patient_ring_ended(ring, ms),
             answered=adopted.patient_up,
         )
         return await self._outcome(result)

@@ -311,8 +311,15 @@ class CallbackDispatcher:
         try:
             channels = {c.id: c for c in await ctx.ari.list_channels()}
             released = await repo.release_unstarted(self.instance_id, self._working)
-            started = await repo.attempts_under_way(self.instance_id)
-            foreign = await repo.interrupted(ctx.now(), self.cfg.lease_s)
+            # AGI-mode lines' attempts are settled from AMI's channel list (`resume_ami`)
+            started = [
+                t for t in await repo.attempts_under_way(self.instance_id) if not self._over_ami(t)
+            ]
+            foreign = [
+                t
+                for t in await repo.interrupted(ctx.now(), self.cfg.lease_s)
+                if not self._over_ami(t)
+            ]
         except Exception as exc:  # noqa: BLE001 - retried on the next connect
             log.error("callback resume skipped: %s: %s", type(exc).__name__, exc)
             return
@@ -322,8 +329,6 @@ class CallbackDispatcher:
                 attempt.vanished(legs - channels.keys())
         kept: set[str] = set()
         for task in started:
-            if self._over_ami(task):
-                continue  # settled from AMI's channel list (`resume_ami`)
             if task.id not in self._working:
                 kept |= await self._settle(task, channels, adopt=True)
             else:
@@ -331,7 +336,7 @@ class CallbackDispatcher:
                     c for c in channels if c.startswith(attempt_prefix(task.id, task.attempts))
                 }
         for task in foreign:
-            if task.claimed_by != self.instance_id and not self._over_ami(task):
+            if task.claimed_by != self.instance_id:
                 kept |= await self._settle(task, channels, adopt=False)
         for channel_id in channels:
             owned = any(channel_id.startswith(a.id + "-") for a in self._working.values())
