@@ -12,7 +12,7 @@ from typing import Any
 from router.domain.reports import CallGroup, Change, Report, compare
 from router.domain.reports.export import Section, section_rows
 from router.domain.reports.period import PeriodError, parse_period, previous
-from router.domain.reports.staffing import Goal, staffing
+from router.domain.reports.staffing import Goal, staffing_of
 from router.storage.store import Store
 
 
@@ -87,11 +87,9 @@ async def staffing_body(
     store: Store, query: ReportQuery, goal_level: float, patience_s: float | None
 ) -> dict[str, Any]:
     """Operators needed per hour of the week (hours with calls or someone on duty)."""
-    data = await store.reports.period(*query.period)
+    sums = await store.reports.staffing(query.period, query.tz)  # summed by the database
     goal = Goal(query.sl_target_s, goal_level)
-    rows = await asyncio.to_thread(
-        staffing, data.calls, query.period, query.tz, goal, data.spans, patience_s
-    )
+    rows = await asyncio.to_thread(staffing_of, sums, query.period, query.tz, goal, patience_s)
     return {
         "section": "staffing",
         "start": query.period[0].isoformat(),

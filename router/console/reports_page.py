@@ -14,11 +14,11 @@ from router.console.deps import CONSOLE
 from router.console.guard import viewer
 from router.console.render import page
 from router.domain.console_access import Permission
-from router.domain.reports import ReportData, build_report
-from router.domain.reports.charts import chart_data, staffing_series
+from router.domain.reports.charts import chart_data, labelled_waits, staffing_series
 from router.domain.reports.export import section_rows
 from router.domain.reports.period import PeriodError
-from router.domain.reports.staffing import Goal, staffing
+from router.domain.reports.report import PeriodSums, report_of_sums
+from router.domain.reports.staffing import Goal, StaffingSums, staffing_of
 from router.report_view import ReportQuery, check_length
 
 STAFFING_GOAL = 0.8  # the chart's goal; `clinic-router staffing --goal` sets another
@@ -39,25 +39,30 @@ async def reports_page(request: web.Request) -> web.Response:
     except PeriodError as exc:
         failed: dict[str, object] = {"error": str(exc), "start": start or "", "end": end or ""}
         return await page(request, "reports.html", failed, status=400)
-    data = await deps.store.reports.period(*query.period)
-    # Pure but long over a big period: off the event loop, which serves the calls.
-    context = await asyncio.to_thread(_figures, data, query)
+    # Summed by the database (the same sums as the CLI's and the API's), the calls read
+    # once for the report and the staffing chart; the figures off the event loop.
+    sums, needs = await deps.store.reports.sums(
+        query.period, query.now, query.tz, group="hour", default_sl_s=query.sl_target_s,
+        overdue_after_s=query.overdue_after_s, staffing=True,
+    )  # fmt: skip
+    assert needs is not None  # asked for
+    context = await asyncio.to_thread(_figures, sums, needs, query)
     return await page(request, "reports.html", {**context, "start": start or "", "end": end or ""})
 
 
-def _figures(data: ReportData, query: ReportQuery) -> dict[str, object]:
-    report = build_report(
-        data, query.period, query.now, query.tz, group="hour",
-        default_sl_s=query.sl_target_s, overdue_after_s=query.overdue_after_s,
-    )  # fmt: skip
+def _figures(sums: PeriodSums, needs: StaffingSums, query: ReportQuery) -> dict[str, object]:
+    report = report_of_sums(sums, query.period, query.tz, group="hour")
     goal = Goal(query.sl_target_s, STAFFING_GOAL)
-    needed = staffing(data.calls, query.period, query.tz, goal, data.spans)
+    needed = staffing_of(needs, query.period, query.tz, goal)
     return {
         "error": None,
         "period": query.period,
         "total": report.total,
         "operators": section_rows(report, "operators"),
         "misses": report.misses,
-        "charts": {**chart_data(report, data.calls), "staffing": staffing_series(needed)},
+        "charts": {
+            **chart_data(report, labelled_waits(sums.total.wait_buckets)),
+            "staffing": staffing_series(needed),
+        },
         "sl_target_s": query.sl_target_s,
     }

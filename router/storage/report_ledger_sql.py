@@ -21,16 +21,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
     Select,
+    Table,
+    Text,
     and_,
     case,
     exists,
     func,
     literal,
     null,
+    or_,
     select,
     text,
-    tuple_,
     union,
     union_all,
 )
@@ -39,6 +44,7 @@ from router.domain.callback_schedule import CloseReason
 from router.domain.reports.callbacks import ACTIVE, REACHED, MissSums
 from router.domain.reports.operators import StateSums
 from router.domain.reports.records import FALLBACK_MISS, MissRecord
+from router.domain.reports.staffing import ON_DUTY
 from router.storage.db import Database
 from router.storage.report_sql import epoch_us, instant_us, percentiles, ranked
 from router.storage.tables import ACTIVE_TASK, callback_tasks, calls, misses, operator_states
@@ -67,8 +73,34 @@ class LedgerSql:
             pairs = [
                 (r.id, r.at) for r in (await conn.execute(_latest_before(start))).all() if r.at
             ]
-            rows = (await conn.execute(_state_sums(d, pairs, start, end))).all()
+            rows = (await conn.execute(_state_sums(_spans(d, pairs, start, end)))).all()
         return {(r.operator_id, r.state, r.reason): int(r.us) for r in rows}
+
+    async def duty_us(
+        self, start: datetime, end: datetime, slots: Sequence[tuple[datetime, datetime, str]]
+    ) -> dict[str, int] | None:
+        """Microseconds on duty per hour of the week of `slots` (`staffing.hour_slots`
+        of the period); None while no state was ever recorded."""
+        d = self._db.dialect_name
+        hours = [
+            {"start_us": instant_us(a), "end_us": instant_us(b), "key": key} for a, b, key in slots
+        ]
+        async with self._db.connect() as conn:
+            if (await conn.execute(select(_s.id).limit(1))).first() is None:
+                return None
+            pairs = [
+                (r.id, r.at) for r in (await conn.execute(_latest_before(start))).all() if r.at
+            ]
+            # (DDL outside a transaction on SQLite: dropped and committed below)
+            await conn.run_sync(lambda sync: _HOURS.create(sync, checkfirst=True))
+            try:
+                if hours:
+                    await conn.execute(_HOURS.insert(), hours)
+                rows = (await conn.execute(_duty(_spans(d, pairs, start, end)))).all()
+            finally:
+                await conn.run_sync(lambda sync: _HOURS.drop(sync, checkfirst=True))
+                await conn.commit()  # writes only the connection's own temporary table
+        return {r.key: int(r.us) for r in rows if r.us}
 
     async def miss_sums(
         self, start: datetime, end: datetime, now: datetime, overdue_after_s: float
@@ -220,27 +252,78 @@ def _latest_before(start: datetime) -> Select[Any]:
     return select(operators_table.c.id, latest.label("at"))
 
 
-def _state_sums(
+def _spans(
     dialect: str, pairs: Sequence[tuple[str, datetime]], start: datetime, end: datetime
-) -> Select[Any]:
+) -> Any:
     """The period's changes (by the `at` index) and the latest before it (`pairs`, by the
-    unique key): each a span to the operator's next change, clipped, summed."""
+    unique key), each a span to the operator's next change clipped to the period:
+    (operator_id, state, reason, begin, stop) in microseconds."""
     columns = (_s.operator_id, _s.state, _s.reason, _s.id, epoch_us(dialect, _s.at).label("at"))
     parts = [select(*columns).where(_s.at >= start, _s.at < end)]
     if pairs:
-        parts.append(select(*columns).where(tuple_(_s.operator_id, _s.at).in_(pairs)))
+        # an OR of equalities, one index seek each: SQLite scans the whole table for a
+        # row-value IN (VALUES ...)
+        each = (and_(_s.operator_id == op, _s.at == at) for op, at in pairs)
+        parts.append(select(*columns).where(or_(*each)))
     changes = union_all(*parts).subquery("changes")
     ch = changes.c
     nxt = func.lead(ch.at).over(partition_by=ch.operator_id, order_by=(ch.at, ch.id))
-    spans = select(ch.operator_id, ch.state, ch.reason, ch.at, nxt.label("next")).subquery("spans")
-    sp = spans.c
+    ends = select(ch.operator_id, ch.state, ch.reason, ch.at, nxt.label("next")).subquery("ends")
+    e = ends.c
     start_us, end_us = instant_us(start), instant_us(end)
-    begin = case((sp.at < start_us, start_us), else_=sp.at)
-    stop = case((_open_or_after(sp.next, end_us), end_us), else_=sp.next)
-    us = case((stop > begin, stop - begin), else_=0)
+    return select(
+        e.operator_id,
+        e.state,
+        e.reason,
+        case((e.at < start_us, start_us), else_=e.at).label("begin"),
+        case((_open_or_after(e.next, end_us), end_us), else_=e.next).label("stop"),
+    ).subquery("spans")
+
+
+def _state_sums(spans: Any) -> Select[Any]:
+    sp = spans.c
+    us = case((sp.stop > sp.begin, sp.stop - sp.begin), else_=0)
     return select(sp.operator_id, sp.state, sp.reason, func.sum(us).label("us")).group_by(
         sp.operator_id, sp.state, sp.reason
     )
+
+
+# The local hours of a period (`staffing.hour_slots`), for splitting the time on duty;
+# private to the connection, dropped after the query.
+_HOURS = Table(
+    "report_hours",
+    MetaData(),
+    Column("start_us", BigInteger, primary_key=True),
+    Column("end_us", BigInteger, nullable=False),
+    Column("key", Text, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _duty(spans: Any) -> Select[Any]:
+    """Time on duty per hour of the week: each on-duty span against the hours it
+    overlaps, found by the hours' start (an hour is never longer than one: it starts
+    within the hour before the span does)."""
+    sp, h = spans.c, _HOURS.c
+    begin = case((sp.begin > h.start_us, sp.begin), else_=h.start_us)
+    stop = case((sp.stop < h.end_us, sp.stop), else_=h.end_us)
+    return (
+        select(h.key, func.sum(stop - begin).label("us"))
+        .select_from(spans)
+        .join(
+            _HOURS,
+            and_(
+                h.start_us > sp.begin - _HOUR_US,
+                h.start_us < sp.stop,
+                h.end_us > sp.begin,
+            ),
+        )
+        .where(sp.state.in_(ON_DUTY), sp.stop > sp.begin)
+        .group_by(h.key)
+    )
+
+
+_HOUR_US = 3600 * 1_000_000
 
 
 def _open_or_after(value: Any, bound: int) -> Any:

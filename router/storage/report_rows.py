@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select, text, tuple_
+from sqlalchemy import Row, Select, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.reports import (
@@ -33,11 +33,13 @@ from router.domain.reports import (
 )
 from router.domain.reports import report as pure
 from router.domain.reports.calls import CallSums
+from router.domain.reports.operators import WRAP_UP, StateSums
 from router.domain.reports.records import abandoned_where
 from router.domain.reports.report import PeriodSums
+from router.domain.reports.staffing import StaffingSums, hour_slots
 from router.storage.db import Database
 from router.storage.report_ledger_sql import BY_ATTEMPT, BY_HAND, LedgerSql
-from router.storage.report_sql import ReportSql, call_line, json_text
+from router.storage.report_sql import CallGroups, ReportSql, call_line, json_text
 from router.storage.tables import (
     ACTIVE_TASK,
     call_events,
@@ -141,13 +143,44 @@ class ReportRows:
         """`build_report` of the period, summed by the database: the calls and rings
         (`report_sql`), the state spans, misses and tasks (`report_ledger_sql`). What a
         year's report needs; same arguments, same figures."""
+        sums, _ = await self.sums(
+            period, now, tz, group=group, sl_targets=sl_targets, default_sl_s=default_sl_s,
+            overdue_after_s=overdue_after_s, branches=branches,
+        )  # fmt: skip
+        return await asyncio.to_thread(
+            lambda: pure.report_of_sums(sums, period, tz, group=group, branches=branches)
+        )
+
+    async def staffing(self, period: tuple[datetime, datetime], tz: tzinfo) -> StaffingSums:
+        """What `staffing_of` needs of the period, summed by the database."""
+        by = await self._calls(period, tz, "hour_of_week")
+        return await self._staffing(period, tz, by, await LedgerSql(self._db).state_sums(*period))
+
+    async def sums(
+        self,
+        period: tuple[datetime, datetime],
+        now: datetime,
+        tz: tzinfo,
+        *,
+        group: CallGroup | None = None,
+        sl_targets: Mapping[str, float] | None = None,
+        default_sl_s: float = DEFAULT_SL_TARGET_S,
+        overdue_after_s: float = 3600.0,
+        branches: Mapping[str, str] | None = None,
+        staffing: bool = False,
+    ) -> tuple[PeriodSums, StaffingSums | None]:
+        """The report's sums and, with `staffing`, the staffing view's, the calls read
+        once for both (the console's reports page shows both)."""
         start, end = period
         sql, ledger = ReportSql(self._db), LedgerSql(self._db)
-        groups = (None,) if group is None else (None, group)
+        groups: list[CallGroup | None] = [None, group] if group else [None]
+        if staffing and group != "hour_of_week":
+            groups.append("hour_of_week")
         taken = await sql.call_sums(start, end, tz, groups, sl_targets, default_sl_s, branches)
-        total, grouped = taken[0], taken[1] if group else None
+        by = dict(zip(groups, taken, strict=True))
+        grouped = by[group] if group else None
         sums = PeriodSums(
-            total=total.sums.get("total", CallSums()),
+            total=by[None].sums.get("total", CallSums()),
             groups=grouped.sums if grouped else {},
             first=grouped.first if grouped else {},
             operators=await sql.operator_sums(start, end),
@@ -156,8 +189,31 @@ class ReportRows:
             misses=await ledger.miss_sums(start, end, now, overdue_after_s),
             fallback_misses=await ledger.fallback_misses(start, end),
         )
-        return await asyncio.to_thread(
-            lambda: pure.report_of_sums(sums, period, tz, group=group, branches=branches)
+        if not staffing:
+            return sums, None
+        return sums, await self._staffing(period, tz, by, sums.states)
+
+    async def _calls(
+        self, period: tuple[datetime, datetime], tz: tzinfo, group: CallGroup
+    ) -> dict[CallGroup | None, CallGroups]:
+        groups: list[CallGroup | None] = [None, group]
+        taken = await ReportSql(self._db).call_sums(*period, tz, groups)
+        return dict(zip(groups, taken, strict=True))
+
+    async def _staffing(
+        self,
+        period: tuple[datetime, datetime],
+        tz: tzinfo,
+        by: Mapping[CallGroup | None, CallGroups],
+        states: StateSums | None,
+    ) -> StaffingSums:
+        """`states`: the period's time in each state (`LedgerSql.state_sums`)."""
+        wrap = sum(us for (_, state, _), us in (states or {}).items() if state == WRAP_UP)
+        return StaffingSums(
+            by_hour=by["hour_of_week"].sums,
+            total=by[None].sums.get("total", CallSums()),
+            wrap_up_us=wrap,
+            duty_us=await LedgerSql(self._db).duty_us(*period, hour_slots(period, tz)),
         )
 
 
@@ -250,8 +306,9 @@ def _state_rows(
     s = operator_states.c
     columns = (s.operator_id, s.state, s.reason, s.at, s.id)
     statements = [select(*columns).where(s.at >= start, s.at < end)]
-    if pairs:
-        statements.append(select(*columns).where(tuple_(s.operator_id, s.at).in_(pairs)))
+    if pairs:  # an OR of equalities: SQLite scans the table for a row-value IN
+        each = (and_(s.operator_id == op, s.at == at) for op, at in pairs)
+        statements.append(select(*columns).where(or_(*each)))
     return statements
 
 

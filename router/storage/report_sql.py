@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from router.domain.reports.calls import NONE_KEY, CallGroup, CallSums
+from router.domain.reports.calls import NONE_KEY, WAIT_EDGES, CallGroup, CallSums
 from router.domain.reports.operators import OperatorSums
 from router.domain.reports.stats import interpolate, percentile_ranks
 from router.storage.db import Database
@@ -167,7 +167,8 @@ def _call_groups(rows: Sequence[Any], waits: Sequence[Any], routes: Sequence[Any
             no_operator=r.no_operator, callback_promised=r.callback_promised,
             message=r.message, failed=r.failed, fallback=r.fallback, waited=r.waited,
             in_target=r.in_target, speeds=r.speeds, speed_us=int(r.speed_us or 0),
-            talks=r.talks, talk_us=int(r.talk_us or 0),
+            talks=r.talks, talk_us=int(r.talk_us or 0), wait_us=int(r.wait_us or 0),
+            wait_buckets=tuple(r._mapping[f"wait_bucket_{i}"] for i in range(len(WAIT_EDGES))),
             wait_p50_s=wait_p.get((r.key, None, 50)),
             wait_p90_s=wait_p.get((r.key, None, 90)),
             wait_max_s=None if r.wait_max_us is None else r.wait_max_us / 1e6,
@@ -424,9 +425,22 @@ def _sums_stmt(m: Any) -> Select[Any]:
         func.sum(case((answered_wait, m.c.speed_us))).label("speed_us"),
         count_if(m.c.talk_us.is_not(None)).label("talks"),
         func.sum(m.c.talk_us).label("talk_us"),
+        func.sum(m.c.wait_us).label("wait_us"),
+        *(
+            count_if(_in_bucket(m.c.wait_us, i)).label(f"wait_bucket_{i}")
+            for i in range(len(WAIT_EDGES))
+        ),
         func.max(m.c.wait_us).label("wait_max_us"),
         func.min(m.c.start_us).label("first_us"),
     ).group_by(m.c.key)
+
+
+def _in_bucket(wait_us: Any, index: int) -> Any:
+    """The wait is in the `index`th of `WAIT_EDGES` (as `calls.wait_bucket` says)."""
+    low = wait_us >= WAIT_EDGES[index] * 1_000_000
+    if index + 1 == len(WAIT_EDGES):
+        return low
+    return and_(low, wait_us < WAIT_EDGES[index + 1] * 1_000_000)
 
 
 def ranked(source: Any, value: Any, points: Sequence[int], sub: Any = None) -> Select[Any]:

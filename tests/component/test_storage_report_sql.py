@@ -24,6 +24,7 @@ from router.domain.operators import Operator
 from router.domain.reports import CALL_GROUPS, build_report
 from router.domain.reports.callbacks import miss_sums
 from router.domain.reports.operators import callbacks_worked, state_sums
+from router.domain.reports.staffing import hour_slots, staffing, staffing_of, staffing_sums
 from router.storage import Store
 from router.storage.report_ledger_sql import LedgerSql
 from router.storage.report_sql import zone_segments
@@ -331,3 +332,40 @@ async def test_callback_rings_leave_the_inbound_figures_as_they_are(store: Store
     async with store.db.begin() as conn:
         rows = (await conn.execute(callback_rings.select())).all()
     assert len(rows) == 3 * len(OPS)  # they were written, in the period, for those operators
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Asia/Kolkata"])
+async def test_staffing_sums_give_the_pure_modules_rows(store: Store, zone: str) -> None:
+    """The staffing view's sums (calls per hour of the week, talk, waits, wrap-up, time on
+    duty split at the local hours: half past in UTC for India) as the pure module takes
+    them from records, and so the same rows."""
+    await _fill(store, 2, 400)
+    tz = ZoneInfo(zone)
+    period = (T0, T0 + timedelta(hours=36))
+    data = await store.reports.period(*period)
+    sql = await store.reports.staffing(period, tz)
+    pure = staffing_sums(data.calls, period, tz, data.spans)
+    assert sql == pure
+    assert sql.duty_us and sql.wrap_up_us and len(sql.by_hour) > 24
+    assert staffing_of(sql, period, tz) == staffing(data.calls, period, tz, spans=data.spans)
+    _, both = await store.reports.sums(period, period[1], tz, group="hour", staffing=True)
+    assert both == pure
+
+
+async def test_time_on_duty_is_split_at_local_hours(store: Store) -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")  # UTC+05:30
+    at = datetime(2026, 10, 26, 3, 0, tzinfo=UTC)  # Monday 08:30 local
+    async with store.db.begin() as conn:
+        await conn.execute(
+            insert(operator_states),
+            [{"operator_id": "op1", "state": "available", "reason": None, "at": at},
+             {"operator_id": "op1", "state": "offline", "reason": None,
+              "at": at + timedelta(hours=2)}],
+        )  # fmt: skip
+    period = (at - timedelta(hours=1), at + timedelta(hours=3))
+    duty = await LedgerSql(store.db).duty_us(*period, hour_slots(period, kolkata))
+    half = 1800 * 10**6
+    assert duty == {"Mon 08": half, "Mon 09": 2 * half, "Mon 10": half}
+    assert await store.reports.staffing(period, kolkata) == staffing_sums(
+        [], period, kolkata, (await store.reports.period(*period)).spans
+    )

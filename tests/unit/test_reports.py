@@ -339,7 +339,7 @@ def test_chart_data() -> None:
         ("120–300 s", 1), ("300 s+", 0),
     ]  # fmt: skip
     report = build_report(ReportData(CALLS, RINGS, [], []), DAY, at(3600), MSK, group="hour")
-    charts = chart_data(report, CALLS)
+    charts = chart_data(report, wait_buckets(CALLS))
     assert charts["hours"] == {
         "labels": ["2026-12-01 12:00+0300"], "offered": [8], "answered": [2],
         "service_level": [0.2],

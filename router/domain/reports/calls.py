@@ -16,6 +16,7 @@ DEFAULT_SL_TARGET_S = 20.0
 CallGroup = Literal["line", "branch", "queue", "day", "hour", "hour_of_week"]
 CALL_GROUPS: tuple[CallGroup, ...] = ("line", "branch", "queue", "day", "hour", "hour_of_week")
 NONE_KEY = "-"  # a call with no line / that never waited for a queue
+WAIT_EDGES = (0, 10, 20, 30, 60, 120, 300)  # seconds: the last bucket is "300 s and more"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ class CallSums:
     speed_us: int = 0  # their time from the start of the wait to the answer (>= 0)
     talks: int = 0
     talk_us: int = 0
+    wait_us: int = 0  # the waits of the calls that waited (`waited`)
+    wait_buckets: tuple[int, ...] = (0,) * len(WAIT_EDGES)  # how many waited how long
     wait_p50_s: float | None = None
     wait_p90_s: float | None = None
     wait_max_s: float | None = None
@@ -94,6 +97,11 @@ _OUTCOMES = {
     "failed": "failed",
     "lost": "failed",
 }  # a call's outcome -> the count it adds to
+
+
+def wait_bucket(wait_us: int) -> int:
+    """The `WAIT_EDGES` bucket of a wait (the storage's SQL counts the same)."""
+    return sum(1 for edge in WAIT_EDGES[1:] if wait_us >= edge * 1_000_000)
 
 
 def wait_s(call: CallRecord) -> float | None:
@@ -140,6 +148,8 @@ def call_sums(
         if wait is None:
             continue  # never waited, or still waiting: counted when it ends
         waits.append(wait / 1e6)
+        counts["wait_us"] += wait
+        counts[f"wait_bucket_{wait_bucket(wait)}"] += 1
         speed = us_between(f.waiting_at, c.answered_at)
         if speed is not None:
             counts["speeds"] += 1
@@ -162,6 +172,8 @@ def call_sums(
         speed_us=counts["speed_us"],
         talks=counts["talks"],
         talk_us=counts["talk_us"],
+        wait_us=counts["wait_us"],
+        wait_buckets=tuple(counts[f"wait_bucket_{i}"] for i in range(len(WAIT_EDGES))),
         wait_p50_s=percentile(waits, 50),
         wait_p90_s=percentile(waits, 90),
         wait_max_s=max(waits, default=None),

@@ -1,4 +1,4 @@
-"""What the console's report charts plot, from a report and its calls (pure: the page
+"""What the console's report charts plot, from a report and its waits (pure: the page
 passes this as JSON to uPlot)."""
 
 from __future__ import annotations
@@ -7,33 +7,29 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
-from router.domain.reports.calls import wait_s
+from router.domain.reports.calls import WAIT_EDGES, call_sums
 from router.domain.reports.records import CallRecord
 from router.domain.reports.report import Report
 from router.domain.reports.staffing import StaffingRow
 
-WAIT_EDGES = (0, 10, 20, 30, 60, 120, 300)  # seconds: the last bucket is "300 s and more"
-
 
 def wait_buckets(calls: Sequence[CallRecord]) -> list[tuple[str, int]]:
     """How many callers waited how long (those who waited), in `WAIT_EDGES` buckets."""
-    counts = [0] * len(WAIT_EDGES)
-    for call in calls:
-        wait = wait_s(call)
-        if wait is None:
-            continue
-        index = sum(1 for edge in WAIT_EDGES[1:] if wait >= edge)
-        counts[index] += 1
+    return labelled_waits(call_sums(calls).wait_buckets)
+
+
+def labelled_waits(counts: Sequence[int]) -> list[tuple[str, int]]:
+    """The buckets' labels with their counts (`CallSums.wait_buckets`)."""
     labels = [f"{a}–{b} s" for a, b in pairwise(WAIT_EDGES)]
     labels.append(f"{WAIT_EDGES[-1]} s+")
     return list(zip(labels, counts, strict=True))
 
 
-def chart_data(report: Report, calls: Sequence[CallRecord]) -> dict[str, Any]:
+def chart_data(report: Report, waits: Sequence[tuple[str, int]]) -> dict[str, Any]:
     """Series for three charts: calls and service level by hour (the report must be grouped
-    by hour), the waiting-time distribution, and each operator's answer rate."""
+    by hour), the waiting-time distribution (`wait_buckets`, `labelled_waits`), and each
+    operator's answer rate."""
     hours = report.groups if report.group == "hour" else ()
-    waits = wait_buckets(calls)
     operators = [o for o in report.operators if o.answer_rate is not None]
     return {
         "hours": {
