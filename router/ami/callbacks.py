@@ -57,7 +57,7 @@ class DialResult(StrEnum):
     PATIENT_BUSY = "patient_busy"
     PATIENT_NO_ANSWER = "patient_no_answer"
     PATIENT_FAILED = "patient_failed"
-    UNKNOWN = "unknown"  # a followed leg ended with no word of the patient's ring
+    UNKNOWN = "unknown"  # the leg ended with no word of the patient's ring (events lost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,7 @@ class _Attempt:
     gated: bool = False
     dialled: bool = False  # the dialplan's Dial() of the patient began
     since: float = field(default_factory=time.monotonic)  # the ring under way began
+    created: float = field(default_factory=time.monotonic)
     operator: RingResult | None = None
     patient: RingResult | None = None
     sounds: list[str] = field(default_factory=list)
@@ -167,6 +168,23 @@ class AmiDialer:
                 return await attempt.done
         finally:
             self._attempts.pop(uniqueid, None)
+
+    def resync(self, live: set[str]) -> None:
+        """After an AMI reconnect, with the Uniqueids Asterisk has: an attempt whose leg
+        is gone ended while its events were lost with the socket. A leg still being
+        originated may be missing from the list: an unanswered one counts as gone only
+        once its ring time is over."""
+        now = time.monotonic()
+        for uniqueid, attempt in list(self._attempts.items()):
+            if uniqueid in live:
+                continue
+            ring_s = attempt.call.operator_ring_s if attempt.call is not None else 0
+            if attempt.gated:
+                lost = attempt.patient is None  # how the patient's ring ended is unknown
+                _settle(attempt, DialResult.UNKNOWN if lost else _result(attempt))
+            elif now - attempt.created > ring_s + 5:
+                _rang(attempt, "operator", RingResult.NO_ANSWER)
+                _settle(attempt, DialResult.OPERATOR_NO_ANSWER)
 
     async def channels(self) -> list[Message]:
         """Asterisk's channels now (CoreShowChannels)."""

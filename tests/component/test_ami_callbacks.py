@@ -187,3 +187,24 @@ async def test_a_followed_leg_already_gone_ends_unknown(dialer) -> None:  # type
     assert result is DialResult.UNKNOWN
     talking = await asyncio.wait_for(ami_dialer.follow("cr-cb-7-1-gone", answered=True), 5)
     assert talking is DialResult.PATIENT_ANSWERED
+
+
+async def test_a_reconnect_settles_the_attempts_whose_legs_are_gone(dialer) -> None:  # type: ignore[no-untyped-def]
+    # the socket dropped and the Hangup was lost: the channel list after the reconnect
+    fake, ami_dialer, server = dialer
+
+    async def gate() -> bool:
+        return True
+
+    talking = asyncio.create_task(ami_dialer.call_back(CALL, gate))
+    leg = (await originated(fake))["ChannelId"]
+    await agi_call(server.port, "", "s", uniqueid=leg, script="callback")
+    fake.send("DialBegin", Uniqueid=leg, DestUniqueid="pt-1")
+    fake.send("DialEnd", Uniqueid=leg, DialStatus="ANSWER")
+    ringing_call = CallbackCall(8, 1, "PJSIP/op1002", "PJSIP/79160000000@patients")
+    ringing = asyncio.create_task(ami_dialer.call_back(ringing_call, gate))
+    await asyncio.sleep(0.2)
+    ami_dialer.resync(set())
+    assert await asyncio.wait_for(talking, 5) is DialResult.PATIENT_ANSWERED
+    assert not ringing.done()  # may still be being originated: its ring time is not over
+    ringing.cancel()

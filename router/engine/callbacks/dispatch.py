@@ -401,6 +401,8 @@ class CallbackDispatcher:
         repo = self.ctx.store.callbacks
         try:
             live = {c.get("Uniqueid", ""): c for c in await self.dialer.channels()}
+            # attempts under way whose events were lost while AMI was away: told what ended
+            self.dialer.resync(set(live))
             released = await repo.release_unstarted(self.instance_id, self._working)
             started = await repo.attempts_under_way(self.instance_id)
             foreign = await repo.interrupted(self.ctx.now(), self.cfg.lease_s)
