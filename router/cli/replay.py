@@ -102,7 +102,7 @@ async def _compare(
     store: Store, settings: Settings, inputs: _Inputs, seed: int
 ) -> list[dict[str, Any]]:
     start, end = inputs.period
-    data = await store.reports.period(start, end)
+    data = await store.reports.period(start, end, ledger=False)  # calls, rings, states
     keys = await menu_keys(store.db, start, end)
     records = await _patients(store, await patient_ids(store.db, start, end))
     as_was = duty_by_hours(hours_on_duty(data.spans, data.rings, inputs.period))

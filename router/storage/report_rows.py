@@ -11,7 +11,7 @@ spans come from `operator_states` (None while it holds nothing: before migration
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -60,7 +60,10 @@ class ReportRows:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def period(self, start: datetime, end: datetime) -> ReportData:
+    async def period(self, start: datetime, end: datetime, *, ledger: bool = True) -> ReportData:
+        """Every row of the period as records (`build_report`'s input; the reports
+        themselves are summed by the database, see `report`). `ledger=False`: no misses
+        nor tasks, for the what-if replay, which reads the calls, rings and states only."""
         in_period = (_c.started_at >= start, _c.started_at < end)
         async with self._db.connect() as conn:
             calls_of = _calls_stmt(self._db.dialect_name, *in_period)
@@ -68,7 +71,7 @@ class ReportRows:
             ring_rows = (await conn.execute(_rings_stmt(*in_period))).all()
             events = _events_stmt(self._db.dialect_name, *in_period)
             event_rows = (await conn.execute(events)).all()
-        ledger = await self.ledger(start, end)
+        rows = await self.ledger(start, end, misses_and_tasks=ledger)
         rings = [
             RingRecord(r.call_id, r.operator_id, r.started_at, r.result, r.duration_ms)
             for r in ring_rows
@@ -93,19 +96,24 @@ class ReportRows:
         return ReportData(
             calls=[facts.call(r) for r in call_rows],
             rings=rings,
-            misses=ledger.misses,
-            tasks=ledger.tasks,
-            spans=ledger.spans,
+            misses=rows.misses,
+            tasks=rows.tasks,
+            spans=rows.spans,
         )
 
-    async def ledger(self, start: datetime, end: datetime) -> ReportData:
+    async def ledger(
+        self, start: datetime, end: datetime, *, misses_and_tasks: bool = True
+    ) -> ReportData:
         """The period's misses, their tasks and the active ones, and the state spans
-        (no calls, no rings: `report` has the database sum those)."""
+        (no calls, no rings)."""
         async with self._db.connect() as conn:
-            miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
-            task_rows = {
-                r.id: r for stmt in _tasks_stmts(start, end) for r in await _all(conn, stmt)
-            }.values()
+            miss_rows: Sequence[Row[Any]] = []
+            task_rows: Iterable[Row[Any]] = []
+            if misses_and_tasks:
+                miss_rows = (await conn.execute(_misses_stmt(start, end))).all()
+                task_rows = {
+                    r.id: r for stmt in _tasks_stmts(start, end) for r in await _all(conn, stmt)
+                }.values()
             latest = await _all(conn, _latest_before(start))
             pairs = [(r.id, r.at) for r in latest if r.at is not None]
             state_rows = [

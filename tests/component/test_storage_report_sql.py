@@ -230,6 +230,9 @@ async def test_sql_sums_give_the_pure_modules_figures(store: Store, seed: int) -
         "branches": {"moscow": "center", "spb": "north", "ryazan": ""},
     }
     assert data.spans and data.tasks  # states and tasks too
+    lean = await store.reports.period(*period, ledger=False)  # what the replay reads
+    assert (lean.calls, lean.rings, lean.spans) == (data.calls, data.rings, data.spans)
+    assert not lean.misses and not lean.tasks
     for group in (None, *CALL_GROUPS):
         pure = build_report(data, period, now, BERLIN, group=group, **options)
         sql = await store.reports.report(period, now, BERLIN, group=group, **options)
