@@ -14,6 +14,7 @@ from engine_support import engine_context
 
 from router.ami.presence import AmiPresence
 from router.ami.protocol import Message
+from router.ami.records import AmiCalls, Handover
 from router.config.rules import load_rules
 from router.domain.operators import OperatorStatus, Presence
 from router.engine.context import EngineSettings
@@ -212,3 +213,29 @@ async def test_a_ring_of_ari_mode_is_left_alone(world: World) -> None:
     world.event("AgentRingNoAnswer", Queue="clinic-paid", Interface=OP)
     world.event("AgentComplete", Queue="clinic-paid", Interface=OP)
     assert world.status().presence is Presence.RINGING
+
+
+async def test_the_managers_dial_moves_the_manager(world: World) -> None:
+    """The AGI dialplan's Dial() of the assigned manager is not app_queue's: its events
+    reach presence through the call's record (router/ami/records.py)."""
+    ctx = world.presence.ctx
+    calls = AmiCalls(ctx)
+    calls.presence = world.presence
+    uid = "1764770001.1"
+    calls.track(Handover(uid, "+79161234567", "p-1", "agi-line", None, "op1004", ctx.rules()))
+    manager = "PJSIP/op1004"
+    channel = {"Uniqueid": uid, "DestChannel": f"{manager}-00000001", "DestUniqueid": "d1"}
+    calls.on_event({"Event": "DialBegin", **channel})
+    assert world.status("op1004").presence is Presence.RINGING
+    calls.on_event({"Event": "DialEnd", "DialStatus": "ANSWER", **channel})
+    assert world.status("op1004").presence is Presence.ON_CALL
+    calls.on_event({"Event": "Hangup", "Uniqueid": uid})
+    assert world.status("op1004").presence is Presence.AVAILABLE
+    # a manager who lets it ring out counts towards the pause, as in a queue
+    uid2 = "1764770001.2"
+    calls.track(Handover(uid2, "+79161234567", "p-1", "agi-line", None, "op1004", ctx.rules()))
+    channel = {"Uniqueid": uid2, "DestChannel": f"{manager}-00000002", "DestUniqueid": "d2"}
+    calls.on_event({"Event": "DialBegin", **channel})
+    calls.on_event({"Event": "DialEnd", "DialStatus": "NOANSWER", **channel})
+    assert world.status("op1004").presence is Presence.AVAILABLE
+    assert world.status("op1004").no_answers == 1
