@@ -177,10 +177,9 @@ class AmiPresence:
         change = adopt(status.presence, status.reason, status.pending, after)
         if change is not None:
             log.info(
-                "operator %s %s in app_queue (%s)",
+                "operator %s %s on the PBX's side (app_queue): shown",
                 status.id,
-                "paused" if after.paused else "unpaused",
-                after.reason or "no reason",
+                f"paused ({after.reason})" if after.paused else "unpaused",
             )
             self.ctx.board.request_state(status.id, change.presence, change.reason)
 
@@ -222,7 +221,7 @@ class AmiPresence:
                 await self._action("QueuePause", fields)
                 self._unsent.discard(operator_id)
                 log.info(
-                    "operator %s %s in app_queue",
+                    "operator %s %s in app_queue by the router",
                     operator_id,
                     f"paused ({wanted.reason})" if wanted.paused else "unpaused",
                 )
