@@ -108,6 +108,16 @@ def test_an_agi_run_is_clean_only_when_the_router_decided_every_call() -> None:
     assert _clean(_report("queue", None))
 
 
+def test_cpu_and_ringing_are_compared_where_both_modes_were_clean() -> None:
+    queue, agi = ModeResult("queue"), ModeResult("agi")
+    for rate in (25.0, 50.0):
+        queue.runs[rate] = _report("queue", None)
+    agi.runs[25.0], agi.runs[50.0] = _report("agi", 10), _report("agi", 6)  # 50: fallback
+    text = "\n".join(markdown(AgiBench({"queue": queue, "agi": agi}, {}, ["1"]), (25.0, 50.0)))
+    assert "at 25 calls/s: Asterisk CPU per call" in text
+    assert "at 50 calls/s: Asterisk CPU" not in text
+
+
 def test_the_section_has_both_modes_their_ratios_and_the_load() -> None:
     queue, agi = ModeResult("queue"), ModeResult("agi")
     queue.runs[50.0] = _report("queue", None)
@@ -120,5 +130,6 @@ def test_the_section_has_both_modes_their_ratios_and_the_load() -> None:
     assert "Asterisk + router 1.33×" in text  # (15 + 5) / 15
     assert "+0.0 ms at p50" in text
     assert "| 75 | AGI mode + app_queue | **no** |" in text
+    assert "at 50 calls/s: Asterisk CPU per call 1.00×" in text  # both clean there
     assert "10/10 (queue 10)" in text
     assert "at the start: 1; at the end: 2" in text
