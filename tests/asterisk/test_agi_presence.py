@@ -132,8 +132,8 @@ async def queue_pause_elsewhere(fields: dict[str, str]) -> None:
 
 
 async def test_a_pause_from_elsewhere_shows_with_its_reason_and_unpause_shows_ready(
-    router, sandbox
-) -> None:  # type: ignore[no-untyped-def]
+    router: RouterProcess, sandbox: Any
+) -> None:
     await operator(router, "op1002", lambda o: o["state"] == "available")
     await queue_pause_elsewhere({"Interface": "PJSIP/op1002", "Paused": "true", "Reason": "lunch"})
     op = await operator(router, "op1002", lambda o: o["state"] == "paused")
@@ -168,3 +168,15 @@ async def test_a_pause_from_the_api_reaches_app_queue(router, sandbox) -> None: 
     assert "paused" not in line, line
     op = await operator(router, "op1001", lambda o: o["state"] == "available")
     assert op["reason"] is None
+
+
+async def test_a_pause_made_while_the_router_was_away_shows_after_its_start(
+    router: RouterProcess, sandbox: Any
+) -> None:
+    await router.stop()
+    await queue_pause_elsewhere({"Interface": "PJSIP/op1004", "Paused": "true", "Reason": "away"})
+    await router.start()  # its AMI login reads the members (QueueStatus)
+    op = await operator(router, "op1004", lambda o: o["state"] == "paused")
+    assert op["reason"] == "away"
+    # op1004 (paid 1) is a member of the last resort's queue only
+    assert "away" in queue_line(sandbox, "clinic-skills-any-l1", "PJSIP/op1004")
