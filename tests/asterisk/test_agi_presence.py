@@ -1,8 +1,9 @@
 """Issue 18, real Asterisk + SIPp: AGI-mode operators' presence from app_queue's AMI
 events (router/ami/presence.py). An operator who lets the phone ring out is paused over
-AMI and app_queue stops ringing them; a pause set elsewhere (the PBX's CLI, as a panel
-or the phone's feature code would) shows with its reason; an unpause shows ready; a pause
-from the router's API reaches app_queue."""
+AMI and app_queue stops ringing them; a pause set elsewhere (QueuePause from another AMI
+client, as a panel would) shows with its reason, also one made while the router was
+stopped; an unpause on the PBX's CLI shows ready; a pause from the router's API reaches
+app_queue."""
 
 from __future__ import annotations
 
