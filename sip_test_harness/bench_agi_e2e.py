@@ -188,8 +188,9 @@ def _ratios(bench: AgiBench, common: float) -> list[str]:
         return [*lines, f"- no run of both modes at {rate:g} calls/s"]
     ast_a, ast_q = a.asterisk_cpu_ms_per_call, q.asterisk_cpu_ms_per_call
     total = (ast_a or 0) + (a.router_cpu_ms_per_call or 0)
+    where = "" if rate == common else " (the highest rate where both were clean)"
     lines.append(
-        f"- at {rate:g} calls/s: Asterisk CPU per call {_ratio(ast_a, ast_q)} "
+        f"- at {rate:g} calls/s{where}: Asterisk CPU per call {_ratio(ast_a, ast_q)} "
         f"({_fmt(ast_a)} vs {_fmt(ast_q)} ms); Asterisk + router {_ratio(total, ast_q)} "
         f"({total:.1f} vs {_fmt(ast_q)} ms)"
     )
