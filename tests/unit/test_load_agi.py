@@ -114,7 +114,7 @@ def test_cpu_and_ringing_are_compared_where_both_modes_were_clean() -> None:
         queue.runs[rate] = _report("queue", None)
     agi.runs[25.0], agi.runs[50.0] = _report("agi", 10), _report("agi", 6)  # 50: fallback
     text = "\n".join(markdown(AgiBench({"queue": queue, "agi": agi}, {}, ["1"]), (25.0, 50.0)))
-    assert "at 25 calls/s: Asterisk CPU per call" in text
+    assert "at 25 calls/s (the highest rate where both were clean): Asterisk CPU" in text
     assert "at 50 calls/s: Asterisk CPU" not in text
 
 
