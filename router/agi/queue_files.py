@@ -17,9 +17,13 @@ QUEUES_FILE = "clinic-router-agi-queues.conf"
 RULES_FILE = "clinic-router-agi-queuerules.conf"
 
 
-def queue_files(rules: Rules, ring_timeout_s: int, unrouted_max_wait_s: int = 0) -> dict[str, str]:
+def queue_files(
+    rules: Rules, ring_timeout_s: int, unrouted_max_wait_s: int = 0, wrap_up_s: float = 0.0
+) -> dict[str, str]:
+    """The two files' texts: `ring_timeout_s`, `unrouted_max_wait_s` and `wrap_up_s` are
+    the router's `routing.*`."""
     queues = app_queues(
-        rules.queues, rules.routes, rules.menus, rules.operators, unrouted_max_wait_s
+        rules.queues, rules.routes, rules.menus, rules.operators, unrouted_max_wait_s, wrap_up_s
     )
     return {
         QUEUES_FILE: render_queues(queues, ring_timeout_s),

@@ -39,6 +39,7 @@ class AppQueue:
     steps: tuple[tuple[int, int], ...]  # (after_s, max penalty from then on)
     max_wait_s: int
     priority: int
+    wrap_up_s: int = 0  # app_queue's wrapuptime: no ring this long after a call of the queue
 
 
 def queue_name(queue_id: str) -> str:
@@ -53,8 +54,13 @@ def skills_queue(target: SkillsTarget) -> Queue:
 
 
 def app_queue(
-    queue: Queue, operators: tuple[Operator, ...], queues: Mapping[str, Queue]
+    queue: Queue,
+    operators: tuple[Operator, ...],
+    queues: Mapping[str, Queue],
+    wrap_up_s: float = 0.0,
 ) -> AppQueue:
+    """`wrap_up_s`: the router's default (`routing.wrap_up_s`), for a queue without its
+    own; app_queue's wrap-up is per queue, so an operator's own `wrap_up_s` is not in it."""
     penalty: dict[str, int] = {}
     ordered: list[Operator] = []
     for index, step in enumerate(queue.steps):
@@ -69,6 +75,7 @@ def app_queue(
         steps=tuple((s.after_s, i) for i, s in enumerate(queue.steps) if i > 0),
         max_wait_s=queue.max_wait_s,
         priority=queue.priority,
+        wrap_up_s=round(queue.wrap_up_s if queue.wrap_up_s is not None else wrap_up_s),
     )
 
 
@@ -78,6 +85,7 @@ def app_queues(
     menus: Mapping[str, Menu],
     operators: tuple[Operator, ...],
     unrouted_max_wait_s: int = 0,
+    wrap_up_s: float = 0.0,
 ) -> tuple[AppQueue, ...]:
     """Every queue AGI-mode calls may be sent to: the rules' queues, each skills target
     of the routes and menus, and the last resort (any operator)."""
@@ -88,7 +96,7 @@ def app_queues(
             wanted.setdefault(q.id, q)
     resort = skills_queue(last_resort(unrouted_max_wait_s))
     wanted.setdefault(resort.id, resort)
-    return tuple(app_queue(q, operators, queues) for q in wanted.values())
+    return tuple(app_queue(q, operators, queues, wrap_up_s) for q in wanted.values())
 
 
 def _targets(
@@ -120,6 +128,8 @@ def render_queues(queues: tuple[AppQueue, ...], ring_timeout_s: int) -> str:
             "joinempty = unavailable,invalid",
             "leavewhenempty = unavailable,invalid",
         ]
+        if q.wrap_up_s > 0:
+            out.append(f"wrapuptime = {q.wrap_up_s}")
         if q.steps:
             out.append(f"defaultrule = {q.name}")
         out += [f"member => {endpoint},{penalty}" for endpoint, penalty in q.members]

@@ -81,7 +81,9 @@ class AgiService:
         if folder is None:
             return
         routing = self._settings.routing
-        files = queue_files(rules, routing.ring_timeout_s, routing.unrouted_max_wait_s)
+        files = queue_files(
+            rules, routing.ring_timeout_s, routing.unrouted_max_wait_s, routing.wrap_up_s
+        )
         try:
             changed = await asyncio.to_thread(write_queue_files, folder, files)
         except OSError as exc:

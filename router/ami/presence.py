@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 
+from router.agi.queues import PREFIX
 from router.ami.protocol import Message
 from router.domain.calls import RingResult
 from router.domain.operators import OperatorStatus, Presence, PresenceChange
@@ -101,7 +102,7 @@ class AmiPresence:
         elif name == "AgentConnect":
             self._connected_call(status, Held.QUEUE)
         elif name == "AgentComplete":
-            self._call_over(status, Held.QUEUE)
+            self._call_over(status, Held.QUEUE, self._queue_wrap_up(event.get("Queue", "")))
 
     # -- Dial() of the AGI dialplan (router/ami/records.py) -----------------------------
 
@@ -147,12 +148,18 @@ class AmiPresence:
         self.ctx.board.connected(status.id)
         self.ctx.operator_ring_result(status.id, RingResult.ANSWERED)
 
-    def _call_over(self, status: OperatorStatus, by: Held) -> None:
+    def _call_over(self, status: OperatorStatus, by: Held, wrap_up_s: float | None = None) -> None:
         held = self._held.get(status.id)
         if held is None or held[0] is not by or status.presence is not Presence.ON_CALL:
             return
         del self._held[status.id]
-        self.ctx.operator_call_finished(status.id)
+        self.ctx.operator_call_finished(status.id, wrap_up_s)
+
+    def _queue_wrap_up(self, app_queue_name: str) -> float | None:
+        """The rules queue's own wrap-up (`clinic-<id>`; None: the operator's, else the
+        router's), as ARI mode takes it."""
+        queue = self.ctx.rules().queues.get(app_queue_name.removeprefix(PREFIX))
+        return queue.wrap_up_s if queue is not None else None
 
     def _status(self, endpoint: str) -> OperatorStatus | None:
         return self.ctx.board.by_endpoint(endpoint) if endpoint else None

@@ -61,7 +61,9 @@ def agi_plan(settings: Settings, rules: Rules, ami_secret: str) -> AgiPlan | Non
     return AgiPlan(
         url=f"agi://{_url_host(router_ip or '127.0.0.1')}:{agi.port}",
         numbers=numbers,
-        queue_files=queue_files(rules, routing.ring_timeout_s, routing.unrouted_max_wait_s),
+        queue_files=queue_files(
+            rules, routing.ring_timeout_s, routing.unrouted_max_wait_s, routing.wrap_up_s
+        ),
         ami_user=agi.ami_username,
         ami_secret=ami_secret,
         ami_bindaddr=_address(agi.ami_host) or "0.0.0.0",

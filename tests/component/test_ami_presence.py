@@ -239,3 +239,20 @@ async def test_the_managers_dial_moves_the_manager(world: World) -> None:
     calls.on_event({"Event": "DialEnd", "DialStatus": "NOANSWER", **channel})
     assert world.status("op1004").presence is Presence.AVAILABLE
     assert world.status("op1004").no_answers == 1
+
+
+async def test_a_queue_with_its_own_wrap_up_gives_it_after_its_calls(
+    world: World, tmp_path: Path
+) -> None:
+    text = RULES.read_text(encoding="utf-8")
+    rules_file = tmp_path / "wrap.yaml"
+    rules_file.write_text(text.replace("    priority: 5\n", "    priority: 5\n    wrap_up_s: 30\n"))
+    rules = load_rules(rules_file)
+    assert rules.queues["paid"].wrap_up_s == 30
+    world.presence.ctx.rules = lambda: rules
+    for queue, then in (("clinic-paid", Presence.WRAP_UP), ("clinic-dms", Presence.AVAILABLE)):
+        world.event("AgentCalled", Queue=queue, Interface=OP)
+        world.event("AgentConnect", Queue=queue, Interface=OP)
+        world.event("AgentComplete", Queue=queue, Interface=OP)
+        assert world.status().presence is then, queue
+        world.presence.ctx.board.set("op1001", Presence.AVAILABLE)

@@ -23,7 +23,7 @@ AGI_RULES = REPO / "tests" / "data" / "agi" / "rules.yaml"
 ARI_PASSWORD = "Zq9-not-a-real-ari-secret-41"
 AMI_SECRET = "Kw7-not-a-real-ami-secret-83"
 SETTINGS = """ari: {url: 'http://10.1.2.3:8088/ari', username: cr}
-routing: {rules: rules.yaml, ring_timeout_s: 20}
+routing: {rules: rules.yaml, ring_timeout_s: 20, wrap_up_s: 10.0}
 agi: {enabled: true, host: 10.1.2.9, port: 4574, ami_host: 10.1.2.3, ami_username: cr-ami}
 """
 
@@ -73,6 +73,7 @@ def test_skills_are_penalties_and_steps_are_penalty_rules(clinic: Path) -> None:
     # op1001 (paid 4) from the start, op1002 (paid 2) from the second step
     assert "member => PJSIP/op1001,0" in paid and "member => PJSIP/op1002,1" in paid
     assert "timeout = 20" in paid and "defaultrule = clinic-paid" in paid
+    assert "wrapuptime = 10" in paid  # routing.wrap_up_s: app_queue waits as the router does
     rules = files["clinic-router-agi-queuerules.conf"]
     assert "[clinic-paid]\npenaltychange => 8,1" in rules
 
