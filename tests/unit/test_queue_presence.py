@@ -4,9 +4,12 @@ pauses kept in step."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from router.domain.calls import RingResult
 from router.domain.operators import Presence, PresenceChange
+from router.domain.presence import HELD_BY_A_CALL, decide_request
 from router.domain.queue_presence import (
     NOT_PAUSED,
     OFFLINE_REASON,
@@ -16,6 +19,7 @@ from router.domain.queue_presence import (
     app_queue_pause,
     resync,
     ring_result,
+    same_pause,
     wanted_in_app_queue,
 )
 
@@ -99,3 +103,35 @@ def test_only_a_ring_that_lasted_the_ring_timeout_rang_out() -> None:
     assert ring_result(14.0, 15) is RingResult.NO_ANSWER  # within the slack
     assert ring_result(0.2, 15) is RingResult.BUSY  # refused, busy or unreachable
     assert ring_result(9.0, 15) is RingResult.BUSY
+
+
+REASONS = st.sampled_from([None, "lunch", "no_answer", PBX_REASON, OFFLINE_REASON])
+PAUSES = st.builds(AppQueuePause, st.booleans(), REASONS)
+PENDING = st.one_of(
+    st.none(),
+    st.builds(PresenceChange, st.sampled_from([Presence.PAUSED, Presence.OFFLINE]), REASONS),
+)
+
+
+@given(st.sampled_from(list(Presence)), REASONS, PENDING, PAUSES)
+def test_what_the_board_adopts_is_what_app_queue_has_so_nothing_bounces_back(
+    presence: Presence,
+    reason: str | None,
+    pending: PresenceChange | None,
+    app: AppQueuePause,
+) -> None:
+    """After the board takes app_queue's pause (the one rule of domain/presence.py: now,
+    or pending while a call holds the operator), the board wants for app_queue exactly
+    what app_queue has: the router sends nothing back, no ping-pong."""
+    app = app_queue_pause([app])
+    if presence not in HELD_BY_A_CALL:
+        pending = None
+    change = adopt(presence, reason, pending, app)
+    if change is not None:
+        decision = decide_request(presence, change)
+        if decision.now is not None:
+            presence, reason, pending = decision.now.presence, decision.now.reason, None
+        else:
+            pending = decision.pending
+    wanted = wanted_in_app_queue(presence, reason, pending)
+    assert same_pause(wanted, app), (wanted, app)
