@@ -25,9 +25,12 @@ from router.domain.operators import Presence, PresenceChange
 # reason, a panel's toggle), and the one the router gives a logged-out operator there.
 PBX_REASON = "pbx"
 OFFLINE_REASON = "offline"
-# A ring shorter than the queue's ring timeout by more than this did not ring out: the
-# phone was busy, refused or unreachable (app_queue reports all of them as
-# AgentRingNoAnswer), and only a phone that rang out counts towards the pause.
+# app_queue reports a phone that rang out and one that was busy, refused or unreachable
+# alike (AgentRingNoAnswer); only the first counts towards the pause. A ring that lasted
+# RANG_OUT_S (or the ring timeout less RANG_OUT_SLACK_S, when shorter) rang out: a busy,
+# refusing or unreachable phone ends within a second or two. Not the ring timeout alone:
+# a PBX's own queues.conf may ring for less than the router's routing.ring_timeout_s.
+RANG_OUT_S = 5.0
 RANG_OUT_SLACK_S = 1.5
 # What the board may be in when app_queue starts ringing the operator: the router's own
 # idle states. A paused or logged-out operator is not shown ringing (app_queue is told
@@ -116,8 +119,8 @@ def resync(
 
 
 def ring_result(rang_s: float, ring_timeout_s: float) -> RingResult:
-    """An AgentRingNoAnswer: rang out (counts towards the pause) when it lasted the
-    queue's ring timeout; shorter, the phone was busy, refused or unreachable."""
-    if rang_s >= ring_timeout_s - RANG_OUT_SLACK_S:
+    """An AgentRingNoAnswer: rang out (counts towards the pause) when it lasted long
+    enough for a phone that rang; shorter, the phone was busy, refused or unreachable."""
+    if rang_s >= min(RANG_OUT_S, ring_timeout_s - RANG_OUT_SLACK_S):
         return RingResult.NO_ANSWER
     return RingResult.BUSY

@@ -98,11 +98,14 @@ def test_resync_of_agreeing_states_does_nothing() -> None:
     assert resync(Presence.PAUSED, "lunch", None, LUNCH, unsent=False) is None
 
 
-def test_only_a_ring_that_lasted_the_ring_timeout_rang_out() -> None:
+def test_only_a_ring_that_lasted_rang_out() -> None:
     assert ring_result(15.0, 15) is RingResult.NO_ANSWER
-    assert ring_result(14.0, 15) is RingResult.NO_ANSWER  # within the slack
+    # a PBX queue ringing 10 s while the router's ring timeout is 15 s
+    assert ring_result(10.0, 15) is RingResult.NO_ANSWER
+    assert ring_result(4.6, 6) is RingResult.NO_ANSWER  # a short ring timeout, less slack
     assert ring_result(0.2, 15) is RingResult.BUSY  # refused, busy or unreachable
-    assert ring_result(9.0, 15) is RingResult.BUSY
+    assert ring_result(2.0, 15) is RingResult.BUSY
+    assert ring_result(4.0, 6) is RingResult.BUSY
 
 
 REASONS = st.sampled_from([None, "lunch", "no_answer", PBX_REASON, OFFLINE_REASON])
