@@ -24,6 +24,12 @@ TOKEN = "test-token-0123456789"
 ARI_PASSWORD = "clinic-router-secret"
 
 
+# How long a started router may take to serve /health with ARI connected: a deadline, not
+# a sleep (a quick start returns at once). 20 s failed several tests' starts on the
+# 2-core machine with two test workers and other sessions' sandboxes (load average 10).
+START_S = 60.0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -129,8 +135,8 @@ class RouterProcess:
             cwd=REPO,
         )
         log.close()
-        if wait_connected:
-            await self.wait_health(lambda h: h.get("ari_connected") is True, 20)
+        if wait_connected:  # the imports alone take 4-5 s here idle, 20 s and more loaded
+            await self.wait_health(lambda h: h.get("ari_connected") is True, START_S)
 
     async def wait_health(self, predicate: Any, timeout: float) -> dict[str, Any]:
         return await self.wait_get("/health", predicate, timeout)

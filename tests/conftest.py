@@ -1,11 +1,16 @@
-"""The whole suite's conftest: with ``--dist loadfile`` (make test TEST_WORKERS=2), files
-that share something outside their worker's sandbox run on one worker, one after the other.
+"""The whole suite's conftest: how pytest-xdist (make test, two workers by default) shares
+the files between its workers.
 
-Each pytest-xdist worker has a sandbox instance of its own (tests/asterisk/conftest.py),
-but the stock-PBX tests share more: one address (127.0.0.2), the apt cache and the
-Debian 13 root they build once (stock_root.py). Their files form one work unit; every
-other file is its own, as plain ``loadfile`` makes it. (A conftest here, not a ``-p``
-plugin: xdist's controller reads it, and ``tests`` need not be importable beforehand.)
+``--dist loadfile``: a test file runs whole on one worker, its module fixtures and the
+order of its tests as in one process. Files that share something outside their worker's
+sandbox join one work unit, run on one worker in turn: the stock-PBX tests share the apt
+cache and the Debian roots they build once (tests/asterisk/stock_root.py; none do today).
+Every other file is its own unit.
+
+The controller hands the units out in collection order, the next one to whichever worker
+runs dry: so the collection is ordered longest unit first (``COST_S``, measured), and
+the short ones fill the ends. (A conftest here, not a ``-p`` plugin: xdist's controller
+reads it, and ``tests`` need not be importable beforehand.)
 """
 
 from __future__ import annotations
@@ -14,11 +19,67 @@ from typing import Any
 
 import pytest
 
-# test file -> the work unit it joins
-SHARED = {
-    "tests/asterisk/test_doctor.py": "stock-pbx",
-    "tests/asterisk/test_stock_pbx.py": "stock-pbx",
+# test file -> the work unit it joins. None today: test_doctor.py and test_stock_pbx.py
+# each run their stock PBX on their own worker's spare address (127.0.N.2), and only
+# test_stock_pbx.py installs packages (one file: one worker, its apt cache never shared).
+SHARED: dict[str, str] = {}
+
+# Seconds a unit took (make test, two workers, on the 2-core machine the suite is
+# measured on; docs/dev/testing.md): the longest go first. Rounded; refresh them when a
+# file grows by minutes. A sandbox file not named here counts NEW_SANDBOX_FILE_S; any
+# other file (unit, component, engine: seconds) counts nothing and keeps its place.
+COST_S: dict[str, float] = {
+    "tests/asterisk/test_stock_pbx.py": 700,  # 1,200 with a fresh clone's debootstraps
+    "tests/asterisk/test_ivr_and_queues.py": 400,
+    "tests/asterisk/test_callback_dispatch.py": 300,
+    "tests/asterisk/test_console_browser.py": 300,
+    "tests/asterisk/test_agi_mode.py": 300,
+    "tests/asterisk/test_core_resilience.py": 250,
+    "tests/component/test_callbacks_cli.py": 220,
+    "tests/asterisk/test_generated_day.py": 170,
+    "tests/asterisk/test_callback_eligibility.py": 160,
+    "tests/asterisk/test_restart_waiting.py": 160,
+    "tests/asterisk/test_presence.py": 150,
+    "tests/asterisk/test_doctor.py": 130,
+    "tests/asterisk/test_replay_model_error.py": 120,
+    "tests/asterisk/test_callback_capture.py": 110,
+    "tests/asterisk/test_core_routing.py": 100,
+    "tests/asterisk/test_agi_callbacks.py": 100,
+    "tests/asterisk/test_agi_presence.py": 90,
+    "tests/asterisk/test_sandbox_smoke.py": 70,
+    "tests/deploy/test_install_script.py": 65,
+    "tests/component/test_patients_import.py": 65,
 }
+NEW_SANDBOX_FILE_S = 60.0
+
+
+def unit_of(nodeid: str) -> str:
+    """The work unit of a test: its file, or the shared unit that file joins."""
+    path = nodeid.split("::", 1)[0]
+    return SHARED.get(path, path)
+
+
+def cost_of(unit: str) -> float:
+    if unit in COST_S:
+        return COST_S[unit]
+    return NEW_SANDBOX_FILE_S if unit.startswith("tests/asterisk/") else 0.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest unit first; a unit's tests together, in their own order. Every worker
+    collects, and they must agree: the order depends on the node ids alone."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(unit_of(item.nodeid), index)
+    keyed = sorted(
+        enumerate(items),
+        key=lambda pair: (
+            -cost_of(unit_of(pair[1].nodeid)),
+            first[unit_of(pair[1].nodeid)],
+            pair[0],
+        ),
+    )
+    items[:] = [item for _, item in keyed]
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, absent without it
@@ -27,9 +88,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]
 
+    # hand the units out in collection order (longest first), not by their test count
+    config.option.loadscopereorder = False
+
     class SharedFileScheduling(LoadFileScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return SHARED.get(path, path)
+            return unit_of(nodeid)
 
     return SharedFileScheduling(config, log)

@@ -51,11 +51,18 @@ SESSION_LOCK = SessionLock()
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
-    """The lock is waited for here, before pytest-timeout's per-test timer starts (its
-    own wrapper of this hook, inside this one): the 180 s of a test are the test's, not
-    the time another user of the instance kept the sandbox."""
-    if "sandbox" in getattr(item, "fixturenames", ()):
+    """What is not the test happens here, before pytest-timeout's per-test timer starts
+    (its own wrapper of this hook, inside this one): the wait for the sandbox lock (the
+    time another user of the instance kept it), and a fresh clone's debootstrap of a
+    router host's Debian root (tests/asterisk/stock_root.py)."""
+    names = getattr(item, "fixturenames", ())
+    if "sandbox" in names:
         SESSION_LOCK.take()
+    callspec = getattr(item, "callspec", None)
+    if "router_host" in names and callspec is not None:
+        from tests.asterisk.stock_root import prepare_release_root
+
+        prepare_release_root(callspec.params["router_host"])
     yield
 
 

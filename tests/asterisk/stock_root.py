@@ -34,6 +34,9 @@ ARI_URL = f"http://{HOST}:{HTTP_PORT}/ari"
 SRC = "/usr/src/clinic-router"  # where the admin unpacked the release
 ETC = "/etc/clinic-router"
 APT_CACHE = REPO / ".cache" / "stock-pbx" / "apt"
+# pip's cache of root's pip in the roots: install.sh's downloads (the hashed lock, the
+# build backend) fetched once per checkout, not once per install
+PIP_CACHE = REPO / ".cache" / "stock-pbx" / "pip"
 # Phone name in the harness -> the clinic's endpoint (harness phone op100N on port 5070+N)
 PHONES = {"op1001": "101", "op1002": "102"}
 SOURCE_SKIP = {".git", ".venv", ".cache", "var", "build", "__pycache__", ".pytest_cache"}
@@ -80,7 +83,8 @@ qualify_timeout = 1.0
 
 
 class DebianRoot:
-    """An overlay on the sandbox's root, with /proc, /dev and the apt cache bound in."""
+    """An overlay on the sandbox's root, with /proc, /dev and the apt and pip caches bound
+    in."""
 
     def __init__(self, lower: Path, workdir: Path) -> None:
         self.lower = lower
@@ -89,13 +93,14 @@ class DebianRoot:
         self.path = workdir / "root"
 
     def mount(self) -> None:
-        for folder in (self.upper, self.work, self.path, APT_CACHE):
+        for folder in (self.upper, self.work, self.path, APT_CACHE, PIP_CACHE):
             folder.mkdir(parents=True, exist_ok=True)
         options = f"lowerdir={self.lower},upperdir={self.upper},workdir={self.work}"
         _sh(["mount", "-t", "overlay", "overlay", "-o", options, str(self.path)])
         for source, target in (("/proc", "proc"), ("/dev", "dev")):
             _sh(["mount", "--bind", source, str(self.path / target)])
         _sh(["mount", "--bind", str(APT_CACHE), str(self.path / "var/cache/apt/archives")])
+        self.bind(PIP_CACHE, "/root/.cache/pip")
         # the router's own prompts, which the sandbox speaks into its root when it comes up:
         # here into the overlay, without waiting for (or writing into) the sandbox
         install_prompts(self.sounds, lambda _line: None)
@@ -262,6 +267,20 @@ def debian_root_fixture(tmp_path: Path) -> Iterator[DebianRoot]:
 
 # A minimal Debian server: systemd and procps as every server has, no Python venv
 DEBOOTSTRAP = ["debootstrap", "--variant=minbase", "--include=passwd,systemd,procps"]
+
+
+# The router host's release: Debian 13 (trixie) and Debian 12 (bookworm).
+RELEASES = {"debian-13": "trixie", "debian-12": "bookworm"}
+
+
+def prepare_release_root(release: str) -> None:
+    """Build the root of `release` (a key of RELEASES) before the test's timer starts
+    (tests/asterisk/conftest.py): a fresh clone's debootstrap is a cache build, not the
+    test. A failure is left to the fixture, which builds again and says why."""
+    try:
+        debian_release_root(RELEASES[release])
+    except (AssertionError, OSError, subprocess.SubprocessError):
+        pass
 
 
 def debian_release_root(suite: str) -> Path:

@@ -20,10 +20,10 @@ still there); uninstall (data kept), then --purge.
 Only what an admin of such a PBX already has is added by hand: systemd and procps (the
 unit's /bin/kill; a minimal debootstrap root has neither), a SIP transport, the carrier
 trunk and the two phones in pjsip.conf, and the AMI moved off the sandbox's 127.0.0.1.
-The apt packages are cached in .cache/stock-pbx/apt (about 30 MB), the Debian 13 and 12
-roots in .cache/trixie and .cache/bookworm (about 250 MB each, built once in about a
-minute); the router's own prompts
-are spoken into the overlay when the sandbox's root lacks them.
+The apt packages are cached in .cache/stock-pbx/apt (about 30 MB) and pip's downloads in
+.cache/stock-pbx/pip, the Debian 13 and 12 roots in .cache/trixie and .cache/bookworm
+(about 250 MB each, built once in about a minute); the router's own prompts are spoken
+into the overlay when the sandbox's root lacks them.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from tests.asterisk.stock_root import (
     ETC,
     HOST,
     PHONES,
+    RELEASES,
     SIP_PORT,
     SRC,
     DebianRoot,
@@ -339,10 +340,6 @@ async def test_install_kit_on_a_stock_pbx_from_zero_to_calls_upgrade_and_uninsta
     root.run(["sh", f"{SRC}/deploy/uninstall.sh", "--purge"])
     assert not root.file(ETC).exists() and not root.file("/var/lib/clinic-router").exists()
     assert root.run(["id", "clinic-router"], check=False).returncode != 0
-
-
-# The router host's release: Debian 13 (trixie) and Debian 12 (bookworm).
-RELEASES = {"debian-13": "trixie", "debian-12": "bookworm"}
 
 
 @pytest.fixture(params=list(RELEASES))
