@@ -91,8 +91,9 @@ async def _child(way: str, name: str) -> dict[str, Any]:
     store = await Store.open(os.environ[_URL_ENV])
     try:
         period, now = _periods()[name], YEAR_START + timedelta(days=365)
+        server_before = await _server_cpu(store)
         base = _reset_peak()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         out: dict[str, Any] = {"base_mb": base}
         if way == "new":
             report = await store.reports.report(period, now, MSK, group="hour")
@@ -103,13 +104,37 @@ async def _child(way: str, name: str) -> dict[str, Any]:
             build_report(data, period, now, MSK, group="hour")
             t2 = time.perf_counter()
             out.update(calls=len(data.calls), read_s=t1 - t0, build_s=t2 - t1, total_s=t2 - t0)
-            if name == "month":
-                staffing(data.calls, period, MSK, spans=data.spans)
-                out["staffing_s"] = time.perf_counter() - t2
-        out["peak_mb"] = _peak()
+        out.update(cpu_s=time.process_time() - cpu0, peak_mb=_peak())
+        server_after = await _server_cpu(store)
+        out["server_cpu_s"] = sum(
+            cpu - server_before.get(pid, 0.0) for pid, cpu in server_after.items()
+        )
+        if way == "old" and name == "month":
+            t3 = time.perf_counter()
+            staffing(data.calls, period, MSK, spans=data.spans)
+            out["staffing_s"] = time.perf_counter() - t3
         return out
     finally:
         await store.close()
+
+
+async def _server_cpu(store: Store) -> dict[int, float]:
+    """PostgreSQL: the CPU seconds used so far by each server process serving this
+    database (the server runs on this machine); SQLite: nothing (it runs in-process)."""
+    if store.db.dialect_name != "postgresql":
+        return {}
+    async with store.db.connect() as conn:
+        pids = (
+            await conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            )
+        ).scalars()
+        return {pid: _proc_cpu(pid) for pid in pids}
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _status_mb(field: str) -> float:
@@ -154,18 +179,24 @@ def _measure(url: str, label: str, rows: bool) -> None:
             r = results[way, name] = _measure_one(url, way, name)
             what = "summed by the database" if way == "new" else "rows + figures"
             split = f" ({r['read_s']:.2f} + {r['build_s']:.2f})" if way == "old" else ""
+            cpu = f"CPU {r['cpu_s']:.1f} s" + (
+                f" + server {r['server_cpu_s']:.1f} s" if label == "postgresql" else ""
+            )
             print(f"{label}: {name:<5} {what:<22} {r['calls']:>9,} calls {r['total_s']:>8.2f} s"
-                  f"{split}, peak RSS {r['peak_mb']:.0f} MB ({r['base_mb']:.0f} before the query),"
-                  f" load {r['load']:.1f}", flush=True)  # fmt: skip
+                  f"{split}, {cpu}, peak RSS {r['peak_mb']:.0f} MB"
+                  f" ({r['base_mb']:.0f} before the query), load {r['load']:.1f}",
+                  flush=True)  # fmt: skip
             if "staffing_s" in r:
                 print(f"{label}: staffing (month, 168 hours, Erlang C and A): "
                       f"{r['staffing_s']:.2f} s", flush=True)  # fmt: skip
     if rows:
-        print(f"{label}: period  new s  old s  new/old  new MB  old MB")
+        print(f"{label}: period   new s   old s new/old  new CPU  old CPU new/old  new MB  old MB")
         for name in PERIODS:
             new, old = results["new", name], results["old", name]
-            print(f"{label}: {name:<6} {new['total_s']:>6.2f} {old['total_s']:>6.2f}"
-                  f" {new['total_s'] / old['total_s']:>7.2f} {new['peak_mb']:>7.0f}"
+            cpu_new, cpu_old = (r["cpu_s"] + r["server_cpu_s"] for r in (new, old))
+            print(f"{label}: {name:<6} {new['total_s']:>7.2f} {old['total_s']:>7.2f}"
+                  f" {new['total_s'] / old['total_s']:>7.2f} {cpu_new:>8.1f} {cpu_old:>8.1f}"
+                  f" {cpu_new / max(cpu_old, 0.01):>7.2f} {new['peak_mb']:>7.0f}"
                   f" {old['peak_mb']:>7.0f}")  # fmt: skip
 
 
