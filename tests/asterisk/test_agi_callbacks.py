@@ -38,6 +38,7 @@ async def make_router(  # type: ignore[no-untyped-def]
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.read_text(encoding="utf-8") + POLICY, encoding="utf-8")
     apply_queues(sandbox, load_rules(rules))
+    unpause_all(sandbox)  # a pause left in app_queue by an earlier test is not this one's
     made: list[RouterProcess] = []
 
     def make() -> RouterProcess:
@@ -50,6 +51,13 @@ async def make_router(  # type: ignore[no-untyped-def]
         for router in made:
             await router.stop()
         sandbox.hangup_all()
+        # the router's pauses reach app_queue (QueuePause): none is left for the next test
+        unpause_all(sandbox)
+
+
+def unpause_all(sandbox) -> None:  # type: ignore[no-untyped-def]
+    for op in EVERYONE:
+        sandbox.cli(f"queue unpause member PJSIP/{op}")
 
 
 async def started(router: RouterProcess) -> RouterProcess:
