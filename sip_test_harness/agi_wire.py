@@ -77,6 +77,17 @@ def _reply(command: str, pending: list[str | None], session: Session) -> str:
         name, value = shlex.split(command)[2:4]
         session.variables[name] = value
         return "200 result=1\n"
+    if command.startswith("EXEC"):
+        app, *data = shlex.split(command)[1:3]
+        if app.lower() != "mset":
+            return "200 result=-2\n"  # res_agi: no such application
+        # MSet: name=value pairs split on `,`, each on its first `=` (what the router
+        # sends is plain text: channel.set_variables sends anything else one by one)
+        for pair in (data[0] if data else "").split(","):
+            name, eq, value = pair.partition("=")
+            if eq:
+                session.variables[name] = value
+        return "200 result=0\n"
     if command.startswith("GET VARIABLE"):
         return "200 result=0\n"
     if command.startswith(KEYED):

@@ -80,6 +80,7 @@ class AgiCall:
         self.miss_target: MissTarget | None = None
         self.started = ctx.clock()
         self.facts: CallerFacts
+        self._spoken: str | None = None  # the channel's language as last set by us
 
     async def run(self) -> None:
         call_id_var.set(self.id)
@@ -128,7 +129,6 @@ class AgiCall:
         self.facts = caller_facts(self.rules, self.line, record, now)
         self.visit = visit_soon(record, now, zone_of(self.rules, self.line))
         self.language = self.facts.language
-        await self.channel.set_variable("CHANNEL(language)", self.language)
         start: Target = RoutesTarget(self.line.routes) if self.line else self._resort()
         return await self._walk(start)
 
@@ -156,7 +156,7 @@ class AgiCall:
         if len(patients) == 1:
             return patients[0]
         offered = patient_choices(patients)
-        await self.channel.set_variable("CHANNEL(language)", self.language)
+        await self._speak()
         settings = self.ctx.settings
         await self._extend(60 + settings.shared_phone_timeout_s)
         prompts = choice_prompts(settings.shared_phone_prompt, offered)
@@ -247,6 +247,7 @@ class AgiCall:
             return None
         else:
             data["offered"] = [o.key for o in plan.options]
+            await self._speak()
             option, pressed, why = await run_menu(self.channel, plan, self.visit, self._extend)
         data.update(pressed=pressed, chosen=option.key if option else None, why=why)
         self._event("menu", data)
@@ -306,6 +307,13 @@ class AgiCall:
     def _event(self, kind: str, data: dict[str, object]) -> None:
         self.ctx.recorder_event(self.id, kind, data)
 
+    async def _speak(self) -> None:
+        """The caller's language on the channel before the router plays anything; a call
+        decided without a prompt gets it with the decision (one round trip fewer)."""
+        if self._spoken != self.language:
+            await self.channel.set_variable("CHANNEL(language)", self.language)
+            self._spoken = self.language
+
     async def _extend(self, seconds: float) -> None:
         """Push the dialplan's deadline: a router that stops talking is cut off then."""
         await self.channel.set_variable("TIMEOUT(absolute)", str(int(seconds)))
@@ -327,8 +335,11 @@ class AgiCall:
         values = decision.variables(
             call_id=self.id, language=self.language, patient=self.patient_id
         )
-        for name, value in values.items():
-            await self.channel.set_variable(name, value)
+        del values["CR_CALL"]  # set once, first thing (run)
+        if self._spoken != self.language:
+            values["CHANNEL(language)"] = self.language
+        # one round trip for the whole decision (EXEC MSet) where the values allow
+        await self.channel.set_variables(values)
         self._event("agi_decision", decision.describe())
         log.info("AGI decision: %s", decision.describe())
 

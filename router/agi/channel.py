@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Mapping
 
 from router.agi.protocol import (
     AgiProtocolError,
@@ -24,6 +26,15 @@ from router.agi.protocol import (
 log = logging.getLogger(__name__)
 
 KEYS = "0123456789*#"
+
+# What one `EXEC MSet` may carry as is. MSet splits its argument on `,` and each pair on
+# the first `=`, honours quotes, backslashes, brackets and parentheses, and (in res_agi's
+# 1.4 compatibility mode) turns `|` into `,`: a value with any of those, a blank, `$` or
+# anything else outside this set is sent on its own with SET VARIABLE instead, where the
+# command line's quoting is the only parsing. Values from outside (a patient id from a
+# CRM) can therefore never add a variable, or a dialplan expression, to the pack.
+_PACKABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\([a-z]+\))?")
+_PACKABLE_VALUE = re.compile(r"[A-Za-z0-9_.:/@+-]*")
 
 
 class AgiHangup(Exception):
@@ -80,6 +91,26 @@ class AgiChannel:
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command("SET VARIABLE", name, value)
+
+    async def set_variables(self, values: Mapping[str, str]) -> None:
+        """Several variables in one round trip (`EXEC MSet`) where their text allows; the
+        others (and all of them, if this Asterisk has no MSet) one by one."""
+        packed = {
+            name: value
+            for name, value in values.items()
+            if _PACKABLE_NAME.fullmatch(name) and _PACKABLE_VALUE.fullmatch(value)
+        }
+        if len(packed) > 1:
+            pairs = ",".join(f"{name}={value}" for name, value in packed.items())
+            reply = await self.command("EXEC", "MSet", pairs)
+            if reply.result == -2:  # no such application
+                log.warning("Asterisk has no MSet: the decision's variables go one by one")
+                packed = {}
+        else:
+            packed = {}
+        for name, value in values.items():
+            if name not in packed:
+                await self.set_variable(name, value)
 
     async def get_variable(self, name: str) -> str | None:
         reply = await self.command("GET VARIABLE", name)

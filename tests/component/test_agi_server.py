@@ -7,6 +7,7 @@ the router's half is the real server, call handler, SQLite journal and callback 
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -213,3 +214,49 @@ async def test_past_max_sessions_a_connection_is_closed_at_once(tmp_path: Path) 
         writer.close()
     finally:
         await server.close()
+
+
+async def test_the_decision_comes_back_in_one_round_trip(agi) -> None:  # type: ignore[no-untyped-def]
+    server, _ = agi
+    session = await agi_call(server.port, "+79161234567", DID)
+    # the proof the channel still waits, then the whole decision in one EXEC MSet
+    assert session.commands[0] == 'SET VARIABLE "CR_CALL" "1764770000.1"'
+    assert len(session.commands) == 2 and session.commands[1].startswith('EXEC "MSet" ')
+    assert "CR_CALL=" not in session.commands[1]  # set once
+    assert session.variables["CR_TARGET"] == "operator"
+    assert session.variables["CHANNEL(language)"] == "ru"
+
+
+async def test_a_value_mset_would_parse_is_sent_on_its_own(agi) -> None:  # type: ignore[no-untyped-def]
+    """A patient id from a CRM is data: commas, `=`, quotes, `$[...]`, `|` must not
+    become more variables or a dialplan expression inside MSet's argument."""
+    server, ctx = agi
+    nasty = 'p-9,CR_TARGET=message|"${SHELL(id)}$[1+1]'
+    await ctx.store.patients.upsert([PatientRecord(nasty, "Eve", ("+79161110009",))])
+    session = await agi_call(server.port, "+79161110009", DID, keys=["1"])
+    packs = [c for c in session.commands if c.startswith("EXEC")]
+    assert len(packs) == 1 and "p-9" not in packs[0]
+    assert session.variables["CR_PATIENT"] == nasty  # by SET VARIABLE, quoted
+    assert session.variables["CR_TARGET"] == "queue"
+
+
+async def test_without_mset_the_variables_go_one_by_one(agi) -> None:  # type: ignore[no-untyped-def]
+    """An Asterisk without app MSet answers EXEC with result=-2: nothing is lost."""
+    server, _ = agi
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(header("+79161234567", DID))
+    variables: dict[str, str] = {}
+    execs = 0
+    while line := (await reader.readline()).decode():
+        if line.startswith("EXEC"):
+            execs += 1
+            writer.write(b"200 result=-2\n")
+            continue
+        if line.startswith("SET VARIABLE"):
+            name, value = shlex.split(line)[2:4]
+            variables[name] = value
+        writer.write(b"200 result=1\n")
+    writer.close()
+    assert execs == 1
+    assert variables["CR_TARGET"] == "operator" and variables["CR_OPERATOR"] == "PJSIP/op1004"
+    assert variables["CHANNEL(language)"] == "ru" and variables["CR_PATIENT"] == "p-1"
