@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Dialog, Page
 
+from sip_test_harness.instance import current
 from sip_test_harness.router_process import RouterProcess
 from sip_test_harness.scenarios import PCAP_DIR
 from sip_test_harness.sipp import Behaviour, Phones, place_call
@@ -384,7 +385,7 @@ async def test_a_supervisor_listens_from_their_own_phone(
 def _rtp_socket() -> Iterator[socket.socket]:
     ear = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        ear.bind(("127.0.0.1", 0))
+        ear.bind((current().host, 0))  # the phones' address: the SDP names it (instance.py)
         ear.setblocking(False)
         yield ear
     finally:
