@@ -98,7 +98,14 @@ class AgiCall:
         except AgiHangup:
             self._gone()
             raise
-        await self._hand_back(decision)
+        try:
+            await self._hand_back(decision)
+        except AgiHangup:
+            # gone before the decision reached it (a call back or a message has its
+            # outcome already): as a hangup while deciding, not a call left open
+            if decision.target in ("queue", "operator"):
+                self._gone()
+            raise
 
     # -- arrival and the caller --------------------------------------------------------
 
@@ -319,8 +326,19 @@ class AgiCall:
         await self.channel.set_variable("TIMEOUT(absolute)", str(int(seconds)))
 
     async def _hand_back(self, decision: Decision) -> None:
+        values = decision.variables(
+            call_id=self.id, language=self.language, patient=self.patient_id
+        )
+        del values["CR_CALL"]  # set once, first thing (run)
+        if self._spoken != self.language:
+            values["CHANNEL(language)"] = self.language
+        # One round trip for the whole decision (EXEC MSet) where the values allow. A
+        # channel gone meanwhile (the caller left, or CR_AGI_TIMEOUT sent the call on to
+        # the plain queue) raises AgiHangup here: the call is not followed as decided.
+        await self.channel.set_variables(values)
         if self.on_decided is not None and decision.target in ("queue", "operator"):
             # followed over AMI from here: registered before the dialplan can act on it
+            # (AGI() returns only when this session ends)
             self.on_decided(
                 Handover(
                     self.id,
@@ -332,14 +350,6 @@ class AgiCall:
                     self.rules,
                 )
             )
-        values = decision.variables(
-            call_id=self.id, language=self.language, patient=self.patient_id
-        )
-        del values["CR_CALL"]  # set once, first thing (run)
-        if self._spoken != self.language:
-            values["CHANNEL(language)"] = self.language
-        # one round trip for the whole decision (EXEC MSet) where the values allow
-        await self.channel.set_variables(values)
         self._event("agi_decision", decision.describe())
         log.info("AGI decision: %s", decision.describe())
 

@@ -260,3 +260,21 @@ async def test_without_mset_the_variables_go_one_by_one(agi) -> None:  # type: i
     assert execs == 1
     assert variables["CR_TARGET"] == "operator" and variables["CR_OPERATOR"] == "PJSIP/op1004"
     assert variables["CHANNEL(language)"] == "ru" and variables["CR_PATIENT"] == "p-1"
+
+
+async def test_a_channel_gone_before_the_decision_is_not_left_open(agi) -> None:  # type: ignore[no-untyped-def]
+    """The decision's one command finds the channel gone (the caller left, or the
+    dialplan's timeout sent the call on): the journey ends, as a hangup while deciding."""
+    server, ctx = agi
+    session = await agi_call(server.port, "+79161234567", DID, hangup_after=1)
+    assert len(session.commands) == 2 and session.commands[1].startswith("EXEC")
+    assert await journey(ctx, "1764770000.1") == [
+        "arrived",
+        "identified",
+        "route",
+        "abandoned",
+        "outcome",
+        "miss",
+    ]
+    call = await ctx.store.calls.get("1764770000.1")
+    assert call is not None and call.outcome == "abandoned"
