@@ -58,9 +58,19 @@ def add_agi_mode(files: dict[str, str], host: str = "127.0.0.1") -> dict[str, st
 
 def apply_queues(box: Sandbox, rules: Rules, ring_timeout_s: int = 15) -> None:
     """Write the rules' queues into the sandbox's config folder and reload app_queue (what
-    the router does itself when `agi.queues_dir` is set)."""
+    the router does itself when `agi.queues_dir` is set), every operator unpaused: a
+    router's pauses reach app_queue (QueuePause) and outlive it, so an earlier test's
+    would otherwise be this one's."""
     write_queue_files(etc_folder(box), queue_files(rules, ring_timeout_s))
     box.cli("queue reload all")
+    unpause_all(box, rules)
+
+
+def unpause_all(box: Sandbox, rules: Rules) -> None:
+    """Every operator of the rules unpaused in every app_queue queue (the CLI's `queue
+    unpause member` without a queue), as a test leaves app_queue for the next one."""
+    for op in rules.operators:
+        box.cli(f"queue unpause member {op.endpoint}")
 
 
 def etc_folder(box: Sandbox) -> Path:

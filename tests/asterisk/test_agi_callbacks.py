@@ -15,7 +15,7 @@ import pytest
 
 from router.config.rules import load_rules
 from sip_test_harness.router_process import RouterProcess
-from sip_test_harness.sandbox_agi import AGI_DID, apply_queues
+from sip_test_harness.sandbox_agi import AGI_DID, apply_queues, unpause_all
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.test_agi_mode import AGI_SETTINGS, RULES
 from tests.asterisk.test_callback_capture import wait_task
@@ -37,8 +37,7 @@ async def make_router(  # type: ignore[no-untyped-def]
     callback policy (the app_queue queues applied)."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.read_text(encoding="utf-8") + POLICY, encoding="utf-8")
-    apply_queues(sandbox, load_rules(rules))
-    unpause_all(sandbox)  # a pause left in app_queue by an earlier test is not this one's
+    apply_queues(sandbox, load_rules(rules))  # every operator unpaused, too
     made: list[RouterProcess] = []
 
     def make() -> RouterProcess:
@@ -52,12 +51,7 @@ async def make_router(  # type: ignore[no-untyped-def]
             await router.stop()
         sandbox.hangup_all()
         # the router's pauses reach app_queue (QueuePause): none is left for the next test
-        unpause_all(sandbox)
-
-
-def unpause_all(sandbox) -> None:  # type: ignore[no-untyped-def]
-    for op in EVERYONE:
-        sandbox.cli(f"queue unpause member PJSIP/{op}")
+        unpause_all(sandbox, load_rules(rules))
 
 
 async def started(router: RouterProcess) -> RouterProcess:

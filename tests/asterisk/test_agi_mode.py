@@ -16,7 +16,7 @@ import pytest
 from router.config.rules import load_rules
 from sip_test_harness.instance import current
 from sip_test_harness.router_process import RouterProcess
-from sip_test_harness.sandbox_agi import AGI_DID, AGI_PORT, AGI_TIMEOUT_S, apply_queues
+from sip_test_harness.sandbox_agi import AGI_DID, AGI_PORT, AGI_TIMEOUT_S, apply_queues, unpause_all
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 
 pytestmark = pytest.mark.asterisk
@@ -45,6 +45,7 @@ async def agi_router(sandbox, tmp_path: Path) -> AsyncIterator[RouterProcess]:  
     finally:
         await router.stop()
         sandbox.hangup_all()
+        unpause_all(sandbox, load_rules(RULES))  # the router's pauses outlive it in app_queue
 
 
 async def agi_journey(router: RouterProcess) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from router.ami.connection import AmiConnection
 from router.config.rules import load_rules
 from sip_test_harness.instance import current
 from sip_test_harness.router_process import RouterProcess
-from sip_test_harness.sandbox_agi import AGI_DID, AGI_PORT, apply_queues
+from sip_test_harness.sandbox_agi import AGI_DID, AGI_PORT, apply_queues, unpause_all
 from sip_test_harness.sandbox_config import AMI_PORT, ARI_PASSWORD, ARI_USER
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 
@@ -29,14 +29,11 @@ RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
 HOST = current().host
 AGI_SETTINGS = f"agi:\n  enabled: true\n  host: {HOST}\n  port: {AGI_PORT}\n  ami_host: {HOST}\n"
 RING_S = 5
-MEMBERS = ("PJSIP/op1001", "PJSIP/op1002", "PJSIP/op1003", "PJSIP/op1004")
 
 
 @pytest.fixture
 async def router(sandbox, tmp_path: Path) -> AsyncIterator[RouterProcess]:  # type: ignore[no-untyped-def]
-    apply_queues(sandbox, load_rules(RULES), ring_timeout_s=RING_S)
-    for member in MEMBERS:  # a pause left by an earlier run is not this test's
-        sandbox.cli(f"queue unpause member {member}")
+    apply_queues(sandbox, load_rules(RULES), ring_timeout_s=RING_S)  # all unpaused
     router = RouterProcess(
         tmp_path,
         rules=RULES,
@@ -50,8 +47,7 @@ async def router(sandbox, tmp_path: Path) -> AsyncIterator[RouterProcess]:  # ty
     finally:
         await router.stop()
         sandbox.hangup_all()
-        for member in MEMBERS:
-            sandbox.cli(f"queue unpause member {member}")
+        unpause_all(sandbox, load_rules(RULES))
 
 
 async def operator(router: RouterProcess, op_id: str, predicate: Any) -> dict[str, Any]:
