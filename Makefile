@@ -46,8 +46,9 @@ sandbox: venv
 sandbox-down: venv
 	$(PY) -m sip_test_harness sandbox down
 
-# TEST_WORKERS=2: two pytest-xdist workers, whole files each; worker K runs its
-# real-Asterisk tests on sandbox instance K (docs/dev/testing.md). 0: one process.
+# TEST_WORKERS=2: two pytest-xdist workers, whole files each, the longest first; worker K
+# runs its real-Asterisk tests on sandbox instance B+K (B = $CLINIC_ROUTER_SANDBOX_INSTANCE,
+# 0 when unset; docs/dev/testing.md). 0: one process, on instance B.
 TEST_WORKERS ?= 0
 test: venv
 	$(PY) -m sip_test_harness sandbox build
