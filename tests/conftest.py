@@ -24,31 +24,27 @@ import pytest
 # test_stock_pbx.py installs packages (one file: one worker, its apt cache never shared).
 SHARED: dict[str, str] = {}
 
-# Seconds a unit took (make test, two workers, on the 2-core machine the suite is
-# measured on; docs/dev/testing.md): the longest go first. Rounded; refresh them when a
+# Seconds a unit took (make test TEST_WORKERS=2, --junitxml, on the 2-core machine the
+# suite is measured on; docs/dev/testing.md): the longest go first. Rounded; refresh them when a
 # file grows by minutes. A sandbox file not named here counts NEW_SANDBOX_FILE_S; any
 # other file (unit, component, engine: seconds) counts nothing and keeps its place.
 COST_S: dict[str, float] = {
-    "tests/asterisk/test_stock_pbx.py": 700,  # 1,200 with a fresh clone's debootstraps
-    "tests/asterisk/test_ivr_and_queues.py": 400,
-    "tests/asterisk/test_callback_dispatch.py": 300,
-    "tests/asterisk/test_console_browser.py": 300,
-    "tests/asterisk/test_agi_mode.py": 300,
-    "tests/asterisk/test_core_resilience.py": 250,
-    "tests/component/test_callbacks_cli.py": 220,
-    "tests/asterisk/test_generated_day.py": 170,
-    "tests/asterisk/test_callback_eligibility.py": 160,
-    "tests/asterisk/test_restart_waiting.py": 160,
-    "tests/asterisk/test_presence.py": 150,
-    "tests/asterisk/test_doctor.py": 130,
-    "tests/asterisk/test_replay_model_error.py": 120,
-    "tests/asterisk/test_callback_capture.py": 110,
-    "tests/asterisk/test_core_routing.py": 100,
-    "tests/asterisk/test_agi_callbacks.py": 100,
-    "tests/asterisk/test_agi_presence.py": 90,
-    "tests/asterisk/test_sandbox_smoke.py": 70,
-    "tests/deploy/test_install_script.py": 65,
-    "tests/component/test_patients_import.py": 65,
+    "tests/asterisk/test_stock_pbx.py": 510,  # 1,200 with a fresh clone's debootstraps
+    "tests/asterisk/test_ivr_and_queues.py": 320,
+    "tests/asterisk/test_agi_mode.py": 290,
+    "tests/asterisk/test_callback_dispatch.py": 280,
+    "tests/asterisk/test_agi_callbacks.py": 200,
+    "tests/asterisk/test_console_browser.py": 155,
+    "tests/asterisk/test_generated_day.py": 140,
+    "tests/asterisk/test_replay_model_error.py": 130,
+    "tests/asterisk/test_restart_waiting.py": 115,
+    "tests/asterisk/test_callback_eligibility.py": 115,
+    "tests/asterisk/test_core_resilience.py": 125,  # the SIGKILL test's call: 30 s now
+    "tests/asterisk/test_presence.py": 95,
+    "tests/component/test_callbacks_cli.py": 95,
+    "tests/deploy/test_install_script.py": 75,
+    "tests/asterisk/test_callback_capture.py": 70,
+    "tests/asterisk/test_bench_agi.py": 65,
 }
 NEW_SANDBOX_FILE_S = 60.0
 
