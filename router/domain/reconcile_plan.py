@@ -89,6 +89,10 @@ class Adopt:
     known: bool = True  # False: the database has no row for it
     exten: str = ""
     caller_number: str = ""
+    # It had reached an operator whose leg is gone: the conversation ended while nobody
+    # listened (the operator hung up during the restart). The call ends answered; the
+    # caller is not put back in a queue to be told nobody is available.
+    talk_over: bool = False
 
 
 Step = HangUp | Close | Adopt
@@ -156,7 +160,8 @@ def _settle_row(planning: _Planning, row: OpenCall) -> None:
         return
     members = _bridge_of(seen, row.id)
     talking = next((leg for leg in legs if leg in members), None)
-    ring = None if talking is not None else _ring_to_keep(seen, legs)
+    # A call that talked keeps no ring: its operator's legs were the conversation.
+    ring = None if talking is not None or row.bridged else _ring_to_keep(seen, legs)
     tried = list(row.tried)
     for leg in legs:
         operator = seen.channels[leg].operator
@@ -167,6 +172,11 @@ def _settle_row(planning: _Planning, row: OpenCall) -> None:
     operator_id = None
     if talking is not None:
         operator_id = row.operator_id or seen.channels[talking].operator
+    elif row.bridged:
+        # Talked, and the operator's leg left the bridge while nobody listened: over.
+        over = Adopt(row.id, tuple(tried), operator_id=row.operator_id, talk_over=True)
+        planning.steps.append(over)
+        return
     planning.steps.append(Adopt(row.id, tuple(tried), talking, operator_id, ring))
     planning.kept.update(leg for leg in (talking, ring.leg if ring else None) if leg)
 

@@ -83,6 +83,7 @@ class Resume:
     # waiting yet (still in the menus), or nothing was recorded.
     wait: WaitRecord | None = None
     ringing: AdoptedRing | None = None
+    talk_over: bool = False  # it talked, and the operator left while nobody listened
 
 
 def channel_of(event: object) -> str | None:

@@ -214,6 +214,7 @@ class Reconciler:
             bridged_with=step.bridged_with,
             operator_id=step.operator_id,
             ringing=step.ringing,
+            talk_over=step.talk_over,
         )
         if row is not None:
             resume.wait = wait

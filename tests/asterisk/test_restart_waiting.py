@@ -134,7 +134,9 @@ def check_calls(
         if call["caller"] in talkers:
             assert call["outcome"] == "answered", journey_of(call)
             assert call["operator_id"] == talkers[call["caller"]]
-            assert steps(call, "adopted")[0]["data"]["state"] == "bridged"
+            # talking on through the restart, or (a slow restart) their operator hung up
+            # meanwhile and the call ended answered: never queued again
+            assert steps(call, "adopted")[0]["data"]["state"] in ("bridged", "talk_over")
             kept += 1
     waiters = [c for c in calls if c["caller"] not in talkers]
     queue_of = {"paid-line": ("paid", "op1001"), "lab-line": ("lab", "op1002")}

@@ -39,6 +39,31 @@ async def test_a_talking_call_is_adopted_after_a_restart(
         await second.stop()
 
 
+async def test_a_call_whose_operator_hung_up_while_the_router_was_away_ends_answered(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    first = RouterUnderTest(fake, tmp_path)
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.bridged(caller))
+    leg = fake.bridged(caller)
+    assert leg is not None
+    await first.stop()
+    fake.world.end(fake.channel(leg), "operator")  # nobody sees it: the caller is alone
+    second = RouterUnderTest(fake, tmp_path)
+    await second.start()
+    try:
+        await fake.until(lambda: not fake.leftovers())  # the caller hung up, bridge gone
+        await second.flushed()
+        assert fake.channel(caller).hung_up_by != "caller"
+        assert len(fake.world.originated) == 1  # nobody rung for a call that talked
+        assert second.call(caller)["outcome"] == "answered"
+        assert second.misses(caller) == []
+        assert "adopted" in second.journey(caller)
+    finally:
+        await second.stop()
+
+
 async def test_a_caller_who_gave_up_while_the_router_was_away_is_one_miss(
     fake: FakeAsterisk, tmp_path: Path
 ) -> None:

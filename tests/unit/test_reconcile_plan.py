@@ -50,6 +50,21 @@ def test_a_talking_call_is_adopted_with_its_operator() -> None:
     assert plan.orphan_bridges == ()
 
 
+def test_a_call_whose_operator_hung_up_while_away_is_over_not_queued_again() -> None:
+    # The operator left the bridge during the restart; the caller is alone in it. They
+    # talked: the call ends answered, and they are not told that nobody is available.
+    seen = Seen(
+        channels={"c1": SeenChannel("c1"), "c1-op1": SeenChannel("c1-op1", operator="op1")},
+        bridges={"cr-c1": ("c1",)},
+        open_calls=(OpenCall("c1", bridged=True, operator_id="op2", tried=("op2",)),),
+    )
+    plan = plan_reconcile(seen)
+    assert plan.steps == (
+        HangUp("c1-op1"),  # no ring rings on for a call that has talked
+        Adopt("c1", ("op2", "op1"), operator_id="op2", talk_over=True),
+    )
+
+
 def test_the_last_ring_rings_on_and_older_ones_are_hung_up() -> None:
     seen = Seen(
         channels={
@@ -151,6 +166,13 @@ def test_every_open_call_nobody_runs_is_adopted_or_closed_once(seen: Seen) -> No
         if row.id not in seen.owned:
             closed = Close(row.id, answered=row.bridged) in plan.steps
             assert closed == (row.id not in seen.channels)
+            over = [s for s in plan.adopted if s.call_id == row.id and s.talk_over]
+            in_bridge = set(seen.bridges.get(f"cr-{row.id}", ()))
+            talking = any(
+                leg in in_bridge for leg in seen.channels if leg.startswith(row.id + "-op")
+            )
+            # a caller who talked and whose operator is gone is not queued again
+            assert bool(over) == (row.bridged and row.id in seen.channels and not talking)
 
 
 @settings(max_examples=300)

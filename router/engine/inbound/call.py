@@ -166,6 +166,12 @@ class InboundCall:
                 self.ctx.reached_operator(self.id, self.caller.e164)
                 self.outcome = Outcome.ANSWERED
                 await self.operators.talk(self.resume.bridged_with)
+            elif self.resume is not None and self.resume.talk_over:
+                # The operator hung up while no router listened: the call is over, as it
+                # would have been live (the caller is hung up as the call finishes).
+                self.channel.event("adopted", {"state": "talk_over", "operator": self.operator_id})
+                self.ctx.reached_operator(self.id, self.caller.e164)
+                self.outcome = Outcome.ANSWERED
             else:
                 await self._route()
         except CallerGone as gone:
