@@ -9,6 +9,8 @@ every other DID stays in ARI mode. A test writes its rules' queues with `apply_q
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,3 +79,23 @@ def etc_folder(box: Sandbox) -> Path:
     """The sandbox's Asterisk config folder, as seen from here."""
     etc = box.layout.etc_dir
     return box.root / etc.lstrip("/") if box.root is not None else Path(etc)
+
+
+def queue_line(box: Sandbox, queue: str, member: str) -> str:
+    """app_queue's own line for a member (`queue show`): says `paused` and the reason."""
+    out = str(box.cli(f"queue show {queue}"))
+    return next((line for line in out.splitlines() if member in line), out)
+
+
+async def queue_line_until(
+    box: Sandbox, queue: str, member: str, ok: Callable[[str], bool], timeout: float = 5.0
+) -> str:
+    """The member's `queue show` line once `ok` holds of it, or the last one read when
+    `timeout` runs out (the caller asserts on it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    line = queue_line(box, queue, member)
+    while not ok(line) and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+        line = queue_line(box, queue, member)
+    return line

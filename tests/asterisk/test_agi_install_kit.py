@@ -7,7 +7,6 @@ router follows it (and pauses a member) with the generated AMI user's rights."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from router.config.rules import load_rules
 from router.config.settings import load_settings
 from sip_test_harness.instance import current
 from sip_test_harness.router_process import ARI_PASSWORD, RouterProcess
-from sip_test_harness.sandbox_agi import AGI_PORT, etc_folder
+from sip_test_harness.sandbox_agi import AGI_PORT, etc_folder, queue_line_until
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 
 pytestmark = pytest.mark.asterisk
@@ -125,11 +124,5 @@ async def test_a_call_through_the_generated_files(router: RouterProcess, sandbox
         "PUT", "/api/operators/op1003/state", {"state": "paused", "reason": "kit"}
     )
     assert status == 200
-    line = ""
-    for _ in range(50):
-        out = str(sandbox.cli("queue show clinic-dms"))
-        line = next((x for x in out.splitlines() if "PJSIP/op1003" in x), out)
-        if "kit" in line:
-            break
-        await asyncio.sleep(0.1)
+    line = await queue_line_until(sandbox, "clinic-dms", "PJSIP/op1003", lambda x: "kit" in x)
     assert "paused" in line and "kit" in line, line

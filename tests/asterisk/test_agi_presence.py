@@ -19,7 +19,14 @@ from router.ami.connection import AmiConnection
 from router.config.rules import load_rules
 from sip_test_harness.instance import current
 from sip_test_harness.router_process import RouterProcess
-from sip_test_harness.sandbox_agi import AGI_DID, AGI_PORT, apply_queues, unpause_all
+from sip_test_harness.sandbox_agi import (
+    AGI_DID,
+    AGI_PORT,
+    apply_queues,
+    queue_line,
+    queue_line_until,
+    unpause_all,
+)
 from sip_test_harness.sandbox_config import AMI_PORT, ARI_PASSWORD, ARI_USER
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 
@@ -75,12 +82,6 @@ async def history(
             break
         await asyncio.sleep(0.1)
     return rows
-
-
-def queue_line(sandbox: Any, queue: str, member: str) -> str:
-    """app_queue's own line for a member (`queue show`): says `paused` and the reason."""
-    out = str(sandbox.cli(f"queue show {queue}"))
-    return next((line for line in out.splitlines() if member in line), out)
 
 
 async def test_an_operator_who_lets_it_ring_out_is_paused_over_ami(router, sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -148,20 +149,13 @@ async def test_a_pause_from_the_api_reaches_app_queue(router, sandbox) -> None: 
         "PUT", "/api/operators/op1001/state", {"state": "paused", "reason": "training"}
     )
     assert status == 200
-    line = ""
-    for _ in range(50):
-        line = queue_line(sandbox, "clinic-paid", "PJSIP/op1001")
-        if "training" in line:
-            break
-        await asyncio.sleep(0.1)
+    line = await queue_line_until(sandbox, "clinic-paid", "PJSIP/op1001", lambda x: "training" in x)
     assert "paused" in line and "training" in line, line
     status, _ = await router.request("PUT", "/api/operators/op1001/state", {"state": "available"})
     assert status == 200
-    for _ in range(50):
-        line = queue_line(sandbox, "clinic-paid", "PJSIP/op1001")
-        if "paused" not in line:
-            break
-        await asyncio.sleep(0.1)
+    line = await queue_line_until(
+        sandbox, "clinic-paid", "PJSIP/op1001", lambda x: "paused" not in x
+    )
     assert "paused" not in line, line
     op = await operator(router, "op1001", lambda o: o["state"] == "available")
     assert op["reason"] is None
