@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 
 from router.domain.callback_attempt import AttemptStage
 from router.domain.callback_schedule import (
@@ -39,11 +39,12 @@ from router.storage.callback_capture import (
 from router.storage.callback_figures import summarise
 from router.storage.db import Database
 from router.storage.models import CallbackSummary, CallbackTask, MissInput, MissResult, MissRow
-from router.storage.tables import callback_tasks, misses
+from router.storage.tables import ACTIVE_TASK, callback_tasks, misses
 
 MAX_PAGE = 500
 _tasks = callback_tasks.c
 _CLOSE_RETURNING = CLOSE_FOR_NUMBER.returning(_tasks.id)
+DispatchKey = tuple[int, datetime, int]  # (-priority, first_missed_at, id): dispatch order
 
 
 def _utcnow() -> datetime:
@@ -114,12 +115,20 @@ class CallbacksRepo:
     # --- dispatch ------------------------------------------------------------------
 
     async def due(
-        self, now: datetime, limit: int = 1, *, lease_s: float = 300.0
+        self,
+        now: datetime,
+        limit: int = 1,
+        *,
+        lease_s: float = 300.0,
+        after: DispatchKey | None = None,
     ) -> builtins.list[CallbackTask]:
         """The tasks `claim_due` could claim now, most urgent first, without claiming
-        them: the dispatcher picks those a free operator may take (a read, no write)."""
-        stmt = select(callback_tasks).where(_due(now, lease_s)).order_by(*_DISPATCH_ORDER)
-        return await self._tasks(stmt.limit(limit))
+        them: the dispatcher picks those a free operator may take (a read, no write).
+        `after`: the next page, those after the task with this `dispatch_key`."""
+        stmt = select(callback_tasks).where(_due(now, lease_s))
+        if after is not None:
+            stmt = stmt.where(_after(after))
+        return await self._tasks(stmt.order_by(*_DISPATCH_ORDER).limit(limit))
 
     async def claim_due(
         self,
@@ -151,7 +160,7 @@ class CallbacksRepo:
             else:  # one statement: SQLite runs it under its single write lock
                 claim = claim.where(_tasks.id.in_(picked), due)
             rows = (await conn.execute(claim.returning(callback_tasks))).all()
-        return sorted((_task(r._mapping) for r in rows), key=_dispatch_key)
+        return sorted((_task(r._mapping) for r in rows), key=dispatch_key)
 
     async def release(self, task_id: int, instance_id: str, due_at: datetime) -> bool:
         """Give back a claimed task without an attempt (policy said not now)."""
@@ -385,15 +394,37 @@ class CallbacksRepo:
 _DISPATCH_ORDER = (_tasks.priority.desc(), _tasks.first_missed_at, _tasks.id)
 
 
+def _after(key: DispatchKey) -> Any:
+    """Later in dispatch order than the task whose `dispatch_key` this is (a keyset
+    page: no OFFSET, whose cost grows with the backlog)."""
+    neg_priority, first_missed_at, task_id = key
+    priority = -neg_priority
+    return or_(
+        _tasks.priority < priority,
+        and_(
+            _tasks.priority == priority,
+            or_(
+                _tasks.first_missed_at > first_missed_at,
+                and_(_tasks.first_missed_at == first_missed_at, _tasks.id > task_id),
+            ),
+        ),
+    )
+
+
 def _due(now: datetime, lease_s: float) -> Any:
     """Claimable: open and due, or claimed over `lease_s` ago and never started."""
     stale = now - timedelta(seconds=lease_s)
-    return or_(
-        and_(_tasks.state == TaskState.OPEN.value, _tasks.due_at <= now),
-        and_(
-            _tasks.state == TaskState.CLAIMED.value,
-            _tasks.claimed_at < stale,
-            _tasks.attempt_started_at.is_(None),
+    return and_(
+        # Implied by what follows; spelt as the partial indexes' own predicate (a literal,
+        # not bound values) so that SQLite may walk them (it only matches the same text).
+        text(ACTIVE_TASK),
+        or_(
+            and_(_tasks.state == TaskState.OPEN.value, _tasks.due_at <= now),
+            and_(
+                _tasks.state == TaskState.CLAIMED.value,
+                _tasks.claimed_at < stale,
+                _tasks.attempt_started_at.is_(None),
+            ),
         ),
     )
 
@@ -408,7 +439,8 @@ def _claimed_by(instance_id: str, *, started: bool) -> tuple[Any, ...]:
     )
 
 
-def _dispatch_key(task: CallbackTask) -> tuple[int, datetime, int]:
+def dispatch_key(task: CallbackTask) -> DispatchKey:
+    """The task's place in dispatch order, as a value that sorts the same way."""
     return (-task.priority, task.first_missed_at, task.id)
 
 
@@ -447,4 +479,4 @@ def _task(row: Any) -> CallbackTask:
     return CallbackTask(**values)
 
 
-__all__ = ["MAX_PAGE", "CallbacksRepo", "TaskClosedError"]
+__all__ = ["MAX_PAGE", "CallbacksRepo", "DispatchKey", "TaskClosedError", "dispatch_key"]

@@ -42,6 +42,7 @@ from router.engine.callbacks.attempt_state import (
     calling_hours,
     record_outcome,
 )
+from router.engine.callbacks.due_scan import DueScan
 from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext
 from router.engine.fallback_misses import collect_fallback_misses
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 Spawn = Callable[[Awaitable[None], str], None]
 FALLBACK_SCAN_S = 60.0
-DUE_SCAN = 200  # due tasks looked at per tick for one a free operator may take
 PATIENT_RETRY = timedelta(seconds=30)  # a task whose patient could not be read waits this
 
 
@@ -81,6 +81,7 @@ class CallbackDispatcher:
         self._pools_version: str | None = None
         self.dialer: AmiDialer | None = None  # AGI-mode lines' tasks, when set (`use_ami`)
         self._ami_resumed = False
+        self._scan = DueScan(ctx.store.callbacks)
         ctx.board.add_listener(self._on_operator_change)
         ctx.store.callbacks.add_task_listener(self.wake)  # a new task: look now, not at poll_s
 
@@ -163,34 +164,49 @@ class CallbackDispatcher:
         if not free and not self._kept:
             return  # nobody could take a task: no claim (a write) on every poll
         now = ctx.now()
-        repo = ctx.store.callbacks
-        due = await repo.due(now, DUE_SCAN, lease_s=self.cfg.lease_s)
-        chosen = self._choose(due, free)
+        chosen = await self._look(now, free)
         if not chosen:
             return  # due tasks wait for operators who may take them: nothing claimed
-        tasks = await repo.claim_due(
+        tasks = await ctx.store.callbacks.claim_due(
             now, self.instance_id, len(chosen), lease_s=self.cfg.lease_s, among=chosen
         )
         for task in tasks:
             await self._consider(task, now, len(free), chosen[task.id])
 
-    def _choose(self, due: list[CallbackTask], free: set[str]) -> dict[int, Place]:
-        """Due tasks in dispatch order that a free operator may take (one operator each),
-        and kept places: a busy branch's task does not hold up another branch's."""
-        left = set(free)
-        chosen: dict[int, Place] = {}
+    async def _look(self, now: datetime, free: set[str]) -> dict[int, Place]:
+        """The due tasks to claim, read page by page (`DueScan`) until each free operator
+        has one and every kept place not being worked is found."""
+        left, chosen = set(free), dict[int, Place]()
+        working = {
+            n for a in self._working.values() for n in (a.task.dial_number, a.task.number_e164)
+        }
+        kept = set(self._kept) - working  # put in the room whoever is free: looked for too
+
+        def pick(page: list[CallbackTask]) -> bool:
+            self._choose(page, left, chosen, kept)
+            return not left and not kept
+
+        await self._scan.scan(now, pick, lease_s=self.cfg.lease_s)
+        return chosen
+
+    def _choose(
+        self, due: list[CallbackTask], left: set[str], chosen: dict[int, Place], kept: set[str]
+    ) -> None:
+        """Adds to `chosen` the due tasks in dispatch order that a free operator of `left`
+        may take (one operator each, taken out of `left`), and kept places (their numbers
+        taken out of `kept`): a busy branch's task does not hold up another branch's."""
         for task in due:
             if task.id in self._working:
                 continue  # ours already (a claim taken over after a lease by ourselves)
             if not self._ready(task):
                 continue  # its connection (ARI, or AMI for a line in AGI mode) is down
-            kept = self._kept.get(task.dial_number) or self._kept.get(task.number_e164)
-            place = kept or self._place_of(task)
+            place_kept = self._kept.get(task.dial_number) or self._kept.get(task.number_e164)
+            place = place_kept or self._place_of(task)
             takers = place.eligible & left
-            if kept is not None or takers:
+            if place_kept is not None or takers:
                 chosen[task.id] = place
                 left -= {min(takers)} if takers else set()
-        return chosen
+                kept -= {task.dial_number, task.number_e164}
 
     async def _consider(self, task: CallbackTask, now: datetime, free: int, place: Place) -> None:
         ctx = self.ctx
