@@ -30,6 +30,7 @@ from router.engine.context import CallContext, EngineSettings
 from router.engine.endpoint_states import EndpointStates
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder
+from router.engine.retention import prune_every
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import ApiDeps, build_app
 from router.http.metrics import EngineFigures, RouterMetrics, StorageFigures
@@ -37,6 +38,7 @@ from router.http.reports import ReportDefaults
 from router.http.wallboard import add_wallboard_route
 from router.observability import logs
 from router.storage.journal import Journal, OperatorState
+from router.storage.retention import Pruner
 from router.storage.store import Store, is_transient_error
 
 log = logging.getLogger(__name__)
@@ -189,6 +191,10 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 watcher = tasks.create_task(rules.watch(), name="rules watcher")
                 if dispatcher is not None:
                     dispatching = tasks.create_task(dispatcher.run(), name="callbacks")
+                pruning = tasks.create_task(
+                    prune_every(Pruner(store.db), settings.retention, ctx.now),
+                    name="retention",
+                )
                 # doctor's checks, logged once as warnings; they never hold up a call
                 endpoint_poll = tasks.create_task(endpoints.run(), name="endpoint states")
                 pbx_checks = tasks.create_task(
@@ -211,6 +217,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 watcher.cancel()
                 pbx_checks.cancel()
                 endpoint_poll.cancel()
+                pruning.cancel()
                 if dispatcher is not None:
                     dispatching.cancel()
                 if agi is not None:  # a call being decided goes on in the dialplan

@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     from router.cli.replay import add_replay_parser
 
     add_replay_parser(sub, DEFAULT_CONFIG)
+
+    from router.cli.retention import add_retention_parser
+
+    add_retention_parser(sub, DEFAULT_CONFIG)
     return parser
 
 
@@ -150,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         from router.cli.replay import run_replay
 
         return asyncio.run(run_replay(args, settings, sys.stdout))
+    if args.command == "retention":
+        from router.cli.retention import run_retention
+
+        return asyncio.run(run_retention(args, settings, sys.stdout))
     if args.command in ("report", "staffing"):
         from router.cli.reports import run_report
 

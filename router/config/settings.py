@@ -31,6 +31,7 @@ from router.config.callback_settings import CallbackSettings
 from router.config.console_settings import ConsoleSettings
 from router.config.errors import ConfigError, ConfigIssue
 from router.config.fields import ConfigModel, Section, Text
+from router.config.retention_settings import RetentionSettings
 from router.config.validation import validate_document
 from router.config.yamlsafe import YamlDocument, load_yaml
 
@@ -332,7 +333,17 @@ CRM_FIELDS = (
     "do_not_call",
 )
 
-_SECTIONS = ("ari", "database", "http", "logging", "routing", "callbacks", "console", "agi")
+_SECTIONS = (
+    "ari",
+    "database",
+    "http",
+    "logging",
+    "routing",
+    "callbacks",
+    "console",
+    "agi",
+    "retention",
+)
 
 
 class Settings(ConfigModel):
@@ -346,6 +357,7 @@ class Settings(ConfigModel):
     callbacks: CallbackSettings
     console: ConsoleSettings
     agi: AgiSettings
+    retention: RetentionSettings
     crm: CrmSettings | None = None
 
     @model_validator(mode="before")

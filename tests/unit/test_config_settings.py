@@ -195,7 +195,7 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
         "router.yaml:7:10: logging.level: expected one of debug, info, warning, error, got 'loud'",
         "router.yaml:9:14: routing.wrap_up_s: must be at least 0, got the number -1",
         "router.yaml:10:1: extra: unknown key 'extra' (valid keys: agi, ari, callbacks, console,"
-        " crm, database, http, logging, routing)",
+        " crm, database, http, logging, retention, routing)",
     ]
 
 
