@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from sip_test_harness.instance import current
+from sip_test_harness.router_fork import ForkedRouter, start_forked
 from sip_test_harness.sandbox_config import HTTP_PORT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +38,8 @@ def free_port() -> int:
 
 
 class RouterProcess:
-    """Writes a settings file into `workdir` and runs `python -m router run` on it."""
+    """Writes a settings file into `workdir` and runs `clinic-router run` on it (forked
+    from a process that has imported the router, or `python -m router run`)."""
 
     def __init__(
         self,
@@ -51,8 +53,12 @@ class RouterProcess:
         pause_after_no_answers: int = 3,
         log_level: str = "debug",
         db_url: str | None = None,
+        fork: bool = True,
     ) -> None:
         self.workdir = workdir
+        # True: forked from a process that imported the router once (router_fork.py);
+        # False: `python -m router run`, a Python of its own
+        self.fork = fork
         self.port = free_port()
         self.db_path = workdir / "router.db"
         # Several routers on one database (PostgreSQL) share a URL; by default each has
@@ -67,7 +73,7 @@ class RouterProcess:
         self.log_level = log_level
         self.pause_after_no_answers = pause_after_no_answers
         self.extra_settings = extra_settings  # more router.yaml sections, e.g. crm:
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | ForkedRouter | None = None
         # the current sandbox instance's ARI (instance.py)
         self.ari_url = f"http://{current().host}:{HTTP_PORT}/ari"
         self._write_config()
@@ -125,17 +131,33 @@ class RouterProcess:
             cwd=REPO,
         )
 
+    async def import_patients(self, csv: Path) -> None:
+        """`clinic-router patients import CSV` into this router's database, in this
+        process: the same function the command calls, without a new Python's 4-5 s of
+        imports (over 10 s on a loaded machine). The command line itself is tested with
+        the import (tests/component)."""
+        from router.cli.patients import import_csv
+        from router.config.settings import load_settings
+
+        settings = load_settings(self.config, env=self.env, secrets=False)
+        code = await import_csv(settings, csv, workers=0)  # a few rows: no worker processes
+        assert code == 0, f"patients import {csv} exited with {code}"
+
     async def start(self, wait_connected: bool = True) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - we need the Popen to signal it
-            [sys.executable, "-m", "router", "run", "--config", str(self.config)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        log.close()
-        if wait_connected:  # the imports alone take 4-5 s here idle, 20 s and more loaded
+        argv = ["run", "--config", str(self.config)]
+        if self.fork:  # the imports done once (router_fork.py); the first start waits for them
+            self.proc = await asyncio.to_thread(start_forked, argv, self.env, REPO, self.log_path)
+        else:
+            log = self.log_path.open("ab")
+            self.proc = subprocess.Popen(  # noqa: ASYNC220 - we need the Popen to signal it
+                [sys.executable, "-m", "router", *argv],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+            log.close()
+        if wait_connected:  # a new Python's imports take 4-5 s here idle, 20 s and more loaded
             await self.wait_health(lambda h: h.get("ari_connected") is True, START_S)
 
     async def wait_health(self, predicate: Any, timeout: float) -> dict[str, Any]:

@@ -37,8 +37,7 @@ async def agi_router(sandbox, tmp_path: Path) -> AsyncIterator[RouterProcess]:  
     router = RouterProcess(tmp_path, rules=RULES, extra_settings=AGI_SETTINGS)
     csv = tmp_path / "patients.csv"
     csv.write_text(PATIENTS, encoding="utf-8")
-    imported = router.cli("patients", "import", str(csv), "--config", str(router.config))
-    assert imported.returncode == 0, imported.stderr
+    await router.import_patients(csv)
     try:
         await router.start()  # stopped even when it never becomes healthy (a loaded box)
         yield router

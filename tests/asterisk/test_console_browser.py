@@ -175,18 +175,17 @@ async def test_a_waiting_caller_shows_within_a_second_and_goes_when_answered(
         assert phones.report()["op1001"].answered == 1
 
 
-def import_patients(router: RouterProcess, rows: list[str]) -> None:
+async def import_patients(router: RouterProcess, rows: list[str]) -> None:
     csv = router.workdir / "patients.csv"
     header = "patient_id,name,phones,assigned_operator,tags,birth_year\n"
     csv.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
-    done = router.cli("patients", "import", str(csv), "--config", str(router.config))
-    assert done.returncode == 0, done.stderr
+    await router.import_patients(csv)
 
 
 async def test_the_card_shows_while_the_phone_rings_and_pause_stops_calls(
     router: RouterProcess, page: Page
 ) -> None:
-    import_patients(
+    await import_patients(
         router,
         ["p-1,Ivan Orlov,+79161110001,op1002,dms,1970", "p-2,Maria Orlova,+79161110001,,,2012"],
     )

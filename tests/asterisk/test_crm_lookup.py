@@ -71,9 +71,7 @@ async def test_slow_crm_local_profile_used_within_the_timeout(sandbox, crm, tmp_
     )
     csv = tmp_path / "patients.csv"
     csv.write_text("patient_id,name,phones,assigned_operator\np-1,Anna,+79161234567,op1002\n")
-    assert (
-        router.cli("patients", "import", str(csv), "--config", str(router.config)).returncode == 0
-    )
+    await router.import_patients(csv)
     await router.start()
     try:
         call = await run_call(router, "79161234567")

@@ -90,12 +90,11 @@ def rules_file(folder: Path, announce_s: int = 0) -> Path:
     return path
 
 
-def import_patients(router: RouterProcess, folder: Path, rows: list[str]) -> None:
+async def import_patients(router: RouterProcess, folder: Path, rows: list[str]) -> None:
     csv = folder / "patients.csv"
     header = "patient_id,name,phones,assigned_operator,tags,birth_year\n"
     csv.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
-    done = router.cli("patients", "import", str(csv), "--config", str(router.config))
-    assert done.returncode == 0, done.stderr
+    await router.import_patients(csv)
 
 
 async def test_patient_with_a_visit_tomorrow_hears_about_it_first(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -107,13 +106,14 @@ async def test_patient_with_a_visit_tomorrow_hears_about_it_first(sandbox, tmp_p
         f"p-visit,Olga Visit,+79160000051,{tomorrow}T10:30|Dr House|moscow\n",
         encoding="utf-8",
     )
-    done = router.cli("patients", "import", str(csv), "--config", str(router.config))
-    assert done.returncode == 0, done.stderr
+    await router.import_patients(csv)
     await router.start()
     try:
-        async with Phones(answering()) as phones:
-            result = await place_call("+79160000051", DID, hangup_after=25, timeout=40)
-        assert result.ok, result.describe()
+        # op1003 hangs up 2 s after answering: the call lasts as long as the menu and the
+        # visit take to reach an operator, no fixed guess of it
+        async with Phones(answering(hold=2)) as phones:
+            result = await place_call("+79160000051", DID, timeout=60)
+        assert result.ok and result.hangup_by == "far_end", result.describe()
         assert phones.report()["op1003"].answered == 1  # the visit option's queue
         [call] = await router.wait_calls(1, timeout=40)
         [menu] = steps(call, "menu")
@@ -173,7 +173,7 @@ async def test_dms_patient_skips_the_menu_and_reaches_a_dms_operator(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
-    import_patients(router, tmp_path, ["p-dms,Ivan Orlov,+79160000011,,dms,1970"])
+    await import_patients(router, tmp_path, ["p-dms,Ivan Orlov,+79160000011,,dms,1970"])
     await router.start()
     try:
         async with Phones(answering()) as phones:
@@ -193,7 +193,7 @@ async def test_shared_phone_asks_which_patient_then_routes_to_their_manager(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
-    import_patients(
+    await import_patients(
         router,
         tmp_path,
         [
@@ -223,9 +223,12 @@ async def test_anonymous_caller_pressing_nothing_gets_the_full_menu_then_the_def
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
     await router.start()
     try:
-        async with Phones(answering()) as phones:
-            result = await place_call("anonymous", DID, hangup_after=35, timeout=60)
-        assert result.ok, result.describe()  # never hung up on: the call was answered to the end
+        # the operator hangs up 2 s after answering: the call lasts as long as two menus
+        # and the queue take, no fixed guess of it
+        async with Phones(answering(hold=2)) as phones:
+            result = await place_call("anonymous", DID, timeout=60)
+        assert result.ok and result.hangup_by == "far_end", result.describe()
+        assert sum(r.answered for r in phones.report().values()) == 1  # not hung up on
         [call] = await router.wait_calls(1, timeout=60)
         [menu] = steps(call, "menu")
         assert menu["data"]["offered"] == ["1", "3", "6"]
@@ -261,7 +264,7 @@ async def test_queue_relaxes_to_a_lower_level_after_the_step(sandbox, tmp_path: 
 
 async def test_busy_manager_waits_the_budget_then_the_team(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path))
-    import_patients(
+    await import_patients(
         router,
         tmp_path,
         [
@@ -291,7 +294,7 @@ async def test_busy_manager_waits_the_budget_then_the_team(sandbox, tmp_path: Pa
 
 async def test_cross_queue_arrival_order_and_announcements(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     router = RouterProcess(tmp_path, rules=rules_file(tmp_path, announce_s=4))
-    import_patients(router, tmp_path, ["p-dms,Ivan Orlov,+79160000041,,dms,1970"])
+    await import_patients(router, tmp_path, ["p-dms,Ivan Orlov,+79160000041,,dms,1970"])
     await router.start()
     try:
         await pause(router, "op1001", "op1002", "op1004")
