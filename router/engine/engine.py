@@ -88,6 +88,10 @@ class Engine:
     def owner_of(self, channel_id: str) -> EventSink | None:
         return self._channels.get(channel_id)
 
+    def callback_operators(self) -> frozenset[str]:
+        """Operators busy with a callback attempt running here (ringing or talking)."""
+        return self.dispatcher.operators_held() if self.dispatcher else frozenset()
+
     def owned_channels(self) -> frozenset[str]:
         """Every channel a call or callback attempt running here owns."""
         return frozenset(self._channels)

@@ -69,6 +69,7 @@ class CallbackAttempt:
         self.patient_leg = adopted.patient_leg if adopted else f"{prefix}pt"
         self.operator_leg: str | None = adopted.operator_leg if adopted else None
         self.operator_id: str | None = task.attempt_operator_id if adopted else None
+        self._ringing: str | None = None  # the operator whose phone rings for us now
         self.tried: set[str] = set()
         self.seat = Seat(ctx.room, ctx.board, self.id, self.queue)
         self.legs = Legs(ctx, self)
@@ -223,7 +224,12 @@ class CallbackAttempt:
                 self.seat.take(waiting)
             event = await self.get(left)
             if isinstance(event, OperatorOffer):
-                if await self._ring_operator(event.operator_id) is RingResult.ANSWERED:
+                self._ringing = event.operator_id
+                try:
+                    result = await self._ring_operator(event.operator_id)
+                finally:
+                    self._ringing = None
+                if result is RingResult.ANSWERED:
                     return event.operator_id
                 self.tried.add(event.operator_id)
 
@@ -233,6 +239,12 @@ class CallbackAttempt:
         if result is RingResult.ANSWERED:
             self.operator_leg, self.operator_id = leg, operator_id
         return result
+
+    def operator_held(self) -> str | None:
+        """The operator this attempt rings or talks with now: their presence is this
+        attempt's to change (a reconnect's reconcile, which knows inbound calls only,
+        must not free them)."""
+        return self._ringing or (self.operator_id if self.operator_leg else None)
 
     # -- 2. the attempt ------------------------------------------------------------------
 
