@@ -46,7 +46,8 @@ from router.domain.reports.operators import StateSums
 from router.domain.reports.records import FALLBACK_MISS, MissRecord
 from router.domain.reports.staffing import ON_DUTY
 from router.storage.db import Database
-from router.storage.report_sql import epoch_us, instant_us, percentiles, ranked
+from router.storage.report_facts_sql import epoch_us, instant_us
+from router.storage.report_sql import percentiles, ranked
 from router.storage.tables import ACTIVE_TASK, callback_tasks, calls, misses, operator_states
 from router.storage.tables import operators as operators_table
 

@@ -39,8 +39,9 @@ from router.domain.reports.records import abandoned_where
 from router.domain.reports.report import PeriodSums
 from router.domain.reports.staffing import StaffingSums, hour_slots
 from router.storage.db import Database
+from router.storage.report_facts_sql import call_line, json_text
 from router.storage.report_ledger_sql import BY_ATTEMPT, BY_HAND, LedgerSql
-from router.storage.report_sql import CallGroups, ReportSql, call_line, json_text
+from router.storage.report_sql import CallGroups, ReportSql
 from router.storage.tables import (
     ACTIVE_TASK,
     call_events,

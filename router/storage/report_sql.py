@@ -22,22 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Integer,
-    MetaData,
     Select,
-    Table,
-    Text,
     and_,
     case,
     cast,
-    exists,
     extract,
     func,
     literal,
@@ -45,15 +38,15 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.sql.elements import ColumnElement
 
 from router.domain.reports.calls import NONE_KEY, WAIT_EDGES, CallGroup, CallSums
 from router.domain.reports.operators import OperatorSums
 from router.domain.reports.stats import interpolate, percentile_ranks
 from router.storage.db import Database
-from router.storage.tables import call_events, calls, ring_attempts
+from router.storage.report_facts_sql import FACTS, epoch_us, facts, from_us, instant_us
+from router.storage.tables import calls, ring_attempts
 
-_c, _e, _r = calls.c, call_events.c, ring_attempts.c
+_c, _r = calls.c, ring_attempts.c
 _DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # SQL's weekday numbers: 0 Sunday
 
 
@@ -88,10 +81,10 @@ class ReportSql:
         async with self._db.connect() as conn:
             # (DDL outside a transaction on SQLite: dropped and committed below, so the
             # connection goes back to the pool without the table)
-            await conn.run_sync(lambda sync: _FACTS.create(sync, checkfirst=True))
+            await conn.run_sync(lambda sync: FACTS.create(sync, checkfirst=True))
             try:
-                columns = [c.name for c in _FACTS.columns]
-                await conn.execute(_FACTS.insert().from_select(columns, _facts(d, start, end)))
+                columns = [c.name for c in FACTS.columns]
+                await conn.execute(FACTS.insert().from_select(columns, facts(d, start, end)))
                 for group in groups:
                     m = _measures(
                         d, start, end, tz, group, sl_targets or {}, default_sl_s, branches
@@ -101,7 +94,7 @@ class ReportSql:
                     routes = (await conn.execute(ranked(m, m.c.route_us, (50,), m.c.known))).all()
                     out.append(_call_groups(rows, waits, routes))
             finally:
-                await conn.run_sync(lambda sync: _FACTS.drop(sync, checkfirst=True))
+                await conn.run_sync(lambda sync: FACTS.drop(sync, checkfirst=True))
                 await conn.commit()  # writes only the connection's own temporary tables
         return out
 
@@ -175,93 +168,8 @@ def _call_groups(rows: Sequence[Any], waits: Sequence[Any], routes: Sequence[Any
             route_known_s=route_p.get((r.key, True, 50)),
             route_unknown_s=route_p.get((r.key, False, 50)),
         )  # fmt: skip
-        first[r.key] = _from_us(r.first_us)
+        first[r.key] = from_us(r.first_us)
     return CallGroups(sums, first)
-
-
-def json_text(dialect: str, column: Any, key: str) -> Any:
-    """One key of a JSON column as text, read by the database."""
-    if dialect == "postgresql":
-        return func.jsonb_extract_path_text(column, key)
-    return func.json_extract(column, f"$.{key}")
-
-
-def epoch_us(dialect: str, column: Any) -> ColumnElement[Any]:
-    """A timestamp as whole microseconds since the epoch."""
-    if dialect == "postgresql":
-        return cast(extract("epoch", column) * 1_000_000, BigInteger)
-    # whole seconds from the first 19 characters only: SQLite reads a fraction to the
-    # millisecond, rounded, so "...:59.9996" would count as the next second
-    seconds = func.strftime("%s", func.substr(column, 1, 19))
-    return cast(seconds, Integer) * 1_000_000 + cast(func.substr(column, 21, 6), Integer)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _from_us(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def call_line(dialect: str) -> Any:
-    """A call's line. Calls recorded before the line was written on the row have it only
-    in their `arrived` event: read from there for those rows alone (COALESCE)."""
-    arrived_line = (
-        select(json_text(dialect, _e.data, "line"))
-        .where(_e.call_id == _c.id, _e.kind == "arrived")
-        .limit(1)
-        .scalar_subquery()
-    )
-    return func.coalesce(_c.line, arrived_line).label("line")
-
-
-def _facts(dialect: str, start: datetime, end: datetime) -> Select[Any]:
-    """Each call of the period with the facts `journey_facts` reads from its journey, its
-    times as microseconds (each read once here: the sums use them many times)."""
-    waiting = (_e.call_id == _c.id, _e.kind == "waiting")
-    first_wait = select(func.min(_e.at)).where(*waiting).scalar_subquery()
-    first_ring = select(func.min(_r.started_at)).where(_r.call_id == _c.id).scalar_subquery()
-    return select(
-        _c.id,
-        call_line(dialect),
-        epoch_us(dialect, _c.started_at).label("start_us"),
-        epoch_us(dialect, _c.answered_at).label("answered_us"),
-        epoch_us(dialect, _c.ended_at).label("ended_us"),
-        _c.outcome,
-        _c.patient_id.is_not(None).label("known"),
-        epoch_us(dialect, first_wait).label("waiting_us"),
-        select(json_text(dialect, _e.data, "for"))
-        .where(*waiting)
-        .order_by(_e.at, _e.id)
-        .limit(1)
-        .scalar_subquery()
-        .label("queue"),
-        epoch_us(dialect, first_ring).label("ring_us"),
-        exists().where(_r.call_id == _c.id, _r.result == "cancelled").label("cancelled"),
-        exists().where(_e.call_id == _c.id, _e.kind == "fallback").label("fallback"),
-    ).where(_c.started_at >= start, _c.started_at < end)
-
-
-# Each call's facts, computed once per report: the sums read them several times (total,
-# groups, each percentile), and the correlated subqueries would run again on every read.
-# Private to the connection (TEMPORARY), dropped after the report.
-_FACTS = Table(
-    "report_facts",
-    MetaData(),
-    Column("id", Text),
-    Column("line", Text),
-    Column("start_us", BigInteger),
-    Column("answered_us", BigInteger),
-    Column("ended_us", BigInteger),
-    Column("outcome", Text),
-    Column("known", Boolean),
-    Column("waiting_us", BigInteger),
-    Column("queue", Text),
-    Column("ring_us", BigInteger),
-    Column("cancelled", Boolean),
-    Column("fallback", Boolean),
-    prefixes=["TEMPORARY"],
-)
 
 
 def _measures(
@@ -275,7 +183,7 @@ def _measures(
     branches: Mapping[str, str] | None,
 ) -> Any:
     """Per call: its group key and what `call_sums` measures, in microseconds."""
-    f = _FACTS.c
+    f = FACTS.c
     stop = func.coalesce(f.answered_us, f.ended_us)
     waited = stop - f.waiting_us
     speed = f.answered_us - f.waiting_us
@@ -348,10 +256,6 @@ def _segmented(start_us: Any, segments: Sequence[tuple[datetime, Any]]) -> Any:
         (start_us < instant_us(nxt[0]), v) for v, nxt in zip(values, segments[1:], strict=False)
     ]
     return case(*whens, else_=values[-1])
-
-
-def instant_us(at: datetime) -> int:
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 _FORMATS = {
