@@ -9,8 +9,10 @@
   (``router.domain.routing.evaluate_routes``), for a known patient and an unknown caller;
 * journal writes per call: the writes one routed call makes, through the journey writer
   into a SQLite file, batched as the router writes them and one transaction per write
-  (the writer before batching), CPU ms per call
-  (``python -m sip_test_harness.bench_micro journal``).
+  (the writer before batching), and batched with the call's first row written at once
+  and waited for (``arrival_first``, as the router writes it before the answer): CPU ms
+  per call, and how long a caller waits for that row (``python -m
+  sip_test_harness.bench_micro journal``).
 """
 
 from __future__ import annotations
@@ -219,6 +221,7 @@ class JournalFigures:
     rate: float
     writes_per_call: int
     cpu_ms_per_call: dict[str, float]  # way -> median over the rounds, driver's CPU removed
+    arrival_wait_ms: tuple[float, float] = (0.0, 0.0)  # arrival_first's wait: median, p99
 
 
 class _PerWrite:
@@ -275,6 +278,20 @@ class _Batched:
         self.recorder.record(RingAttempt(call_id, operator_id, leg, begun, ended, "answered", 800))
 
 
+class _ArrivalFirst(_Batched):
+    """As the router writes since the kill fix: the call's row is written at once and
+    waited for (`CallContext.record_arrival`), the rest batched."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(recorder)
+        self.waits: list[float] = []
+
+    async def arrive(self, row: CallRow) -> None:
+        began = time.perf_counter()
+        await self.recorder.record_now(NewCall(row), 0.5)
+        self.waits.append(time.perf_counter() - began)
+
+
 _Sink = _PerWrite | _Batched | None  # None: the driver alone, to subtract its CPU
 WRITES_PER_CALL = 12  # 1 create, 6 events, 4 updates, 1 ring attempt
 
@@ -296,24 +313,32 @@ async def _one_call(sink: _Sink, n: int, step_s: float) -> None:
         lambda s: s.update(cid, phase="ended", outcome="answered", ended_at=datetime.now(UTC)),
         lambda s: s.event(cid, "outcome", {"outcome": "answered", "operator": "op001"}),
     ]
+    if isinstance(sink, _ArrivalFirst):
+        await sink.arrive(CallRow(cid, "clinic-router", number, "100", datetime.now(UTC)))
+        steps = steps[1:]
     for step in steps:
         if sink is not None:
             step(sink)
         await asyncio.sleep(step_s)
 
 
-async def _journal_round(way: str, folder: Path, calls: int, rate: float) -> float:
-    """CPU seconds (every thread of this process) to write `calls` calls' journals."""
+async def _journal_round(
+    way: str, folder: Path, calls: int, rate: float, waits: list[float]
+) -> float:
+    """CPU seconds (every thread of this process) to write `calls` calls' journals;
+    `waits` gets arrival_first's waits for the first row."""
     url = f"sqlite+aiosqlite:///{folder / f'{way}.db'}"
     await migrate(url)
     store = await Store.open(url)
-    if way == "batched":
+    if way in ("batched", "arrival_first"):
         recorder = Recorder(Journal(store.db).apply, is_transient=is_transient_error)
     else:  # as the writer was: every write alone, as soon as it is queued
         recorder = Recorder(is_transient=is_transient_error, linger_s=0)
     sink: _Sink = None
     if way == "batched":
         sink = _Batched(recorder)
+    elif way == "arrival_first":
+        sink = _ArrivalFirst(recorder)
     elif way == "per_write":
         sink = _PerWrite(recorder, store)
     writer = asyncio.create_task(recorder.run())
@@ -326,6 +351,8 @@ async def _journal_round(way: str, folder: Path, calls: int, rate: float) -> flo
         await asyncio.gather(*tasks)
         if not await recorder.flush(60):
             raise RuntimeError(f"{way}: the journal was not written within 60 s")
+        if isinstance(sink, _ArrivalFirst):
+            waits += sink.waits
         return time.process_time() - began
     finally:
         writer.cancel()
@@ -334,19 +361,22 @@ async def _journal_round(way: str, folder: Path, calls: int, rate: float) -> flo
 
 def journal_writes(calls: int = 200, rate: float = 40.0, rounds: int = 3) -> JournalFigures:
     """CPU per call of one call's journal writes at `rate` calls/s, ways interleaved."""
-    ways = ("driver", "per_write", "batched")
+    ways = ("driver", "per_write", "batched", "arrival_first")
     seconds: dict[str, list[float]] = {way: [] for way in ways}
+    waits: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
         for r in range(rounds):
             for way in ways:
                 folder = Path(tmp) / str(r)
                 folder.mkdir(exist_ok=True)
-                seconds[way].append(asyncio.run(_journal_round(way, folder, calls, rate)))
+                seconds[way].append(asyncio.run(_journal_round(way, folder, calls, rate, waits)))
     driver = statistics.median(seconds["driver"])
     per_call = {
         way: round((statistics.median(seconds[way]) - driver) * 1000 / calls, 2) for way in ways[1:]
     }
-    return JournalFigures(calls, rate, WRITES_PER_CALL, per_call)
+    wait = _figures("arrival wait", waits)
+    wait_ms = (round(wait.median_us / 1000, 2), round(wait.p99_us / 1000, 2))
+    return JournalFigures(calls, rate, WRITES_PER_CALL, per_call, wait_ms)
 
 
 def run_all(progress: Callable[[str], None] = print) -> list[Micro]:
@@ -368,6 +398,9 @@ def main(argv: list[str]) -> int:
         f"journal writes per call ({figures.writes_per_call} writes, {figures.calls} calls "
         f"at {figures.rate:g}/s, SQLite file): "
         + ", ".join(f"{way} {ms} CPU ms/call" for way, ms in figures.cpu_ms_per_call.items())
+        + "; the caller's wait for the first row: median {} ms, p99 {} ms".format(
+            *figures.arrival_wait_ms
+        )
     )
     return 0
 

@@ -4,6 +4,7 @@ and which events concern which channel."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from router.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from router.domain.miss_target import MissTarget
@@ -84,6 +85,10 @@ class Resume:
     wait: WaitRecord | None = None
     ringing: AdoptedRing | None = None
     talk_over: bool = False  # it talked, and the operator left while nobody listened
+    # When the call arrived (its row's start): what a miss counts as waited, not the
+    # adoption, or a caller who waited through the restart hangs up "after 0 s", under the
+    # policy's min_abandon_s, and gets no callback.
+    started_at: datetime | None = None
 
 
 def channel_of(event: object) -> str | None:

@@ -219,6 +219,7 @@ class Reconciler:
         if row is not None:
             resume.wait = wait
             resume.patient_id, resume.caller_e164 = row.patient_id, row.caller_e164
+            resume.started_at = row.started_at
             self.engine.adopt(row, resume)
             self._keep_ring(step.call_id, step.ringing)
             return

@@ -14,6 +14,10 @@ Journal records (`record`) are written in batches: the writer lets them gather f
 moment (`linger_s`) and applies up to `batch_max` of them in one transaction. A batch
 that fails for good is written again one record at a time, so that only the bad record
 is dropped. Other writes (`submit`) run alone, in their place in the order.
+
+A record that must survive a `kill -9` (a call's first row: without it a caller who
+hangs up while the router is dead leaves no trace) is written at once, and its caller
+may wait a bounded moment for it (`record_now`).
 """
 
 from __future__ import annotations
@@ -162,6 +166,9 @@ class Recorder:
         self.dropped: Counter[tuple[Kind, str]] = Counter()
         self._shedding: set[Kind] = set()  # kinds dropped at the bound, logged once each
         self._listeners: list[Callable[[JournalOp], None]] = []
+        self._queued = 0  # entries ever queued; an entry's number is the count at its queueing
+        self._handled = 0  # entries ever written or dropped (the head of the order)
+        self._landing: deque[tuple[int, asyncio.Future[None]]] = deque()  # record_now's waits
 
     @property
     def backlog(self) -> int:
@@ -200,6 +207,26 @@ class Recorder:
             listener(op)
         self._queue(op)
 
+    async def record_now(self, op: JournalOp, timeout: float) -> bool:
+        """Queue `op` and write it without lingering; wait until it has been handled (True:
+        written, or dropped for good as a bad record, logged and counted), at most
+        `timeout` s. False at once while writes fail (a caller must not wait for a
+        database that is away; the record stays queued, in order) or when the record was
+        dropped at the bound."""
+        number = self._queued + 1
+        self.record(op)
+        if self._queued < number or self._consecutive:
+            return False
+        landed = asyncio.get_running_loop().create_future()
+        self._landing.append((number, landed))
+        self._hurry.set()
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(landed)
+        except TimeoutError:
+            return False
+        return True
+
     def _limit(self, kind: Kind) -> int | None:
         if kind in (Kind.MISS, Kind.CALLBACK):
             return None  # a miss is a task; a close stops a patient being called back
@@ -211,6 +238,7 @@ class Recorder:
         if limit is not None and len(self._pending) >= limit:
             self._drop_full(kind)
             return
+        self._queued += 1
         if not self._pending:
             self._progress_at = self._clock()
         self._pending.append(entry)
@@ -221,6 +249,9 @@ class Recorder:
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is written (True) or the timeout passes."""
+        if not self._pending:
+            # Nothing to write: a hurry left set would cost the next batch its linger.
+            return True
         self._hurry.set()
         try:
             async with asyncio.timeout(timeout):
@@ -349,6 +380,11 @@ class Recorder:
     def _done(self, count: int) -> None:
         for _ in range(count):
             self._pending.popleft()
+        self._handled += count
+        while self._landing and self._landing[0][0] <= self._handled:
+            _, landed = self._landing.popleft()
+            if not landed.done():
+                landed.set_result(None)
         self._isolate = max(0, self._isolate - count)
         if self._shedding and len(self._pending) < self.backlog_max:
             dropped = {k.value: n for (k, why), n in self.dropped.items() if why == FULL}

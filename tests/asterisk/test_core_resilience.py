@@ -81,6 +81,34 @@ async def test_caller_hangs_up_while_the_router_is_dead(sandbox, tmp_path: Path)
         await router.stop()
 
 
+async def test_router_killed_as_a_phone_starts_ringing_a_caller_who_leaves_meanwhile_is_a_miss(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """With no menu the operator's phone rings 0.1 s after the call arrives, inside the
+    journal's batch: the call's row is written before the answer, so a kill there, with
+    the caller gone before the router is back, still leaves the call (lost) and its miss.
+    (Before, nothing at all: no call in the API, no miss.)"""
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]), ring_timeout_s=20)
+    await router.start()
+    try:
+        async with Phones({"op1001": Behaviour("answer", answer_after=15, hold=60)}) as phones:
+            caller = asyncio.create_task(place_call("79990002007", DID, hangup_after=2, timeout=30))
+            await phones.wait_for_invites("op1001", 1, timeout=10)
+            router.kill()
+            result = await caller  # the caller leaves while no router runs
+            await router.start()  # reconcile closes the call; the ring is hung up
+            await phones.wait_idle("op1001", timeout=10)
+        assert result.ok, result.describe()
+        assert phones.report()["op1001"].answered == 0
+        [call] = await router.wait_calls(1)
+        assert (call["outcome"], call["caller"]) == ("lost", "+79990002007")
+        misses = [s["data"] for s in call["journey"] if s["kind"] == "miss"]
+        assert [m["reason"] for m in misses] == ["abandoned"]
+        assert await sandbox_channels(sandbox) == []
+    finally:
+        await router.stop()
+
+
 async def test_router_not_running_the_dialplan_fallback_answers(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async with Phones({"op1001": Behaviour("answer", hold=30)}) as phones:
         result = await place_call("79990002003", DID, hangup_after=2, timeout=20)

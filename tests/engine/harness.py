@@ -52,6 +52,7 @@ class RouterUnderTest:
         callbacks: CallbackSettings | None = None,
         busy_timeout_ms: int = 5_000,
         request_timeout: float = 2.0,
+        linger_s: float = 0.01,
     ) -> None:
         self.fake = fake
         self.folder = folder
@@ -64,6 +65,7 @@ class RouterUnderTest:
         self.callbacks = callbacks
         self.busy_timeout_ms = busy_timeout_ms
         self.request_timeout = request_timeout
+        self.linger_s = linger_s  # the journal's batch window (production: 0.25 s)
         self.engine: Engine | None = None
         self.store: Store | None = None
         self.dispatcher: CallbackDispatcher | None = None
@@ -81,7 +83,7 @@ class RouterUnderTest:
             self.url, migrate=True, busy_timeout_ms=self.busy_timeout_ms
         )
         recorder = self._recorder = Recorder(
-            Journal(store.db).apply, is_transient=is_transient_error, linger_s=0.01
+            Journal(store.db).apply, is_transient=is_transient_error, linger_s=self.linger_s
         )
         board = await _load_board(store, rules.current, recorder)
         session = self._session = aiohttp.ClientSession()
@@ -150,6 +152,17 @@ class RouterUnderTest:
         await self._recorder.flush(5.0)
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
+        await self._close()
+
+    async def kill(self) -> None:
+        """What a `kill -9` leaves: nothing more is written (the journal's records still
+        held in memory are lost), nothing more is asked of Asterisk."""
+        if self.engine is None:
+            return
+        for task in self._tasks:  # the journal writer first: not one more write
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.stop()
         await self._close()
 
     async def _close(self) -> None:

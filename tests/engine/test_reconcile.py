@@ -3,6 +3,7 @@ was away, and calls the dialplan fallback served unanswered meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -114,3 +115,31 @@ async def test_calls_the_fallback_served_unanswered_become_misses_once(
         assert again.misses("1796200000.7") == ["fallback_unanswered"]
     finally:
         await again.stop()
+
+
+async def test_an_adopted_caller_who_gives_up_counts_their_wait_from_their_arrival(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """A caller ringing an operator through a kill, who hangs up after the restart, waited
+    since they called, not since the adoption: counted from the adoption, the miss was
+    "after 0 s", under the policy's min_abandon_s, and nobody called them back."""
+    fake.phone("PJSIP/op1001", "manual")  # it rings on
+    first = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await first.start()
+    caller = fake.caller_arrives(DID, "79990001122")
+    await fake.until(lambda: fake.world.originated)
+    await asyncio.sleep(1.0)
+    await first.kill()
+    second = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    engine = await second.start()
+    try:
+        await fake.until(lambda: [c.id for c in engine.live_calls()] == [caller])
+        fake.caller_hangs_up(caller)
+        await fake.until(lambda: not fake.leftovers())
+        await second.flushed()
+        [(reason, waited_s)] = second.rows(
+            "select reason, waited_s from misses where call_id = ?", caller
+        )
+        assert reason == "abandoned" and waited_s >= 1.0
+    finally:
+        await second.stop()

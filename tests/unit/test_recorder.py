@@ -185,6 +185,36 @@ async def test_flush_skips_the_linger_and_times_out_while_the_database_is_down()
         assert recorder.backlog == 1  # kept, not dropped
 
 
+async def test_record_now_skips_the_linger_and_waits_only_for_its_own_record() -> None:
+    """A call's first row lands before the answer; the records behind it keep batching."""
+    journal = FakeJournal()
+    async with running(Recorder(journal.apply, linger_s=30)) as recorder:
+        await asyncio.sleep(0.01)  # the writer waits for records
+        assert await recorder.flush(1.0)  # idle: returns at once, leaving no hurry behind
+        recorder.record(ev("a"))
+        await asyncio.sleep(0.1)
+        assert journal.written == []  # "a" lingers
+        assert await asyncio.wait_for(recorder.record_now(ev("first"), 1.0), 1.0)
+        assert journal.written == ["a", "first"]
+        recorder.record(ev("b"))
+        await asyncio.sleep(0.1)
+        assert journal.written == ["a", "first"]  # "b" lingers, as before
+
+
+async def test_record_now_does_not_wait_for_a_database_that_is_away() -> None:
+    def down(batch: Sequence[JournalOp]) -> None:
+        raise OSError("database gone")
+
+    recorder = Recorder(FakeJournal(down).apply, retry_initial=0.05, retry_max=0.05, linger_s=0)
+    async with running(recorder):
+        assert not await recorder.record_now(ev("first"), 0.2)  # timed out: the first failure
+        assert recorder.health().consecutive_failures >= 1
+        started = asyncio.get_running_loop().time()
+        assert not await recorder.record_now(ev("second"), 5.0)  # failing: at once
+        assert asyncio.get_running_loop().time() - started < 0.05
+        assert recorder.backlog == 2  # both kept, in order
+
+
 def test_records_need_a_journal() -> None:
     with pytest.raises(RuntimeError):
         Recorder().record(ev("a"))

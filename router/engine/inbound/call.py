@@ -23,7 +23,6 @@ from router.domain.calls import Outcome, Phase, RingResult
 from router.domain.journey import last_resort
 from router.domain.menus import Menu, MenuOption, plan_menu
 from router.domain.miss_target import MissTarget, aim
-from router.domain.phone import normalise_caller
 from router.domain.queue_steps import Queue, QueueStep
 from router.domain.routing import (
     AssignedTarget,
@@ -84,6 +83,8 @@ class InboundCall:
         self.caller_raw = caller_raw
         self.resume = resume
         self.started_at = ctx.clock()
+        if resume is not None and resume.started_at is not None:
+            self.started_at -= max(0.0, (ctx.now() - resume.started_at).total_seconds())
         self.rules = ctx.rules()  # the version the call started with routes it to the end
         self.outcome: Outcome | None = None
         self.facts: CallerFacts | None = None
@@ -152,8 +153,11 @@ class InboundCall:
         return self.operators.legs.all()
 
     def record_new(self) -> None:
-        """The call's row in the journal (at arrival, or found with no row on reconnect)."""
-        self.ctx.recorder_create(self.id, self.caller_raw, self.did, self.caller.line_id)
+        """The call's row in the journal, for a caller found in our app with no row on
+        reconnect (the lost write's), with their number: a miss needs it for its task."""
+        caller = self.caller
+        caller.learn_number(self.caller_raw, self.ctx.settings.region)
+        self.ctx.recorder_create(self.id, self.caller_raw, self.did, caller.line_id, caller.e164)
 
     # -- the call -------------------------------------------------------------------------
 
@@ -191,16 +195,18 @@ class InboundCall:
         identify = Identify(self.channel, self.prompts, self.caller)
         start: Target = RoutesTarget(line.routes) if line else self._last_resort()
         if self.resume is None:
-            self.record_new()
+            found = self.caller.number(self.caller_raw, self.ctx.settings.region)
+            self.caller.e164 = found.e164
+            # On disk before the answer: a kill from here on leaves an open call to close.
+            await self.ctx.record_arrival(
+                self.id, self.caller_raw, self.did, self.caller.line_id, found.e164
+            )
             self.channel.event("arrived", {"did": self.did, "line": self.caller.line_id})
             await self.channel.guard(self.ctx.ari.answer(self.id))
-            area = line.area_code if line else None
-            found = normalise_caller(
-                self.caller_raw, region=self.ctx.settings.region, area_code=area
-            )
-            self.caller.e164 = found.e164
             record = await identify.caller_record(found)
         else:
+            if self.caller.learn_number(self.caller_raw, self.ctx.settings.region):
+                self.ctx.recorder_update(self.id, caller_e164=self.caller.e164)
             record = await identify.adopted_record()
         self._learn(record)
         if self.resume is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from router.config.rules_build import Line
 from router.domain.miss_target import MissTarget
+from router.domain.phone import CallerId, normalise_caller
 from router.engine.call_state import MissFacts, Resume
 
 
@@ -30,6 +31,20 @@ class Caller:
     @property
     def line_id(self) -> str | None:
         return self.line.id if self.line else None
+
+    def number(self, raw: str, region: str) -> CallerId:
+        """`raw` (the channel's caller id) read in the line's region and area code."""
+        area = self.line.area_code if self.line else None
+        return normalise_caller(raw, region=region, area_code=area)
+
+    def learn_number(self, raw: str, region: str) -> bool:
+        """Adopted with no number (its row lost, or written before the caller was
+        identified): from the channel's caller id, as at arrival; else an abandon would be
+        a miss with no callback task ("number withheld"). True: learnt now."""
+        if self.e164 is not None or not raw:
+            return False
+        self.e164 = self.number(raw, region).e164
+        return self.e164 is not None
 
     def miss(self, number: str | None = None) -> MissFacts:
         """Who missed, for the ledger (`number`: another than their own)."""
