@@ -66,6 +66,7 @@ class Calls(Protocol):
     def live_calls(self) -> Sequence[LiveCall]: ...
     def owner_of(self, channel_id: str) -> EventSink | None: ...
     def owned_channels(self) -> frozenset[str]: ...
+    def callback_operators(self) -> frozenset[str]: ...
     def attach(self, channel_id: str, call: EventSink) -> None: ...
     def deliver(self, call: EventSink, event: ChannelGone | LegAnswered) -> None: ...
     def start_call(
@@ -249,10 +250,15 @@ class Reconciler:
 
     def _reset_stale_presence(self, busy: set[str]) -> None:
         """States persisted by a process that died: only the rings and conversations of
-        live calls are real."""
+        live calls are real. An operator a callback attempt rings or talks with is left
+        as the attempt set them (after a socket-only reconnect the attempt goes on; after
+        a restart the dispatcher's `resume` adopts it)."""
         board = self.engine.ctx.board
         ringing = {c.ringing_operator for c in self.engine.live_calls() if c.ringing_operator}
+        on_callbacks = self.engine.callback_operators()
         for status in board.statuses():
+            if status.id in on_callbacks:
+                continue
             if status.id in busy:
                 if status.presence is not Presence.ON_CALL:
                     board.set(status.id, Presence.ON_CALL)
