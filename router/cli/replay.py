@@ -25,22 +25,23 @@ from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
 from router.domain.journey import last_resort, plan_journey
 from router.domain.operators import OperatorStatus, Presence
-from router.domain.replay.inputs import arrival, hours_on_duty, operator_models
-from router.domain.replay.model import Arrival, Duty, ReplaySettings, replay
+from router.domain.replay.inputs import arrival, hours_on_duty, operator_models, patience_of
+from router.domain.replay.model import Duty, ReplaySettings, replay
 from router.domain.replay.plan import Plan, waits_of
 from router.domain.replay.roster import RosterError, duty_by_hours, roster_duty, roster_from
+from router.domain.replay.runs import mean_figures
 from router.domain.reports import CallRecord, ReportData
-from router.domain.reports.calls import CallFigures, call_figures
+from router.domain.reports.calls import call_figures
 from router.domain.reports.export import to_csv, to_table
 from router.domain.reports.period import PeriodError, parse_period
 from router.domain.reports.report import calls_json
-from router.domain.reports.staffing import estimate_patience
 from router.domain.routing import RoutesTarget, Target
 from router.engine.facts import caller_facts
 from router.storage.models import PatientRecord
 from router.storage.replay_rows import menu_keys, patient_ids
 from router.storage.store import Store
 
+RUNS = 5  # replays averaged: one moves by ~3 points of service level from seed to seed
 COMPARED = (
     "offered", "answered", "abandoned", "no_operator", "callback_promised",
     "service_level", "asa_s", "wait_p50_s", "wait_p90_s", "wait_max_s", "talk_avg_s",
@@ -54,9 +55,20 @@ def add_replay_parser(subparsers: Any, default_config: str) -> None:
     parser.add_argument("--rules", help="the rules to try (default: only the current rules)")
     parser.add_argument("--roster", help="who is on duty when (default: as it happened)")
     parser.add_argument("--seed", type=int, default=16, help="same seed, same replay")
+    parser.add_argument(
+        "--runs", type=_positive, default=RUNS,
+        help=f"replays averaged, seeds SEED, SEED+1, ... (default {RUNS})",
+    )  # fmt: skip
     parser.add_argument("--tz", help="zone of days and the roster (default console.timezone)")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--config", default=default_config, help="settings (router.yaml)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {value}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +89,7 @@ async def run_replay(args: argparse.Namespace, settings: Settings, out: TextIO) 
         return 2
 
     async def command(store: Store) -> int:
-        rows = await _compare(store, settings, inputs, args.seed)
+        rows = await _compare(store, settings, inputs, range(args.seed, args.seed + args.runs))
         out.write(_render(rows, inputs, args.format))
         return 0
 
@@ -99,7 +111,7 @@ def _inputs(args: argparse.Namespace, settings: Settings) -> _Inputs:
 
 
 async def _compare(
-    store: Store, settings: Settings, inputs: _Inputs, seed: int
+    store: Store, settings: Settings, inputs: _Inputs, seeds: range
 ) -> list[dict[str, Any]]:
     start, end = inputs.period
     data = await store.reports.period(start, end, ledger=False)  # calls, rings, states
@@ -108,14 +120,14 @@ async def _compare(
     as_was = duty_by_hours(hours_on_duty(data.spans, data.rings, inputs.period))
     columns = {
         "as_happened": calls_json(call_figures("as_happened", data.calls)),
-        "replayed_current": calls_json(
-            _run(inputs.current, as_was, data, keys, records, settings, inputs, seed)
+        "replayed_current": _run(
+            inputs.current, as_was, data, keys, records, settings, inputs, seeds
         ),
     }
     if inputs.new is not None or inputs.duty is not None:
         rules = inputs.new or inputs.current
-        new = _run(rules, inputs.duty or as_was, data, keys, records, settings, inputs, seed)
-        columns["replayed_new"] = calls_json(new)
+        new = _run(rules, inputs.duty or as_was, data, keys, records, settings, inputs, seeds)
+        columns["replayed_new"] = new
     return [{"figure": k, **{name: col[k] for name, col in columns.items()}} for k in COMPARED]
 
 
@@ -127,22 +139,28 @@ def _run(
     records: dict[str, PatientRecord],
     settings: Settings,
     inputs: _Inputs,
-    seed: int,
-) -> CallFigures:
-    rnd = random.Random(seed)
-    patience = estimate_patience(data.calls)
+    seeds: range,
+) -> dict[str, Any]:
+    """The period replayed once per seed, its figures averaged (`mean_figures`)."""
+    patience = patience_of(data.calls)
     busy = {op.id: OperatorStatus(op, Presence.ON_CALL) for op in rules.operators}
-    arrivals: list[Arrival] = []
-    for call in sorted(data.calls, key=lambda c: (c.started_at, c.id)):
-        plan = _plan(rules, call, busy, keys.get(call.id, []), records, settings)
-        arrivals.append(arrival(call, plan, inputs.period[0], patience, rnd))
+    calls = sorted(data.calls, key=lambda c: (c.started_at, c.id))
+    plans = [_plan(rules, call, busy, keys.get(call.id, []), records, settings) for call in calls]
     models = operator_models(
         rules.operators, data.rings, data.calls, data.spans, inputs.period,
         settings.routing.wrap_up_s,
     )  # fmt: skip
-    cfg = ReplaySettings(inputs.period[0], seed, settings.routing.ring_timeout_s)
-    replayed: list[CallRecord] = replay(arrivals, models, duty, cfg)
-    return call_figures("replayed", replayed)
+    runs = []
+    for seed in seeds:
+        rnd = random.Random(seed)
+        arrivals = [
+            arrival(call, plan, inputs.period[0], patience, rnd)
+            for call, plan in zip(calls, plans, strict=True)
+        ]
+        cfg = ReplaySettings(inputs.period[0], seed, settings.routing.ring_timeout_s)
+        replayed: list[CallRecord] = replay(arrivals, models, duty, cfg)
+        runs.append(calls_json(call_figures("replayed", replayed)))
+    return mean_figures(runs)
 
 
 def _plan(

@@ -153,6 +153,7 @@ def test_arrivals_patience_and_operator_models() -> None:
     import random
 
     from router.domain.replay.inputs import arrival, hours_on_duty, operator_models
+    from router.domain.replay.patience import Patience
     from router.domain.reports import CallRecord, JourneyFacts, RingRecord
 
     gave_up = CallRecord("a", s(0), "abandoned", ended_at=s(50),
@@ -162,12 +163,13 @@ def test_arrivals_patience_and_operator_models() -> None:
     menu = CallRecord("c", s(90), "abandoned", ended_at=s(96),
                       facts=JourneyFacts(None, None, None, False, "menu"))  # fmt: skip
     rnd = random.Random(1)
-    a = arrival(gave_up, PLAN, T0, 100.0, rnd)
+    exponential = Patience(mean_s=100.0)  # no give-up time seen: all of it is the tail
+    a = arrival(gave_up, PLAN, T0, exponential, rnd)
     assert (a.at_s, a.reach_s, a.patience_s) == (0.0, 10.0, 40.0)  # observed
-    b = arrival(served, PLAN, T0, 100.0, rnd)
+    b = arrival(served, PLAN, T0, exponential, rnd)
     assert b.patience_s > 10.0 and b.reach_s == 10.0  # at least the 10 s waited, plus a draw
-    assert math.isinf(arrival(served, PLAN, T0, None, rnd).patience_s)  # nobody gave up
-    assert arrival(menu, PLAN, T0, 100.0, rnd).menu_abandon_s == 6.0
+    assert math.isinf(arrival(served, PLAN, T0, Patience(), rnd).patience_s)  # nobody gave up
+    assert arrival(menu, PLAN, T0, exponential, rnd).menu_abandon_s == 6.0
     rings = [RingRecord("b", "op1", s(70), "answered", 4000),
              RingRecord("x", "op1", s(75), "no_answer", 20000),
              RingRecord("y", "op1", s(76), "cancelled", 1000),  # left early: says nothing
@@ -176,7 +178,7 @@ def test_arrivals_patience_and_operator_models() -> None:
            Operator("op3", "3", "PJSIP/3")]  # fmt: skip
     m1, m2, m3 = operator_models(ops, rings, [served], None, (T0, s(3600)), 5.0)
     assert (m1.answer_s, m1.no_answer, m1.handle_s, m1.wrap_up_s) == ((4.0,), 0.5, (120.0,), 5.0)
-    assert m1.unanswered_s == (20.0,)
+    assert (m1.unanswered_s, m1.handle_waits_s) == ((20.0,), (10.0,))  # b waited 10 s
     assert (m2.answer_s, m2.no_answer, m2.wrap_up_s) == ((4.0,), 0.0, 15)  # everyone's, own wrap
     # op3 rang 9 s, longer than anyone took to answer, and the caller gave up: not answered.
     assert (m3.no_answer, m3.unanswered_s) == (1.0, ())

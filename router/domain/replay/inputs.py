@@ -11,6 +11,7 @@ from datetime import datetime
 
 from router.domain.operators import Operator
 from router.domain.replay.model import Arrival, OperatorModel
+from router.domain.replay.patience import Patience, estimate
 from router.domain.replay.plan import Plan
 from router.domain.reports.operators import overlap_s
 from router.domain.reports.records import CallRecord, RingRecord, StateSpan
@@ -19,12 +20,12 @@ from router.domain.reports.stats import percentile
 
 
 def arrival(
-    call: CallRecord, plan: Plan, start: datetime, mean_patience_s: float | None, rnd: random.Random
+    call: CallRecord, plan: Plan, start: datetime, patience: Patience, rnd: random.Random
 ) -> Arrival:
     """A recorded call as an arrival. Patience: observed for a caller who gave up while
     waiting or ringing; for the others only a lower bound is known (they waited that long
-    and were answered), so it is that plus an exponential draw of the measured mean
-    (memoryless patience), or unbounded when nobody gave up in the period."""
+    and were answered), so it is drawn from the period's estimate above that bound
+    (`Patience.beyond`), unbounded when nobody gave up in the period."""
     f = call.facts
     at_s = (call.started_at - start).total_seconds()
     end = call.ended_at or call.answered_at
@@ -32,14 +33,24 @@ def arrival(
         return Arrival(call.id, at_s, plan, menu_abandon_s=_secs(call.started_at, end),
                        known=call.known, line=call.line)  # fmt: skip
     reach = _secs(call.started_at, f.waiting_at) if f.waiting_at else 0.0
-    patience = math.inf
+    patience_s = math.inf
     if f.waiting_at is not None:
         waited = _secs(f.waiting_at, call.answered_at or end or f.waiting_at)
         if f.abandoned in ("waiting", "ringing"):
-            patience = waited
-        elif mean_patience_s:
-            patience = waited + rnd.expovariate(1 / mean_patience_s)
-    return Arrival(call.id, at_s, plan, reach, patience, None, None, call.known, call.line)
+            patience_s = waited
+        else:
+            patience_s = patience.beyond(waited, rnd)
+    return Arrival(call.id, at_s, plan, reach, patience_s, None, None, call.known, call.line)
+
+
+def patience_of(calls: Iterable[CallRecord]) -> Patience:
+    """The period's patience: each caller who waited, and whether they gave up then."""
+    return estimate(
+        (_secs(f.waiting_at, c.answered_at or c.ended_at or f.waiting_at),
+         f.abandoned in ("waiting", "ringing"))
+        for c in calls
+        if (f := c.facts).waiting_at is not None and c.outcome is not None
+    )  # fmt: skip
 
 
 def operator_models(
@@ -62,16 +73,17 @@ def operator_models(
             left[r.operator_id].append(seconds)
         else:
             unanswered[r.operator_id].append(seconds)
-    talks: dict[str, list[float]] = defaultdict(list)
+    talks: dict[str, list[tuple[float, float]]] = defaultdict(list)  # (waited, talked)
     for c in calls:
         if c.operator_id and c.answered_at and c.ended_at:
-            talks[c.operator_id].append(_secs(c.answered_at, c.ended_at))
+            waited = _secs(c.facts.waiting_at or c.answered_at, c.answered_at)
+            talks[c.operator_id].append((waited, _secs(c.answered_at, c.ended_at)))
     wraps: dict[str, float] = defaultdict(float)
     for s in spans or ():
         if s.state == "wrap_up":
             wraps[s.operator_id] += overlap_s(s, *period)
     all_answer = tuple(x for v in answer.values() for x in v) or (3.0,)
-    all_talk = tuple(x for v in talks.values() for x in v) or (180.0,)
+    all_talk = tuple(t for v in talks.values() for _, t in v) or (180.0,)
     # A ring the caller hung up on says only that it was not answered that soon. One that
     # rang longer than nearly every answer (everyone's p90) counts as not answered: an
     # operator who never picks up, whose callers always give up first, is not perfect.
@@ -81,7 +93,8 @@ def operator_models(
         gave_up = left.get(op.id, [])
         missed = len(unanswered.get(op.id, ())) + sum(1 for x in gave_up if x > slow)
         tries = len(answer.get(op.id, ())) + missed
-        done = len(talks.get(op.id, ()))
+        own = sorted(talks.get(op.id, ()))
+        done = len(own)
         wrap = wraps[op.id] / done if spans is not None and done else None
         models.append(
             OperatorModel(
@@ -89,8 +102,9 @@ def operator_models(
                 answer_s=tuple(answer.get(op.id, ())) or all_answer,
                 no_answer=missed / tries if tries else 0.0,
                 unanswered_s=tuple(unanswered.get(op.id, ())),
-                handle_s=tuple(talks.get(op.id, ())) or all_talk,
+                handle_s=tuple(t for _, t in own) or all_talk,
                 wrap_up_s=wrap if wrap is not None else (op.wrap_up_s or default_wrap_up_s),
+                handle_waits_s=tuple(w for w, _ in own),
             )
         )
     return models

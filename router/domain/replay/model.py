@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_left
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -26,6 +27,9 @@ from router.domain.operators import Operator, OperatorStatus, Presence
 from router.domain.replay.plan import Plan, Wait
 from router.domain.reports.records import AbandonedWhere, CallRecord, JourneyFacts
 
+# The share of an operator's calls (at least MIN_NEAREST) a talk time is drawn from.
+NEAREST = 0.25
+MIN_NEAREST = 5
 Duty = Callable[[str, float], bool]  # operator id, seconds from the start -> on duty
 HOUR_S = 3600.0
 
@@ -51,6 +55,23 @@ class OperatorModel:
     unanswered_s: tuple[float, ...] = ()  # how long those rang (none seen: the ring timeout)
     handle_s: tuple[float, ...] = (180.0,)  # talk times, drawn at random
     wrap_up_s: float = 0.0
+    # What each caller of `handle_s` had waited, in the same order (ascending); empty: the
+    # talk does not depend on the wait (drawn from all of `handle_s`).
+    handle_waits_s: tuple[float, ...] = ()
+
+    def talk_s(self, waited_s: float, rnd: random.Random) -> float:
+        """A talk time for a caller who waited `waited_s`: drawn from the calls whose
+        callers waited about as long (the nearest `NEAREST` share). Where talk does not
+        depend on the wait this is the plain draw with a little more noise; where it does
+        (a caller with somewhere to be talks less after a long wait; the load harness's
+        callers hang up a fixed time after the greeting, talking or not), a draw from all
+        calls gives operators the wrong busy time."""
+        if len(self.handle_waits_s) != len(self.handle_s):
+            return rnd.choice(self.handle_s)
+        k = max(MIN_NEAREST, math.ceil(len(self.handle_s) * NEAREST))
+        at = bisect_left(self.handle_waits_s, waited_s)
+        lo = max(0, min(at - k // 2, len(self.handle_s) - k))
+        return rnd.choice(self.handle_s[lo : lo + k])
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +155,9 @@ class _Sim:
             self.records[a.id] = rec.done(self._at(), "abandoned", where="menu")
             return
         yield env.timeout(a.reach_s)
+        if not a.plan.waits:  # straight to the rules' end ("call me back"): never waited
+            self.records[a.id] = rec.done(self._at(), a.plan.end)
+            return
         rec.waiting_at = self._at()
         gives_up = env.now + a.patience_s
         tried: set[str] = set()
@@ -196,7 +220,8 @@ class _Sim:
             return None
         self._set(op_id, Presence.ON_CALL)
         answered = self._at()
-        yield env.timeout(self.rnd.choice(model.handle_s))
+        waited = env.now - rec.arrival.at_s - rec.arrival.reach_s
+        yield env.timeout(model.talk_s(waited, self.rnd))
         env.process(self.release(op_id, model.wrap_up_s))
         return rec.done(self._at(), "answered", operator=op_id, answered=answered)
 
