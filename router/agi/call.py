@@ -10,7 +10,6 @@ after (rings, waits, answers, abandons) comes from app_queue's AMI events.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from router.agi.channel import AgiChannel, AgiHangup
@@ -25,7 +24,7 @@ from router.agi.decision import (
 )
 from router.agi.media import ask_key, run_menu
 from router.agi.server import Handler
-from router.ami.records import Handover
+from router.ami.records import AmiCalls, Handover
 from router.config.rules import Rules
 from router.config.rules_build import Line
 from router.crm.patients import patients_by_phone
@@ -60,15 +59,12 @@ log = logging.getLogger(__name__)
 MAX_HOPS = 20
 
 
-Decided = Callable[[Handover], None]
-
-
 class AgiCall:
     def __init__(
-        self, ctx: CallContext, channel: AgiChannel, on_decided: Decided | None = None
+        self, ctx: CallContext, channel: AgiChannel, follower: AmiCalls | None = None
     ) -> None:
         self.ctx, self.channel = ctx, channel
-        self.on_decided = on_decided
+        self.follower = follower
         request = channel.request
         self.id = request.uniqueid
         self.did = request.extension
@@ -79,15 +75,21 @@ class AgiCall:
         self.visit: datetime | None = None
         self.miss_target: MissTarget | None = None
         self.started = ctx.clock()
+        self.caller_e164: str | None = None
         self.facts: CallerFacts
+        self.assigned: str | None = None  # the patient's manager, once looked up
         self._spoken: str | None = None  # the channel's language as last set by us
 
     async def run(self) -> None:
         call_id_var.set(self.id)
+        if self.follower is not None and self.follower.connected():
+            await self._run_followed(self.follower)
+            return
         try:
             # The first word with Asterisk proves the channel still waits for us: a session
             # read late (a router frozen past CR_AGI_TIMEOUT) finds it gone, and the call
-            # was served by the plain queue: not a call of ours, and no miss.
+            # was served by the plain queue (its AstDB record journals it, if answered:
+            # router/engine/fallback_served.py). Without AMI nothing tells us more.
             await self.channel.set_variable("CR_CALL", self.id)
         except AgiHangup:
             log.warning("AGI session %s: the channel went on without the router", self.id)
@@ -107,16 +109,43 @@ class AgiCall:
                 self._gone()
             raise
 
+    async def _run_followed(self, follower: AmiCalls) -> None:
+        """With AMI: the call is followed from the start, and its outcome is what the
+        channel's events say (router/ami/records.py). A session that finds its channel
+        gone or moved on (the caller hung up, or `CR_AGI_TIMEOUT` sent the call to the
+        plain queue: from here the two look the same) records nothing more itself."""
+        self._create()
+        follower.begin(self._handover())
+        try:
+            await self.channel.set_variable("CR_CALL", self.id)
+        except AgiHangup:
+            log.warning("AGI session %s: the channel was gone when read; AMI tells", self.id)
+            return
+        decision = await self._decide()
+        try:
+            await self._hand_back(decision)
+        except AgiHangup:
+            self._event("agi_unsent", decision.describe())
+            raise
+        if decision.target in ("queue", "operator"):
+            follower.decided(self._handover())
+        else:
+            follower.forget(self.id)  # its journey ended with the promise or message
+
     # -- arrival and the caller --------------------------------------------------------
 
     def _create(self) -> None:
         request = self.channel.request
+        area = self.line.area_code if self.line else None
+        caller = normalise_caller(request.callerid, region=self.ctx.settings.region, area_code=area)
+        self.caller_status, self.caller_e164 = caller.status.value, caller.e164
         row = CallRow(
             id=self.id,
             app=AGI_APP,
             caller_raw=request.callerid[:80],
             did=self.did[:40],
             started_at=self.ctx.now(),
+            caller_e164=caller.e164,
             phase=Phase.ROUTING.value,
             line=self.line.id if self.line else None,
             rules_version=self.ctx.rules_version(),
@@ -126,16 +155,12 @@ class AgiCall:
         self._event("arrived", {"did": self.did, "line": line, "mode": "agi"})
 
     async def _decide(self) -> Decision:
-        area = self.line.area_code if self.line else None
-        raw = self.channel.request.callerid
-        caller = normalise_caller(raw, region=self.ctx.settings.region, area_code=area)
-        self.caller_e164 = caller.e164
-        self.ctx.recorder_update(self.id, caller_e164=caller.e164)
-        record = await self._identify(caller.e164, caller.status.value)
+        record = await self._identify(self.caller_e164, self.caller_status)
         now = self.ctx.now()
-        self.facts = caller_facts(self.rules, self.line, record, now)
+        self.facts = facts = caller_facts(self.rules, self.line, record, now)
+        self.assigned = facts.assigned_operator
         self.visit = visit_soon(record, now, zone_of(self.rules, self.line))
-        self.language = self.facts.language
+        self.language = facts.language
         start: Target = RoutesTarget(self.line.routes) if self.line else self._resort()
         return await self._walk(start)
 
@@ -154,6 +179,7 @@ class AgiCall:
                     self.patient_id = chosen.id
                     self.ctx.recorder_update(self.id, patient_id=chosen.id)
         self._event("identified", data)
+        self._tell()
         return chosen
 
     async def _choose(
@@ -198,6 +224,7 @@ class AgiCall:
                 line=self.facts.line,
                 assigned=self.facts.assigned_operator,
             )
+            self._tell()
             step = await self._follow(target)
             if isinstance(step, Decision):
                 return step
@@ -295,7 +322,7 @@ class AgiCall:
             waited_s,
             label=label,
             rules=self.rules,
-            preferred_operator=self.facts.assigned_operator,
+            preferred_operator=self.assigned,
         )
 
     def _end(self, outcome: Outcome) -> None:
@@ -310,6 +337,24 @@ class AgiCall:
         self._end(Outcome.ABANDONED)
         waited = self.ctx.clock() - self.started
         self._miss(MissReason.ABANDONED, waited, "abandoned_in_ivr")
+
+    def _handover(self) -> Handover:
+        """What the call's miss needs, as far as the session knows it."""
+        line = self.line.id if self.line else None
+        return Handover(
+            self.id,
+            self.caller_e164,
+            self.patient_id,
+            line,
+            self.miss_target,
+            self.assigned,
+            self.rules,
+        )
+
+    def _tell(self) -> None:
+        """The AMI follower's copy, for a miss should the caller hang up from here."""
+        if self.follower is not None:
+            self.follower.update(self._handover())
 
     def _event(self, kind: str, data: dict[str, object]) -> None:
         self.ctx.recorder_event(self.id, kind, data)
@@ -334,31 +379,17 @@ class AgiCall:
             values["CHANNEL(language)"] = self.language
         # One round trip for the whole decision (EXEC MSet) where the values allow. A
         # channel gone meanwhile (the caller left, or CR_AGI_TIMEOUT sent the call on to
-        # the plain queue) raises AgiHangup here: the call is not followed as decided.
+        # the plain queue) raises AgiHangup here.
         await self.channel.set_variables(values)
-        if self.on_decided is not None and decision.target in ("queue", "operator"):
-            # followed over AMI from here: registered before the dialplan can act on it
-            # (AGI() returns only when this session ends)
-            self.on_decided(
-                Handover(
-                    self.id,
-                    self.caller_e164,
-                    self.patient_id,
-                    self.line.id if self.line else None,
-                    self.miss_target,
-                    self.facts.assigned_operator,
-                    self.rules,
-                )
-            )
         self._event("agi_decision", decision.describe())
         log.info("AGI decision: %s", decision.describe())
 
 
-def agi_routes(ctx: CallContext, on_decided: Decided | None = None) -> dict[str, Handler]:
+def agi_routes(ctx: CallContext, follower: AmiCalls | None = None) -> dict[str, Handler]:
     """The FastAGI scripts the router serves: `route` decides an inbound call;
-    `on_decided` gets each call handed to a queue or an operator (the AMI path)."""
+    `follower` (AGI mode with AMI) follows every call from its start to its outcome."""
 
     async def route(channel: AgiChannel) -> None:
-        await AgiCall(ctx, channel, on_decided).run()
+        await AgiCall(ctx, channel, follower).run()
 
     return {"route": route}

@@ -47,12 +47,13 @@ class AgiService:
         assert self.ami is not None
         if self._settings.agi.queues_dir is not None:
             await self._queue_reload()
+        asked_at = self.calls.mark()
         try:
             channels = await self.ami.action_list("CoreShowChannels", "CoreShowChannelsComplete")
         except AmiError as exc:
             log.warning("cannot list Asterisk's channels to resync AGI-mode calls: %s", exc)
             return
-        await self.calls.resync(channels)
+        await self.calls.resync(channels, asked_at)
         await self._presence_resync()
 
     async def _presence_resync(self) -> None:
@@ -118,11 +119,12 @@ async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> 
     if not agi.enabled:
         return None
     calls = AmiCalls(ctx)
-    routes = agi_routes(ctx, calls.track)
+    routes = agi_routes(ctx, calls if agi.ami else None)
     ami = dialer = presence = None
     if agi.ami:
         secret = os.environ.get(agi.ami_secret_env) or ari_password
         ami = AmiConnection(agi.ami_host, agi.ami_port, agi.ami_username, secret, calls.on_event)
+        calls.connected = ami.connected.is_set
         dialer = AmiDialer(ami)
         presence = AmiPresence(ctx, ami.action, ami.connected.is_set)
         calls.presence = presence

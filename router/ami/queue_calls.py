@@ -9,7 +9,14 @@ when a caller is connected and when Queue() gives up:
 - QueueCallerAbandon: `abandoned` (the miss is the queue's wait);
 - left the queue unconnected, or never let in (QUEUESTATUS TIMEOUT, JOINEMPTY…):
   `no_operator` with a `max_wait` miss;
-- hung up before reaching a queue (while the manager's phone rang): `abandoned`.
+- hung up before reaching a queue (while the manager's phone rang): `abandoned`;
+- hung up before the router's decision reached the channel (`deciding`: the router was
+  still looking the caller up or playing its menu): `abandoned` in the IVR.
+
+A call is followed from the start of its AGI session, not from its decision: under load
+the AMI stream can be read ahead of the AGI session, and a call whose decision came
+after `CR_AGI_TIMEOUT` goes on in the dialplan's plain queue without any decision. Such
+a call is recorded as what the plain queue made of it, with a step `agi_late`.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ DIAL_RESULTS = {
     "ANSWER": RingResult.ANSWERED,
 }
 # Queue() ended with nobody to take the call (a wait that ran out, no member could serve)
+# the dialplan has taken the call on: queued, or ringing someone
+_GOING_ON = frozenset({"QueueCallerJoin", "AgentCalled", "DialBegin"})
 UNSERVED = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
 
 
@@ -47,6 +56,8 @@ class QueueCall:
     connected: str | None = None  # the endpoint that answered
     unserved: str | None = None  # QUEUESTATUS when Queue() ended without an operator
     ended: bool = False
+    deciding: bool = False  # the router's decision has not reached the channel (yet)
+    late: bool = False  # went on without the decision (the `agi_late` step is recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,21 @@ def follow(call: QueueCall, event: Message, now: float) -> list[Effect]:
     if call.ended:
         return []
     name = event.get("Event", "")
+    late = _went_on(call, name, event, now)
+    return late + _effects(call, name, event, now) if late else _effects(call, name, event, now)
+
+
+def _went_on(call: QueueCall, name: str, event: Message, now: float) -> list[Effect]:
+    """The dialplan went on while the router was deciding: its `CR_AGI_TIMEOUT` fired and
+    the call is in the plain queue (or rings there) without the router's decision."""
+    if not call.deciding or call.late or name not in _GOING_ON:
+        return []
+    call.late = True
+    went_on = event.get("Queue") or _endpoint(event.get("DestChannel", ""))
+    return [Step("agi_late", {"went_on": went_on, "after_s": round(now - call.started, 1)})]
+
+
+def _effects(call: QueueCall, name: str, event: Message, now: float) -> list[Effect]:
     if name == "QueueCallerJoin":
         call.joined_at, call.queue = now, event.get("Queue")
         return [Step("waiting", {"queue": call.queue, "position": _int(event.get("Position"))})]
@@ -111,7 +137,7 @@ def follow(call: QueueCall, event: Message, now: float) -> list[Effect]:
             call.unserved = event.get("Value")
         return []
     if name == "Hangup":
-        return [_hung_up(call, now)]
+        return _hung_up(call, now)
     return []
 
 
@@ -142,14 +168,18 @@ def _connect(call: QueueCall, channel_or_interface: str) -> Connected:
     return Connected(call.connected)
 
 
-def _hung_up(call: QueueCall, now: float) -> Ended:
+def _hung_up(call: QueueCall, now: float) -> list[Effect]:
     call.ended = True
     if call.connected is not None:
-        return Ended(Outcome.ANSWERED)
+        return [Ended(Outcome.ANSWERED)]
     if call.joined_at is not None or call.unserved is not None:
         waited = (call.left_at or now) - (call.joined_at or now)
-        return Ended(Outcome.NO_OPERATOR, MissReason.MAX_WAIT, waited, "max_wait")
-    return Ended(Outcome.ABANDONED, MissReason.ABANDONED, now - call.started, "abandoned")
+        return [Ended(Outcome.NO_OPERATOR, MissReason.MAX_WAIT, waited, "max_wait")]
+    waited = now - call.started
+    if call.deciding and not call.late:  # as ARI mode's hang-up in the IVR
+        ivr = Ended(Outcome.ABANDONED, MissReason.ABANDONED, waited, "abandoned_in_ivr")
+        return [Step("abandoned", {"in": "agi"}), ivr]
+    return [Ended(Outcome.ABANDONED, MissReason.ABANDONED, waited, "abandoned")]
 
 
 def _endpoint(channel: str) -> str:

@@ -1,16 +1,26 @@
 """AGI-mode calls' journeys and misses from AMI events, written like ARI mode's.
 
-The AGI session hands each decided call over (`track`); from then on the caller channel's
-events (router/ami/queue_calls.py) become journey steps, ring attempts, the answer (which
-closes the patient's open callback task, as in ARI mode) and the outcome, and a call no
-operator answered becomes a miss for the callback policy (one open task per number: a
-repeat call merges into it).
+The AGI session starts following its call as soon as it has the call's row (`begin`),
+tells what it learns (`update`), and that its decision reached the channel (`decided`);
+a call whose journey the session ended itself (a callback, a message) is let go
+(`forget`). The caller channel's events (router/ami/queue_calls.py) become journey steps,
+ring attempts, the answer (which closes the patient's open callback task, as in ARI mode)
+and the outcome, and a call no operator answered becomes a miss for the callback policy
+(one open task per number: a repeat call merges into it).
+
+The outcome of every call handed to AMI is settled here, at the caller's Hangup, and by
+nothing else: not by the AGI session, which cannot tell a caller who hung up from a
+dialplan that gave up waiting (`CR_AGI_TIMEOUT`) and sent the call on to the plain queue.
+Events about a channel nobody follows yet are kept for a short while (`Recent`): under
+load the AMI stream is read ahead of the AGI sessions, and a session read late would
+otherwise miss its call's Hangup, and the call would never get an outcome.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,11 +52,55 @@ class Handover:
     rules: Rules
 
 
+RECENT_S = 30.0  # how long an event about a channel nobody follows is kept
+RECENT_MAX = 20_000  # and how many such events at most (about 4 minutes of 75 calls/s)
+
+
+class Recent:
+    """AMI events about caller channels nobody follows yet, kept for `keep_s` (at most
+    `max_events`): an AGI session read after its channel's events takes them (`take`)."""
+
+    def __init__(
+        self, clock: Callable[[], float], keep_s: float = RECENT_S, max_events: int = RECENT_MAX
+    ) -> None:
+        self._clock, self._keep_s, self._max = clock, keep_s, max_events
+        self._by_channel: dict[str, list[Message]] = {}
+        self._order: deque[tuple[float, str]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def add(self, uniqueid: str, event: Message) -> None:
+        # A caller's channel is its call's first: its Linkedid is its own Uniqueid. The
+        # operators' channels (their Hangup, their Dial events) are not kept.
+        if not uniqueid or event.get("Linkedid", uniqueid) != uniqueid:
+            return
+        now = self._clock()
+        self._by_channel.setdefault(uniqueid, []).append(event)
+        self._order.append((now, uniqueid))
+        while self._order and (
+            len(self._order) > self._max or self._order[0][0] < now - self._keep_s
+        ):
+            _, oldest = self._order.popleft()
+            events = self._by_channel.get(oldest)
+            if events:
+                events.pop(0)
+                if not events:
+                    del self._by_channel[oldest]
+
+    def take(self, uniqueid: str) -> list[Message]:
+        return self._by_channel.pop(uniqueid, [])
+
+
 class AmiCalls:
     def __init__(self, ctx: CallContext, clock: Callable[[], float] = time.monotonic) -> None:
         self.ctx = ctx
         self._clock = clock
         self._calls: dict[str, tuple[QueueCall, Handover]] = {}
+        self.recent = Recent(clock)
+        # Whether AMI is connected now (the composition root sets it): while it is not,
+        # the AGI sessions settle their calls' outcomes themselves, as without AMI.
+        self.connected: Callable[[], bool] = lambda: True
         # The operators' presence (router/ami/presence.py): told of the AGI dialplan's
         # Dial() rings; app_queue's own rings it reads from app_queue's events.
         self.presence: AmiPresence | None = None
@@ -54,14 +108,42 @@ class AmiCalls:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def track(self, handover: Handover) -> None:
-        self._calls[handover.call_id] = (QueueCall(handover.call_id, self._clock()), handover)
+    def begin(self, handover: Handover) -> None:
+        """Follow a call from its AGI session's start, before any decision: its outcome
+        is settled from here on (the events already read about it first)."""
+        call_id = handover.call_id
+        call = QueueCall(call_id, self._clock(), deciding=True)
+        self._calls[call_id] = (call, handover)
+        for event in self.recent.take(call_id):
+            self._handle(call, handover, event)
+
+    def update(self, handover: Handover) -> None:
+        """What the session learnt (the caller, the patient), for the call's miss."""
+        tracked = self._calls.get(handover.call_id)
+        if tracked is not None:
+            self._calls[handover.call_id] = (tracked[0], handover)
+
+    def decided(self, handover: Handover) -> None:
+        """The decision reached the channel: the dialplan queues or dials as told. (A
+        call whose Hangup was read first is over already: nothing to follow.)"""
+        tracked = self._calls.get(handover.call_id)
+        if tracked is not None:
+            tracked[0].deciding = False
+            self.update(handover)
+
+    def forget(self, call_id: str) -> None:
+        """The session ended the journey itself (a callback or message target)."""
+        self._calls.pop(call_id, None)
 
     def on_event(self, event: Message) -> None:
-        tracked = self._calls.get(event.get("Uniqueid", ""))
+        uniqueid = event.get("Uniqueid", "")
+        tracked = self._calls.get(uniqueid)
         if tracked is None:
+            self.recent.add(uniqueid, event)
             return
-        call, handover = tracked
+        self._handle(*tracked, event)
+
+    def _handle(self, call: QueueCall, handover: Handover, event: Message) -> None:
         for effect in follow(call, event, self._clock()):
             self._apply(effect, handover)
             if self.presence is not None and call.joined_at is None:
@@ -131,12 +213,22 @@ class AmiCalls:
             handover.call_id, "outcome", {"outcome": ended.outcome.value, "via": "ami"}
         )
 
-    async def resync(self, channels: list[Message]) -> None:
-        """After an AMI (re)connect, with Asterisk's live channels (CoreShowChannels):
-        open AGI-mode calls still in Asterisk are followed again (a restarted router);
-        those no longer there ended while nobody listened and are closed as `lost`."""
+    def mark(self) -> float:
+        """The time to pass `resync` for a channel list asked for now."""
+        return self._clock()
+
+    async def resync(self, channels: list[Message], asked_at: float | None = None) -> None:
+        """After an AMI (re)connect, with Asterisk's live channels (CoreShowChannels, asked
+        for at `asked_at`, from `mark`): open AGI-mode calls still in Asterisk are followed
+        again (a restarted router); those no longer there ended while nobody listened and
+        are closed as `lost`, as are followed calls whose Hangup came while AMI was away."""
         live = {c.get("Uniqueid", ""): c for c in channels}
         rules = self.ctx.rules()
+        asked = self._clock() if asked_at is None else asked_at
+        for call_id, (call, handover) in list(self._calls.items()):
+            if call_id not in live and call.started < asked:  # begun after the list: live
+                del self._calls[call_id]
+                self._end(Ended(Outcome.LOST), handover)
         for row in await self.ctx.store.calls.open_calls(AGI_APP):
             if row.id in self._calls:
                 continue

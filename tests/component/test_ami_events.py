@@ -5,7 +5,7 @@ journal and callback ledger."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from router.config.rules import load_rules
 from router.config.settings import load_settings
 from router.engine.context import CallContext
 from router.storage.journal import NewCall
-from router.storage.models import CallRow
+from router.storage.models import CallRow, PatientRecord
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
 DID = "74957770000"
@@ -41,7 +41,7 @@ async def world(
         calls = AmiCalls(ctx)
         ami = AmiConnection("127.0.0.1", port, "clinic-router", "s3cret", calls.on_event)
         running = asyncio.create_task(ami.run())
-        server = FastAgiServer(agi_routes(ctx, calls.track), "127.0.0.1", 0)
+        server = FastAgiServer(agi_routes(ctx, calls), "127.0.0.1", 0)
         await server.start()
         try:
             async with asyncio.timeout(5):
@@ -102,6 +102,7 @@ async def test_an_answer_closes_the_journey_and_the_events_survive_a_reconnect(w
     uid = "1764770000.3"
     await agi_call(server.port, "+79990001155", DID, keys=["3"], uniqueid=uid)
     fake.send("QueueCallerJoin", Uniqueid=uid, Queue="clinic-dms", Position="1")
+    fake.live = [uid]  # the channel is still there when the router asks after the reconnect
     fake.drop()  # Asterisk's side goes away; the connection comes back by itself
     await until(lambda: _true(len(fake.writers) == 2 and ami.connected.is_set()))
     fake.send("AgentCalled", Uniqueid=uid, Interface="PJSIP/op1003", DestUniqueid="a1")
@@ -124,6 +125,73 @@ async def test_an_answer_closes_the_journey_and_the_events_survive_a_reconnect(w
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def outcome_of(ctx: CallContext, uid: str) -> str | None:
+    await ctx.recorder.flush(1.0)
+    call = await ctx.store.calls.get(uid)
+    return None if call is None else call.outcome
+
+
+async def test_a_session_read_after_its_channel_hung_up_still_gets_an_outcome(world) -> None:  # type: ignore[no-untyped-def]
+    """Under load the router reads the AMI stream ahead of the AGI sessions: the caller's
+    Hangup is read before the session's header, and the session's first command finds the
+    channel gone. The call is still recorded, as a hang-up before the decision."""
+    fake, server, ami, ctx = world
+    uid = "1764770000.11"
+    fake.send("Hangup", Uniqueid=uid, Linkedid=uid, Cause="16")
+    await ami.action("Ping")  # its reply comes after the event: the event has been read
+    session = await agi_call(server.port, "+79990001166", DID, hangup_after=0, uniqueid=uid)
+    assert session.commands == [f'SET VARIABLE "CR_CALL" "{uid}"']
+    await until(lambda: _is(outcome_of(ctx, uid), "abandoned"))
+    kinds = [e.kind for e in (await ctx.store.calls.events_of([uid]))[uid]]
+    assert kinds == ["arrived", "abandoned", "miss", "outcome"]
+    [miss] = (await ctx.store.calls.events_of([uid], ["miss"]))[uid]
+    assert miss.data["reason"] == "abandoned_in_ivr"
+
+
+async def test_a_decision_after_the_dialplan_gave_up_is_late_and_the_queue_answer_counts(  # type: ignore[no-untyped-def]
+    world,
+) -> None:
+    """CR_AGI_TIMEOUT fired while the router decided: the decision's command finds the
+    channel moved on, and the plain queue serves the caller. The record says so: answered
+    by whom, the decision marked late; no miss, no callback task."""
+    fake, server, _, ctx = world
+    await ctx.store.patients.upsert(
+        [PatientRecord("p-1", "Anna", ("+79161234567",), assigned_operator_id="op1004")]
+    )
+    uid = "1764770000.12"
+    session = await agi_call(server.port, "+79161234567", DID, hangup_after=1, uniqueid=uid)
+    assert session.commands[1].startswith("EXEC") and "CR_TARGET" not in session.variables
+    fake.send("QueueCallerJoin", Uniqueid=uid, Queue="clinic-router-fallback", Position="1")
+    fake.send("AgentCalled", Uniqueid=uid, Interface="PJSIP/op1003", DestUniqueid="b1")
+    fake.send("AgentConnect", Uniqueid=uid, Interface="PJSIP/op1003", DestUniqueid="b1")
+    fake.send("Hangup", Uniqueid=uid, Cause="16")
+    await until(lambda: _is(outcome_of(ctx, uid), "answered"))
+    call = await ctx.store.calls.get(uid)
+    assert call is not None and call.operator_id == "op1003"
+    events = (await ctx.store.calls.events_of([uid]))[uid]
+    kinds = [e.kind for e in events]
+    assert (
+        kinds[-6:]
+        == [
+            "agi_unsent",
+            "agi_late",
+            "waiting",
+            "ringing",
+            "connected",
+            "outcome",
+        ][-7:]
+        and "miss" not in kinds
+        and "agi_decision" not in kinds
+    )
+    unsent = next(e for e in events if e.kind == "agi_unsent")
+    assert unsent.data["target"] == "operator"
+    assert await ctx.store.callbacks.list() == []
+
+
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
 
 
 async def test_rules_become_app_queue_files_and_a_queue_reload(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -164,7 +232,7 @@ async def test_a_restarted_router_follows_live_calls_again_and_closes_the_gone(
         settings = load_settings(tmp_path / "router.yaml", secrets=False)
         calls = AmiCalls(ctx)
         ami = AmiConnection("127.0.0.1", port, "clinic-router", "s3cret", calls.on_event)
-        server = FastAgiServer(agi_routes(ctx, calls.track), "127.0.0.1", 0)
+        server = FastAgiServer(agi_routes(ctx, calls), "127.0.0.1", 0)
         service = AgiService(server, calls, ami, settings)
         await service.start()
         try:

@@ -222,7 +222,9 @@ async def test_the_managers_dial_moves_the_manager(world: World) -> None:
     calls = AmiCalls(ctx)
     calls.presence = world.presence
     uid = "1764770001.1"
-    calls.track(Handover(uid, "+79161234567", "p-1", "agi-line", None, "op1004", ctx.rules()))
+    handed = Handover(uid, "+79161234567", "p-1", "agi-line", None, "op1004", ctx.rules())
+    calls.begin(handed)  # the AGI session's start, then its decision
+    calls.decided(handed)
     manager = "PJSIP/op1004"
     channel = {"Uniqueid": uid, "DestChannel": f"{manager}-00000001", "DestUniqueid": "d1"}
     calls.on_event({"Event": "DialBegin", **channel})
@@ -233,7 +235,9 @@ async def test_the_managers_dial_moves_the_manager(world: World) -> None:
     assert world.status("op1004").presence is Presence.AVAILABLE
     # a manager who lets it ring out counts towards the pause, as in a queue
     uid2 = "1764770001.2"
-    calls.track(Handover(uid2, "+79161234567", "p-1", "agi-line", None, "op1004", ctx.rules()))
+    handed = Handover(uid2, "+79161234567", "p-1", "agi-line", None, "op1004", ctx.rules())
+    calls.begin(handed)
+    calls.decided(handed)
     channel = {"Uniqueid": uid2, "DestChannel": f"{manager}-00000002", "DestUniqueid": "d2"}
     calls.on_event({"Event": "DialBegin", **channel})
     calls.on_event({"Event": "DialEnd", "DialStatus": "NOANSWER", **channel})
