@@ -129,7 +129,8 @@ def facts(dialect: str, start: datetime, end: datetime) -> Select[Any]:
 
 def _facts_per_call(start: datetime, end: datetime) -> Select[Any]:
     """`facts` on SQLite: a subquery per fact and call, each one index search (SQLite ran
-    the joins of `facts` a third slower: it materialises them first). Each time is
+    the joins of `facts` slower, materialising them first: the month's facts 2.05 CPU s
+    against 1.29). Each time is
     converted inside its subquery: `epoch_us` reads its argument twice, and SQLite ran a
     subquery given to it twice (8 searches a call, not 6: 45 % of the facts' time)."""
     d = "sqlite"
