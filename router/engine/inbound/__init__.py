@@ -1,5 +1,6 @@
 """One inbound call: the coroutine in `call.py` and the parts it has.
 
+- `walk.py`      the walk through the line's routes (route lists, menus, queues, ends)
 - `channel.py`   the caller's channel: its event queue, requests, journal
 - `prompts.py`   what the caller hears (playbacks, a key asked for)
 - `menu_keys.py` a menu played and the keys pressed (the answer comes from domain.menus)

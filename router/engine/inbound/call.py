@@ -3,11 +3,8 @@
 The coroutine reads only its own event queue (events for the caller's channel and the
 operator legs it created, offers from the waiting room, a supervisor's moves), so it
 reads like the call: answer -> identify -> walk the line's routes (menus, queues,
-managers) -> outcome. The walk makes, one at a time and with real waiting, the
-decisions `domain.journey.plan_journey` shows in `simulate`, through the same pure
-functions (`evaluate_routes`, `plan_menu`, `eligible_operators`); each is journaled
-with its reasons. What the call does at each step is in the parts it has (this
-package's other modules).
+managers; `walk.py`) -> outcome. What the call does at each step is in the parts it has
+(this package's other modules).
 """
 
 from __future__ import annotations
@@ -17,24 +14,13 @@ import logging
 from datetime import datetime
 
 from router.ari import errors as ari_errors
-from router.domain.calendar import is_open
 from router.domain.callback_policy import MissReason
 from router.domain.calls import Outcome, Phase, RingResult
-from router.domain.journey import last_resort
-from router.domain.menus import Menu, MenuOption, plan_menu
-from router.domain.miss_target import MissTarget, aim
-from router.domain.queue_steps import Queue, QueueStep
+from router.domain.miss_target import MissTarget
 from router.domain.routing import (
-    AssignedTarget,
-    CallbackTarget,
     CallerFacts,
-    MenuTarget,
-    OperatorTarget,
-    QueueTarget,
     RoutesTarget,
-    SkillsTarget,
     Target,
-    evaluate_routes,
 )
 from router.domain.wait_resume import RulesView, resume_point, target_to_json
 from router.engine.call_state import CallerGone, Resume
@@ -46,24 +32,14 @@ from router.engine.inbound.channel import CallerChannel
 from router.engine.inbound.endings import Endings
 from router.engine.inbound.identify import Identify
 from router.engine.inbound.keep_place import KeepPlace
-from router.engine.inbound.menu_keys import ask_menu
 from router.engine.inbound.operators import CallOperators
 from router.engine.inbound.prompts import Prompts
-from router.engine.inbound.waiting import Waiting, Wanted
+from router.engine.inbound.waiting import Waiting
+from router.engine.inbound.walk import Walk
 from router.observability import logs
 from router.storage.models import PatientRecord
 
 log = logging.getLogger(__name__)
-
-MAX_HOPS = 20  # as plan_journey: routes -> menu -> routes… loops are cut, not spun
-
-
-class Done:
-    """The walk reached an end (talked, promised a call back, played a message)."""
-
-
-DONE = Done()
-Step = Target | Done | None
 
 
 class InboundCall:
@@ -86,9 +62,6 @@ class InboundCall:
         if resume is not None and resume.started_at is not None:
             self.started_at -= max(0.0, (ctx.now() - resume.started_at).total_seconds())
         self.rules = ctx.rules()  # the version the call started with routes it to the end
-        self.outcome: Outcome | None = None
-        self.facts: CallerFacts | None = None
-        self.visit: datetime | None = None  # their visit later today or tomorrow (local time)
         self._handed_to_fallback = False
         # The parts the call has.
         self.caller = Caller.of(call_id, self.rules.line_for(did), resume)
@@ -112,6 +85,39 @@ class InboundCall:
             self.rules,
         )
         self.endings = Endings(self.channel, self.prompts, self.bridge)
+        self.walk = Walk(
+            ctx,
+            self.rules,
+            self.caller,
+            self.channel,
+            self.prompts,
+            self.bridge,
+            self.operators,
+            self.waiting,
+            self.endings,
+            self.started_at,
+        )
+
+    # The walk's findings, the call's too (one copy, in the walk).
+    @property
+    def outcome(self) -> Outcome | None:
+        return self.walk.outcome
+
+    @outcome.setter
+    def outcome(self, value: Outcome | None) -> None:
+        self.walk.outcome = value
+
+    @property
+    def facts(self) -> CallerFacts | None:
+        return self.walk.facts
+
+    @facts.setter
+    def facts(self, value: CallerFacts | None) -> None:
+        self.walk.facts = value
+
+    @property
+    def visit(self) -> datetime | None:
+        return self.walk.visit
 
     # -- what the engine and reconcile see ------------------------------------------------
 
@@ -193,7 +199,7 @@ class InboundCall:
     async def _route(self) -> None:
         line = self.caller.line
         identify = Identify(self.channel, self.prompts, self.caller)
-        start: Target = RoutesTarget(line.routes) if line else self._last_resort()
+        start: Target = RoutesTarget(line.routes) if line else self.walk.last_resort_target()
         if self.resume is None:
             found = self.caller.number(self.caller_raw, self.ctx.settings.region)
             self.caller.e164 = found.e164
@@ -216,16 +222,16 @@ class InboundCall:
             start = resumed
             ring = self.resume.ringing
             if ring is not None and await self.operators.ring_adopted(ring) is RingResult.ANSWERED:
-                await self._talk()
+                await self.walk.talk()
                 return
-        await self._walk(start)
+        await self.walk.walk(start)
 
     def _learn(self, record: PatientRecord | None) -> None:
         """What route conditions and menus see of the caller from now on."""
         now = self.ctx.now()
         line = self.caller.line
         self.facts = caller_facts(self.rules, line, record, now)
-        self.visit = visit_soon(record, now, zone_of(self.rules, line))
+        self.walk.visit = visit_soon(record, now, zone_of(self.rules, line))
         self.prompts.language = self.facts.language
         self.caller.assigned_operator = self.facts.assigned_operator
 
@@ -257,164 +263,6 @@ class InboundCall:
             return None
         return point.target or routes
 
-    # -- the walk through the line's routes ----------------------------------------------
-
-    def _last_resort(self) -> Target:
-        """Where a call goes when no route matched or a menu has no answer: any operator.
-        A caller who presses nothing is never simply hung up on."""
-        return last_resort(self.ctx.settings.unrouted_max_wait_s)
-
-    async def _walk(self, start: Target) -> None:
-        target: Target | None = start
-        resorted = False
-        for _ in range(MAX_HOPS):
-            if target is None:
-                if resorted:
-                    await self._miss(MissReason.NO_OPERATOR, Outcome.NO_OPERATOR)
-                    return
-                resorted = True
-                target = self._last_resort()
-                self.channel.event("route", {"last_resort": True})
-            step = await self._follow(target)
-            if isinstance(step, Done):
-                return
-            target = step
-        log.error("the routes and menus form a loop; call sent to any operator")
-        self.channel.event("route", {"loop": True})
-        if not isinstance(await self._follow(self._last_resort()), Done):
-            await self._miss(MissReason.NO_OPERATOR, Outcome.NO_OPERATOR)
-
-    async def _follow(self, target: Target) -> Step:
-        assert self.facts is not None
-        caller = self.caller
-        assigned = self.facts.assigned_operator
-        caller.miss_target = aim(caller.miss_target, target, line=caller.line_id, assigned=assigned)
-        if isinstance(target, RoutesTarget):
-            return self._routes(target.routes)
-        if isinstance(target, MenuTarget):
-            return await self._menu(self.rules.menus[target.menu])
-        if isinstance(target, AssignedTarget):
-            return await self._personal("assigned", assigned, target)
-        if isinstance(target, OperatorTarget):
-            return await self._personal("operator", target.operator, target)
-        if isinstance(target, QueueTarget):
-            return await self._queue(self.rules.queues[target.queue], target)
-        if isinstance(target, SkillsTarget):
-            name = "skills " + ("+".join(target.skills) or "any")
-            step = QueueStep(0, target.skills, target.min_level)
-            return await self._queue(Queue(name, (step,), max_wait_s=target.max_wait_s), target)
-        if isinstance(target, CallbackTarget):
-            return await self._callback(target)
-        await self.endings.message(target.message)
-        self.outcome = Outcome.MESSAGE
-        return DONE
-
-    def _routes(self, name: str) -> Target | None:
-        assert self.facts is not None
-        rules = self.rules
-        decision = evaluate_routes(rules.routes.get(name, ()), self.facts, rules.calendars)
-        skipped = [{"route": s.route, "why": list(s.reasons)} for s in decision.skipped]
-        matched = decision.route.name if decision.route else None
-        self.channel.event("route", {"list": name, "matched": matched, "skipped": skipped})
-        return decision.route.then if decision.route else None
-
-    async def _menu(self, menu: Menu) -> Target | None:
-        assert self.facts is not None
-        plan = plan_menu(menu, self.facts, self.rules.calendars)
-        data: dict[str, object] = {
-            "menu": menu.id,
-            "action": plan.action,
-            "hidden": list(plan.hidden),
-        }
-        option: MenuOption | None
-        pressed: list[str] = []
-        why: str = plan.action
-        if plan.chosen is not None:
-            option = plan.chosen
-        elif plan.action == "empty":
-            self.channel.event("menu", data)
-            return None
-        else:
-            data["offered"] = [o.key for o in plan.options]
-            option, pressed, why = await ask_menu(self.prompts, plan, self.visit)
-        data.update(pressed=pressed, chosen=option.key if option else None, why=why)
-        self.channel.event("menu", data)
-        if option is None:
-            return None
-        self.caller.menu_path.append(f"{menu.id}:{option.key}")
-        self.facts = self.facts.with_answer(menu.id, option.key)
-        return option.then
-
-    async def _personal(
-        self, what: str, op_id: str | None, target: AssignedTarget | OperatorTarget
-    ) -> Step:
-        """One named operator with a wait budget; then the rules' `otherwise`."""
-        if op_id is None or op_id in self.operators.tried or not self.ctx.board.has(op_id):
-            why = "none" if op_id is None else f"{op_id} not on the board or already tried"
-            self.channel.event("personal", {"what": what, "operator": op_id, "skipped": why})
-            return target.otherwise
-        wanted = Wanted.for_operator(what, op_id, target)
-        if await self.waiting.seek(wanted):
-            return await self._talk()
-        return self.waiting.take_move() or target.otherwise
-
-    async def _queue(self, queue: Queue, target: QueueTarget | SkillsTarget) -> Step:
-        wanted = Wanted.for_queue(queue, target, self.rules)
-        if await self.waiting.seek(wanted):
-            return await self._talk()
-        if (moved := self.waiting.take_move()) is not None:
-            return moved
-        if self.waiting.kept is not None:  # "keep my place, call me back"
-            self.outcome = Outcome.CALLBACK
-            await self.prompts.play(self.waiting.kept.promise, limit_s=30)
-            return DONE
-        if queue.at_max_wait is not None:
-            return queue.at_max_wait
-        waited = self.ctx.clock() - (self.waiting.since or self.started_at)
-        await self._miss(MissReason.MAX_WAIT, Outcome.NO_OPERATOR, waited)
-        return DONE
-
-    async def _talk(self) -> Done:
-        leg = self.operators.operator_channel
-        assert leg is not None
-        await self.operators.connect(leg)
-        self.outcome = Outcome.ANSWERED
-        await self.operators.talk(leg)
-        return DONE
-
-    async def _callback(self, target: CallbackTarget) -> Done:
-        assert self.facts is not None
-        await self.bridge.unhold()
-        if target.message:
-            await self.prompts.play([target.message])
-        reason = MissReason.REQUESTED
-        calendar = self.rules.calendars.get(self.facts.calendar or "")
-        if calendar is not None and not is_open(calendar, self.facts.now).open:
-            reason = MissReason.AFTER_HOURS
-        outcome = Outcome.CALLBACK
-        if target.voicemail:
-            outcome = Outcome.VOICEMAIL
-            await self.endings.voicemail()
-        await self._miss(reason, outcome)
-        return DONE
-
-    async def _miss(self, reason: MissReason, outcome: Outcome, waited_s: float = 0.0) -> None:
-        """A call no operator answered: the callback policy decides whether it is a task."""
-        self.outcome = outcome
-        self._note_miss(reason, waited_s)  # first: the ledger has it even if they hang up now
-        if outcome is Outcome.NO_OPERATOR:
-            await self.endings.nobody_available()
-
-    def _note_miss(self, reason: MissReason, waited_s: float, label: str | None = None) -> None:
-        self.ctx.record_miss(
-            self.caller.miss(),
-            reason,
-            waited_s,
-            label=label,
-            rules=self.rules,
-            preferred_operator=self.caller.assigned_operator,
-        )
-
     # -- endings ----------------------------------------------------------------------------
 
     def _caller_gone(self, gone: CallerGone) -> None:
@@ -427,7 +275,7 @@ class InboundCall:
             self.channel.event("asterisk_shutdown", {})
             if self.outcome is None:
                 self.outcome = Outcome.FAILED
-                self._note_miss(MissReason.NO_OPERATOR, self.ctx.clock() - self.started_at)
+                self.walk.note_miss(MissReason.NO_OPERATOR, self.ctx.clock() - self.started_at)
             return
         if self.outcome is not None:
             return
@@ -437,7 +285,7 @@ class InboundCall:
         waited = self.ctx.clock() - self.started_at
         # The miss goes to the ledger even when the policy creates no task (misdials).
         where = "abandoned_in_ivr" if self.waiting.since is None else "abandoned"
-        self._note_miss(MissReason.ABANDONED, waited, where)
+        self.walk.note_miss(MissReason.ABANDONED, waited, where)
 
     async def _hand_to_fallback(self, reason: str) -> None:
         """ARI failed mid-call: give the caller to the dialplan's fallback, never drop them."""
