@@ -20,7 +20,15 @@ import aiohttp
 
 from router.ari.channels import ChannelCalls, play_body
 from router.ari.errors import AriBadRequest, AriChannelMissing
-from router.ari.models import Application, AsteriskPing, Bridge, Channel, Endpoint, Playback
+from router.ari.models import (
+    Application,
+    AsteriskInfo,
+    AsteriskPing,
+    Bridge,
+    Channel,
+    Endpoint,
+    Playback,
+)
 from router.ari.transport import AriHttp
 
 
@@ -52,6 +60,11 @@ class AriClient(ChannelCalls):
     async def ping(self, *, request_timeout: float | None = None) -> AsteriskPing:
         return await self._http.fetch(
             AsteriskPing.from_json, "GET", ("asterisk", "ping"), request_timeout=request_timeout
+        )
+
+    async def info(self, *, request_timeout: float | None = None) -> AsteriskInfo:
+        return await self._http.fetch(
+            AsteriskInfo.from_json, "GET", ("asterisk", "info"), request_timeout=request_timeout
         )
 
     async def set_global_variable(

@@ -221,6 +221,17 @@ class Endpoint:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AsteriskInfo:
+    """`GET /asterisk/info`, what the router reads of it."""
+
+    startup_time: str = ""  # "2026-12-03T11:42:53.803+0000": changes when Asterisk restarts
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        return cls(startup_time=text(obj(data, "status"), "startup_time"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AsteriskPing:
     asterisk_id: str = ""

@@ -35,6 +35,7 @@ class ChannelGone:
 
     channel_id: str
     cause: int | None = None
+    asterisk_gone: bool = False  # Asterisk restarted meanwhile: the channel went with it
 
     def channel_ids(self) -> tuple[str, ...]:
         return (self.channel_id,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from router.ari import errors as ari_errors
@@ -80,6 +81,7 @@ class Reconciler:
     def __init__(self, engine: Calls) -> None:
         self.engine = engine
         self.runs = 0
+        self._asterisk_started: datetime | None = None  # Asterisk's start, as last seen
 
     async def run(self) -> None:
         ctx = self.engine.ctx
@@ -91,7 +93,10 @@ class Reconciler:
             log.error("reconcile skipped: cannot list Asterisk state (%s)", exc)
             return
         self.runs += 1
-        self._signal_vanished(channels)
+        started = await self._asterisk_start()
+        seen_before, self._asterisk_started = self._asterisk_started, started
+        restarted = seen_before is not None and started is not None and started != seen_before
+        self._signal_vanished(channels, restarted=restarted)
         rows = await self._open_calls()
         waits = await self._waits([r.id for r in rows if self.engine.owner_of(r.id) is None])
         seen = Seen(
@@ -107,7 +112,11 @@ class Reconciler:
             if isinstance(step, HangUp):
                 await hang_up(ctx.ari, step.channel)
             elif isinstance(step, Close):
-                self._close(by_id[step.call_id], step.answered, waits.get(step.call_id))
+                row = by_id[step.call_id]
+                # Asterisk (re)started after the call began: its channel died with the
+                # old Asterisk (a crash sends no BYE, no event), the caller did not give up.
+                cut = started is not None and started > row.started_at
+                self._close(row, step.answered, waits.get(step.call_id), cut)
             else:
                 self._adopt(step, by_id.get(step.call_id), waits.get(step.call_id))
         # After both adoptions: an operator ringing for a caller adopted without a
@@ -129,17 +138,27 @@ class Reconciler:
         await collect_fallback_misses(self.engine.ctx)
         await collect_fallback_served(self.engine.ctx)  # its answered calls, journaled
 
-    def _signal_vanished(self, channels: dict[str, Channel]) -> None:
+    async def _asterisk_start(self) -> datetime | None:
+        """When the Asterisk we are connected to started (None: not known)."""
+        try:
+            info = await self.engine.ctx.ari.info()
+            return datetime.strptime(info.startup_time, "%Y-%m-%dT%H:%M:%S.%f%z")
+        except (ari_errors.AriError, ValueError) as exc:
+            log.warning("Asterisk's start time not known (%s)", exc)
+            return None
+
+    def _signal_vanished(self, channels: dict[str, Channel], *, restarted: bool) -> None:
         """Tell calls still running here what happened to their channels while the socket
-        was down (Asterisk replays nothing): a channel gone ended; a ringing leg now `Up`
-        was answered (its StasisStart was lost), or the call would wait out its ring."""
+        was down (Asterisk replays nothing): a channel gone ended (with Asterisk, if it
+        `restarted` meanwhile: a crash sends nothing); a ringing leg now `Up` was answered
+        (its StasisStart was lost), or the call would wait out its ring."""
         for call in self.engine.live_calls():
             owned = {call.id, *call.legs()}
             if call.operator_channel:
                 owned.add(call.operator_channel)
             for channel_id in owned:
                 if channel_id not in channels:
-                    self.engine.deliver(call, ChannelGone(channel_id))
+                    self.engine.deliver(call, ChannelGone(channel_id, asterisk_gone=restarted))
                 elif (
                     channel_id != call.id
                     and channel_id != call.operator_channel
@@ -185,17 +204,20 @@ class Reconciler:
             for c in channels.values()
         }
 
-    def _close(self, row: CallRow, answered: bool, wait: WaitRecord | None) -> None:
-        """The call ended while the router was away."""
+    def _close(self, row: CallRow, answered: bool, wait: WaitRecord | None, cut: bool) -> None:
+        """The call ended while the router was away; `cut`: by Asterisk's restart. Then,
+        as when Asterisk shuts down in front of the router, a caller not yet through is
+        `failed` and a `no_operator` miss (nobody could take them), not one who gave up."""
         ctx = self.engine.ctx
-        outcome = Outcome.ANSWERED if answered else Outcome.LOST
+        outcome = Outcome.ANSWERED if answered else Outcome.FAILED if cut else Outcome.LOST
         ctx.recorder_update(
             row.id, phase=Phase.ENDED.value, outcome=outcome.value, ended_at=ctx.now()
         )
+        why = "Asterisk restarted" if cut else "the call ended"
         ctx.recorder_event(
             row.id,
             "closed_on_reconnect",
-            {"reason": "the call ended while the router was away", "outcome": outcome.value},
+            {"reason": f"{why} while the router was away", "outcome": outcome.value},
         )
         if not answered:
             # The caller gave up while nobody here could see it; the miss the dead
@@ -206,7 +228,7 @@ class Reconciler:
             # What they waited for, so their callback goes where the call would have.
             target = aim(None, wait.target, line=line_id) if wait else None
             miss = MissFacts(row.id, row.caller_e164, row.patient_id, line_id, target)
-            ctx.record_miss(miss, MissReason.ABANDONED, waited)
+            ctx.record_miss(miss, MissReason.NO_OPERATOR if cut else MissReason.ABANDONED, waited)
         log.info("call %s ended while the router was away: %s", row.id, outcome.value)
 
     def _adopt(self, step: Adopt, row: CallRow | None, wait: WaitRecord | None) -> None:

@@ -41,3 +41,53 @@ async def test_an_asterisk_restart_ends_the_calls_and_the_router_reconnects(
         assert fake.leftovers() == []
     finally:
         await router.stop()
+
+
+async def test_an_asterisk_crash_is_not_the_callers_giving_up(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """`kill -9` of Asterisk sends nothing: no hang-up request, no BYE. The reconnect
+    finds a new Asterisk (its start time) with no channels. As for a restart: the waiting
+    caller is `failed` and one `no_operator` miss (not `abandoned`: they did not give up,
+    and a short wait is no reason to skip their callback), the talker stays `answered`."""
+    router = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await router.start()
+    try:
+        talking, waiting = await one_talking_one_waiting(fake)
+        engine = router.engine
+        assert engine is not None
+        await fake.until(lambda: engine.ctx.room.is_waiting(waiting))  # in line, no request
+        await fake.crash_asterisk()
+        await fake.until(lambda: router.engine is not None and not router.engine.live_calls())
+        await router.flushed()
+        assert router.call(talking)["outcome"] == "answered"
+        assert router.misses(talking) == []
+        assert router.call(waiting)["outcome"] == "failed"
+        assert router.misses(waiting) == ["no_operator"]
+        assert "asterisk_shutdown" in router.journey(waiting)
+    finally:
+        await router.stop()
+
+
+async def test_an_asterisk_crash_while_the_router_is_down_too(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """Both gone (a host reboot): the restarted router finds the open calls' channels
+    gone and an Asterisk started after them: cut by the PBX, not lost by the callers."""
+    first = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await first.start()
+    talking, waiting = await one_talking_one_waiting(fake)
+    await first.flushed()
+    await first.kill()
+    await fake.crash_asterisk()
+    second = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await second.start()
+    try:
+        await fake.until(lambda: second.call(waiting)["outcome"] is not None)
+        await second.flushed()
+        assert second.call(talking)["outcome"] == "answered"
+        assert second.call(waiting)["outcome"] == "failed"
+        assert second.misses(waiting) == ["no_operator"]
+        assert second.misses(talking) == []
+    finally:
+        await second.stop()

@@ -58,6 +58,7 @@ class FakeWorld:
         self.filters: dict[str, set[str]] = {}  # app -> allowed event types (empty: all)
         self.faults = Faults()
         self.astdb: dict[str, set[str]] = {}
+        self.startup_time = ""  # GET /asterisk/info's (empty: the recorded one)
         self.log: list[tuple[str, str]] = []  # (method, path) of every REST request
         self.sent: list[Json] = []  # every event sent, in order
         self.originated: list[tuple[str, str]] = []  # (endpoint, channel id)

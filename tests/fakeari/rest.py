@@ -61,7 +61,11 @@ async def ping(request: web.Request) -> web.Response:
 
 
 async def info(request: web.Request) -> web.Response:
-    return ok(recorded.body("asterisk_info"))
+    body = recorded.body("asterisk_info")
+    started = _world(request).startup_time
+    if started:  # restarted since the recording (`FakeAsterisk.crash_asterisk`)
+        body["status"]["startup_time"] = started
+    return ok(body)
 
 
 async def global_variable(request: web.Request) -> web.Response:

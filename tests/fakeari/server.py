@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from types import TracebackType
 
 from aiohttp import WSMsgType, web
@@ -207,6 +208,15 @@ class FakeAsterisk:
             self.world.shutdown(ch)
         await self.until(lambda: all(c.outbox.empty() for c in self.world.connections.values()))
         self.world.bridges.clear()
+        await self.drop_socket()
+
+    async def crash_asterisk(self) -> None:
+        """`kill -9` of Asterisk, then a start (asterisk-behaviour §4): no event, no BYE;
+        the socket dies; a reconnect finds an empty Asterisk with a new start time."""
+        for ch in [c for c in self.world.channels.values() if c.alive]:
+            ch.location, ch.state, ch.hung_up_by = "gone", "Down", "asterisk"
+        self.world.bridges.clear()
+        self.world.startup_time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         await self.drop_socket()
 
     # -- looking -----------------------------------------------------------------------------

@@ -56,6 +56,8 @@ class CallerChannel:
             return False
         if isinstance(event, ChannelHangupRequest) and event.soft and event.cause == SHUTDOWN_CAUSE:
             raise CallerGone(event.cause, asterisk_shutdown=True)
+        if isinstance(event, ChannelGone) and event.asterisk_gone:
+            raise CallerGone(asterisk_shutdown=True)  # a crash: no hang-up request came
         return True
 
     async def get(self, timeout_s: float | None) -> CallEvent | None:
