@@ -96,15 +96,20 @@ class Reconciler:
         started = await self._asterisk_start()
         seen_before, self._asterisk_started = self._asterisk_started, started
         restarted = seen_before is not None and started is not None and started != seen_before
+        # Calls running here settle themselves, told below what happened meanwhile. Taken
+        # before the reads: one that ends during them (told its caller is gone) had its
+        # open row read, and closed again here it got a second outcome and miss (seen on
+        # the sandbox after an Asterisk crash).
+        owned = self.engine.owned_channels()
         self._signal_vanished(channels, restarted=restarted)
         rows = await self._open_calls()
-        waits = await self._waits([r.id for r in rows if self.engine.owner_of(r.id) is None])
+        waits = await self._waits([r.id for r in rows if r.id not in owned])
         seen = Seen(
             channels=self._seen_channels(channels),
             bridges={b.id: b.channel_ids for b in bridges},
             app_channels=app.channel_ids,
             open_calls=tuple(_open_call(row) for row in rows),
-            owned=self.engine.owned_channels(),
+            owned=owned,
         )
         plan = plan_reconcile(seen)
         by_id = {row.id: row for row in rows}
@@ -153,10 +158,10 @@ class Reconciler:
         `restarted` meanwhile: a crash sends nothing); a ringing leg now `Up` was answered
         (its StasisStart was lost), or the call would wait out its ring."""
         for call in self.engine.live_calls():
-            owned = {call.id, *call.legs()}
-            if call.operator_channel:
-                owned.add(call.operator_channel)
-            for channel_id in owned:
+            legs = {*call.legs(), call.operator_channel} - {None, call.id}
+            # The caller first: gone with Asterisk, their call ends as such, instead of
+            # going on with its ring's end (to a max_wait miss, seen on the sandbox).
+            for channel_id in [call.id, *sorted(c for c in legs if c)]:
                 if channel_id not in channels:
                     self.engine.deliver(call, ChannelGone(channel_id, asterisk_gone=restarted))
                 elif (

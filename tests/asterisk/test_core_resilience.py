@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -147,6 +148,35 @@ async def test_asterisk_restart_router_reconnects_and_routes_the_next_call(
         assert phones.report()["op1001"].answered == 1
         [call] = await router.wait_calls(1)
         assert call["outcome"] == "answered"  # routed by the router, not the fallback
+    finally:
+        await router.stop()
+
+
+async def test_asterisk_killed_under_a_waiting_caller_is_a_pbx_failure_not_an_abandon(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """`kill -9` of Asterisk sends no BYE and no event: the router, reconnected to the new
+    Asterisk, ends the caller who was waiting (their operator's phone ringing) as cut by
+    the PBX, `failed` with one `no_operator` miss, as `core restart` does; not abandoned."""
+    router = RouterProcess(tmp_path, rules=write_rules(tmp_path, ["op1001"]), ring_timeout_s=20)
+    await router.start()
+    try:
+        async with Phones({"op1001": Behaviour("answer", answer_after=40, hold=60)}) as phones:
+            # The caller's BYE meets a dead Asterisk: SIPp gives up by its timeout.
+            caller = asyncio.create_task(place_call("79990002008", DID, hangup_after=3, timeout=20))
+            await phones.wait_for_invites("op1001", 1, timeout=10)
+            pid = sandbox.pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await asyncio.to_thread(sandbox.up)
+            await router.wait_health(lambda h: h.get("ari_connected") is True, 60)
+            [call] = await router.wait_calls(1)
+            await caller
+        assert call["outcome"] == "failed"
+        kinds = [s["kind"] for s in call["journey"]]
+        assert "asterisk_shutdown" in kinds or "closed_on_reconnect" in kinds
+        misses = [s["data"]["reason"] for s in call["journey"] if s["kind"] == "miss"]
+        assert misses == ["no_operator"]
     finally:
         await router.stop()
 
