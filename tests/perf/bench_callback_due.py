@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from router.engine.callbacks import due_scan
 from router.engine.callbacks.due_scan import DueScan
@@ -62,6 +62,10 @@ async def seed(store: Store, n: int, start: datetime) -> float:
     for i in range(0, n, BATCH):
         async with store.db.begin() as conn:
             await conn.execute(insert(callback_tasks), all_rows[i : i + BATCH])
+    async with store.db.begin() as conn:
+        # As autovacuum would have by now on a live PostgreSQL: without statistics its
+        # planner sorts every task (55 ms a page) instead of walking the index (0.2 ms).
+        await conn.execute(text("ANALYZE"))
     return time.perf_counter() - began
 
 
