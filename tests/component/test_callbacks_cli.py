@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import main_in_process
 
-from router.cli.main import main
 from router.storage import MissInput, Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,16 +48,9 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     """`clinic-router callbacks ARGS --config router.yaml` in this process, on `db_url`."""
 
     def run_cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-        for name, value in {**SECRETS, "CLINIC_ROUTER_DB_URL": db_url}.items():
-            monkeypatch.setenv(name, value)
-        capsys.readouterr()  # what came before is not this command's
         argv = ["callbacks", *args, "--config", SETTINGS]
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse and bad settings exit; so would the process
-            code = exc.code if isinstance(exc.code, int) else 2
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(argv, code, out, err)
+        env = {**SECRETS, "CLINIC_ROUTER_DB_URL": db_url}
+        return main_in_process(argv, env, capsys, monkeypatch)
 
     return run_cli
 

@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from cli_support import main_in_process
 from storage_support import BACKENDS, migrated_store
 
 from router.cli.patients import import_rows
@@ -109,23 +110,46 @@ def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_import_then_show_the_full_profile(tmp_path: Path) -> None:
+@pytest.fixture
+def in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`clinic-router patients ARGS` in this process (cli_support.py); the first command
+    of the test below runs as a real process."""
+
+    def run(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+        argv = ["patients", *args, "--config", str(REPO / "config" / "router.yaml")]
+        env = {
+            "CLINIC_ROUTER_ARI_PASSWORD": "secret-secret",
+            "CLINIC_ROUTER_API_TOKEN": "token-0123456789abcdef",
+            "CLINIC_ROUTER_DB_URL": f"sqlite+aiosqlite:///{db}",
+        }
+        return main_in_process(argv, env, capsys, monkeypatch)
+
+    return run
+
+
+def test_cli_import_then_show_the_full_profile(
+    tmp_path: Path, in_process: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     db = tmp_path / "router.db"
     csv_file = tmp_path / "patients.csv"
     csv_file.write_text(CSV, encoding="utf-8")
+    # the real command line, its rows checked in a spawned worker process (the default);
+    # the rest in this process
     imported = _cli("import", str(csv_file), "--tz", "Europe/Moscow", db=db)
     assert imported.returncode == 1, imported.stderr  # some rows rejected
     assert f"{csv_file}:4: rejected: birth_year" in imported.stderr
     assert "2 patients imported, 2 rows rejected" in imported.stdout
 
-    shown = _cli("show", "8 (916) 123-45-67", db=db)
+    shown = in_process("show", "8 (916) 123-45-67", db=db)
     assert shown.returncode == 0, shown.stderr
     assert "+79161234567: 2 patient(s)" in shown.stdout
     assert "p1  Анна  born 1984" in shown.stdout
     assert "2026-11-20 09:15 +0300 by op3, dms: booked" in shown.stdout
     assert "2026-12-01 10:30 +0300  Dr Ivanov  moscow" in shown.stdout
 
-    as_json = _cli("show", "+79161234567", "--json", db=db)
+    as_json = in_process("show", "+79161234567", "--json", db=db)
     body = json.loads(as_json.stdout)
     assert [p["id"] for p in body["patients"]] == ["p1", "p2"]
     assert body["patients"][0]["appointments"][0] == {
@@ -134,9 +158,9 @@ def test_cli_import_then_show_the_full_profile(tmp_path: Path) -> None:
         "branch": "moscow",
     }
 
-    assert _cli("show", "+79169999999", db=db).returncode == 1
-    assert _cli("import", str(csv_file), "--tz", "Mars/Olympus", db=db).returncode == 2
+    assert in_process("show", "+79169999999", db=db).returncode == 1
+    assert in_process("import", str(csv_file), "--tz", "Mars/Olympus", db=db).returncode == 2
     csv_file.write_text("patient_id,phones,nmae\np1,+79161234567,x\n", encoding="utf-8")
-    bad_header = _cli("import", str(csv_file), db=db)
+    bad_header = in_process("import", str(csv_file), db=db)
     assert bad_header.returncode == 2
     assert f"{csv_file}:1: rejected: unknown column(s): nmae" in bad_header.stderr
