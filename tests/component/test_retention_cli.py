@@ -1,16 +1,19 @@
-"""`clinic-router retention [--dry-run]` as an admin runs it (in this process, as
-`router.cli.main.main`; see test_callbacks_cli.py for why)."""
+"""`clinic-router retention [--dry-run]` as an admin runs it (in this process:
+`cli_support.main_in_process`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import main_in_process
 from sqlalchemy import func, insert, select
 
-from router.cli.main import main
 from router.storage import Store
 from router.storage.tables import audit_log
 
@@ -45,14 +48,39 @@ def test_a_dry_run_counts_and_a_run_deletes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
-    for name, value in {**SECRETS, "CLINIC_ROUTER_DB_URL": url}.items():
-        monkeypatch.setenv(name, value)
+    env = {**SECRETS, "CLINIC_ROUTER_DB_URL": url}
+
+    def retention(*args: str) -> str:
+        argv = ["retention", *args, "--config", SETTINGS]
+        done = main_in_process(argv, env, capsys, monkeypatch)
+        assert (done.returncode, done.stderr) == (0, "")
+        return done.stdout
+
     assert asyncio.run(_audit(url, 2000, 1500, 30)) == 3
-    capsys.readouterr()
-    assert main(["retention", "--dry-run", "--config", SETTINGS]) == 0
-    out = capsys.readouterr().out
+    out = retention("--dry-run")
     assert "audit_log: would delete 2\n" in out and "calls: would delete 0\n" in out
     assert asyncio.run(_audit(url)) == 3  # a dry run deletes nothing
-    assert main(["retention", "--config", SETTINGS]) == 0
-    assert "audit_log: deleted 2\n" in capsys.readouterr().out
+    assert "audit_log: deleted 2\n" in retention()
     assert asyncio.run(_audit(url)) == 1
+
+
+def test_the_real_command_line_says_nothing_else(tmp_path: Path) -> None:
+    """`python -m router retention --dry-run`, a process of its own: exit 0, one line per
+    table, nothing on stderr (a traceback would show here)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "router", "retention", "--dry-run", "--config", SETTINGS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, **SECRETS, "CLINIC_ROUTER_DB_URL": url},
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == [
+        "calls: would delete 0",
+        "callback_tasks: would delete 0",
+        "misses: would delete 0",
+        "operator_states: would delete 0",
+        "audit_log: would delete 0",
+    ]
