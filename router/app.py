@@ -31,6 +31,7 @@ from router.engine.endpoint_states import EndpointStates
 from router.engine.engine import Engine
 from router.engine.recorder import Recorder
 from router.engine.retention import prune_every
+from router.engine.rollups import rollup_every
 from router.engine.waiting_room import WaitingRoom
 from router.http.api import ApiDeps, build_app
 from router.http.metrics import EngineFigures, RouterMetrics, StorageFigures
@@ -38,6 +39,7 @@ from router.http.reports import ReportDefaults
 from router.http.wallboard import add_wallboard_route
 from router.observability import logs
 from router.storage.journal import Journal, OperatorState
+from router.storage.report_rollup_sql import Rollups
 from router.storage.retention import Pruner
 from router.storage.store import Store, is_transient_error
 
@@ -195,6 +197,9 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                     prune_every(Pruner(store.db), settings.retention, ctx.now),
                     name="retention",
                 )
+                rolling = tasks.create_task(
+                    rollup_every(Rollups(store.db), ctx.now), name="report rollups"
+                )
                 # doctor's checks, logged once as warnings; they never hold up a call
                 endpoint_poll = tasks.create_task(endpoints.run(), name="endpoint states")
                 pbx_checks = tasks.create_task(
@@ -218,6 +223,7 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 pbx_checks.cancel()
                 endpoint_poll.cancel()
                 pruning.cancel()
+                rolling.cancel()
                 if dispatcher is not None:
                     dispatching.cancel()
                 if agi is not None:  # a call being decided goes on in the dialplan

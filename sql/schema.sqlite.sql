@@ -297,3 +297,57 @@ CREATE INDEX ix_callback_rings_task_id_attempt ON callback_rings (task_id, attem
 CREATE INDEX ix_callback_rings_operator_id_started_at ON callback_rings (operator_id, started_at);
 
 UPDATE alembic_version SET version_num='0011' WHERE alembic_version.version_num = '0010';
+
+-- Running upgrade 0011 -> 0012
+
+CREATE TABLE report_rollups (
+    interval_us BIGINT NOT NULL,
+    built_at DATETIME NOT NULL,
+    CONSTRAINT pk_report_rollups PRIMARY KEY (interval_us)
+);
+
+CREATE TABLE report_intervals (
+    interval_us BIGINT NOT NULL,
+    line TEXT,
+    queue TEXT,
+    calls INTEGER NOT NULL,
+    answered INTEGER NOT NULL,
+    ab_menu INTEGER NOT NULL,
+    ab_waiting INTEGER NOT NULL,
+    ab_ringing INTEGER NOT NULL,
+    no_operator INTEGER NOT NULL,
+    callback_promised INTEGER NOT NULL,
+    message INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    fallback INTEGER NOT NULL,
+    waited INTEGER NOT NULL,
+    speeds INTEGER NOT NULL,
+    talks INTEGER NOT NULL,
+    speed_us BIGINT NOT NULL,
+    talk_us BIGINT NOT NULL,
+    wait_us BIGINT NOT NULL,
+    wait_max_us BIGINT,
+    first_us BIGINT NOT NULL,
+    waits TEXT NOT NULL,
+    speeds_up TEXT NOT NULL,
+    route_known TEXT NOT NULL,
+    route_unknown TEXT NOT NULL
+);
+
+CREATE INDEX ix_report_intervals_interval_us ON report_intervals (interval_us);
+
+CREATE TABLE report_operator_intervals (
+    interval_us BIGINT NOT NULL,
+    operator_id TEXT NOT NULL,
+    result TEXT,
+    rings INTEGER NOT NULL,
+    answers INTEGER NOT NULL,
+    answer_ms BIGINT NOT NULL,
+    talks INTEGER NOT NULL,
+    talk_us BIGINT NOT NULL,
+    answer_s TEXT NOT NULL
+);
+
+CREATE INDEX ix_report_operator_intervals_interval_us ON report_operator_intervals (interval_us);
+
+UPDATE alembic_version SET version_num='0012' WHERE alembic_version.version_num = '0011';

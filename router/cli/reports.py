@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
 from router.cli.patients import zone_arg
@@ -20,18 +21,27 @@ from router.config.rules import load_rules
 from router.config.settings import Settings
 from router.domain.reports import CALL_GROUPS
 from router.domain.reports.export import SECTIONS, to_csv, to_table
-from router.domain.reports.period import PeriodError
+from router.domain.reports.period import PeriodError, parse_period
 from router.http.json_io import json_default
 from router.report_view import ReportQuery, section_body, staffing_body
+from router.storage.report_rollup_sql import Rollups
 from router.storage.store import Store
 
 
 def add_report_parser(subparsers: Any, default_config: str) -> None:
     """Add `report` and `staffing` to the `clinic-router` sub-commands (`run_report`)."""
     parser = subparsers.add_parser("report", help="calls, operators, misses for a period")
-    parser.add_argument("section", choices=SECTIONS, help="compare: against the period before")
+    parser.add_argument(
+        "section",
+        choices=(*SECTIONS, "rollup"),
+        help="compare: against the period before; rollup: build the interval rollups "
+        "(default: the whole history)",
+    )
     _period_options(parser, default_config)
     parser.add_argument("--by", choices=CALL_GROUPS, help="calls: one row per line, queue, day…")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="rollup: build again the intervals built"
+    )
     staff = subparsers.add_parser(
         "staffing", help="operators needed per hour of the week (Erlang C and A)"
     )
@@ -70,6 +80,8 @@ async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) 
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if getattr(args, "section", None) == "rollup":
+        return await run_rollup(args, settings, tz, out)
     by = getattr(args, "by", None)
     try:
         branches = _branches(settings) if by == "branch" else {}
@@ -95,6 +107,41 @@ async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) 
         return 0
 
     return await with_store(settings, command)
+
+
+async def run_rollup(args: argparse.Namespace, settings: Settings, tz: tzinfo, out: TextIO) -> int:
+    """Build the settled intervals of the period not built yet (`--rebuild`: all),
+    printing the progress; safe while the router runs (`report_rollup_sql`)."""
+    now = datetime.now(UTC)
+
+    async def command(store: Store) -> int:
+        rollups = Rollups(store.db)
+        first = await rollups.first_call()
+        try:
+            start, end = parse_period(args.start or _day(first or now, tz), args.end, tz, now)
+        except PeriodError as exc:
+            print(f"--from/--to: {exc}", file=sys.stderr)
+            return 2
+        began = last = time.monotonic()
+
+        def progress(at: datetime, built: int) -> None:
+            nonlocal last
+            if time.monotonic() - last >= 5:
+                last = time.monotonic()
+                out.write(f"up to {at.astimezone(tz):%Y-%m-%d %H:%M}: {built} intervals built\n")
+                out.flush()
+
+        built = await rollups.build(start, end, now, rebuild=args.rebuild, progress=progress)
+        took = time.monotonic() - began
+        span = f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"
+        out.write(f"{span}: {built} intervals built in {took:.1f} s\n")
+        return 0
+
+    return await with_store(settings, command)
+
+
+def _day(at: datetime, tz: tzinfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d")
 
 
 def _branches(settings: Settings) -> dict[str, str]:

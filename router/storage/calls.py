@@ -13,6 +13,7 @@ from router.domain.calls import Outcome, Phase, RingResult
 from router.domain.phone import MAX_RAW_LENGTH
 from router.storage.db import Database
 from router.storage.models import CallRow, EventRow, RingAttemptRow
+from router.storage.report_rollup_sql import mark_stale
 from router.storage.tables import call_events, calls, dialect_insert, ring_attempts
 
 MAX_RECENT = 1_000
@@ -36,6 +37,7 @@ class CallRepository:
         """
         async with self._db.begin() as conn:
             result = await conn.execute(create_statement(self._db.dialect_name), call_values(call))
+            await mark_stale(conn, self._db.dialect_name, [call.id])
         return result.rowcount == 1
 
     async def update(self, call_id: str, **fields: object) -> bool:
@@ -48,6 +50,7 @@ class CallRepository:
         values = update_values(fields)
         async with self._db.begin() as conn:
             result = await conn.execute(update(calls).where(calls.c.id == call_id).values(values))
+            await mark_stale(conn, self._db.dialect_name, [call_id])
         return result.rowcount == 1
 
     async def append_event(
@@ -56,6 +59,7 @@ class CallRepository:
         """Add one step to a call's journey. `data` must be JSON-serialisable."""
         async with self._db.begin() as conn:
             await conn.execute(INSERT_EVENT, event_values(call_id, kind, data, at))
+            await mark_stale(conn, self._db.dialect_name, [call_id])
 
     async def record_ring_attempt(
         self,
@@ -77,6 +81,7 @@ class CallRepository:
         )
         async with self._db.begin() as conn:
             inserted = await conn.execute(insert(ring_attempts).values(values))
+            await mark_stale(conn, self._db.dialect_name, [call_id])
         key = inserted.inserted_primary_key
         if key is None:  # cannot happen for a single-row INSERT; keeps the type exact
             raise RuntimeError("the database returned no id for the ring attempt")

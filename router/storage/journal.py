@@ -32,6 +32,7 @@ from router.storage.calls import (
 from router.storage.db import Database
 from router.storage.models import CallRow
 from router.storage.operators import state_values
+from router.storage.report_rollup_sql import mark_stale
 from router.storage.tables import calls, dialect_insert, operator_states, operators
 
 
@@ -166,6 +167,10 @@ class Journal:
         async with self._db.begin() as conn:
             for segment in segments:
                 await segment.execute(conn, dialect)
+            # a late write (a batch after a restart, a reconcile) to a call of a built
+            # interval: that interval is read raw until rebuilt
+            touched = [str(c["id"]) for s in segments for c in s.creates]
+            await mark_stale(conn, dialect, [*touched, *(i for s in segments for i in s.touched)])
 
 
 @dataclass(slots=True)

@@ -41,7 +41,8 @@ from router.domain.reports.staffing import StaffingSums, hour_slots
 from router.storage.db import Database
 from router.storage.report_facts_sql import call_line, json_text
 from router.storage.report_ledger_sql import BY_ATTEMPT, BY_HAND, LedgerSql
-from router.storage.report_sql import CallGroups, ReportSql
+from router.storage.report_rollup_read import RolledReportSql
+from router.storage.report_sql import CallGroups
 from router.storage.tables import (
     ACTIVE_TASK,
     call_events,
@@ -182,7 +183,7 @@ class ReportRows:
         """The report's sums and, with `staffing`, the staffing view's, the calls read
         once for both (the console's reports page shows both)."""
         start, end = period
-        sql = ReportSql(self._db)
+        sql = RolledReportSql(self._db)
         groups: list[CallGroup | None] = [None, group] if group else [None]
         if staffing and group != "hour_of_week":
             groups.append("hour_of_week")
@@ -212,7 +213,7 @@ class ReportRows:
     ) -> tuple[
         dict[str, OperatorSums], dict[str, int], StateSums | None, MissSums, list[MissRecord]
     ]:
-        sql, ledger = ReportSql(self._db), LedgerSql(self._db)
+        sql, ledger = RolledReportSql(self._db), LedgerSql(self._db)
         return (
             await sql.operator_sums(start, end),
             await ledger.callbacks_worked(start, end),
@@ -225,7 +226,7 @@ class ReportRows:
         self, period: tuple[datetime, datetime], tz: tzinfo, group: CallGroup
     ) -> dict[CallGroup | None, CallGroups]:
         groups: list[CallGroup | None] = [None, group]
-        taken = await ReportSql(self._db).call_sums(*period, tz, groups)
+        taken = await RolledReportSql(self._db).call_sums(*period, tz, groups)
         return dict(zip(groups, taken, strict=True))
 
     async def _staffing(

@@ -86,10 +86,8 @@ class ReportSql:
                 columns = [c.name for c in FACTS.columns]
                 await conn.execute(FACTS.insert().from_select(columns, facts(d, start, end)))
                 for group in groups:
-                    m = _measures(
-                        d, start, end, tz, group, sl_targets or {}, default_sl_s, branches
-                    )
-                    rows = (await conn.execute(_sums_stmt(m))).all()
+                    m = measures(d, start, end, tz, group, sl_targets or {}, default_sl_s, branches)
+                    rows = (await conn.execute(sums_stmt(m))).all()
                     waits = (await conn.execute(ranked(m, m.c.wait_us, (50, 90)))).all()
                     routes = (await conn.execute(ranked(m, m.c.route_us, (50,), m.c.known))).all()
                     out.append(_call_groups(rows, waits, routes))
@@ -172,7 +170,7 @@ def _call_groups(rows: Sequence[Any], waits: Sequence[Any], routes: Sequence[Any
     return CallGroups(sums, first)
 
 
-def _measures(
+def measures(
     dialect: str,
     start: datetime,
     end: datetime,
@@ -190,7 +188,9 @@ def _measures(
     target = _by_value(f.queue, {k: v * 1e6 for k, v in targets.items()}, default_sl_s * 1e6)
     abandoned = f.outcome == "abandoned"
     return select(
-        _key(dialect, f, group, tz, start, end, branches or {}).label("key"),
+        key_sql(dialect, f, group, tz, start, end, branches or {}).label("key"),
+        f.line,
+        f.queue,
         f.outcome,
         f.fallback,
         f.known,
@@ -214,7 +214,7 @@ def _by_value(column: Any, values: Mapping[str, Any], default: Any) -> Any:
     return case(*((column == k, literal(v)) for k, v in values.items()), else_=literal(default))
 
 
-def _key(
+def key_sql(
     dialect: str,
     f: Any,
     group: CallGroup | None,
@@ -305,14 +305,17 @@ def zone_segments(tz: tzinfo, start: datetime, end: datetime) -> list[tuple[date
     return out
 
 
-def _sums_stmt(m: Any) -> Select[Any]:
+def sums_stmt(m: Any, keys: Sequence[Any] = ()) -> Select[Any]:
+    """The sums per `keys` (default: the measures' group key)."""
+    keys = keys or (m.c.key,)
+
     def count_if(condition: Any) -> Any:
         return func.count(case((condition, 1)))
 
     waited = m.c.wait_us.is_not(None)
     answered_wait = and_(waited, m.c.speed_us.is_not(None))
     return select(
-        m.c.key,
+        *keys,
         func.count().label("calls"),
         count_if(m.c.outcome == "answered").label("answered"),
         count_if(m.c.abandoned == "menu").label("ab_menu"),
@@ -336,7 +339,7 @@ def _sums_stmt(m: Any) -> Select[Any]:
         ),
         func.max(m.c.wait_us).label("wait_max_us"),
         func.min(m.c.start_us).label("first_us"),
-    ).group_by(m.c.key)
+    ).group_by(*keys)
 
 
 def _in_bucket(wait_us: Any, index: int) -> Any:

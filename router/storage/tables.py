@@ -311,6 +311,57 @@ operator_states = Table(
 )
 
 
+# Interval rollups (migration 0012, `router/storage/report_rollup_sql.py`): the calls
+# started in one 15-minute UTC interval, summed per line and queue (first waited for),
+# and their rings and talk per operator, so a long period's report adds rows instead of
+# sorting every call. Histograms are JSON {"second": count}. `report_rollups` lists the
+# intervals built: only their rows are read; a write to a call of a built interval
+# deletes its mark (the interval is then read raw until built again).
+report_rollups = Table(
+    "report_rollups",
+    metadata,
+    Column("interval_us", BigInteger, primary_key=True),
+    Column("built_at", UtcDateTime, nullable=False),
+)
+
+_ROLLUP_COUNTS = (
+    "calls", "answered", "ab_menu", "ab_waiting", "ab_ringing", "no_operator",
+    "callback_promised", "message", "failed", "fallback", "waited", "speeds", "talks",
+)  # fmt: skip
+report_intervals = Table(
+    "report_intervals",
+    metadata,
+    Column("interval_us", BigInteger, nullable=False),
+    Column("line", SafeText),
+    Column("queue", SafeText),
+    *(Column(name, Integer, nullable=False) for name in _ROLLUP_COUNTS),
+    Column("speed_us", BigInteger, nullable=False),
+    Column("talk_us", BigInteger, nullable=False),
+    Column("wait_us", BigInteger, nullable=False),
+    Column("wait_max_us", BigInteger),
+    Column("first_us", BigInteger, nullable=False),
+    Column("waits", SafeText, nullable=False),  # floor seconds
+    Column("speeds_up", SafeText, nullable=False),  # ceil seconds
+    Column("route_known", SafeText, nullable=False),
+    Column("route_unknown", SafeText, nullable=False),
+    Index(None, "interval_us"),
+)
+
+report_operator_intervals = Table(
+    "report_operator_intervals",
+    metadata,
+    Column("interval_us", BigInteger, nullable=False),
+    Column("operator_id", SafeText, nullable=False),
+    Column("result", SafeText),  # None: the row of the operator's talk
+    Column("rings", Integer, nullable=False),
+    Column("answers", Integer, nullable=False),
+    Column("answer_ms", BigInteger, nullable=False),
+    Column("talks", Integer, nullable=False),
+    Column("talk_us", BigInteger, nullable=False),
+    Column("answer_s", SafeText, nullable=False),  # answered rings, floor seconds
+    Index(None, "interval_us"),
+)
+
 # Console users (migration 0007). `role` is a `router.domain.console_access.Role` value;
 # `operator_id` links an operator user to the rules (no FK: operators come from config).
 console_users = Table(

@@ -8,7 +8,9 @@ Generates `--calls` calls spread over 365 days (clinic hours), with their journe
 operator state changes a call (`year_data.py`: bulk-written through the raw driver into
 the migrations' schema, its indexes built afterwards from the migrations' definitions);
 then times the report (grouped by hour) for a day, a week, a month and the whole year as
-the API builds it (`store.reports.report`); with `--rows`, also the old way: every row
+the API builds it (`store.reports.report`): first with no interval rollups (every call
+summed raw), then after building the year's rollups from scratch (timed, as is the
+build of one interval unmarked), from the rollups; with `--rows`, also the old way: every row
 read (`store.reports.period`) and the figures built in Python (`build_report`), and the
 staffing view for a month. Each figure is measured in a fresh process, so its peak memory
 is its own.
@@ -31,11 +33,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url, pool, text
+from sqlalchemy import delete, func, make_url, pool, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -45,6 +47,13 @@ from router.domain.reports import build_report
 from router.domain.reports.staffing import staffing
 from router.storage import Store
 from router.storage.migrate import head_revision, migrate
+from router.storage.report_rollup_sql import Rollups, mark_stale
+from router.storage.tables import (
+    calls,
+    report_intervals,
+    report_operator_intervals,
+    report_rollups,
+)
 from tests.perf import year_data
 from tests.perf.year_data import MSK, OPERATORS, YEAR_START
 
@@ -90,12 +99,14 @@ async def _sync_operators(url: str) -> None:
 async def _child(way: str, name: str) -> dict[str, Any]:
     store = await Store.open(os.environ[_URL_ENV])
     try:
+        if way in ("clear", "build"):
+            return await _rollups(store, way)
         period, now = _periods()[name], YEAR_START + timedelta(days=365)
         server_before = await _server_cpu(store)
         base = _reset_peak()
         t0, cpu0 = time.perf_counter(), time.process_time()
         out: dict[str, Any] = {"base_mb": base}
-        if way == "new":
+        if way in ("new", "rolled"):
             report = await store.reports.report(period, now, MSK, group="hour")
             out.update(calls=report.total.offered, total_s=time.perf_counter() - t0)
         else:
@@ -137,6 +148,39 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+async def _rollups(store: Store, way: str) -> dict[str, Any]:
+    """ "clear": no rollups (the raw sums); "build": the year's rollups from scratch, then
+    one interval again after unmarking it (as a late write does)."""
+    tables = (report_rollups, report_intervals, report_operator_intervals)
+    if way == "clear":
+        async with store.db.begin() as conn:
+            for table in tables:
+                await conn.execute(delete(table))
+        return {}
+    rollups, (start, end) = Rollups(store.db), _periods()["year"]
+    now = datetime.now(UTC)
+    server_before = await _server_cpu(store)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    built = await rollups.build(start, end, now, rebuild=True)
+    out: dict[str, Any] = {"built": built, "year_s": time.perf_counter() - t0}
+    out["year_cpu_s"] = time.process_time() - cpu0
+    server_after = await _server_cpu(store)
+    out["year_server_s"] = sum(c - server_before.get(p, 0.0) for p, c in server_after.items())
+    one = _periods()["day"][0] + timedelta(hours=11)  # a busy interval
+    async with store.db.connect() as conn:
+        calls_of = select(calls.c.id).where(calls.c.started_at >= one).limit(1)
+        call_id = (await conn.execute(calls_of)).scalar_one()
+    async with store.db.begin() as conn:
+        await mark_stale(conn, store.db.dialect_name, [call_id])
+    t1 = time.perf_counter()
+    out["one"] = await rollups.build(start, end, now)
+    out["one_s"] = time.perf_counter() - t1
+    async with store.db.connect() as conn:
+        count = select(func.count()).select_from(report_intervals)
+        out["rows"] = (await conn.execute(count)).scalar_one()
+    return out
+
+
 def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -174,10 +218,11 @@ def _measure_one(url: str, way: str, name: str) -> dict[str, Any]:
 def _measure(url: str, label: str, rows: bool) -> None:
     ways = ("new", "old") if rows else ("new",)
     results: dict[tuple[str, str], dict[str, Any]] = {}
+    _measure_one(url, "clear", "")
     for name in PERIODS:
         for way in ways:
             r = results[way, name] = _measure_one(url, way, name)
-            what = "summed by the database" if way == "new" else "rows + figures"
+            what = {"new": "summed by the database", "old": "rows + figures"}[way]
             split = f" ({r['read_s']:.2f} + {r['build_s']:.2f})" if way == "old" else ""
             cpu = f"CPU {r['cpu_s']:.1f} s" + (
                 f" + server {r['server_cpu_s']:.1f} s" if label == "postgresql" else ""
@@ -189,6 +234,21 @@ def _measure(url: str, label: str, rows: bool) -> None:
             if "staffing_s" in r:
                 print(f"{label}: staffing (month, 168 hours, Erlang C and A): "
                       f"{r['staffing_s']:.2f} s", flush=True)  # fmt: skip
+    b = _measure_one(url, "build", "")
+    print(f"{label}: rollups of the year from scratch: {b['built']:,} intervals, {b['rows']:,}"
+          f" rows, {b['year_s']:.1f} s, CPU {b['year_cpu_s']:.1f} s + server"
+          f" {b['year_server_s']:.1f} s; one interval again: {b['one_s']:.2f} s"
+          f" ({b['one']} built), load {b['load']:.1f}", flush=True)  # fmt: skip
+    for name in PERIODS:
+        r = results["rolled", name] = _measure_one(url, "rolled", name)
+        cpu = f"CPU {r['cpu_s']:.1f} s" + (
+            f" + server {r['server_cpu_s']:.1f} s" if label == "postgresql" else ""
+        )
+        new = results["new", name]
+        print(f"{label}: {name:<5} {'from the rollups':<22} {r['calls']:>9,} calls"
+              f" {r['total_s']:>8.2f} s, {cpu}, peak RSS {r['peak_mb']:.0f} MB, load"
+              f" {r['load']:.1f}; raw {new['total_s']:.2f} s: {r['total_s'] / new['total_s']:.3f}",
+              flush=True)  # fmt: skip
     if rows:
         print(f"{label}: period   new s   old s new/old  new CPU  old CPU new/old  new MB  old MB")
         for name in PERIODS:
