@@ -351,3 +351,9 @@ CREATE TABLE report_operator_intervals (
 CREATE INDEX ix_report_operator_intervals_interval_us ON report_operator_intervals (interval_us);
 
 UPDATE alembic_version SET version_num='0012' WHERE alembic_version.version_num = '0011';
+
+-- Running upgrade 0012 -> 0013
+
+CREATE INDEX ix_callback_tasks_dispatch ON callback_tasks (priority DESC, first_missed_at, id) WHERE state IN ('open', 'claimed');
+
+UPDATE alembic_version SET version_num='0013' WHERE alembic_version.version_num = '0012';

@@ -247,6 +247,16 @@ callback_tasks = Table(
     ),
     Index(None, "closed_at"),  # the supervisors' figures over a period
 )
+# The dispatcher's pages in dispatch order (`due_scan.py`, migration 0013): walked in
+# order, not sorted per page; active tasks only, like `ix_callback_tasks_due`.
+Index(
+    "ix_callback_tasks_dispatch",
+    callback_tasks.c.priority.desc(),
+    callback_tasks.c.first_missed_at,
+    callback_tasks.c.id,
+    sqlite_where=text(ACTIVE_TASK),
+    postgresql_where=text(ACTIVE_TASK),
+)
 
 misses = Table(
     "misses",
