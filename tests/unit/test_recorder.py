@@ -211,7 +211,7 @@ async def test_record_now_does_not_wait_for_a_database_that_is_away() -> None:
         assert recorder.health().consecutive_failures >= 1
         started = asyncio.get_running_loop().time()
         assert not await recorder.record_now(ev("second"), 5.0)  # failing: at once
-        assert asyncio.get_running_loop().time() - started < 0.05
+        assert asyncio.get_running_loop().time() - started < 1.0  # not its 5 s (a loaded CI)
         assert recorder.backlog == 2  # both kept, in order
 
 
