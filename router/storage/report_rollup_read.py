@@ -82,15 +82,15 @@ class RolledReportSql(ReportSql):
         try:
             await fill_facts(conn, d, raw_ranges(*period, built))
             edges = await call_rows_of_facts(conn, d)
-            hists = await stored_hists(conn, built)
+            of_rows = [row_key(g, tz, branches) for g in groups]
+            hists = await merged_hists(conn, built, of_rows)
             out = []
-            for g in groups:
+            for g, of_row, merged in zip(groups, of_rows, hists, strict=True):
 
                 def key(columns: Any, g: CallGroup | None = g) -> Any:
                     return key_sql(d, columns, g, tz, *period, branches or {})
 
-                of_row = row_key(g, tz, branches)
-                stored = await stored_calls(conn, d, built, key, hists, of_row)
+                stored = await stored_calls(conn, built, key, merged)
                 rows = [*stored, *((of_row(r), r) for r in edges)]
                 out.append(CallGroups(*sum_calls(rows, targets, default_sl_s)))
             return out
@@ -114,16 +114,14 @@ class RolledReportSql(ReportSql):
 
 async def stored_calls(
     conn: AsyncConnection,
-    dialect: str,
     built: Sequence[int],
     key: Callable[[Any], Any],
-    hists: Sequence[StoredHists],
-    key_of_row: Callable[[CallRow], str],
+    hists: Mapping[GroupQueue, Sequence[Mapping[str, int]]],
 ) -> list[tuple[str, CallRow]]:
     """The stored call rows of these built intervals per group and queue (the queue for
     its service-level target): counts and sums summed by the database (`key(columns)`:
-    `report_sql.key_sql` on the row's interval as its start), the histograms (`hists`,
-    read once for every group) merged here; `key_of_row`: the same key in Python.
+    `report_sql.key_sql` on the row's interval as its start), with the group's
+    histograms merged by `merged_hists`.
     The database merging the histograms (`json_each`) took longer: the key was computed
     for each of the year's 3 million histogram entries."""
     if not built:
@@ -137,36 +135,44 @@ async def stored_calls(
         *(func.sum(c).label(c.name) for c in counts if c.name not in ("wait_max_us", "first_us")),
         func.max(t.wait_max_us).label("wait_max_us"), func.min(t.first_us).label("first_us"),
     ).where(ours).group_by(k, t.queue)  # fmt: skip
-    rows: dict[tuple[str, str | None], CallRow] = {}
+    rows: dict[GroupQueue, CallRow] = {}
     for r in (await conn.execute(sums)).all():
         values = {c.name: r._mapping[c.name] for c in counts}
         values = {n: v if v is None or n == "wait_max_us" else int(v) for n, v in values.items()}
         rows[(r.key, r.queue)] = CallRow(0, None, r.queue, **values)
-    merged: dict[tuple[str, str | None], list[dict[str, int]]] = {}
-    for row, parsed in hists:
-        into = merged.setdefault((key_of_row(row), row.queue), [{} for _ in HISTS])
-        for acc, hist in zip(into, parsed, strict=True):
-            for second, n in hist.items():
-                acc[second] = acc.get(second, 0) + n
-    for group, into in merged.items():
+    for group, into in hists.items():
         for name, acc in zip(HISTS, into, strict=True):
             getattr(rows[group], name).update({int(s): n for s, n in acc.items()})
     return [(key_, row) for (key_, _), row in rows.items()]
 
 
-StoredHists = tuple[CallRow, tuple[dict[str, int], ...]]  # a row's keys, its histograms
+GroupQueue = tuple[str, str | None]  # a group's key, the queue
+_PAGE = 2_000  # stored rows decoded at a time
 
 
-async def stored_hists(conn: AsyncConnection, built: Sequence[int]) -> list[StoredHists]:
-    """The built intervals' histograms as stored (seconds as text), with each row's keys."""
+async def merged_hists(
+    conn: AsyncConnection, built: Sequence[int], of_rows: Sequence[Callable[[CallRow], str]]
+) -> list[dict[GroupQueue, list[dict[str, int]]]]:
+    """The built intervals' histograms merged per group and queue, for each grouping
+    (`of_rows`: a row's group key in each), in one pass. The rows are streamed, a page
+    at a time, and merged as they come (seconds still as text, as stored): holding the
+    year's 210,000 decoded histograms for all the groupings took 300 MB."""
     t = report_intervals.c
     stmt = select(t.interval_us, t.line, t.queue, *(getattr(t, n) for n in HISTS)).where(
         t.interval_us.in_(_marked(built))
     )
-    return [
-        (CallRow(r[0], r[1], r[2]), tuple(json.loads(text) for text in r[3:]))
-        for r in (await conn.execute(stmt)).all()
-    ]
+    out: list[dict[GroupQueue, list[dict[str, int]]]] = [{} for _ in of_rows]
+    result = await conn.stream(stmt)
+    async for page in result.partitions(_PAGE):
+        for r in page:
+            row = CallRow(r[0], r[1], r[2])
+            parsed = [json.loads(text) for text in r[3:]]
+            for of_row, merged in zip(of_rows, out, strict=True):
+                into = merged.setdefault((of_row(row), row.queue), [{} for _ in HISTS])
+                for acc, hist in zip(into, parsed, strict=True):
+                    for second, n in hist.items():
+                        acc[second] = acc.get(second, 0) + n
+    return out
 
 
 def _json_each(dialect: str, column: Any) -> Any:
