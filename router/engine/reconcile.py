@@ -94,7 +94,9 @@ class Reconciler:
             return
         self.runs += 1
         started = await self._asterisk_start()
-        seen_before, self._asterisk_started = self._asterisk_started, started
+        seen_before = self._asterisk_started
+        if started is not None:  # an unanswered info keeps the last start known
+            self._asterisk_started = started
         restarted = seen_before is not None and started is not None and started != seen_before
         # Calls running here settle themselves, told below what happened meanwhile. Taken
         # before the reads: one that ends during them (told its caller is gone) had its

@@ -69,6 +69,33 @@ async def test_an_asterisk_crash_is_not_the_callers_giving_up(
         await router.stop()
 
 
+async def test_a_crash_is_known_after_a_reconnect_that_could_not_read_the_start_time(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """A reconnect whose `GET /asterisk/info` failed keeps the start time seen before: a
+    crash after it is still a crash (the waiting caller `failed`, a `no_operator` miss),
+    not a caller who gave up. (It forgot the start, and the crash read as no restart.)"""
+    router = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await router.start()
+    try:
+        engine = router.engine
+        assert engine is not None
+        await fake.until(lambda: engine.reconciler.runs >= 1 and fake.quiet())  # start seen
+        info = fake.fail("GET", r"/asterisk/info")
+        await fake.drop_socket()
+        await fake.until(lambda: info.hits >= 1 and engine.reconciler.runs >= 2)
+        talking, waiting = await one_talking_one_waiting(fake)
+        await fake.until(lambda: engine.ctx.room.is_waiting(waiting))
+        await fake.crash_asterisk()
+        await fake.until(lambda: not engine.live_calls())
+        await router.flushed()
+        assert router.call(talking)["outcome"] == "answered"
+        assert router.call(waiting)["outcome"] == "failed"
+        assert router.misses(waiting) == ["no_operator"]
+    finally:
+        await router.stop()
+
+
 async def test_an_asterisk_crash_while_the_router_is_down_too(
     fake: FakeAsterisk, tmp_path: Path
 ) -> None:
