@@ -100,6 +100,17 @@ async def built_in(conn: AsyncConnection, start_us: int, end_us: int) -> list[in
     return list((await conn.execute(stmt)).scalars())
 
 
+def runs_of(keys: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted interval starts as runs of adjacent intervals, `[first, end)` each."""
+    runs: list[tuple[int, int]] = []
+    for k in keys:
+        if runs and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + INTERVAL_US)
+        else:
+            runs.append((k, k + INTERVAL_US))
+    return runs
+
+
 def raw_ranges(
     start: datetime, end: datetime, built: Sequence[int]
 ) -> list[tuple[datetime, datetime]]:
@@ -322,13 +333,20 @@ class Rollups:
     async def _chunk(
         self, conn: AsyncConnection, d: str, low: int, high: int, now: datetime, rebuild: bool
     ) -> int:
-        start, end = _from_us(low), _from_us(high)
         wanted = await self._wanted(conn, d, low, high, rebuild)  # again, under the lock
         if not wanted:
             return 0
-        await fill_facts(conn, d, [(start, end)])
+        # Only the wanted intervals' calls: a minute's pass builds the one or two intervals
+        # just settled, not the day they lie in, under the write lock.
+        ranges = [(_from_us(a), _from_us(b)) for a, b in runs_of(sorted(wanted))]
+        await fill_facts(conn, d, ranges)
         call_rows = [r for r in await call_rows_of_facts(conn, d) if r.interval_us in wanted]
-        op_rows = [r for r in await operator_rows(conn, d, start, end) if r.interval_us in wanted]
+        op_rows = [
+            r
+            for a, b in ranges
+            for r in await operator_rows(conn, d, a, b)
+            if r.interval_us in wanted
+        ]
         keys = sorted(wanted)
         for table in (report_intervals, report_operator_intervals, report_rollups):
             await conn.execute(delete(table).where(table.c.interval_us.in_(keys)))

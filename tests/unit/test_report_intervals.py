@@ -21,7 +21,7 @@ from router.domain.reports.intervals import (
     whole_targets,
 )
 from router.domain.reports.stats import percentile
-from router.storage.report_rollup_sql import zone_fits
+from router.storage.report_rollup_sql import INTERVAL_US, runs_of, zone_fits
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -61,3 +61,16 @@ def test_zones_on_and_off_the_grid() -> None:
     # Amsterdam kept its local mean time (+00:19:32) until 1937
     old = (datetime(1935, 1, 1, tzinfo=UTC), datetime(1936, 1, 1, tzinfo=UTC))
     assert not zone_fits(ZoneInfo("Europe/Amsterdam"), *old)
+
+
+def test_the_intervals_to_build_are_read_as_runs_of_adjacent_intervals() -> None:
+    """A build reads only the calls of the intervals it builds (a minute's pass: the one
+    just settled, not its whole day under the write lock), in as few ranges as can be."""
+    q = INTERVAL_US
+    assert runs_of([]) == []
+    assert runs_of([5 * q]) == [(5 * q, 6 * q)]
+    assert runs_of([0, q, 2 * q, 7 * q, 9 * q, 10 * q]) == [
+        (0, 3 * q),
+        (7 * q, 8 * q),
+        (9 * q, 11 * q),
+    ]
