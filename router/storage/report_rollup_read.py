@@ -14,7 +14,7 @@ from datetime import datetime, tzinfo
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select, true
+from sqlalchemy import Integer, and_, cast, func, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,16 +31,18 @@ from router.domain.reports.operators import OperatorSums
 from router.storage.report_facts_sql import FACTS, instant_us
 from router.storage.report_rollup_sql import (
     HISTS,
+    INTERVAL_US,
     KEYS,
     built_in,
     call_rows_of_facts,
     fill_facts,
     operator_rows,
     raw_ranges,
+    runs_of,
     zone_fits,
 )
 from router.storage.report_sql import CallGroups, ReportSql, key_sql
-from router.storage.tables import report_intervals, report_operator_intervals, report_rollups
+from router.storage.tables import report_intervals, report_operator_intervals
 
 
 class RolledReportSql(ReportSql):
@@ -127,7 +129,7 @@ async def stored_calls(
     if not built:
         return []
     t = report_intervals.c
-    ours = t.interval_us.in_(_marked(built))
+    ours = _in_built(t.interval_us, built)
     k = key(SimpleNamespace(line=t.line, queue=t.queue, start_us=t.interval_us)).label("key")
     counts = [c for c in report_intervals.c if c.name not in (*HISTS, *KEYS)]
     sums = select(
@@ -159,7 +161,7 @@ async def merged_hists(
     year's 210,000 decoded histograms for all the groupings took 300 MB."""
     t = report_intervals.c
     stmt = select(t.interval_us, t.line, t.queue, *(getattr(t, n) for n in HISTS)).where(
-        t.interval_us.in_(_marked(built))
+        _in_built(t.interval_us, built)
     )
     out: list[dict[GroupQueue, list[dict[str, int]]]] = [{} for _ in of_rows]
     result = await conn.stream(stmt)
@@ -191,7 +193,7 @@ async def stored_operators(
     if not built:
         return []
     o = report_operator_intervals.c
-    ours = o.interval_us.in_(_marked(built))
+    ours = _in_built(o.interval_us, built)
     sums = (
         select(
             o.operator_id,
@@ -224,13 +226,24 @@ async def stored_operators(
     return list(rows.values())
 
 
-def _marked(built: Sequence[int]) -> Any:
-    k = report_rollups.c.interval_us
-    return select(k).where(k >= built[0], k <= built[-1])
+MAX_RUNS = 200  # built runs a report reads stored; the rest raw (an SQL expression's depth)
+
+
+def _in_built(interval_us: Any, built: Sequence[int]) -> Any:
+    """The stored rows of exactly the intervals `built` lists: the list the raw edges were
+    cut by, not the marks read again (a late write unmarking one in between, or a build
+    marking one, would drop an interval or count it twice)."""
+    return or_(*(and_(interval_us >= low, interval_us < high) for low, high in runs_of(built)))
 
 
 async def _built(conn: AsyncConnection, start: datetime, end: datetime) -> list[int]:
-    return await built_in(conn, instant_us(start), instant_us(end))
+    """The period's built intervals, at most `MAX_RUNS` runs of them (the longest)."""
+    built = await built_in(conn, instant_us(start), instant_us(end))
+    runs = runs_of(built)
+    if len(runs) <= MAX_RUNS:
+        return built
+    kept = sorted(sorted(runs, key=lambda r: r[0] - r[1])[:MAX_RUNS])
+    return [k for low, high in kept for k in range(low, high, INTERVAL_US)]
 
 
 def _operator_sums(rows: Sequence[OperatorRow]) -> dict[str, OperatorSums]:

@@ -27,13 +27,15 @@ from router.domain.reports import CALL_GROUPS
 from router.domain.reports.calls import CallSums
 from router.domain.reports.operators import OperatorSums
 from router.engine.rollups import rollup_every
-from router.storage import Store
+from router.storage import Store, report_rollup_read
 from router.storage.report_facts_sql import instant_us
 from router.storage.report_rollup_read import RolledReportSql
 from router.storage.report_rollup_sql import (
     SETTLE_MARGIN,
     Rollups,
+    fill_facts,
     floor_interval_us,
+    mark_stale,
 )
 from router.storage.report_sql import ReportSql
 from router.storage.tables import calls, report_intervals, report_rollups
@@ -164,6 +166,67 @@ async def test_a_late_write_unmarks_its_interval(store: Store) -> None:
     assert await _built(store) == before - 1
     await _compare(store)
     assert await Rollups(store.db).build(T0, T0 + timedelta(hours=40), NOW) == 1
+    await _compare(store)
+
+
+async def test_a_mark_that_changes_during_a_report_neither_drops_nor_doubles_an_interval(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored rows read are those of the intervals the raw edges were cut by: a late
+    write unmarking a built interval while a report runs (here: as its raw edges are
+    read) leaves that interval counted once, from its stored rows (it was read neither
+    stored nor raw when the marks were read again: 263 calls of 265)."""
+    await _fill(store, 3, 300)
+    await Rollups(store.db).build(T0, T0 + timedelta(hours=40), NOW)
+    async with store.db.connect() as conn:
+        late = (
+            await conn.execute(
+                select(calls.c.id)
+                .where(calls.c.started_at > T0 + timedelta(hours=12), calls.c.ended_at.isnot(None))
+                .order_by(calls.c.started_at)
+                .limit(1)
+            )
+        ).scalar_one()
+    real_fill = fill_facts
+    unmarked: list[str] = []
+
+    async def fill_while_a_late_write_lands(conn: Any, dialect: str, ranges: Any) -> None:
+        if not unmarked:
+            unmarked.append(late)
+            async with store.db.begin() as writer:
+                await mark_stale(writer, store.db.dialect_name, [late])
+        await real_fill(conn, dialect, ranges)
+
+    monkeypatch.setattr(report_rollup_read, "fill_facts", fill_while_a_late_write_lands)
+    args: tuple[Any, ...] = (*PERIOD, BERLIN, [None], {}, 20.0, {})
+    [rolled] = await RolledReportSql(store.db).call_sums(*args)
+    [raw] = await ReportSql(store.db).call_sums(*args)
+    assert unmarked == [late]
+    assert sum(s.calls for s in rolled.sums.values()) == sum(s.calls for s in raw.sums.values())
+
+
+async def test_built_intervals_in_many_runs_read_the_longest_stored_and_the_rest_raw(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built intervals broken into more runs than a report reads stored (`MAX_RUNS`,
+    two here) by late writes: the figures are still the raw ones."""
+    await _fill(store, 3, 300)
+    await Rollups(store.db).build(T0, T0 + timedelta(hours=40), NOW)
+    async with store.db.connect() as conn:
+        ids = (
+            (
+                await conn.execute(
+                    select(calls.c.id)
+                    .where(calls.c.started_at > PERIOD[0], calls.c.ended_at.isnot(None))
+                    .order_by(calls.c.started_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    async with store.db.begin() as writer:  # every 40th call's interval unmarked
+        await mark_stale(writer, store.db.dialect_name, ids[::40])
+    monkeypatch.setattr(report_rollup_read, "MAX_RUNS", 2)
     await _compare(store)
 
 
