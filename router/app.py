@@ -198,7 +198,8 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                     name="retention",
                 )
                 rolling = tasks.create_task(
-                    rollup_every(Rollups(store.db), ctx.now), name="report rollups"
+                    rollup_every(Rollups(store.db), ctx.now, settings.retention),
+                    name="report rollups",
                 )
                 # doctor's checks, logged once as warnings; they never hold up a call
                 endpoint_poll = tasks.create_task(endpoints.run(), name="endpoint states")

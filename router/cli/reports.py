@@ -22,6 +22,7 @@ from router.config.settings import Settings
 from router.domain.reports import CALL_GROUPS
 from router.domain.reports.export import SECTIONS, to_csv, to_table
 from router.domain.reports.period import PeriodError, parse_period
+from router.engine.rollups import not_before
 from router.http.json_io import json_default
 from router.report_view import ReportQuery, section_body, staffing_body
 from router.storage.report_rollup_sql import Rollups
@@ -122,6 +123,14 @@ async def run_rollup(args: argparse.Namespace, settings: Settings, tz: tzinfo, o
         except PeriodError as exc:
             print(f"--from/--to: {exc}", file=sys.stderr)
             return 2
+        kept = not_before(start, settings.retention, now)
+        if kept > start:
+            # its calls may be pruned: a build would overwrite the sums built before
+            out.write(
+                f"intervals before {kept.astimezone(tz):%Y-%m-%d %H:%M} are past"
+                " retention.calls_days: not built (the sums built before stay)\n"
+            )
+            start = kept
         began = last = time.monotonic()
 
         def progress(at: datetime, built: int) -> None:

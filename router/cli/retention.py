@@ -2,7 +2,8 @@
 
 The running router prunes on its own every `retention.every_h`; this runs the same pass
 now (safe while the router runs: the same small batches), or with `--dry-run` only says
-how many rows each table would lose. Exit codes: 0 done, 2 the database cannot be opened.
+how many rows each table would lose; without a `retention:` section it deletes nothing
+and says so. Exit codes: 0 done, 2 the database cannot be opened.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, TextIO
 
 from router.cli.store import with_store
 from router.config.settings import Settings
-from router.engine.retention import plan_of
+from router.engine.retention import NOT_CONFIGURED, plan_of
 from router.storage.retention import Pruner
 from router.storage.store import Store
 
@@ -29,6 +30,9 @@ def add_retention_parser(subparsers: Any, default_config: str) -> None:
 
 async def run_retention(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     cfg = settings.retention
+    if cfg is None:  # deleting history is asked for in router.yaml, never a default
+        print(NOT_CONFIGURED, file=out)
+        return 0
     now = datetime.now(UTC)
 
     async def command(store: Store) -> int:

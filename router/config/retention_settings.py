@@ -4,7 +4,8 @@ What is kept and why (docs/operations.md, "How long data is kept"): calls, their
 and rings and the callback ledger are personal data (the caller's number) kept as long as
 reports compare a period with the same one a year before; operator state changes as long
 as the calls whose reports use them; the audit log, which answers "who did what", longest.
-`null` keeps a table for ever.
+`null` keeps a table for ever. Without the section nothing is pruned (`Settings.retention`
+is None).
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ class RetentionSettings(Section):
                 f"operator_states_days ({_said(self.operator_states_days)}) must be at"
                 f" least calls_days ({_said(self.calls_days)}): the reports of the calls"
                 " still kept would lose their operators' pause and wrap-up time"
+            )
+        if _longer(self.calls_days, self.callbacks_days):
+            raise ValueError(
+                f"callbacks_days ({_said(self.callbacks_days)}) must be at least"
+                f" calls_days ({_said(self.calls_days)}): the misses of the calls still"
+                " kept would go, and their reports' callback figures with them"
             )
         return self
 

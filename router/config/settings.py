@@ -342,12 +342,12 @@ _SECTIONS = (
     "callbacks",
     "console",
     "agi",
-    "retention",
 )
 
 
 class Settings(ConfigModel):
-    """The whole of `router.yaml`. Every section may be left out to take its defaults."""
+    """The whole of `router.yaml`. Every section may be left out to take its defaults
+    (`retention` and `crm`: left out, off)."""
 
     ari: AriSettings
     database: DatabaseSettings
@@ -357,7 +357,9 @@ class Settings(ConfigModel):
     callbacks: CallbackSettings
     console: ConsoleSettings
     agi: AgiSettings
-    retention: RetentionSettings
+    # None (no `retention:` section, e.g. a site upgraded from before it): nothing is
+    # pruned. Deleting years of history must be asked for, never an upgrade's default.
+    retention: RetentionSettings | None = None
     crm: CrmSettings | None = None
 
     @model_validator(mode="before")

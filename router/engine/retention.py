@@ -13,6 +13,7 @@ from router.storage.retention import Plan, Pruner
 
 log = logging.getLogger(__name__)
 
+NOT_CONFIGURED = "retention: not configured (no `retention:` in router.yaml): nothing is pruned"
 FIRST_S = 600.0  # after a start: not amid the reconnect's reconcile and the first calls
 
 
@@ -22,13 +23,17 @@ def plan_of(cfg: RetentionSettings) -> Plan:
 
 async def prune_every(
     pruner: Pruner,
-    cfg: RetentionSettings,
+    cfg: RetentionSettings | None,
     now: Callable[[], datetime],
     *,
     first_s: float = FIRST_S,
 ) -> None:
     """Prunes `first_s` after start, then every `cfg.every_h`. A failed pass is logged
-    and tried again at the next one."""
+    and tried again at the next one. Without a `retention:` section (`cfg` None) it
+    says so once and prunes nothing: an upgrade must not start deleting history."""
+    if cfg is None:
+        log.info(NOT_CONFIGURED)
+        return
     await asyncio.sleep(first_s)
     while True:
         try:
@@ -45,4 +50,4 @@ def said(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {table}" for table, n in counts.items())
 
 
-__all__ = ["plan_of", "prune_every", "said"]
+__all__ = ["NOT_CONFIGURED", "plan_of", "prune_every", "said"]

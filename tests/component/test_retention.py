@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, insert, select
 from storage_support import BACKENDS, migrated_store
 
 from router.config.retention_settings import RetentionSettings
+from router.config.settings import load_settings
 from router.engine.retention import prune_every
 from router.storage import Store
 from router.storage.retention import Plan, Pruner
@@ -254,3 +255,32 @@ async def test_the_router_prunes_on_its_own_and_says_so(store: Store) -> None:
         "retention: pruned 0 calls, 0 callback_tasks, 0 misses, 0 operator_states, 1 audit_log"
     ]
     assert await count(store, audit_log) == 0
+
+
+async def test_without_a_retention_section_the_router_prunes_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    """An upgraded router.yaml (no `retention:`): the router's task, given what app.py
+    gives it (`settings.retention`), says once that nothing is pruned and ends; years-old
+    history stays."""
+    (tmp_path / "rules.yaml").write_text("operators: []\n", encoding="utf-8")
+    (tmp_path / "router.yaml").write_text("logging:\n  level: INFO\n", encoding="utf-8")
+    env = {"CLINIC_ROUTER_ARI_PASSWORD": "s" * 12, "CLINIC_ROUTER_API_TOKEN": "t" * 24}
+    settings = load_settings(tmp_path / "router.yaml", env=env)
+    await put(store, audit_log, {"at": ago(2000), "action": "x", "ok": True, "details": {}})
+    await a_call(store, "old-call", ago(1000))
+    said = _Said()
+    logger = logging.getLogger("router.engine.retention")
+    logger.addHandler(said)
+    logger.setLevel(logging.INFO)
+    try:
+        async with asyncio.timeout(10):  # ends by itself: no sleep, no loop
+            await prune_every(Pruner(store.db), settings.retention, lambda: NOW, first_s=0)
+    finally:
+        logger.removeHandler(said)
+        logger.setLevel(logging.NOTSET)
+    assert said.lines == [
+        "retention: not configured (no `retention:` in router.yaml): nothing is pruned"
+    ]
+    assert await count(store, audit_log) == 1
+    assert await ids(store, calls) == {"old-call"}

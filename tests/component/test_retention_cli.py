@@ -84,3 +84,24 @@ def test_the_real_command_line_says_nothing_else(tmp_path: Path) -> None:
         "operator_states: would delete 0",
         "audit_log: would delete 0",
     ]
+
+
+def test_without_a_retention_section_it_deletes_nothing_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
+    (tmp_path / "rules.yaml").write_text("operators: []\n", encoding="utf-8")
+    config = tmp_path / "router.yaml"
+    config.write_text("logging:\n  level: INFO\n", encoding="utf-8")
+    assert asyncio.run(_audit(url, 2000, 30)) == 2
+    done = main_in_process(
+        ["retention", "--config", str(config)],
+        {**SECRETS, "CLINIC_ROUTER_DB_URL": url},
+        capsys,
+        monkeypatch,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == (
+        "retention: not configured (no `retention:` in router.yaml): nothing is pruned\n"
+    )
+    assert asyncio.run(_audit(url)) == 2

@@ -9,9 +9,18 @@ import pytest
 from router.config.settings import load_settings
 from tests.unit.test_config_settings import ENV, _errors, _write
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_without_the_section_nothing_is_pruned(tmp_path: Path) -> None:
+    """A site upgraded from before `retention:` existed keeps all its history."""
+    assert load_settings(_write(tmp_path, "logging:\n"), env=ENV).retention is None
+    assert load_settings(_write(tmp_path, "retention:\n"), env=ENV).retention is None
+
 
 def test_the_defaults_keep_two_years_and_the_audit_log_three(tmp_path: Path) -> None:
-    cfg = load_settings(_write(tmp_path, "logging:\n"), env=ENV).retention
+    cfg = load_settings(_write(tmp_path, "retention: {}\n"), env=ENV).retention
+    assert cfg is not None
     assert cfg.days() == {
         "calls": 730,
         "callbacks": 730,
@@ -21,9 +30,17 @@ def test_the_defaults_keep_two_years_and_the_audit_log_three(tmp_path: Path) -> 
     assert (cfg.batch_rows, cfg.pause_ms, cfg.every_h) == (500, 100, 24)
 
 
+def test_the_example_config_prunes_with_its_explicit_values() -> None:
+    """New installs start from config/router.yaml, which asks for pruning."""
+    cfg = load_settings(REPO / "config" / "router.yaml", env=ENV).retention
+    assert cfg is not None and cfg.days()["calls"] == 730
+
+
 def test_null_keeps_a_table_for_ever(tmp_path: Path) -> None:
     text = "retention:\n  calls_days: null\n  operator_states_days: null\n"
+    text += "  callbacks_days: null\n"
     cfg = load_settings(_write(tmp_path, text), env=ENV).retention
+    assert cfg is not None
     assert cfg.days()["calls"] is None and cfg.days()["operator_states"] is None
 
 
@@ -41,6 +58,14 @@ def test_null_keeps_a_table_for_ever(tmp_path: Path) -> None:
         (
             "retention:\n  calls_days: null\n",
             "operator_states_days (730) must be at least calls_days (null: for ever)",
+        ),
+        (
+            "retention:\n  calls_days: 1000\n  operator_states_days: null\n  callbacks_days: 400\n",
+            "callbacks_days (400) must be at least calls_days (1000): the misses",
+        ),
+        (
+            "retention:\n  calls_days: null\n  operator_states_days: null\n",
+            "callbacks_days (730) must be at least calls_days (null: for ever)",
         ),
     ],
 )
