@@ -79,6 +79,7 @@ class AgiCall:
         self.facts: CallerFacts
         self.assigned: str | None = None  # the patient's manager, once looked up
         self._spoken: str | None = None  # the channel's language as last set by us
+        self._followed = False  # AMI follows the call (_run_followed)
 
     async def run(self) -> None:
         call_id_var.set(self.id)
@@ -116,21 +117,42 @@ class AgiCall:
         plain queue: from here the two look the same) records nothing more itself."""
         self._create()
         follower.begin(self._handover())
+        self._followed = True
         try:
             await self.channel.set_variable("CR_CALL", self.id)
         except AgiHangup:
             log.warning("AGI session %s: the channel was gone when read; AMI tells", self.id)
+            follower.check_gone(self.id)
             return
-        decision = await self._decide()
+        try:
+            decision = await self._decide()
+        except AgiHangup:
+            self._gone_unheard(follower)
+            raise
         try:
             await self._hand_back(decision)
         except AgiHangup:
             self._event("agi_unsent", decision.describe())
+            if decision.target in ("queue", "operator"):
+                self._gone_unheard(follower)
             raise
         if decision.target in ("queue", "operator"):
             follower.decided(self._handover())
-        else:
-            follower.forget(self.id)  # its journey ended with the promise or message
+
+    def _gone_unheard(self, follower: AmiCalls) -> None:
+        """The channel is gone while AMI is away: no Hangup will reach the follower, so
+        the session records the hang-up itself, as without AMI (a call the follower no
+        longer tracks has its outcome already)."""
+        if not follower.connected() and follower.forget(self.id):
+            self._gone()
+
+    def _settle(self) -> None:
+        """The session is about to write the call's outcome itself (a callback or a
+        message): the follower lets the call go first, or a Hangup read meanwhile would
+        write a second outcome and miss. One read already (the follower no longer tracks
+        the call) ended it: the session stops there."""
+        if self._followed and self.follower is not None and not self.follower.forget(self.id):
+            raise AgiHangup("the call ended (its Hangup was read) before its decision")
 
     # -- arrival and the caller --------------------------------------------------------
 
@@ -244,6 +266,7 @@ class AgiCall:
             return self._personal(target)
         if isinstance(target, QueueTarget | SkillsTarget):
             return for_queue(target, self.rules)
+        self._settle()
         if isinstance(target, CallbackTarget):
             self._promise(target)
             return for_callback(target, prompt)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from functools import partial
 
 from router.agi.call import agi_routes
 from router.agi.queue_files import queue_files, write_queue_files
@@ -106,6 +107,7 @@ class AgiService:
         """Stop deciding (a call being decided goes on in the dialplan), then stop
         following: a restart follows the calls still open."""
         await self.server.close()
+        self.calls.close()
         for task in (self._presence_task, self._ami_task):
             if task is not None:
                 task.cancel()
@@ -125,6 +127,7 @@ async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> 
         secret = os.environ.get(agi.ami_secret_env) or ari_password
         ami = AmiConnection(agi.ami_host, agi.ami_port, agi.ami_username, secret, calls.on_event)
         calls.connected = ami.connected.is_set
+        calls.channels = partial(ami.action_list, "CoreShowChannels", "CoreShowChannelsComplete")
         dialer = AmiDialer(ami)
         presence = AmiPresence(ctx, ami.action, ami.connected.is_set)
         calls.presence = presence

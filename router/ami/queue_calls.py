@@ -137,7 +137,7 @@ def _effects(call: QueueCall, name: str, event: Message, now: float) -> list[Eff
             call.unserved = event.get("Value")
         return []
     if name == "Hangup":
-        return _hung_up(call, now)
+        return hung_up(call, now)
     return []
 
 
@@ -168,7 +168,9 @@ def _connect(call: QueueCall, channel_or_interface: str) -> Connected:
     return Connected(call.connected)
 
 
-def _hung_up(call: QueueCall, now: float) -> list[Effect]:
+def hung_up(call: QueueCall, now: float) -> list[Effect]:
+    """The caller's channel is gone: how the call ended (also for a Hangup nobody read:
+    router/ami/records.py's resync)."""
     call.ended = True
     if call.connected is not None:
         return [Ended(Outcome.ANSWERED)]

@@ -18,17 +18,28 @@ otherwise miss its call's Hangup, and the call would never get an outcome.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from router.agi.decision import AGI_APP
+from router.ami.connection import AmiError
 from router.ami.presence import AmiPresence
 from router.ami.protocol import Message
-from router.ami.queue_calls import Connected, Effect, Ended, QueueCall, Ring, Step, follow
+from router.ami.queue_calls import (
+    Connected,
+    Effect,
+    Ended,
+    QueueCall,
+    Ring,
+    Step,
+    follow,
+    hung_up,
+)
 from router.config.rules import Rules
 from router.domain.calls import Outcome, Phase
 from router.domain.miss_target import MissTarget
@@ -54,6 +65,9 @@ class Handover:
 
 RECENT_S = 30.0  # how long an event about a channel nobody follows is kept
 RECENT_MAX = 20_000  # and how many such events at most (about 4 minutes of 75 calls/s)
+# A session whose first command found its channel gone: how long its Hangup (if it is
+# still on its way) may take to be read before Asterisk is asked whether the channel is there
+CHECK_S = 5.0
 
 
 class Recent:
@@ -104,6 +118,11 @@ class AmiCalls:
         # The operators' presence (router/ami/presence.py): told of the AGI dialplan's
         # Dial() rings; app_queue's own rings it reads from app_queue's events.
         self.presence: AmiPresence | None = None
+        # Asterisk's live channels (AMI CoreShowChannels; the composition root sets it):
+        # None, and a call whose Hangup was never read waits for the next login's resync.
+        self.channels: Callable[[], Awaitable[list[Message]]] | None = None
+        self.check_after_s = CHECK_S
+        self._checks: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -131,9 +150,52 @@ class AmiCalls:
             tracked[0].deciding = False
             self.update(handover)
 
-    def forget(self, call_id: str) -> None:
-        """The session ended the journey itself (a callback or message target)."""
-        self._calls.pop(call_id, None)
+    def check_gone(self, call_id: str) -> None:
+        """The session's first command found the channel gone. Its Hangup may have been
+        read so long before the session that `Recent` dropped it, and then none will come:
+        after `check_after_s`, a call still followed whose channel Asterisk no longer lists is
+        closed as its Hangup would have closed it (as by `resync`)."""
+        if self.channels is not None:
+            task = asyncio.create_task(self._check(call_id, self.check_after_s, self.channels))
+            self._checks.add(task)
+            task.add_done_callback(self._checks.discard)
+
+    async def _check(
+        self, call_id: str, after_s: float, channels: Callable[[], Awaitable[list[Message]]]
+    ) -> None:
+        await asyncio.sleep(after_s)
+        if call_id not in self._calls or not self.connected():
+            return  # ended by its events, or the next login's resync settles it
+        asked = self.mark()
+        try:
+            live = {c.get("Uniqueid", "") for c in await channels()}
+        except AmiError as exc:
+            log.warning("cannot list Asterisk's channels to check call %s: %s", call_id, exc)
+            return
+        if call_id not in live:
+            self._close_unseen(call_id, asked)
+
+    def _close_unseen(self, call_id: str, asked: float) -> None:
+        """A followed call whose channel is gone and whose Hangup nobody read: closed as the
+        Hangup would have closed it (its wait counted up to `asked`), with its miss."""
+        tracked = self._calls.pop(call_id, None)
+        if tracked is None:
+            return
+        call, handover = tracked
+        self.ctx.recorder_event(call_id, "hangup_unseen", {"via": "ami channels"})
+        for effect in hung_up(call, asked):
+            self._apply(effect, handover)
+
+    def close(self) -> None:
+        """Stop the pending channel checks (a restart's resync settles those calls)."""
+        for task in self._checks:
+            task.cancel()
+
+    def forget(self, call_id: str) -> bool:
+        """The session ends the journey itself (a callback or message target, or a hang-up
+        while AMI is away). False: the call was not followed (any more): its outcome is
+        written already, by its Hangup or a resync, and the session must not write another."""
+        return self._calls.pop(call_id, None) is not None
 
     def on_event(self, event: Message) -> None:
         uniqueid = event.get("Uniqueid", "")
@@ -221,14 +283,15 @@ class AmiCalls:
         """After an AMI (re)connect, with Asterisk's live channels (CoreShowChannels, asked
         for at `asked_at`, from `mark`): open AGI-mode calls still in Asterisk are followed
         again (a restarted router); those no longer there ended while nobody listened and
-        are closed as `lost`, as are followed calls whose Hangup came while AMI was away."""
+        are closed as `lost`. A followed call whose Hangup came while AMI was away ends as
+        its Hangup would have ended it, with its miss (abandoned in the IVR while deciding,
+        max_wait once queued): the caller is owed the same callback either way."""
         live = {c.get("Uniqueid", ""): c for c in channels}
         rules = self.ctx.rules()
         asked = self._clock() if asked_at is None else asked_at
-        for call_id, (call, handover) in list(self._calls.items()):
+        for call_id, (call, _) in list(self._calls.items()):
             if call_id not in live and call.started < asked:  # begun after the list: live
-                del self._calls[call_id]
-                self._end(Ended(Outcome.LOST), handover)
+                self._close_unseen(call_id, asked)
         for row in await self.ctx.store.calls.open_calls(AGI_APP):
             if row.id in self._calls:
                 continue

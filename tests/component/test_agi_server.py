@@ -20,6 +20,7 @@ from router.agi.call import agi_routes
 from router.agi.channel import AgiChannel
 from router.agi.decision import AGI_APP
 from router.agi.server import FastAgiServer
+from router.ami.records import AmiCalls
 from router.config.rules import load_rules
 from router.engine.context import CallContext
 from router.storage.models import PatientRecord
@@ -278,3 +279,69 @@ async def test_a_channel_gone_before_the_decision_is_not_left_open(agi) -> None:
     ]
     call = await ctx.store.calls.get("1764770000.1")
     assert call is not None and call.outcome == "abandoned"
+
+
+async def test_with_ami_down_a_caller_hanging_up_in_the_menu_is_still_one_miss(agi) -> None:  # type: ignore[no-untyped-def]
+    """AMI was up when the session began following the call, and is down when the caller
+    hangs up in the menu: no Hangup event will come, so the session records the hang-up
+    itself (and the follower lets the call go) instead of leaving the call open."""
+    _, ctx = agi
+    follower = AmiCalls(ctx)
+    answers = iter([True])  # connected at the session's start, then not
+    follower.connected = lambda: next(answers, False)
+    server = FastAgiServer(agi_routes(ctx, follower), "127.0.0.1", 0)
+    await server.start()
+    try:
+        await agi_call(server.port, "+79990001133", DID, hangup_after=4)
+    finally:
+        await server.close()
+    kinds = await journey(ctx, "1764770000.1")
+    assert kinds[-3:] == ["abandoned", "outcome", "miss"] and len(follower) == 0
+    [miss] = (await ctx.store.calls.events_of(["1764770000.1"], ["miss"]))["1764770000.1"]
+    assert miss.data["reason"] == "abandoned_in_ivr"
+    call = await ctx.store.calls.get("1764770000.1")
+    assert call is not None and call.outcome == "abandoned"
+
+
+@pytest.mark.parametrize("still_there", [False, True])
+async def test_a_session_read_after_its_hangup_was_dropped_is_closed_by_a_channel_check(  # type: ignore[no-untyped-def]
+    agi, still_there: bool
+) -> None:
+    """The caller's Hangup was read so long before the session that it was no longer kept
+    (`Recent`), and the session's first command finds the channel gone. Asterisk is asked
+    for its channels: gone, the call ends as a hang-up in the IVR with its miss (instead
+    of staying open until the next AMI login); still there (gone on in the plain queue),
+    the call stays followed, for its channel's next events."""
+    _, ctx = agi
+    uid, now = "1764770000.21", [0.0]
+    follower = AmiCalls(ctx, clock=lambda: now[0])
+    asked: list[int] = []
+
+    async def channels() -> list[dict[str, str]]:
+        asked.append(1)
+        return [{"Uniqueid": uid}] if still_there else []
+
+    follower.channels, follower.check_after_s = channels, 0.05
+    follower.on_event({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid})
+    now[0] = 40.0  # past RECENT_S: the next event about any channel drops it
+    follower.on_event({"Event": "Newchannel", "Uniqueid": "1764770000.22"})
+    server = FastAgiServer(agi_routes(ctx, follower), "127.0.0.1", 0)
+    await server.start()
+    try:
+        session = await agi_call(server.port, "+79990001177", DID, hangup_after=0, uniqueid=uid)
+    finally:
+        await server.close()
+    assert len(session.commands) == 1
+    await until(lambda: asked == [1])
+    await asyncio.sleep(0.05)
+    call = await ctx.store.calls.get(uid) if await ctx.recorder.flush(5.0) else None
+    assert call is not None
+    if still_there:
+        assert len(follower) == 1 and call.outcome is None
+        follower.close()
+        return
+    assert len(follower) == 0 and call.outcome == "abandoned"
+    kinds = await journey(ctx, uid)
+    assert kinds == ["arrived", "hangup_unseen", "abandoned", "miss", "outcome"]
+    [miss] = (await ctx.store.calls.events_of([uid], ["miss"]))[uid]
+    assert miss.data["reason"] == "abandoned_in_ivr"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
-from agi_support import agi_call
+from agi_support import agi_call, header
 from aiohttp import web
 from ami_support import FakeAmi
 from engine_support import engine_context
@@ -19,7 +19,7 @@ from router.agi.decision import AGI_APP
 from router.agi.server import FastAgiServer
 from router.agi.service import AgiService
 from router.ami.connection import AmiConnection
-from router.ami.records import AmiCalls
+from router.ami.records import AmiCalls, Handover
 from router.config.rules import load_rules
 from router.config.settings import load_settings
 from router.engine.context import CallContext
@@ -251,3 +251,81 @@ async def test_a_restarted_router_follows_live_calls_again_and_closes_the_gone(
         finally:
             await service.close()
             await fake.close()
+
+
+async def pressing_9_with_a_hangup_read(world, uid: str, before: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """A caller who presses 9 (a callback) in the menu; the caller's Hangup is read by the
+    router before Asterisk answers the first command starting with one of `before`."""
+    fake, server, ami, ctx = world
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(header("+79990001188", DID, uid))
+    keys, hung_up = ["9"], False
+    try:
+        while line := (await reader.readline()).decode():
+            if line.startswith(before) and not hung_up:
+                fake.send("Hangup", Uniqueid=uid, Linkedid=uid, Cause="16")
+                await ami.action("Ping")  # its reply comes after the event: read
+                hung_up = True
+            if line.startswith(("STREAM FILE", "WAIT FOR DIGIT")):
+                writer.write(f"200 result={ord(keys.pop()) if keys else 0} endpos=8000\n".encode())
+            else:
+                writer.write(b"200 result=1\n")
+            await writer.drain()
+    finally:
+        writer.close()
+    assert await ctx.recorder.flush(5.0)
+
+
+async def test_a_hangup_read_while_a_callback_is_promised_is_not_a_second_outcome(world) -> None:  # type: ignore[no-untyped-def]
+    """The caller presses 9 and hangs up while the router sends the promise: the Hangup is
+    read after the session wrote the callback (and its task) but before its decision
+    reached the channel. The call keeps its one outcome and its one miss, the request's."""
+    ctx, uid = world[3], "1764770000.13"
+    await pressing_9_with_a_hangup_read(world, uid, ("EXEC",))
+    kinds = [e.kind for e in (await ctx.store.calls.events_of([uid]))[uid]]
+    assert kinds.count("outcome") == 1 and kinds.count("miss") == 1 and "abandoned" not in kinds
+    [miss] = (await ctx.store.calls.events_of([uid], ["miss"]))[uid]
+    assert miss.data["reason"] == "requested" and miss.data["task"] is True
+    assert await outcome_of(ctx, uid) == "callback"
+    assert [t.number_e164 for t in await ctx.store.callbacks.list()] == ["+79990001188"]
+
+
+async def test_a_callback_chosen_after_the_hangup_was_read_is_not_a_second_outcome(world) -> None:  # type: ignore[no-untyped-def]
+    """The other order: the Hangup is read (the call ends, abandoned in the IVR) before the
+    session, holding the caller's 9, decides on the callback: it writes nothing more."""
+    ctx, uid = world[3], "1764770000.16"
+    await pressing_9_with_a_hangup_read(world, uid, ("STREAM FILE", "WAIT FOR DIGIT"))
+    kinds = [e.kind for e in (await ctx.store.calls.events_of([uid]))[uid]]
+    assert kinds.count("outcome") == 1 and kinds.count("miss") == 1
+    assert "agi_decision" not in kinds
+    [miss] = (await ctx.store.calls.events_of([uid], ["miss"]))[uid]
+    assert miss.data["reason"] == "abandoned_in_ivr"
+    assert await outcome_of(ctx, uid) == "abandoned"
+
+
+async def test_calls_whose_hangup_came_while_ami_was_away_end_as_the_hangup_would(
+    tmp_path: Path,
+) -> None:
+    """A resync finds followed calls gone: the one still deciding is a hang-up in the IVR,
+    the queued one a max_wait miss; each has its miss (not `lost` with none)."""
+    now = [100.0]
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        calls = AmiCalls(ctx, clock=lambda: now[0])
+        deciding, queued = "1764770000.14", "1764770000.15"
+        for uid, number in ((deciding, "+79990001201"), (queued, "+79990001202")):
+            ctx.recorder.record(NewCall(CallRow(uid, AGI_APP, number, DID, ctx.now(), "routing")))
+            calls.begin(Handover(uid, number, None, "agi-line", None, None, ctx.rules()))
+        calls.decided(Handover(queued, "+79990001202", None, "agi-line", None, None, ctx.rules()))
+        calls.on_event({"Event": "QueueCallerJoin", "Uniqueid": queued, "Queue": "clinic-paid"})
+        now[0] = 140.0
+        await calls.resync([], calls.mark())
+        assert len(calls) == 0
+        assert [await outcome_of(ctx, u) for u in (deciding, queued)] == [
+            "abandoned",
+            "no_operator",
+        ]
+        misses = await ctx.store.calls.events_of([deciding, queued], ["miss"])
+        assert [(m.data["reason"], m.data["waited_s"]) for ms in misses.values() for m in ms] == [
+            ("abandoned_in_ivr", 40.0),
+            ("max_wait", 40.0),
+        ]
