@@ -49,7 +49,7 @@ sandbox-down: venv
 # TEST_WORKERS=2: two pytest-xdist workers, whole files each, the longest first; worker K
 # runs its real-Asterisk tests on sandbox instance B+K (B = $CLINIC_ROUTER_SANDBOX_INSTANCE,
 # 0 when unset; docs/dev/testing.md). 0: one process, on instance B.
-TEST_WORKERS ?= 0
+TEST_WORKERS ?= 2
 test: venv
 	$(PY) -m sip_test_harness sandbox build
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
