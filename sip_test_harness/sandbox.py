@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -248,6 +249,15 @@ class Sandbox:
             self.cli("core restart now", timeout=5)
         self._wait_ready(pid, time.monotonic() + timeout, restarted_from=before)
 
+    def crash(self, timeout: float = 10.0) -> None:
+        """``kill -9`` Asterisk (no BYE, no event: a crash) and wait until it is gone."""
+        pid = self.pid()
+        if pid is None:
+            raise SandboxError("sandbox is down: nothing to kill")
+        os.kill(pid, signal.SIGKILL)
+        if not wait_exit(pid, timeout):
+            raise SandboxError(f"Asterisk (pid {pid}) still runs {timeout} s after SIGKILL")
+
     def cli(self, command: str, timeout: float = 10.0) -> str:
         """Run an Asterisk CLI command (``asterisk -rx``) and return its output."""
         argv = [*self._asterisk, "-C", self._conf_path(), "-rx", command]
@@ -349,13 +359,18 @@ class Sandbox:
         with file_lock(self._root_lock, "another sandbox instance"):
             yield
 
-    def _check_ports(self) -> None:
+    def _check_ports(self, grace: float = 5.0) -> None:
+        """Every port free, waiting up to ``grace`` s: a killed Asterisk's argv is gone
+        (so ``pid`` no longer sees it) a moment before the kernel closes its sockets."""
         checks = (
             (socket.SOCK_DGRAM, SIP_PORT, "SIP/UDP"),
             (socket.SOCK_STREAM, HTTP_PORT, "ARI/HTTP"),
             (socket.SOCK_STREAM, AMI_PORT, "AMI"),
         )
+        deadline = time.monotonic() + grace
         for kind, port, what in checks:
+            while port_in_use(kind, self.host, port) and time.monotonic() < deadline:
+                time.sleep(0.1)
             if port_in_use(kind, self.host, port):
                 proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
                 raise SandboxError(
