@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cli_support import Cli, cli_in_process
 from console_support import Live, add_users, live_console
 from storage_support import migrated_store
 
@@ -17,3 +18,9 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         await add_users(store)
         async with live_console(store) as running:
             yield running
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """`clinic-router ARGS --config router.yaml` on `db_url`, in this process (cli_support)."""
+    return cli_in_process(capsys, monkeypatch)

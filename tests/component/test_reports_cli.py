@@ -1,25 +1,24 @@
-"""`clinic-router report …` as an admin runs it: table, CSV and JSON shapes."""
+"""`clinic-router report …` as an admin runs it: table, CSV and JSON shapes.
+
+The commands run in this process (the `cli` fixture, cli_support.py); the bad period's
+first runs as a real process, where a traceback or a second stderr line would show. The
+reports only read the database: one per module."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from cli_support import run_cli
+from cli_support import Cli, run_cli
 
 from router.storage import Store
 from router.storage.models import CallRow
 
 T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
-
-
-def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("report", *args, db_url=db_url)
 
 
 async def _answered(store: Store, cid: str, start: datetime, wait_s: float, op: str) -> None:
@@ -40,9 +39,7 @@ async def _answered(store: Store, cid: str, start: datetime, wait_s: float, op: 
     )  # fmt: skip
 
 
-@pytest.fixture
-async def db_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
+async def _fill(url: str) -> None:
     store = await Store.open(url, migrate=True)
     try:
         await _answered(store, "a", T0, 10, "op1")  # 10:00, in target
@@ -53,14 +50,20 @@ async def db_url(tmp_path: Path) -> str:
         await store.calls.update("c", outcome="abandoned", ended_at=T0 - timedelta(days=1))
     finally:
         await store.close()
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('reports') / 'router.db'}"
+    asyncio.run(_fill(url))
     return url
 
 
 DAY = ("--from", "2026-12-01", "--to", "2026-12-01", "--tz", "Europe/Moscow")
 
 
-def test_calls_by_hour_as_csv(db_url: str) -> None:
-    done = _cli("calls", *DAY, "--by", "hour", "--format", "csv", db_url=db_url)
+def test_calls_by_hour_as_csv(db_url: str, cli: Cli) -> None:
+    done = cli("report", "calls", *DAY, "--by", "hour", "--format", "csv", db_url=db_url)
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert [(r["key"], r["offered"], r["answered"], r["service_level"]) for r in rows] == [
@@ -71,8 +74,8 @@ def test_calls_by_hour_as_csv(db_url: str) -> None:
     assert rows[-1]["asa_s"] == "25.0" and rows[-1]["talk_total_s"] == "240.0"
 
 
-def test_operators_and_misses_as_json_and_table(db_url: str) -> None:
-    done = _cli("operators", *DAY, "--format", "json", db_url=db_url)
+def test_operators_and_misses_as_json_and_table(db_url: str, cli: Cli) -> None:
+    done = cli("report", "operators", *DAY, "--format", "json", db_url=db_url)
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert set(body) == {"section", "start", "end", "rows"}
@@ -83,13 +86,13 @@ def test_operators_and_misses_as_json_and_table(db_url: str) -> None:
         ("op1", 1, 1.0),
         ("op2", 1, 1.0),
     ]
-    table = _cli("misses", *DAY, db_url=db_url)
+    table = cli("report", "misses", *DAY, db_url=db_url)
     assert table.returncode == 0, table.stderr
     assert "figure" in table.stdout.splitlines()[1] and "tasks_created" in table.stdout
 
 
-def test_compare_with_the_day_before(db_url: str) -> None:
-    done = _cli("compare", *DAY, "--format", "json", db_url=db_url)
+def test_compare_with_the_day_before(db_url: str, cli: Cli) -> None:
+    done = cli("report", "compare", *DAY, "--format", "json", db_url=db_url)
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert body["previous_start"] == "2026-11-30T00:00:00+03:00"
@@ -97,30 +100,30 @@ def test_compare_with_the_day_before(db_url: str) -> None:
     assert (offered["current"], offered["previous"], offered["change"]) == (2, 1, 1.0)
 
 
-def test_a_bad_period_is_one_line_and_exit_2(db_url: str) -> None:
-    done = _cli("calls", "--from", "yesterday", db_url=db_url)
+def test_a_bad_period_is_one_line_and_exit_2(db_url: str, cli: Cli) -> None:
+    done = run_cli("report", "calls", "--from", "yesterday", db_url=db_url)  # a real process
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "--from/--to: 'yesterday': expected a date (2026-11-30)"
         " or a date and time (2026-11-30T09:00)"
     ]
-    empty = _cli("calls", "--from", "2026-12-02", "--to", "2026-12-01", db_url=db_url)
+    empty = cli("report", "calls", "--from", "2026-12-02", "--to", "2026-12-01", db_url=db_url)
     assert empty.returncode == 2 and "the period is empty" in empty.stderr
 
 
-def test_staffing_table(db_url: str) -> None:
-    done = run_cli("staffing", *DAY, "--goal", "0.8", db_url=db_url)
+def test_staffing_table(db_url: str, cli: Cli) -> None:
+    done = cli("staffing", *DAY, "--goal", "0.8", db_url=db_url)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("staffing 2026-12-01T00:00:00+03:00")
     assert lines[1].split()[:4] == ["key", "hours", "calls_per_hour", "handle_s"]
     assert [line.split()[:3] for line in lines[2:]] == [["Tue", "10", "1"], ["Tue", "11", "1"]]
-    bad = run_cli("staffing", "--goal", "80", db_url=db_url)
+    bad = cli("staffing", "--goal", "80", db_url=db_url)
     assert bad.returncode == 2 and "--goal must be a share" in bad.stderr
 
 
-def test_calls_by_branch_from_the_rules(db_url: str) -> None:
-    done = _cli("calls", *DAY, "--by", "branch", "--format", "json", db_url=db_url)
+def test_calls_by_branch_from_the_rules(db_url: str, cli: Cli) -> None:
+    done = cli("report", "calls", *DAY, "--by", "branch", "--format", "json", db_url=db_url)
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["rows"]
     # config/rules.yaml: the moscow line is the moscow branch.
