@@ -164,16 +164,16 @@ async def merged_hists(
         _in_built(t.interval_us, built)
     )
     out: list[dict[GroupQueue, list[dict[str, int]]]] = [{} for _ in of_rows]
-    result = await conn.stream(stmt)
-    async for page in result.partitions(_PAGE):
-        for r in page:
-            row = CallRow(r[0], r[1], r[2])
-            parsed = [json.loads(text) for text in r[3:]]
-            for of_row, merged in zip(of_rows, out, strict=True):
-                into = merged.setdefault((of_row(row), row.queue), [{} for _ in HISTS])
-                for acc, hist in zip(into, parsed, strict=True):
-                    for second, n in hist.items():
-                        acc[second] = acc.get(second, 0) + n
+    async with conn.stream(stmt) as result:  # closed on error too: no cursor left open
+        async for page in result.partitions(_PAGE):
+            for r in page:
+                row = CallRow(r[0], r[1], r[2])
+                parsed = [json.loads(text) for text in r[3:]]
+                for of_row, merged in zip(of_rows, out, strict=True):
+                    into = merged.setdefault((of_row(row), row.queue), [{} for _ in HISTS])
+                    for acc, hist in zip(into, parsed, strict=True):
+                        for second, n in hist.items():
+                            acc[second] = acc.get(second, 0) + n
     return out
 
 
