@@ -360,4 +360,20 @@ CREATE INDEX ix_callback_tasks_dispatch ON callback_tasks (priority DESC, first_
 
 UPDATE alembic_version SET version_num='0013' WHERE alembic_version.version_num = '0012';
 
+-- Running upgrade 0013 -> 0014
+
+ALTER TABLE report_rollups ADD COLUMN states BOOLEAN DEFAULT false NOT NULL;
+
+CREATE TABLE report_state_intervals (
+    interval_us BIGINT NOT NULL,
+    operator_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    us BIGINT NOT NULL
+);
+
+CREATE INDEX ix_report_state_intervals_interval_us ON report_state_intervals (interval_us);
+
+UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0013';
+
 COMMIT;

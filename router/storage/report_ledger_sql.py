@@ -39,6 +39,7 @@ from sqlalchemy import (
     union,
     union_all,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.callback_schedule import CloseReason
 from router.domain.reports.callbacks import ACTIVE, REACHED, MissSums
@@ -49,7 +50,6 @@ from router.storage.db import Database
 from router.storage.report_facts_sql import epoch_us, instant_us
 from router.storage.report_sql import percentiles, ranked
 from router.storage.tables import ACTIVE_TASK, callback_tasks, calls, misses, operator_states
-from router.storage.tables import operators as operators_table
 
 _s, _m, _t = operator_states.c, misses.c, callback_tasks.c
 # Closed by an operator's own work: the callback conversation's operator, or whoever
@@ -67,41 +67,21 @@ class LedgerSql:
     async def state_sums(self, start: datetime, end: datetime) -> StateSums | None:
         """Microseconds per (operator, state, reason) within `[start, end)`; None while
         no state was ever recorded (before migration 0008)."""
-        d = self._db.dialect_name
         async with self._db.connect() as conn:
-            if (await conn.execute(select(_s.id).limit(1))).first() is None:
+            if not await recorded(conn):
                 return None
-            pairs = [
-                (r.id, r.at) for r in (await conn.execute(_latest_before(start))).all() if r.at
-            ]
-            rows = (await conn.execute(_state_sums(_spans(d, pairs, start, end)))).all()
-        return {(r.operator_id, r.state, r.reason): int(r.us) for r in rows}
+            return await range_state_sums(conn, self._db.dialect_name, start, end)
 
     async def duty_us(
         self, start: datetime, end: datetime, slots: Sequence[tuple[datetime, datetime, str]]
     ) -> dict[str, int] | None:
         """Microseconds on duty per hour of the week of `slots` (`staffing.hour_slots`
         of the period); None while no state was ever recorded."""
-        d = self._db.dialect_name
-        hours = [
-            {"start_us": instant_us(a), "end_us": instant_us(b), "key": key} for a, b, key in slots
-        ]
         async with self._db.connect() as conn:
-            if (await conn.execute(select(_s.id).limit(1))).first() is None:
+            if not await recorded(conn):
                 return None
-            pairs = [
-                (r.id, r.at) for r in (await conn.execute(_latest_before(start))).all() if r.at
-            ]
-            # (DDL outside a transaction on SQLite: dropped and committed below)
-            await conn.run_sync(lambda sync: _HOURS.create(sync, checkfirst=True))
-            try:
-                if hours:
-                    await conn.execute(_HOURS.insert(), hours)
-                rows = (await conn.execute(_duty(_spans(d, pairs, start, end)))).all()
-            finally:
-                await conn.run_sync(lambda sync: _HOURS.drop(sync, checkfirst=True))
-                await conn.commit()  # writes only the connection's own temporary table
-        return {r.key: int(r.us) for r in rows if r.us}
+            duty = await ranges_duty_us(conn, self._db.dialect_name, [(start, end)], slots)
+        return {key: us for key, us in duty.items() if us}
 
     async def miss_sums(
         self, start: datetime, end: datetime, now: datetime, overdue_after_s: float
@@ -241,24 +221,79 @@ def _tasks(start: datetime, end: datetime) -> Any:
     )
 
 
-def _latest_before(start: datetime) -> Select[Any]:
-    """Each operator's latest state change before `start`: one index seek on
-    (operator_id, at) per operator (the `operators` table lists every one the board ever
-    saved). A GROUP BY over the history would read every row ever written."""
+async def recorded(conn: AsyncConnection) -> bool:
+    """Any state change recorded (none before migration 0008: the figures are unknown)."""
+    return (await conn.execute(select(_s.id).limit(1))).first() is not None
+
+
+async def range_state_sums(
+    conn: AsyncConnection, dialect: str, start: datetime, end: datetime
+) -> dict[tuple[str, str, str | None], int]:
+    """Microseconds per (operator, state, reason) within `[start, end)`."""
+    pairs = await latest_pairs(conn, start)
+    rows = (await conn.execute(_state_sums(_spans(dialect, pairs, start, end)))).all()
+    return {(r.operator_id, r.state, r.reason): int(r.us) for r in rows}
+
+
+async def ranges_duty_us(
+    conn: AsyncConnection,
+    dialect: str,
+    ranges: Sequence[tuple[datetime, datetime]],
+    slots: Sequence[tuple[datetime, datetime, str]],
+) -> dict[str, int]:
+    """Microseconds on duty within these parts of a period per hour of the week of
+    `slots` (the period's), zeros included. Commits the connection."""
+    hours = [
+        {"start_us": instant_us(a), "end_us": instant_us(b), "key": key} for a, b, key in slots
+    ]
+    out: dict[str, int] = {}
+    # (DDL outside a transaction on SQLite: dropped and committed below)
+    await conn.run_sync(lambda sync: _HOURS.create(sync, checkfirst=True))
+    try:
+        if hours:
+            await conn.execute(_HOURS.insert(), hours)
+        for start, end in ranges:
+            pairs = await latest_pairs(conn, start)
+            for r in (await conn.execute(_duty(_spans(dialect, pairs, start, end)))).all():
+                out[r.key] = out.get(r.key, 0) + int(r.us or 0)
+    finally:
+        await conn.run_sync(lambda sync: _HOURS.drop(sync, checkfirst=True))
+        await conn.commit()  # writes only the connection's own temporary table
+    return out
+
+
+def _operator_ids() -> Any:
+    """Every operator with a state change, one index seek each on the unique key's
+    leading `operator_id` (a recursive skip over it): not the `operators` table, whose
+    rows the board writes, so an operator without one keeps its state across a period's
+    start too (a period's sums must equal its parts' for the interval rollups), and not a
+    DISTINCT, which reads every row ever written."""
+    first = select(func.min(_s.operator_id).label("id")).cte("state_operators", recursive=True)
+    after = select(func.min(_s.operator_id)).where(_s.operator_id > first.c.id)
+    return first.union_all(select(after.scalar_subquery()).where(first.c.id.is_not(None)))
+
+
+def latest_before(start: datetime) -> Select[Any]:
+    """Each operator's latest state change before `start` (None: none): one index seek
+    on (operator_id, at) per operator. A GROUP BY over the history would read every row
+    ever written."""
+    ops = _operator_ids()
     latest = (
-        select(func.max(_s.at))
-        .where(_s.operator_id == operators_table.c.id, _s.at < start)
-        .scalar_subquery()
+        select(func.max(_s.at)).where(_s.operator_id == ops.c.id, _s.at < start).scalar_subquery()
     )
-    return select(operators_table.c.id, latest.label("at"))
+    return select(ops.c.id, latest.label("at")).where(ops.c.id.is_not(None))
 
 
-def _spans(
+async def latest_pairs(conn: AsyncConnection, start: datetime) -> list[tuple[str, datetime]]:
+    """(operator, at) of each operator's latest change before `start`."""
+    return [(r.id, r.at) for r in (await conn.execute(latest_before(start))).all() if r.at]
+
+
+def changes(
     dialect: str, pairs: Sequence[tuple[str, datetime]], start: datetime, end: datetime
 ) -> Any:
-    """The period's changes (by the `at` index) and the latest before it (`pairs`, by the
-    unique key), each a span to the operator's next change clipped to the period:
-    (operator_id, state, reason, begin, stop) in microseconds."""
+    """The changes of `[start, end)` (by the `at` index) and the latest before it
+    (`pairs`, by the unique key): (operator_id, state, reason, id, at in microseconds)."""
     columns = (_s.operator_id, _s.state, _s.reason, _s.id, epoch_us(dialect, _s.at).label("at"))
     parts = [select(*columns).where(_s.at >= start, _s.at < end)]
     if pairs:
@@ -266,8 +301,15 @@ def _spans(
         # row-value IN (VALUES ...)
         each = (and_(_s.operator_id == op, _s.at == at) for op, at in pairs)
         parts.append(select(*columns).where(or_(*each)))
-    changes = union_all(*parts).subquery("changes")
-    ch = changes.c
+    return union_all(*parts)
+
+
+def _spans(
+    dialect: str, pairs: Sequence[tuple[str, datetime]], start: datetime, end: datetime
+) -> Any:
+    """`changes`, each a span to the operator's next change clipped to the period:
+    (operator_id, state, reason, begin, stop) in microseconds."""
+    ch = changes(dialect, pairs, start, end).subquery("changes").c
     nxt = func.lead(ch.at).over(partition_by=ch.operator_id, order_by=(ch.at, ch.id))
     ends = select(ch.operator_id, ch.state, ch.reason, ch.at, nxt.label("next")).subquery("ends")
     e = ends.c

@@ -61,7 +61,7 @@ class RolledReportSql(ReportSql):
         targets = sl_targets or {}
         if whole_targets(targets, default_sl_s) and zone_fits(tz, start, end):
             async with self._db.connect() as conn:
-                built = await _built(conn, start, end)
+                built = await built_of(conn, start, end)
                 if built:
                     return await self._rolled(
                         conn, (start, end), built, tz, groups, targets, default_sl_s, branches
@@ -102,7 +102,7 @@ class RolledReportSql(ReportSql):
 
     async def operator_sums(self, start: datetime, end: datetime) -> dict[str, OperatorSums]:
         async with self._db.connect() as conn:
-            built = await _built(conn, start, end)
+            built = await built_of(conn, start, end)
             if not built:
                 rows = None
             else:
@@ -129,7 +129,7 @@ async def stored_calls(
     if not built:
         return []
     t = report_intervals.c
-    ours = _in_built(t.interval_us, built)
+    ours = in_built(t.interval_us, built)
     k = key(SimpleNamespace(line=t.line, queue=t.queue, start_us=t.interval_us)).label("key")
     counts = [c for c in report_intervals.c if c.name not in (*HISTS, *KEYS)]
     sums = select(
@@ -161,7 +161,7 @@ async def merged_hists(
     year's 210,000 decoded histograms for all the groupings took 300 MB."""
     t = report_intervals.c
     stmt = select(t.interval_us, t.line, t.queue, *(getattr(t, n) for n in HISTS)).where(
-        _in_built(t.interval_us, built)
+        in_built(t.interval_us, built)
     )
     out: list[dict[GroupQueue, list[dict[str, int]]]] = [{} for _ in of_rows]
     async with conn.stream(stmt) as result:  # closed on error too: no cursor left open
@@ -193,7 +193,7 @@ async def stored_operators(
     if not built:
         return []
     o = report_operator_intervals.c
-    ours = _in_built(o.interval_us, built)
+    ours = in_built(o.interval_us, built)
     sums = (
         select(
             o.operator_id,
@@ -229,16 +229,19 @@ async def stored_operators(
 MAX_RUNS = 200  # built runs a report reads stored; the rest raw (an SQL expression's depth)
 
 
-def _in_built(interval_us: Any, built: Sequence[int]) -> Any:
+def in_built(interval_us: Any, built: Sequence[int]) -> Any:
     """The stored rows of exactly the intervals `built` lists: the list the raw edges were
     cut by, not the marks read again (a late write unmarking one in between, or a build
     marking one, would drop an interval or count it twice)."""
     return or_(*(and_(interval_us >= low, interval_us < high) for low, high in runs_of(built)))
 
 
-async def _built(conn: AsyncConnection, start: datetime, end: datetime) -> list[int]:
-    """The period's built intervals, at most `MAX_RUNS` runs of them (the longest)."""
-    built = await built_in(conn, instant_us(start), instant_us(end))
+async def built_of(
+    conn: AsyncConnection, start: datetime, end: datetime, *, states: bool = False
+) -> list[int]:
+    """The period's built intervals (`states`: with their state seconds), at most
+    `MAX_RUNS` runs of them (the longest)."""
+    built = await built_in(conn, instant_us(start), instant_us(end), states=states)
     runs = runs_of(built)
     if len(runs) <= MAX_RUNS:
         return built

@@ -13,7 +13,7 @@ chunk: a report never sees half of one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     union_all,
@@ -39,11 +40,14 @@ from router.domain.reports.intervals import (
 from router.storage.db import Database
 from router.storage.report_facts_sql import FACTS, epoch_us, facts, instant_us
 from router.storage.report_sql import measures, sums_stmt, zone_segments
+from router.storage.report_state_rollup import interval_state_rows
 from router.storage.tables import (
     calls,
+    operator_states,
     report_intervals,
     report_operator_intervals,
     report_rollups,
+    report_state_intervals,
     ring_attempts,
 )
 
@@ -88,15 +92,49 @@ async def mark_stale(conn: AsyncConnection, dialect: str, call_ids: Iterable[str
     ids = list(set(call_ids))
     if not ids:
         return
-    if dialect == "postgresql":  # see `_lock`
-        await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _LOCK_KEY})
+    await lock_shared(conn, dialect)
     of_calls = select(interval_of(epoch_us(dialect, _c.started_at))).where(_c.id.in_(ids))
     await conn.execute(delete(report_rollups).where(report_rollups.c.interval_us.in_(of_calls)))
 
 
-async def built_in(conn: AsyncConnection, start_us: int, end_us: int) -> list[int]:
+async def mark_states_stale(
+    conn: AsyncConnection, dialect: str, states: Sequence[Mapping[str, Any]]
+) -> None:
+    """Unmark the built intervals these state changes (`operator_states` rows written
+    just now, `operator_id` and `at`) change: a change at t changes the spans from t to
+    the operator's next change after t (or all later ones, if none). Per operator, from
+    its earliest change written to the next one after its latest (the changes between
+    are its own): one statement, each bound an index seek; a change at about now
+    unmarks nothing (no interval from it on is built)."""
+    if not states:
+        return
+    span: dict[str, tuple[datetime, datetime]] = {}
+    for row in states:
+        op, at = str(row["operator_id"]), row["at"]
+        first, last = span.get(op, (at, at))
+        span[op] = (min(first, at), max(last, at))
+    await lock_shared(conn, dialect)
+    s, k = operator_states.c, report_rollups.c.interval_us
+    terms = []
+    for op, (first, last) in span.items():
+        following = select(func.min(s.at)).where(s.operator_id == op, s.at > last)
+        upto = func.coalesce(epoch_us(dialect, following.scalar_subquery()), _NEVER)
+        terms.append(and_(k >= floor_interval_us(instant_us(first)), k <= upto))
+    await conn.execute(delete(report_rollups).where(or_(*terms)))
+
+
+_NEVER = 2**62  # no next change: every later interval
+
+
+async def built_in(
+    conn: AsyncConnection, start_us: int, end_us: int, *, states: bool = False
+) -> list[int]:
+    """The built intervals within `[start_us, end_us)`; `states`: only those with their
+    state seconds (not built before migration 0014)."""
     k = report_rollups.c.interval_us
     stmt = select(k).where(k >= start_us, k + INTERVAL_US <= end_us).order_by(k)
+    if states:
+        stmt = stmt.where(report_rollups.c.states)
     return list((await conn.execute(stmt)).scalars())
 
 
@@ -251,6 +289,12 @@ async def fill_facts(
 _LOCK_KEY = 0x7265706F7274  # "report": the rollups' advisory lock on PostgreSQL
 
 
+async def lock_shared(conn: AsyncConnection, dialect: str) -> None:
+    """A writer's share of the rollups' lock, before it unmarks intervals (see `_lock`)."""
+    if dialect == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _LOCK_KEY})
+
+
 async def _lock(conn: AsyncConnection, dialect: str) -> None:
     """A build reads a chunk's calls and marks its intervals in one transaction; a write
     to one of those calls committed in between would leave a mark on figures without it.
@@ -261,6 +305,10 @@ async def _lock(conn: AsyncConnection, dialect: str) -> None:
     commit fail (SQLite refuses a write on a stale snapshot), never a wrong mark."""
     if dialect == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
+# the built intervals' rows (`report_rollups` marks them built)
+_ROWS = (report_intervals, report_operator_intervals, report_state_intervals)
 
 
 class Rollups:
@@ -320,8 +368,8 @@ class Rollups:
         """The intervals of `[low, high)` to build: not built (or all, `rebuild`) and no
         call started in them still open."""
         wanted = set(range(low, high, INTERVAL_US))
-        if not rebuild:
-            wanted -= set(await built_in(conn, low, high))
+        if not rebuild:  # (built before migration 0014: again, for the state seconds)
+            wanted -= set(await built_in(conn, low, high, states=True))
         if wanted:
             start, end = _from_us(low), _from_us(high)
             open_calls = select(interval_of(epoch_us(d, _c.started_at))).where(
@@ -347,15 +395,18 @@ class Rollups:
             for r in await operator_rows(conn, d, a, b)
             if r.interval_us in wanted
         ]
+        state_rows = await interval_state_rows(conn, d, ranges)
         keys = sorted(wanted)
-        for table in (report_intervals, report_operator_intervals, report_rollups):
+        for table in (*_ROWS, report_rollups):
             await conn.execute(delete(table).where(table.c.interval_us.in_(keys)))
+        if state_rows:
+            await conn.execute(insert(report_state_intervals), state_rows)
         if call_rows:
             await conn.execute(insert(report_intervals), [_call_values(r) for r in call_rows])
         if op_rows:
             await conn.execute(
                 insert(report_operator_intervals), [_operator_values(r) for r in op_rows]
             )
-        marks = [{"interval_us": k, "built_at": now} for k in keys]
+        marks = [{"interval_us": k, "built_at": now, "states": True} for k in keys]
         await conn.execute(insert(report_rollups), marks)
         return len(keys)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, or_, select, text
+from sqlalchemy import Row, Select, and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.reports import (
@@ -40,9 +40,10 @@ from router.domain.reports.report import PeriodSums
 from router.domain.reports.staffing import StaffingSums, hour_slots
 from router.storage.db import Database
 from router.storage.report_facts_sql import call_line, json_text
-from router.storage.report_ledger_sql import BY_ATTEMPT, BY_HAND, LedgerSql
+from router.storage.report_ledger_sql import BY_ATTEMPT, BY_HAND, latest_before
 from router.storage.report_rollup_read import RolledReportSql
 from router.storage.report_sql import CallGroups
+from router.storage.report_state_read import RolledLedgerSql
 from router.storage.tables import (
     ACTIVE_TASK,
     call_events,
@@ -50,7 +51,6 @@ from router.storage.tables import (
     calls,
     misses,
     operator_states,
-    operators,
     ring_attempts,
 )
 
@@ -117,7 +117,7 @@ class ReportRows:
                 task_rows = {
                     r.id: r for stmt in _tasks_stmts(start, end) for r in await _all(conn, stmt)
                 }.values()
-            latest = await _all(conn, _latest_before(start))
+            latest = await _all(conn, latest_before(start))
             pairs = [(r.id, r.at) for r in latest if r.at is not None]
             state_rows = [
                 (r.operator_id, r.at, r.id, r.state, r.reason)
@@ -165,7 +165,9 @@ class ReportRows:
     async def staffing(self, period: tuple[datetime, datetime], tz: tzinfo) -> StaffingSums:
         """What `staffing_of` needs of the period, summed by the database."""
         by = await self._calls(period, tz, "hour_of_week")
-        return await self._staffing(period, tz, by, await LedgerSql(self._db).state_sums(*period))
+        return await self._staffing(
+            period, tz, by, await RolledLedgerSql(self._db).state_sums(*period)
+        )
 
     async def sums(
         self,
@@ -213,7 +215,7 @@ class ReportRows:
     ) -> tuple[
         dict[str, OperatorSums], dict[str, int], StateSums | None, MissSums, list[MissRecord]
     ]:
-        sql, ledger = RolledReportSql(self._db), LedgerSql(self._db)
+        sql, ledger = RolledReportSql(self._db), RolledLedgerSql(self._db)
         return (
             await sql.operator_sums(start, end),
             await ledger.callbacks_worked(start, end),
@@ -242,7 +244,7 @@ class ReportRows:
             by_hour=by["hour_of_week"].sums,
             total=by[None].sums.get("total", CallSums()),
             wrap_up_us=wrap,
-            duty_us=await LedgerSql(self._db).duty_us(*period, hour_slots(period, tz)),
+            duty_us=await RolledLedgerSql(self._db).duty_us(*period, hour_slots(period, tz)),
         )
 
 
@@ -311,20 +313,6 @@ def _tasks_stmts(start: datetime, end: datetime) -> tuple[Select[Any], Select[An
         select(*columns).where(_t.id.in_(of_misses.scalar_subquery())),
         select(*columns).where(text(ACTIVE_TASK)),
     )
-
-
-def _latest_before(start: datetime) -> Select[Any]:
-    """Each operator's latest state change before `start`: one index seek on
-    (operator_id, at) per operator (the `operators` table lists every one the board ever
-    saved). A GROUP BY over the history, or a join the planner turns around, would read
-    every row ever written."""
-    s = operator_states.c
-    latest = (
-        select(func.max(s.at))
-        .where(s.operator_id == operators.c.id, s.at < start)
-        .scalar_subquery()
-    )
-    return select(operators.c.id, latest.label("at"))
 
 
 def _state_rows(

@@ -332,6 +332,8 @@ report_rollups = Table(
     metadata,
     Column("interval_us", BigInteger, primary_key=True),
     Column("built_at", UtcDateTime, nullable=False),
+    # its `report_state_intervals` rows are written (false: built before migration 0014)
+    Column("states", Boolean, nullable=False, server_default=false()),
 )
 
 _ROLLUP_COUNTS = (
@@ -369,6 +371,20 @@ report_operator_intervals = Table(
     Column("talks", Integer, nullable=False),
     Column("talk_us", BigInteger, nullable=False),
     Column("answer_s", SafeText, nullable=False),  # answered rings, floor seconds
+    Index(None, "interval_us"),
+)
+
+# Each operator's microseconds per state (and pause reason) within one built interval
+# (migration 0014, `router/storage/report_state_rollup.py`): the state sums the period's
+# raw spans would give for that interval alone, keys of zero included.
+report_state_intervals = Table(
+    "report_state_intervals",
+    metadata,
+    Column("interval_us", BigInteger, nullable=False),
+    Column("operator_id", SafeText, nullable=False),
+    Column("state", SafeText, nullable=False),
+    Column("reason", SafeText),
+    Column("us", BigInteger, nullable=False),
     Index(None, "interval_us"),
 )
 

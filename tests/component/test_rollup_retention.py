@@ -30,8 +30,10 @@ from router.storage.tables import (
     report_intervals,
     report_operator_intervals,
     report_rollups,
+    report_state_intervals,
 )
 
+ROLLUP_TABLES = (report_intervals, report_operator_intervals, report_state_intervals)
 RETENTION = RetentionSettings(calls_days=31)
 # 31 days and 12 hours after T0: the calls' cutoff is T0 + 12 h, amid the history
 LATER = T0 + timedelta(days=31, hours=12)
@@ -58,7 +60,7 @@ async def _rows(store: Store, before: datetime) -> dict[str, list[tuple[Any, ...
     us = instant_us(before)
     out: dict[str, list[tuple[Any, ...]]] = {}
     async with store.db.connect() as conn:
-        for table in (report_intervals, report_operator_intervals, report_rollups):
+        for table in (*ROLLUP_TABLES, report_rollups):
             columns = [c for c in table.c if c.name != "built_at"]
             stmt = select(*columns).where(table.c.interval_us < us)
             rows = (await conn.execute(stmt)).all()
@@ -78,14 +80,16 @@ async def _count(store: Store, table: Table) -> int:
 
 
 async def _built_then_pruned(store: Store, seed: int, now: datetime) -> None:
-    """The history's rollups built, then its calls older than 31 days at `now` pruned."""
+    """The history's rollups built, then its calls and state changes older than 31 days
+    at `now` pruned."""
     await _fill(store, seed, 300)
     rollups = Rollups(store.db)
     first = await rollups.first_call()
     assert first is not None
     assert await rollups.build(first, T0 + timedelta(hours=41), now) > 100
     calls_before = await _count(store, calls)
-    await Pruner(store.db).prune(Plan({"calls": 31}, batch_rows=500, pause_s=0), now)
+    plan = Plan({"calls": 31, "operator_states": 31}, batch_rows=500, pause_s=0)
+    await Pruner(store.db).prune(plan, now)
     left = await _count(store, calls)
     assert 0 < left < calls_before  # some kept: not ended, or their miss's task is open
 
@@ -95,6 +99,7 @@ async def test_the_routers_task_leaves_the_pruned_intervals_sums_alone(store: St
     cutoff = T0 + timedelta(hours=12)
     kept = await _rows(store, cutoff)
     assert kept["report_intervals"] and kept["report_rollups"]
+    assert kept["report_state_intervals"]
     # late writes (a reconcile, a task closed) unmark intervals of any age: here all
     async with store.db.begin() as conn:
         await conn.execute(delete(report_rollups))
@@ -117,6 +122,7 @@ async def test_the_routers_task_leaves_the_pruned_intervals_sums_alone(store: St
     assert after["report_rollups"] == []  # the pruned intervals: not built again ...
     assert after["report_intervals"] == kept["report_intervals"]  # ... their sums stay
     assert after["report_operator_intervals"] == kept["report_operator_intervals"]
+    assert after["report_state_intervals"] == kept["report_state_intervals"]
 
 
 async def _seeded_and_pruned(url: str, now: datetime) -> dict[str, list[tuple[Any, ...]]]:

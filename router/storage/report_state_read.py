@@ -1,0 +1,104 @@
+"""The operators' state seconds and time on duty of a period from the interval rollups
+(`report_state_intervals`) where its intervals are built: the stored rows of exactly the
+built intervals the period's raw parts were cut by (`report_rollup_read.built_of`), plus
+the raw sums of those parts (its edges, intervals not settled or not built). Equal to the
+raw sums (`LedgerSql`) to the microsecond, keys of zero included: an interval's rows are
+its raw sums alone (`router.domain.reports.state_intervals`)."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from router.domain.reports.operators import StateSums
+from router.domain.reports.staffing import ON_DUTY
+from router.storage.report_facts_sql import instant_us
+from router.storage.report_ledger_sql import (
+    LedgerSql,
+    range_state_sums,
+    ranges_duty_us,
+    recorded,
+)
+from router.storage.report_rollup_read import built_of, in_built
+from router.storage.report_rollup_sql import INTERVAL_US, raw_ranges
+from router.storage.tables import report_state_intervals
+
+_t = report_state_intervals.c
+
+
+class RolledLedgerSql(LedgerSql):
+    """`LedgerSql`'s sums, the state seconds from the rollups where they are built."""
+
+    async def state_sums(self, start: datetime, end: datetime) -> StateSums | None:
+        d = self._db.dialect_name
+        async with self._db.connect() as conn:
+            if not await recorded(conn):
+                return None
+            built = await built_of(conn, start, end, states=True)
+            out = await _stored_sums(conn, built)
+            for low, high in raw_ranges(start, end, built):
+                for key, us in (await range_state_sums(conn, d, low, high)).items():
+                    out[key] = out.get(key, 0) + us
+        return out
+
+    async def duty_us(
+        self, start: datetime, end: datetime, slots: Sequence[tuple[datetime, datetime, str]]
+    ) -> dict[str, int] | None:
+        async with self._db.connect() as conn:
+            if not await recorded(conn):
+                return None
+            built = await built_of(conn, start, end, states=True)
+            slot_of = _slots_of(built, slots)
+            if slot_of is None:  # an interval across two local hours: the zone is off grid
+                built, slot_of = [], {}
+            stored = await _stored_duty(conn, built)
+            ranges = raw_ranges(start, end, built)
+            duty = await ranges_duty_us(conn, self._db.dialect_name, ranges, slots)
+        for k, us in stored.items():
+            key = slot_of[k]
+            duty[key] = duty.get(key, 0) + us
+        return {key: us for key, us in duty.items() if us}
+
+
+async def _stored_sums(
+    conn: AsyncConnection, built: Sequence[int]
+) -> dict[tuple[str, str, str | None], int]:
+    if not built:
+        return {}
+    stmt = (
+        select(_t.operator_id, _t.state, _t.reason, func.sum(_t.us).label("us"))
+        .where(in_built(_t.interval_us, built))
+        .group_by(_t.operator_id, _t.state, _t.reason)
+    )
+    rows = (await conn.execute(stmt)).all()
+    return {(r.operator_id, r.state, r.reason): int(r.us) for r in rows}
+
+
+async def _stored_duty(conn: AsyncConnection, built: Sequence[int]) -> dict[int, int]:
+    """Microseconds on duty per built interval."""
+    if not built:
+        return {}
+    stmt = (
+        select(_t.interval_us, func.sum(_t.us).label("us"))
+        .where(in_built(_t.interval_us, built), _t.state.in_(ON_DUTY))
+        .group_by(_t.interval_us)
+    )
+    return {r.interval_us: int(r.us) for r in (await conn.execute(stmt)).all()}
+
+
+def _slots_of(
+    built: Sequence[int], slots: Sequence[tuple[datetime, datetime, str]]
+) -> dict[int, str] | None:
+    """Each built interval's hour of the week, None if one lies across two slots."""
+    starts = [instant_us(a) for a, _, _ in slots]
+    out = {}
+    for k in built:
+        i = bisect_right(starts, k) - 1
+        if i < 0 or instant_us(slots[i][1]) < k + INTERVAL_US:
+            return None
+        out[k] = slots[i][2]
+    return out

@@ -1,0 +1,35 @@
+"""The operators' state seconds of built intervals (`report_state_intervals`), written
+by the rollups' build (`report_rollup_sql.Rollups`) with the calls' rows: per interval,
+operator, state and pause reason, the sums the raw spans give for that interval alone
+(`router.domain.reports.state_intervals`), from the same changes the raw sums read
+(`report_ledger_sql.changes`). A late state change unmarks the intervals it changes
+(`report_rollup_sql.mark_states_stale`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from router.domain.reports.state_intervals import Change, interval_state_sums
+from router.storage.report_facts_sql import instant_us
+from router.storage.report_ledger_sql import changes, latest_pairs
+
+
+async def interval_state_rows(
+    conn: AsyncConnection, dialect: str, runs: Sequence[tuple[datetime, datetime]]
+) -> list[dict[str, object]]:
+    """The rows of these runs of whole intervals: two statements a run (each
+    operator's latest change before it, then its changes)."""
+    rows: list[dict[str, object]] = []
+    for start, end in runs:
+        pairs = await latest_pairs(conn, start)
+        read = (await conn.execute(changes(dialect, pairs, start, end))).all()
+        found: list[Change] = [(r.operator_id, r.state, r.reason, r.id, int(r.at)) for r in read]
+        sums = interval_state_sums(found, instant_us(start), instant_us(end))
+        for (k, op, state, reason), us in sums.items():
+            rows.append(
+                {"interval_us": k, "operator_id": op, "state": state, "reason": reason, "us": us}
+            )
+    return rows
