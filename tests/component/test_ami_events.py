@@ -307,7 +307,9 @@ async def test_calls_whose_hangup_came_while_ami_was_away_end_as_the_hangup_woul
     tmp_path: Path,
 ) -> None:
     """A resync finds followed calls gone: the one still deciding is a hang-up in the IVR,
-    the queued one a max_wait miss; each has its miss (not `lost` with none)."""
+    the queued one a max_wait miss; each has its miss (not `lost` with none), and one
+    outcome: its row, still open in the database while the outcome waits in the journal's
+    batch, is not read as an open call nobody follows and closed again as lost."""
     now = [100.0]
     async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
         calls = AmiCalls(ctx, clock=lambda: now[0])
@@ -317,6 +319,7 @@ async def test_calls_whose_hangup_came_while_ami_was_away_end_as_the_hangup_woul
             calls.begin(Handover(uid, number, None, "agi-line", None, None, ctx.rules()))
         calls.decided(Handover(queued, "+79990001202", None, "agi-line", None, None, ctx.rules()))
         calls.on_event({"Event": "QueueCallerJoin", "Uniqueid": queued, "Queue": "clinic-paid"})
+        assert await ctx.recorder.flush(5.0)  # the rows were written long before the outage
         now[0] = 140.0
         await calls.resync([], calls.mark())
         assert len(calls) == 0
@@ -329,3 +332,48 @@ async def test_calls_whose_hangup_came_while_ami_was_away_end_as_the_hangup_woul
             ("abandoned_in_ivr", 40.0),
             ("max_wait", 40.0),
         ]
+        assert await outcome_steps(ctx, deciding, queued) == [["abandoned"], ["no_operator"]]
+
+
+async def outcome_steps(ctx: CallContext, *uids: str) -> list[list[object]]:
+    """Each call's `outcome` journey steps, in order."""
+    assert await ctx.recorder.flush(5.0)
+    steps = await ctx.store.calls.events_of(list(uids), ["outcome"])
+    return [[e.data["outcome"] for e in steps.get(u, [])] for u in uids]
+
+
+async def test_a_call_ended_by_its_hangup_just_before_a_disconnect_is_not_closed_again(
+    tmp_path: Path,
+) -> None:
+    """The caller's Hangup is read, then AMI drops and logs in again before the journal
+    wrote the outcome: the resync waits for those writes before it reads the open calls,
+    or it reads the row as open, its channel gone, and closes it again as lost."""
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        calls, uid = AmiCalls(ctx), "1764770000.17"
+        ctx.recorder.record(
+            NewCall(CallRow(uid, AGI_APP, "+79990001203", DID, ctx.now(), "routing"))
+        )
+        calls.begin(Handover(uid, "+79990001203", None, "agi-line", None, None, ctx.rules()))
+        assert await ctx.recorder.flush(5.0)
+        calls.on_event({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid, "Cause": "16"})
+        await calls.resync([], calls.mark())
+        assert await outcome_of(ctx, uid) == "abandoned"
+        assert await outcome_steps(ctx, uid) == [["abandoned"]]
+
+
+async def test_an_adopted_call_takes_its_events_read_during_the_resync(tmp_path: Path) -> None:
+    """A restarted router adopts a queued call: the Hangup read after Asterisk listed the
+    channel, while the resync read the database, was kept for nobody; the adopted call
+    takes it and ends (it stayed open until the next login)."""
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        uid = "1764770000.18"
+        ctx.recorder.record(
+            NewCall(CallRow(uid, AGI_APP, "+79990001204", DID, ctx.now(), "routing"))
+        )
+        assert await ctx.recorder.flush(5.0)
+        calls = AmiCalls(ctx)
+        asked = calls.mark()
+        calls.on_event({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid, "Cause": "16"})
+        await calls.resync([{"Uniqueid": uid, "Application": "Queue"}], asked)
+        assert len(calls) == 0
+        assert await outcome_steps(ctx, uid) == [["no_operator"]]
