@@ -83,9 +83,24 @@ class AgiCall:
 
     async def run(self) -> None:
         call_id_var.set(self.id)
-        if self.follower is not None and self.follower.connected():
-            await self._run_followed(self.follower)
+        follower = self.follower
+        if follower is None:
+            await self._run_alone()
             return
+        # While the session runs it settles the call itself (or hands it to the follower):
+        # a resync at an AMI login meanwhile must not adopt it too.
+        follower.sessions.add(self.id)
+        try:
+            if follower.connected():
+                await self._run_followed(follower)
+            else:
+                await self._run_alone()
+        finally:
+            follower.sessions.discard(self.id)
+
+    async def _run_alone(self) -> None:
+        """Without AMI (or while it is down when the session starts): the session records
+        the call itself, as far as it can see it."""
         try:
             # The first word with Asterisk proves the channel still waits for us: a session
             # read late (a router frozen past CR_AGI_TIMEOUT) finds it gone, and the call
@@ -109,6 +124,12 @@ class AgiCall:
             if decision.target in ("queue", "operator"):
                 self._gone()
             raise
+        follower = self.follower
+        if decision.target in ("queue", "operator") and follower is not None:
+            if follower.connected():
+                # AMI came back during the session (whose resync left the call to it):
+                # the follower takes the call on from its decision, to its outcome.
+                follower.begin(self._handover(), deciding=False)
 
     async def _run_followed(self, follower: AmiCalls) -> None:
         """With AMI: the call is followed from the start, and its outcome is what the

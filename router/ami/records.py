@@ -123,16 +123,20 @@ class AmiCalls:
         # None, and a call whose Hangup was never read waits for the next login's resync.
         self.channels: Callable[[], Awaitable[list[Message]]] | None = None
         self.check_after_s = CHECK_S
+        # Calls whose AGI session runs (router/agi/call.py): the session settles the call
+        # or hands it over (`begin`); a resync adopting it as well gave it two outcomes.
+        self.sessions: set[str] = set()
         self._checks: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._calls)
 
-    def begin(self, handover: Handover) -> None:
-        """Follow a call from its AGI session's start, before any decision: its outcome
-        is settled from here on (the events already read about it first)."""
+    def begin(self, handover: Handover, *, deciding: bool = True) -> None:
+        """Follow a call from its AGI session's start, before any decision (or, not
+        `deciding`, from a decision that reached the channel while AMI was away): its
+        outcome is settled from here on (the events already read about it first)."""
         call_id = handover.call_id
-        call = QueueCall(call_id, self._clock(), deciding=True)
+        call = QueueCall(call_id, self._clock(), deciding=deciding)
         self._calls[call_id] = (call, handover)
         for event in self.recent.take(call_id):
             self._handle(call, handover, event)
@@ -302,7 +306,7 @@ class AmiCalls:
             log.warning("journal writes behind: open AGI-mode calls left for the next login")
             return
         for row in await self.ctx.store.calls.open_calls(AGI_APP):
-            if row.id in self._calls or row.id in closed:
+            if row.id in self._calls or row.id in closed or row.id in self.sessions:
                 continue
             channel = live.get(row.id)
             if channel is None:

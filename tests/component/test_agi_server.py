@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from agi_support import agi_call, header
+from agi_support import agi_call, header, menu_call
 from aiohttp import web
 from engine_support import engine_context
 
@@ -345,3 +345,69 @@ async def test_a_session_read_after_its_hangup_was_dropped_is_closed_by_a_channe
     assert kinds == ["arrived", "hangup_unseen", "abandoned", "miss", "outcome"]
     [miss] = (await ctx.store.calls.events_of([uid], ["miss"]))[uid]
     assert miss.data["reason"] == "abandoned_in_ivr"
+
+
+async def ami_back_in_the_menu(ctx: CallContext, uid: str, key: str | None) -> AmiCalls:
+    """A session begun while AMI is down; AMI logs in again while the caller is in the
+    menu (its resync lists the channel, the call's row written long before); then the
+    caller presses `key`, or hangs up (None). The follower reads the channel's events
+    after."""
+    follower, up = AmiCalls(ctx), [False]
+    follower.connected = lambda: up[0]
+    server = FastAgiServer(agi_routes(ctx, follower), "127.0.0.1", 0)
+    await server.start()
+
+    async def login() -> bool:
+        assert await ctx.recorder.flush(5.0)
+        up[0] = True
+        await follower.resync([{"Uniqueid": uid, "Application": "AGI"}], follower.mark())
+        return key is None
+
+    try:
+        await menu_call(server.port, uid, key, ("STREAM FILE",), login)
+    finally:
+        await server.close()
+    return follower
+
+
+async def outcomes_and_misses(ctx: CallContext, uid: str) -> tuple[list[object], list[object]]:
+    assert await ctx.recorder.flush(5.0)
+    steps = (await ctx.store.calls.events_of([uid], ["outcome", "miss"]))[uid]
+    outcomes = [e.data["outcome"] for e in steps if e.kind == "outcome"]
+    return outcomes, [e.data["reason"] for e in steps if e.kind == "miss"]
+
+
+@pytest.mark.parametrize(
+    ("key", "outcome", "miss"),
+    [("9", "callback", "requested"), (None, "abandoned", "abandoned_in_ivr")],
+)
+async def test_a_session_running_when_ami_comes_back_is_not_adopted_too(  # type: ignore[no-untyped-def]
+    agi, key: str | None, outcome: str, miss: str
+) -> None:
+    """The session settles its call (a callback, or a hang-up in the menu) as without AMI;
+    the resync at AMI's login does not adopt it as well, so the caller's Hangup read
+    after adds no second outcome and miss."""
+    _, ctx = agi
+    uid = "1764770000.31"
+    follower = await ami_back_in_the_menu(ctx, uid, key)
+    follower.on_event({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid, "Cause": "16"})
+    assert await outcomes_and_misses(ctx, uid) == ([outcome], [miss])
+    assert len(follower) == 0
+
+
+async def test_a_queue_decision_after_ami_came_back_is_followed_to_its_outcome(agi) -> None:  # type: ignore[no-untyped-def]
+    """Left to its session by the resync, a call decided for a queue is handed to the
+    follower when its decision reached the channel: its queue's events give its outcome
+    (it would stay open until the next AMI login)."""
+    _, ctx = agi
+    uid = "1764770000.32"
+    follower = await ami_back_in_the_menu(ctx, uid, "1")
+    assert len(follower) == 1
+    follower.on_event({"Event": "QueueCallerJoin", "Uniqueid": uid, "Queue": "clinic-paid"})
+    follower.on_event(
+        {"Event": "VarSet", "Uniqueid": uid, "Variable": "QUEUESTATUS", "Value": "TIMEOUT"}
+    )
+    follower.on_event({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid, "Cause": "16"})
+    assert await outcomes_and_misses(ctx, uid) == (["no_operator"], ["max_wait"])
+    kinds = await journey(ctx, uid)
+    assert "agi_late" not in kinds and kinds.count("waiting") == 1

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
-from agi_support import agi_call, header
+from agi_support import agi_call, menu_call
 from aiohttp import web
 from ami_support import FakeAmi
 from engine_support import engine_context
@@ -257,22 +257,13 @@ async def pressing_9_with_a_hangup_read(world, uid: str, before: tuple[str, ...]
     """A caller who presses 9 (a callback) in the menu; the caller's Hangup is read by the
     router before Asterisk answers the first command starting with one of `before`."""
     fake, server, ami, ctx = world
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(header("+79990001188", DID, uid))
-    keys, hung_up = ["9"], False
-    try:
-        while line := (await reader.readline()).decode():
-            if line.startswith(before) and not hung_up:
-                fake.send("Hangup", Uniqueid=uid, Linkedid=uid, Cause="16")
-                await ami.action("Ping")  # its reply comes after the event: read
-                hung_up = True
-            if line.startswith(("STREAM FILE", "WAIT FOR DIGIT")):
-                writer.write(f"200 result={ord(keys.pop()) if keys else 0} endpos=8000\n".encode())
-            else:
-                writer.write(b"200 result=1\n")
-            await writer.drain()
-    finally:
-        writer.close()
+
+    async def hangup_read() -> bool:
+        fake.send("Hangup", Uniqueid=uid, Linkedid=uid, Cause="16")
+        await ami.action("Ping")  # its reply comes after the event: read
+        return False  # Asterisk still answers the session's commands
+
+    await menu_call(server.port, uid, "9", before, hangup_read)
     assert await ctx.recorder.flush(5.0)
 
 
