@@ -309,16 +309,19 @@ class AmiCalls:
             if row.id in self._calls or row.id in closed or row.id in self.sessions:
                 continue
             channel = live.get(row.id)
+            # An answer the journal holds (read before a restart) makes the call answered
+            # however it ended: no miss, no callback task for a patient who was served.
+            answered = row.answered_at is not None
             if channel is None:
-                self._end(
-                    Ended(Outcome.LOST), Handover(row.id, None, None, row.line, None, None, rules)
-                )
+                ended = Ended(Outcome.ANSWERED if answered else Outcome.LOST)
+                self._end(ended, Handover(row.id, None, None, row.line, None, None, rules))
                 continue
             call = QueueCall(row.id, self._clock())
             if channel.get("Application") == "Queue":
                 call.joined_at = self._clock()  # its wait so far is not known
-            if channel.get("BridgeId"):
-                call.connected = ""  # talking already, to an operator not known here
+            if channel.get("BridgeId") or answered:
+                # talking already (to an operator not known here, without an answer read)
+                call.connected = self._endpoint(row.operator_id, rules)
             handover = Handover(
                 row.id, row.caller_e164, row.patient_id, row.line, None, None, rules
             )
@@ -330,6 +333,12 @@ class AmiCalls:
             # Hangup, read during the reads above) were kept for nobody.
             for event in self.recent.take(row.id):
                 self._handle(call, handover, event)
+
+    @staticmethod
+    def _endpoint(operator_id: str | None, rules: Rules) -> str:
+        """The operator's phone ("" when not known)."""
+        operator = rules.operator(operator_id) if operator_id else None
+        return operator.endpoint if operator is not None else ""
 
     @staticmethod
     def _operator(endpoint: str, rules: Rules) -> str:

@@ -368,3 +368,29 @@ async def test_an_adopted_call_takes_its_events_read_during_the_resync(tmp_path:
         await calls.resync([{"Uniqueid": uid, "Application": "Queue"}], asked)
         assert len(calls) == 0
         assert await outcome_steps(ctx, uid) == [["no_operator"]]
+
+
+async def test_a_call_answered_before_a_restart_ends_answered_though_its_end_went_unseen(
+    tmp_path: Path,
+) -> None:
+    """The journal holds the calls' answers (a router that stopped while they talked). One
+    channel is gone at the login: answered, not lost. The other is listed in Queue() with
+    no bridge and is adopted; gone at the next login, it ends answered, not as a max_wait
+    miss with a callback task for a patient who was served."""
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        gone, later = "1764770000.41", "1764770000.42"
+        for uid in (gone, later):
+            row = CallRow(
+                uid, AGI_APP, "+79990001205", DID, ctx.now(), "bridged",
+                caller_e164="+79990001205", answered_at=ctx.now(), operator_id="op1001",
+            )  # fmt: skip
+            ctx.recorder.record(NewCall(row))
+        assert await ctx.recorder.flush(5.0)
+        calls = AmiCalls(ctx)
+        await calls.resync([{"Uniqueid": later, "Application": "Queue"}], calls.mark())
+        assert len(calls) == 1
+        await calls.resync([], calls.mark())
+        assert await outcome_steps(ctx, gone, later) == [["answered"], ["answered"]]
+        misses = await ctx.store.calls.events_of([gone, later], ["miss"])
+        assert misses == {gone: [], later: []}
+        assert await ctx.store.callbacks.list() == []
