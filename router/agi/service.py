@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from functools import partial
 
 from router.agi.call import agi_routes
 from router.agi.queue_files import queue_files, write_queue_files
@@ -50,7 +49,7 @@ class AgiService:
             await self._queue_reload()
         asked_at = self.calls.mark()
         try:
-            channels = await self.ami.action_list("CoreShowChannels", "CoreShowChannelsComplete")
+            channels = await self.ami.channels()
         except AmiError as exc:
             log.warning("cannot list Asterisk's channels to resync AGI-mode calls: %s", exc)
             return
@@ -127,7 +126,7 @@ async def start_agi(settings: Settings, ctx: CallContext, ari_password: str) -> 
         secret = os.environ.get(agi.ami_secret_env) or ari_password
         ami = AmiConnection(agi.ami_host, agi.ami_port, agi.ami_username, secret, calls.on_event)
         calls.connected = ami.connected.is_set
-        calls.channels = partial(ami.action_list, "CoreShowChannels", "CoreShowChannelsComplete")
+        calls.channels = ami.channels
         dialer = AmiDialer(ami)
         presence = AmiPresence(ctx, ami.action, ami.connected.is_set)
         calls.presence = presence

@@ -188,7 +188,7 @@ class AmiDialer:
 
     async def channels(self) -> list[Message]:
         """Asterisk's channels now (CoreShowChannels)."""
-        return await self._ami.action_list("CoreShowChannels", "CoreShowChannelsComplete")
+        return await self._ami.channels()
 
     async def agi_callback(self, channel: AgiChannel) -> None:
         """The `callback` FastAGI script, run on the operator's answered channel."""

@@ -124,6 +124,11 @@ class AmiConnection:
         finally:
             self._lists.pop(action_id, None)
 
+    async def channels(self) -> list[Message]:
+        """Asterisk's channels now (CoreShowChannels): after a login, for a late session's
+        call, for a callback attempt."""
+        return await self.action_list("CoreShowChannels", "CoreShowChannelsComplete")
+
     async def _session(self) -> None:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self._host, self._port, limit=MAX_MESSAGE_BYTES), self._timeout

@@ -126,7 +126,8 @@ class AmiCalls:
         # Calls whose AGI session runs (router/agi/call.py): the session settles the call
         # or hands it over (`begin`); a resync adopting it as well gave it two outcomes.
         self.sessions: set[str] = set()
-        self._checks: set[asyncio.Task[None]] = set()
+        self._due: dict[str, float] = {}  # calls to check -> when (the event loop's time)
+        self._checker: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -159,26 +160,42 @@ class AmiCalls:
         """The session's first command found the channel gone. Its Hangup may have been
         read so long before the session that `Recent` dropped it, and then none will come:
         after `check_after_s`, a call still followed whose channel Asterisk no longer lists is
-        closed as its Hangup would have closed it (as by `resync`)."""
-        if self.channels is not None:
-            task = asyncio.create_task(self._check(call_id, self.check_after_s, self.channels))
-            self._checks.add(task)
-            task.add_done_callback(self._checks.discard)
+        closed as its Hangup would have closed it (as by `resync`). One channel list serves
+        every call due by then, and lists come at most one a window: a frozen router's
+        burst of late sessions asks for Asterisk's channels once, not once a call."""
+        if self.channels is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._due.setdefault(call_id, loop.time() + self.check_after_s)
+        if self._checker is None or self._checker.done():
+            self._checker = asyncio.create_task(self._check_due(self.channels))
+
+    async def _check_due(self, channels: Callable[[], Awaitable[list[Message]]]) -> None:
+        loop = asyncio.get_running_loop()
+        while self._due:
+            await asyncio.sleep(max(0.0, min(self._due.values()) - loop.time()))
+            now = loop.time()
+            due = [call_id for call_id, at in self._due.items() if at <= now]
+            for call_id in due:
+                del self._due[call_id]
+            await self._check([c for c in due if c in self._calls], channels)
+            if self._due:
+                await asyncio.sleep(self.check_after_s)  # the window: the next list no sooner
 
     async def _check(
-        self, call_id: str, after_s: float, channels: Callable[[], Awaitable[list[Message]]]
+        self, call_ids: list[str], channels: Callable[[], Awaitable[list[Message]]]
     ) -> None:
-        await asyncio.sleep(after_s)
-        if call_id not in self._calls or not self.connected():
-            return  # ended by its events, or the next login's resync settles it
+        if not call_ids or not self.connected():
+            return  # ended by their events, or the next login's resync settles them
         asked = self.mark()
         try:
             live = {c.get("Uniqueid", "") for c in await channels()}
         except AmiError as exc:
-            log.warning("cannot list Asterisk's channels to check call %s: %s", call_id, exc)
+            log.warning("cannot list Asterisk's channels to check calls %s: %s", call_ids, exc)
             return
-        if call_id not in live:
-            self._close_unseen(call_id, asked)
+        for call_id in call_ids:
+            if call_id not in live:
+                self._close_unseen(call_id, asked)
 
     def _close_unseen(self, call_id: str, asked: float) -> None:
         """A followed call whose channel is gone and whose Hangup nobody read: closed as the
@@ -193,8 +210,8 @@ class AmiCalls:
 
     def close(self) -> None:
         """Stop the pending channel checks (a restart's resync settles those calls)."""
-        for task in self._checks:
-            task.cancel()
+        if self._checker is not None:
+            self._checker.cancel()
 
     def forget(self, call_id: str) -> bool:
         """The session ends the journey itself (a callback or message target, or a hang-up

@@ -394,3 +394,37 @@ async def test_a_call_answered_before_a_restart_ends_answered_though_its_end_wen
         misses = await ctx.store.calls.events_of([gone, later], ["miss"])
         assert misses == {gone: [], later: []}
         assert await ctx.store.callbacks.list() == []
+
+
+async def test_a_burst_of_sessions_finding_their_channels_gone_asks_asterisk_once(
+    tmp_path: Path,
+) -> None:
+    """A router frozen past CR_AGI_TIMEOUT reads its sessions late, all at once, each
+    finding its channel gone: one channel list serves every call due (it was one full
+    CoreShowChannels per call), and the gone ones are closed."""
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        calls, asked = AmiCalls(ctx), [0]
+
+        async def channels() -> list[dict[str, str]]:
+            asked[0] += 1
+            return [{"Uniqueid": "1764770000.53"}]  # went on in the plain queue
+
+        calls.channels, calls.check_after_s = channels, 0.05
+        uids = [f"1764770000.{n}" for n in (51, 52, 53)]
+        for uid in uids:
+            row = CallRow(uid, AGI_APP, "+79990001206", DID, ctx.now(), "routing")
+            ctx.recorder.record(NewCall(row))
+            calls.begin(Handover(uid, "+79990001206", None, "agi-line", None, None, ctx.rules()))
+            calls.check_gone(uid)
+        await until(lambda: _true(len(calls) == 1))
+        await asyncio.sleep(0.1)  # a second list would have come by now
+        assert asked == [1]
+        assert [await outcome_of(ctx, u) for u in uids] == ["abandoned", "abandoned", None]
+        # a session read after that list gets a list of its own, a window later
+        late = "1764770000.54"
+        ctx.recorder.record(NewCall(CallRow(late, AGI_APP, "+79990001207", DID, ctx.now())))
+        calls.begin(Handover(late, None, None, "agi-line", None, None, ctx.rules()))
+        calls.check_gone(late)
+        await until(lambda: _true(len(calls) == 1))
+        assert asked == [2]
+        calls.close()
