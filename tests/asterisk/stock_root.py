@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,17 @@ class DebianRoot:
         """`source` of this machine seen at `target` in the root (unmounted with it)."""
         self.file(target).mkdir(parents=True, exist_ok=True)
         _sh(["mount", "--bind", str(source), str(self.file(target))])
+
+    @contextmanager
+    def mounted(self) -> Iterator[DebianRoot]:
+        """The root mounted for the block and unmounted however it ends: also when
+        mounting stops half way (a failed mount; Ctrl-C while the prompts are spoken,
+        which left the mounts behind when the fixtures mounted before their `try`)."""
+        try:
+            self.mount()
+            yield self
+        finally:
+            self.unmount()
 
     def unmount(self) -> None:
         for pid in rootfs.processes_in(self.path):  # only what this test started in it
@@ -257,12 +269,8 @@ def sandbox_root() -> Path:
 
 @pytest.fixture(name="debian_root")
 def debian_root_fixture(tmp_path: Path) -> Iterator[DebianRoot]:
-    root = DebianRoot(sandbox_root(), tmp_path)
-    root.mount()
-    try:
+    with DebianRoot(sandbox_root(), tmp_path).mounted() as root:
         yield root
-    finally:
-        root.unmount()
 
 
 # A minimal Debian server: systemd and procps as every server has, no Python venv

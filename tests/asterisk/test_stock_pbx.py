@@ -44,9 +44,11 @@ import pytest
 
 from router.ari.connection import basic_auth_header
 from router.storage.migrate import head_revision
+from sip_test_harness import rootfs
 from sip_test_harness.router_process import RouterProcess
 from sip_test_harness.sandbox import CHROOT_PATH
 from sip_test_harness.sipp import Behaviour, CallResult, Phones, place_call
+from tests.asterisk import stock_root
 from tests.asterisk.stock_root import (
     API_PORT,
     ARI_URL,
@@ -344,12 +346,9 @@ async def test_install_kit_on_a_stock_pbx_from_zero_to_calls_upgrade_and_uninsta
 
 @pytest.fixture(params=list(RELEASES))
 def router_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DebianRoot]:
-    root = DebianRoot(debian_release_root(RELEASES[request.param]), tmp_path / "router-host")
-    root.mount()
-    try:
+    lower = debian_release_root(RELEASES[request.param])
+    with DebianRoot(lower, tmp_path / "router-host").mounted() as root:
         yield root
-    finally:
-        root.unmount()
 
 
 @pytest.mark.timeout(600)
@@ -389,3 +388,29 @@ async def test_a_router_on_another_host(
     finally:
         await router.stop()
         pbx.stop()
+
+
+def test_ctrl_c_while_a_root_is_mounted_leaves_no_mount_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the fixtures' setup, while the prompts are spoken into a root whose
+    overlay and binds are mounted: what was mounted is unmounted."""
+    lower = tmp_path / "lower"
+    for folder in ("proc", "dev", "var/cache/apt/archives"):
+        (lower / folder).mkdir(parents=True)
+    root = DebianRoot(lower, tmp_path / "overlay")
+    mounted_then: list[Path] = []
+
+    def interrupted(*_args: object) -> None:
+        mounted_then.extend(rootfs.mounts_under(root.path))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stock_root, "install_prompts", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt), root.mounted():
+            pytest.fail("the block ran despite the interrupt")
+        left = list(rootfs.mounts_under(root.path))
+    finally:
+        rootfs.unmount_all(root.path)  # what a failing run left
+    assert len(mounted_then) == 5  # the overlay, /proc, /dev, the apt and pip caches
+    assert left == []
