@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from router.ari import errors as ari_errors
@@ -54,6 +54,8 @@ class LiveCall(EventSink, Protocol):
     def operator_channel(self) -> str | None: ...
     @property
     def ringing_operator(self) -> str | None: ...
+    @property
+    def started_at(self) -> float: ...  # the call's start on the context's clock
 
     def legs(self) -> frozenset[str]: ...
     def record_new(self) -> None: ...
@@ -94,16 +96,14 @@ class Reconciler:
             return
         self.runs += 1
         started = await self._asterisk_start()
-        seen_before = self._asterisk_started
         if started is not None:  # an unanswered info keeps the last start known
             self._asterisk_started = started
-        restarted = seen_before is not None and started is not None and started != seen_before
         # Calls running here settle themselves, told below what happened meanwhile. Taken
         # before the reads: one that ends during them (told its caller is gone) had its
         # open row read, and closed again here it got a second outcome and miss (seen on
         # the sandbox after an Asterisk crash).
         owned = self.engine.owned_channels()
-        self._signal_vanished(channels, restarted=restarted)
+        self._signal_vanished(channels, started)
         rows = await self._open_calls()
         waits = await self._waits([r.id for r in rows if r.id not in owned])
         seen = Seen(
@@ -154,18 +154,24 @@ class Reconciler:
             log.warning("Asterisk's start time not known (%s)", exc)
             return None
 
-    def _signal_vanished(self, channels: dict[str, Channel], *, restarted: bool) -> None:
+    def _signal_vanished(self, channels: dict[str, Channel], started: datetime | None) -> None:
         """Tell calls still running here what happened to their channels while the socket
         was down (Asterisk replays nothing): a channel gone ended (with Asterisk, if it
-        `restarted` meanwhile: a crash sends nothing); a ringing leg now `Up` was answered
-        (its StasisStart was lost), or the call would wait out its ring."""
+        `started` after the call began: a crash sends nothing); a ringing leg now `Up` was
+        answered (its StasisStart was lost), or the call would wait out its ring."""
+        ctx = self.engine.ctx
         for call in self.engine.live_calls():
             legs = {*call.legs(), call.operator_channel} - {None, call.id}
+            # Per call, as `cut` for the calls closed: a restart noticed only now (the
+            # start time unread at the reconnect after the crash) did not take the callers
+            # who came after it and hung up while the socket was down.
+            began = ctx.now() - timedelta(seconds=ctx.clock() - call.started_at)
+            cut = started is not None and started > began
             # The caller first: gone with Asterisk, their call ends as such, instead of
             # going on with its ring's end (to a max_wait miss, seen on the sandbox).
             for channel_id in [call.id, *sorted(c for c in legs if c)]:
                 if channel_id not in channels:
-                    self.engine.deliver(call, ChannelGone(channel_id, asterisk_gone=restarted))
+                    self.engine.deliver(call, ChannelGone(channel_id, asterisk_gone=cut))
                 elif (
                     channel_id != call.id
                     and channel_id != call.operator_channel

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.harness import RouterUnderTest
-from tests.engine.steps import one_talking_one_waiting
+from tests.engine.steps import one_talking_one_waiting, while_socket_is_down
 from tests.fakeari import FakeAsterisk
 
 pytestmark = pytest.mark.timeout(30)
@@ -118,3 +118,31 @@ async def test_an_asterisk_crash_while_the_router_is_down_too(
         assert second.misses(talking) == []
     finally:
         await second.stop()
+
+
+async def test_a_crash_noticed_at_a_later_reconnect_takes_only_the_calls_it_cut(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """The reconnect after a crash could not read Asterisk's start time; the restart is
+    noticed at the next reconnect. A caller who arrived after the crash and hung up while
+    the socket was down gave up (abandoned, as without a restart): only a call begun
+    before Asterisk's start was cut by it. (All were marked gone with Asterisk: failed.)"""
+    router = RouterUnderTest(fake, tmp_path, operators=("op1001",))
+    await router.start()
+    try:
+        engine = router.engine
+        assert engine is not None
+        await fake.until(lambda: engine.reconciler.runs >= 1 and fake.quiet())  # start seen
+        info = fake.fail("GET", r"/asterisk/info")
+        await fake.crash_asterisk()
+        await fake.until(lambda: info.hits >= 1 and engine.reconciler.runs >= 2)
+        talking, waiting = await one_talking_one_waiting(fake)
+        await fake.until(lambda: engine.ctx.room.is_waiting(waiting))
+        await while_socket_is_down(fake, router, lambda: fake.caller_hangs_up(waiting))
+        await fake.until(lambda: router.call(waiting)["outcome"] is not None)
+        await router.flushed()
+        assert router.call(waiting)["outcome"] == "abandoned"
+        assert "asterisk_shutdown" not in router.journey(waiting)
+        assert router.call(talking)["ended_at"] is None  # still talking, in the new Asterisk
+    finally:
+        await router.stop()
