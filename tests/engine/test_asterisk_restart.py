@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from router.engine.engine import Engine
 from tests.engine.harness import RouterUnderTest
 from tests.engine.steps import one_talking_one_waiting, while_socket_is_down
 from tests.fakeari import FakeAsterisk
@@ -69,6 +71,21 @@ async def test_an_asterisk_crash_is_not_the_callers_giving_up(
         await router.stop()
 
 
+async def callers_after_an_unread_start(
+    fake: FakeAsterisk, engine: Engine, drop: Callable[[], Awaitable[None]]
+) -> tuple[str, str]:
+    """Once the router has seen Asterisk's start time, `drop` (the socket, or Asterisk
+    itself) and a reconnect whose `GET /asterisk/info` fails; then a caller talks and
+    another waits."""
+    await fake.until(lambda: engine.reconciler.runs >= 1 and fake.quiet())  # start seen
+    info = fake.fail("GET", r"/asterisk/info")
+    await drop()
+    await fake.until(lambda: info.hits >= 1 and engine.reconciler.runs >= 2)
+    talking, waiting = await one_talking_one_waiting(fake)
+    await fake.until(lambda: engine.ctx.room.is_waiting(waiting))
+    return talking, waiting
+
+
 async def test_a_crash_is_known_after_a_reconnect_that_could_not_read_the_start_time(
     fake: FakeAsterisk, tmp_path: Path
 ) -> None:
@@ -80,12 +97,7 @@ async def test_a_crash_is_known_after_a_reconnect_that_could_not_read_the_start_
     try:
         engine = router.engine
         assert engine is not None
-        await fake.until(lambda: engine.reconciler.runs >= 1 and fake.quiet())  # start seen
-        info = fake.fail("GET", r"/asterisk/info")
-        await fake.drop_socket()
-        await fake.until(lambda: info.hits >= 1 and engine.reconciler.runs >= 2)
-        talking, waiting = await one_talking_one_waiting(fake)
-        await fake.until(lambda: engine.ctx.room.is_waiting(waiting))
+        talking, waiting = await callers_after_an_unread_start(fake, engine, fake.drop_socket)
         await fake.crash_asterisk()
         await fake.until(lambda: not engine.live_calls())
         await router.flushed()
@@ -132,12 +144,7 @@ async def test_a_crash_noticed_at_a_later_reconnect_takes_only_the_calls_it_cut(
     try:
         engine = router.engine
         assert engine is not None
-        await fake.until(lambda: engine.reconciler.runs >= 1 and fake.quiet())  # start seen
-        info = fake.fail("GET", r"/asterisk/info")
-        await fake.crash_asterisk()
-        await fake.until(lambda: info.hits >= 1 and engine.reconciler.runs >= 2)
-        talking, waiting = await one_talking_one_waiting(fake)
-        await fake.until(lambda: engine.ctx.room.is_waiting(waiting))
+        talking, waiting = await callers_after_an_unread_start(fake, engine, fake.crash_asterisk)
         await while_socket_is_down(fake, router, lambda: fake.caller_hangs_up(waiting))
         await fake.until(lambda: router.call(waiting)["outcome"] is not None)
         await router.flushed()
