@@ -362,7 +362,7 @@ UPDATE alembic_version SET version_num='0013' WHERE alembic_version.version_num 
 
 -- Running upgrade 0013 -> 0014
 
-ALTER TABLE report_rollups ADD COLUMN states BOOLEAN DEFAULT false NOT NULL;
+ALTER TABLE report_rollups ADD COLUMN duty_us BIGINT;
 
 CREATE TABLE report_state_intervals (
     interval_us BIGINT NOT NULL,
@@ -373,6 +373,16 @@ CREATE TABLE report_state_intervals (
 );
 
 CREATE INDEX ix_report_state_intervals_interval_us ON report_state_intervals (interval_us);
+
+CREATE TABLE report_state_days (
+    day_us BIGINT NOT NULL,
+    operator_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    us BIGINT NOT NULL
+);
+
+CREATE INDEX ix_report_state_days_day_us ON report_state_days (day_us);
 
 UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0013';
 

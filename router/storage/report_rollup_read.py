@@ -24,6 +24,7 @@ from router.domain.reports.intervals import (
     OperatorRow,
     answer_p50,
     row_key,
+    runs_of,
     sum_calls,
     whole_targets,
 )
@@ -38,7 +39,6 @@ from router.storage.report_rollup_sql import (
     fill_facts,
     operator_rows,
     raw_ranges,
-    runs_of,
     zone_fits,
 )
 from router.storage.report_sql import CallGroups, ReportSql, key_sql

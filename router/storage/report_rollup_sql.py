@@ -36,11 +36,12 @@ from router.domain.reports.intervals import (
     CallRow,
     OperatorRow,
     render,
+    runs_of,
 )
 from router.storage.db import Database
 from router.storage.report_facts_sql import FACTS, epoch_us, facts, instant_us
 from router.storage.report_sql import measures, sums_stmt, zone_segments
-from router.storage.report_state_rollup import interval_state_rows
+from router.storage.report_state_rollup import duty_of, interval_state_rows, write_days
 from router.storage.tables import (
     calls,
     operator_states,
@@ -134,19 +135,8 @@ async def built_in(
     k = report_rollups.c.interval_us
     stmt = select(k).where(k >= start_us, k + INTERVAL_US <= end_us).order_by(k)
     if states:
-        stmt = stmt.where(report_rollups.c.states)
+        stmt = stmt.where(report_rollups.c.duty_us.is_not(None))
     return list((await conn.execute(stmt)).scalars())
-
-
-def runs_of(keys: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted interval starts as runs of adjacent intervals, `[first, end)` each."""
-    runs: list[tuple[int, int]] = []
-    for k in keys:
-        if runs and runs[-1][1] == k:
-            runs[-1] = (runs[-1][0], k + INTERVAL_US)
-        else:
-            runs.append((k, k + INTERVAL_US))
-    return runs
 
 
 def raw_ranges(
@@ -407,6 +397,8 @@ class Rollups:
             await conn.execute(
                 insert(report_operator_intervals), [_operator_values(r) for r in op_rows]
             )
-        marks = [{"interval_us": k, "built_at": now, "states": True} for k in keys]
+        duty = duty_of(keys, state_rows)
+        marks = [{"interval_us": k, "built_at": now, "duty_us": duty[k]} for k in keys]
         await conn.execute(insert(report_rollups), marks)
+        await write_days(conn, keys)
         return len(keys)

@@ -1,21 +1,22 @@
 """The operators' state seconds and time on duty of a period from the interval rollups
-(`report_state_intervals`) where its intervals are built: the stored rows of exactly the
-built intervals the period's raw parts were cut by (`report_rollup_read.built_of`), plus
-the raw sums of those parts (its edges, intervals not settled or not built). Equal to the
-raw sums (`LedgerSql`) to the microsecond, keys of zero included: an interval's rows are
-its raw sums alone (`router.domain.reports.state_intervals`)."""
+(`report_state_rollup`) where its intervals are built: the stored rows of exactly the
+built intervals the period's raw parts were cut by (`report_rollup_read.built_of`), a
+whole UTC day's from its day rows, plus the raw sums of those parts (its edges, intervals
+not settled or not built). Equal to the raw sums (`LedgerSql`) to the microsecond, keys
+of zero included: an interval's rows are its raw sums alone
+(`router.domain.reports.state_intervals`), a day's their sums."""
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.reports.operators import StateSums
-from router.domain.reports.staffing import ON_DUTY
 from router.storage.report_facts_sql import instant_us
 from router.storage.report_ledger_sql import (
     LedgerSql,
@@ -25,9 +26,10 @@ from router.storage.report_ledger_sql import (
 )
 from router.storage.report_rollup_read import built_of, in_built
 from router.storage.report_rollup_sql import INTERVAL_US, raw_ranges
-from router.storage.tables import report_state_intervals
+from router.storage.report_state_rollup import DAY_US, PER_DAY, in_days
+from router.storage.tables import report_rollups, report_state_days, report_state_intervals
 
-_t = report_state_intervals.c
+StateKey = tuple[str, str, str | None]
 
 
 class RolledLedgerSql(LedgerSql):
@@ -64,30 +66,46 @@ class RolledLedgerSql(LedgerSql):
         return {key: us for key, us in duty.items() if us}
 
 
-async def _stored_sums(
-    conn: AsyncConnection, built: Sequence[int]
-) -> dict[tuple[str, str, str | None], int]:
+async def _stored_sums(conn: AsyncConnection, built: Sequence[int]) -> dict[StateKey, int]:
+    """The built intervals' sums: of each whole UTC day among them its day rows, of
+    the rest their own."""
     if not built:
         return {}
+    per_day: dict[int, int] = {}
+    for k in built:
+        per_day[k - k % DAY_US] = per_day.get(k - k % DAY_US, 0) + 1
+    days = sorted(day for day, n in per_day.items() if n == PER_DAY)
+    rest = [k for k in built if per_day[k - k % DAY_US] < PER_DAY]
+    out: dict[StateKey, int] = {}
+    if days:
+        await _add_sums(conn, out, report_state_days, in_days(report_state_days.c.day_us, days))
+    if rest:
+        t = report_state_intervals
+        await _add_sums(conn, out, t, in_built(t.c.interval_us, rest))
+    return out
+
+
+async def _add_sums(
+    conn: AsyncConnection, into: dict[StateKey, int], table: Table, where: Any
+) -> None:
+    t = table.c
     stmt = (
-        select(_t.operator_id, _t.state, _t.reason, func.sum(_t.us).label("us"))
-        .where(in_built(_t.interval_us, built))
-        .group_by(_t.operator_id, _t.state, _t.reason)
+        select(t.operator_id, t.state, t.reason, func.sum(t.us).label("us"))
+        .where(where)
+        .group_by(t.operator_id, t.state, t.reason)
     )
-    rows = (await conn.execute(stmt)).all()
-    return {(r.operator_id, r.state, r.reason): int(r.us) for r in rows}
+    for r in (await conn.execute(stmt)).all():
+        key = (r.operator_id, r.state, r.reason)
+        into[key] = into.get(key, 0) + int(r.us)
 
 
 async def _stored_duty(conn: AsyncConnection, built: Sequence[int]) -> dict[int, int]:
-    """Microseconds on duty per built interval."""
+    """Time on duty per built interval (of its mark)."""
     if not built:
         return {}
-    stmt = (
-        select(_t.interval_us, func.sum(_t.us).label("us"))
-        .where(in_built(_t.interval_us, built), _t.state.in_(ON_DUTY))
-        .group_by(_t.interval_us)
-    )
-    return {r.interval_us: int(r.us) for r in (await conn.execute(stmt)).all()}
+    m = report_rollups.c
+    stmt = select(m.interval_us, m.duty_us).where(in_built(m.interval_us, built))
+    return {r.interval_us: int(r.duty_us or 0) for r in (await conn.execute(stmt)).all()}
 
 
 def _slots_of(

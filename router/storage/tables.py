@@ -332,8 +332,9 @@ report_rollups = Table(
     metadata,
     Column("interval_us", BigInteger, primary_key=True),
     Column("built_at", UtcDateTime, nullable=False),
-    # its `report_state_intervals` rows are written (false: built before migration 0014)
-    Column("states", Boolean, nullable=False, server_default=false()),
+    # all operators' time on duty in the interval (NULL: built before migration 0014,
+    # without its `report_state_intervals` rows)
+    Column("duty_us", BigInteger),
 )
 
 _ROLLUP_COUNTS = (
@@ -374,19 +375,26 @@ report_operator_intervals = Table(
     Index(None, "interval_us"),
 )
 
+
+def _state_sums(name: str, key: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column(key, BigInteger, nullable=False),
+        Column("operator_id", SafeText, nullable=False),
+        Column("state", SafeText, nullable=False),
+        Column("reason", SafeText),
+        Column("us", BigInteger, nullable=False),
+        Index(None, key),
+    )
+
+
 # Each operator's microseconds per state (and pause reason) within one built interval
 # (migration 0014, `router/storage/report_state_rollup.py`): the state sums the period's
-# raw spans would give for that interval alone, keys of zero included.
-report_state_intervals = Table(
-    "report_state_intervals",
-    metadata,
-    Column("interval_us", BigInteger, nullable=False),
-    Column("operator_id", SafeText, nullable=False),
-    Column("state", SafeText, nullable=False),
-    Column("reason", SafeText),
-    Column("us", BigInteger, nullable=False),
-    Index(None, "interval_us"),
-)
+# raw spans would give for that interval alone, keys of zero included; and the same
+# summed over each UTC day (`day_us`) all of whose 96 intervals are built.
+report_state_intervals = _state_sums("report_state_intervals", "interval_us")
+report_state_days = _state_sums("report_state_days", "day_us")
 
 # Console users (migration 0007). `role` is a `router.domain.console_access.Role` value;
 # `operator_id` links an operator user to the rules (no FK: operators come from config).

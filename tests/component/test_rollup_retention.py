@@ -30,10 +30,16 @@ from router.storage.tables import (
     report_intervals,
     report_operator_intervals,
     report_rollups,
+    report_state_days,
     report_state_intervals,
 )
 
-ROLLUP_TABLES = (report_intervals, report_operator_intervals, report_state_intervals)
+ROLLUP_TABLES = (
+    report_intervals,
+    report_operator_intervals,
+    report_state_intervals,
+    report_state_days,
+)
 RETENTION = RetentionSettings(calls_days=31)
 # 31 days and 12 hours after T0: the calls' cutoff is T0 + 12 h, amid the history
 LATER = T0 + timedelta(days=31, hours=12)
@@ -62,7 +68,7 @@ async def _rows(store: Store, before: datetime) -> dict[str, list[tuple[Any, ...
     async with store.db.connect() as conn:
         for table in (*ROLLUP_TABLES, report_rollups):
             columns = [c for c in table.c if c.name != "built_at"]
-            stmt = select(*columns).where(table.c.interval_us < us)
+            stmt = select(*columns).where(columns[0] < us)
             rows = (await conn.execute(stmt)).all()
             out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out

@@ -5,7 +5,8 @@ raw sums alone, a period (off the grid, across Berlin's clock change, an operato
 across many intervals, a state open at the end) reads its built intervals' rows and its
 edges raw; the time on duty per local hour too (Berlin, Kolkata +05:30). A late state
 change with an old `at` unmarks the intervals it changes (a duplicate changes nothing),
-and the intervals built before migration 0014 are read raw and built again."""
+a whole UTC day built is read from its day rows, written again when one of its
+intervals is; the intervals built before migration 0014 are read raw and built again."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from report_support import BERLIN, CLOCK_CHANGE, T0, _fill
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from storage_support import BACKENDS, migrated_store
 
 from router.domain.operators import Presence
@@ -28,7 +29,8 @@ from router.storage.report_facts_sql import instant_us
 from router.storage.report_ledger_sql import LedgerSql
 from router.storage.report_rollup_sql import INTERVAL_US, Rollups, floor_interval_us
 from router.storage.report_state_read import RolledLedgerSql
-from router.storage.tables import report_rollups, report_state_intervals
+from router.storage.report_state_rollup import day_of
+from router.storage.tables import calls, report_rollups, report_state_days, report_state_intervals
 
 PERIOD = (T0 + timedelta(minutes=7), T0 + timedelta(hours=36, minutes=5))  # off the grid
 NOW = T0 + timedelta(days=3)
@@ -185,8 +187,9 @@ async def test_intervals_built_before_migration_0014_are_read_raw_and_built_agai
 ) -> None:
     marks = await _built(store, 5, 200)
     async with store.db.begin() as conn:  # as the migration leaves them: no state rows
-        await conn.execute(update(report_rollups).values(states=False))
+        await conn.execute(update(report_rollups).values(duty_us=None))
         await conn.execute(report_state_intervals.delete())
+        await conn.execute(report_state_days.delete())
     await _same(store)
     assert raw_read == [PERIOD]
     assert await Rollups(store.db).build(*BUILD, NOW) == len(marks)
@@ -207,3 +210,55 @@ async def test_an_operator_without_a_board_row_keeps_its_state_across_a_periods_
     assert sums is not None and sums[("op9", "paused", "lunch")] == 3600 * 10**6
     spans = (await store.reports.ledger(*period)).spans
     assert spans is not None and any(s.operator_id == "op9" for s in spans)
+
+
+async def _day_rows(store: Store) -> dict[tuple[Any, ...], int]:
+    async with store.db.connect() as conn:
+        rows = (await conn.execute(select(report_state_days))).all()
+    return {tuple(r[:4]): r.us for r in rows}
+
+
+async def _days_summed(store: Store) -> dict[tuple[Any, ...], int]:
+    """The day rows as the intervals' rows of each whole day built sum to."""
+    t = report_state_intervals.c
+    day = day_of(t.interval_us)
+    stmt = select(day, t.operator_id, t.state, t.reason, func.sum(t.us)).group_by(
+        day, t.operator_id, t.state, t.reason
+    )
+    async with store.db.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+        marks = select(report_rollups.c.interval_us)
+        built = set((await conn.execute(marks)).scalars())
+    whole = {r[0] for r in rows if all(r[0] + i * INTERVAL_US in built for i in range(96))}
+    return {tuple(r[:4]): int(r[4]) for r in rows if r[0] in whole}
+
+
+async def test_a_whole_day_built_is_read_from_its_day_rows(
+    store: Store, raw_read: list[tuple[datetime, datetime]]
+) -> None:
+    await _fill(store, 6, 300)
+    async with store.db.begin() as conn:  # every call ended: every interval is built
+        await conn.execute(
+            update(calls).where(calls.c.ended_at.is_(None)).values(ended_at=BUILD[1])
+        )
+    await Rollups(store.db).build(*BUILD, NOW)
+    day = datetime(2026, 10, 25, tzinfo=UTC)  # the clock change's UTC day, in PERIOD
+    days = await _day_rows(store)
+    assert {k[0] for k in days} == {instant_us(day)}
+    assert days == await _days_summed(store)
+    await _same(store)
+    # the day rows are what is read: one changed by a microsecond shows
+    async with store.db.begin() as conn:
+        await conn.execute(update(report_state_days).values(us=report_state_days.c.us + 1))
+    rolled = await RolledLedgerSql(store.db).state_sums(*PERIOD)
+    assert rolled != await LedgerSql(store.db).state_sums(*PERIOD)
+    await Rollups(store.db).build(*BUILD, NOW, rebuild=True)
+    assert await _day_rows(store) == days
+    # a late change within the day: its intervals are unmarked (the day is read from
+    # the rest's rows and raw), and built again with the day's rows
+    late = CLOCK_CHANGE + timedelta(minutes=20, microseconds=1)
+    await Journal(store.db).apply([OperatorState("op3", Presence.AVAILABLE, None, late, None, 0)])
+    await _same(store)
+    assert await Rollups(store.db).build(*BUILD, NOW) == 3
+    assert await _day_rows(store) == await _days_summed(store) != days
+    await _same(store)

@@ -53,6 +53,8 @@ from router.storage.tables import (
     report_intervals,
     report_operator_intervals,
     report_rollups,
+    report_state_days,
+    report_state_intervals,
 )
 from tests.perf import year_data
 from tests.perf.year_data import MSK, OPERATORS, YEAR_START
@@ -60,6 +62,12 @@ from tests.perf.year_data import MSK, OPERATORS, YEAR_START
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 16
 PERIODS = ("day", "week", "month", "year")
+ROLLUP_ROWS = (
+    report_intervals,
+    report_operator_intervals,
+    report_state_intervals,
+    report_state_days,
+)
 _URL_ENV = "BENCH_REPORTS_URL"  # how a measuring child gets the URL (not on its command line)
 
 
@@ -151,7 +159,7 @@ def _proc_cpu(pid: int) -> float:
 async def _rollups(store: Store, way: str) -> dict[str, Any]:
     """ "clear": no rollups (the raw sums); "build": the year's rollups from scratch, then
     one interval again after unmarking it (as a late write does)."""
-    tables = (report_rollups, report_intervals, report_operator_intervals)
+    tables = (report_rollups, *ROLLUP_ROWS)
     if way == "clear":
         async with store.db.begin() as conn:
             for table in tables:
@@ -176,8 +184,9 @@ async def _rollups(store: Store, way: str) -> dict[str, Any]:
     out["one"] = await rollups.build(start, end, now)
     out["one_s"] = time.perf_counter() - t1
     async with store.db.connect() as conn:
-        count = select(func.count()).select_from(report_intervals)
-        out["rows"] = (await conn.execute(count)).scalar_one()
+        for table in tables[1:]:
+            count = select(func.count()).select_from(table)
+            out[table.name] = (await conn.execute(count)).scalar_one()
     return out
 
 
@@ -235,8 +244,9 @@ def _measure(url: str, label: str, rows: bool) -> None:
                 print(f"{label}: staffing (month, 168 hours, Erlang C and A): "
                       f"{r['staffing_s']:.2f} s", flush=True)  # fmt: skip
     b = _measure_one(url, "build", "")
-    print(f"{label}: rollups of the year from scratch: {b['built']:,} intervals, {b['rows']:,}"
-          f" rows, {b['year_s']:.1f} s, CPU {b['year_cpu_s']:.1f} s + server"
+    counts = ", ".join(f"{b[t.name]:,} {t.name}" for t in ROLLUP_ROWS)
+    print(f"{label}: rollups of the year from scratch: {b['built']:,} intervals ({counts}),"
+          f" {b['year_s']:.1f} s, CPU {b['year_cpu_s']:.1f} s + server"
           f" {b['year_server_s']:.1f} s; one interval again: {b['one_s']:.2f} s"
           f" ({b['one']} built), load {b['load']:.1f}", flush=True)  # fmt: skip
     for name in PERIODS:

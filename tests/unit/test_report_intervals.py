@@ -18,10 +18,11 @@ from router.domain.reports.intervals import (
     hist_percentile,
     parse,
     render,
+    runs_of,
     whole_targets,
 )
 from router.domain.reports.stats import percentile
-from router.storage.report_rollup_sql import INTERVAL_US, runs_of, zone_fits
+from router.storage.report_rollup_sql import INTERVAL_US, zone_fits
 
 
 @pytest.mark.parametrize("seed", range(20))

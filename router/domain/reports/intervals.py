@@ -42,6 +42,18 @@ def render(hist: Mapping[int, int]) -> str:
     return json.dumps({str(k): v for k, v in sorted(hist.items())}, separators=(",", ":"))
 
 
+def runs_of(keys: Sequence[int], step: int = INTERVAL_S * 1_000_000) -> list[tuple[int, int]]:
+    """Sorted interval (or day: `step`) starts in microseconds as runs of adjacent
+    ones, `[first, end)` each."""
+    runs: list[tuple[int, int]] = []
+    for k in keys:
+        if runs and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + step)
+        else:
+            runs.append((k, k + step))
+    return runs
+
+
 def hist_percentile(hist: Histogram, p: int) -> float | None:
     """The p-th percentile (as `stats.percentile`) of values known to the second."""
     n = sum(hist.values())
