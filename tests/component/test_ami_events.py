@@ -428,3 +428,24 @@ async def test_a_burst_of_sessions_finding_their_channels_gone_asks_asterisk_onc
         await until(lambda: _true(len(calls) == 1))
         assert asked == [2]
         calls.close()
+
+
+async def test_while_the_journal_cannot_write_a_resync_leaves_open_calls_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's queued writes do not land in time (the database away): an open row
+    may have its outcome among them, so the resync neither closes nor adopts open calls
+    (the next login does), rather than give a call a second outcome."""
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        uid = "1764770000.61"
+        ctx.recorder.record(NewCall(CallRow(uid, AGI_APP, "+79990001208", DID, ctx.now())))
+        assert await ctx.recorder.flush(5.0)
+
+        async def behind(timeout: float = 5.0) -> bool:
+            return False
+
+        monkeypatch.setattr(ctx.recorder, "flush", behind)
+        calls = AmiCalls(ctx)
+        await calls.resync([], calls.mark())
+        monkeypatch.undo()
+        assert await outcome_of(ctx, uid) is None
