@@ -11,13 +11,13 @@ to the same figures.
   period's start is the operator's last change before it (one index seek per operator)
   and counts from the start; a state still open counts to the period's end.
 - Tasks: as `router.domain.reports.misses_report` is given them, those of the period's
-  misses and every active one (the backlog).
+  misses and every active one (the backlog), summed by `report_tasks_sql`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -31,31 +31,22 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
-    null,
     or_,
     select,
-    text,
-    union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from router.domain.callback_schedule import CloseReason
-from router.domain.reports.callbacks import ACTIVE, REACHED, MissSums
+from router.domain.reports.callbacks import MissSums
 from router.domain.reports.operators import StateSums
 from router.domain.reports.records import FALLBACK_MISS, MissRecord
 from router.domain.reports.staffing import ON_DUTY
 from router.storage.db import Database
 from router.storage.report_facts_sql import epoch_us, instant_us
-from router.storage.report_sql import percentiles, ranked
-from router.storage.tables import ACTIVE_TASK, callback_tasks, calls, misses, operator_states
+from router.storage.report_tasks_sql import task_sums
+from router.storage.tables import calls, misses, operator_states
 
-_s, _m, _t = operator_states.c, misses.c, callback_tasks.c
-# Closed by an operator's own work: the callback conversation's operator, or whoever
-# closed it by hand. A patient who called in again was not worked by anyone.
-BY_ATTEMPT = CloseReason.CONNECTED.value
-BY_HAND = (CloseReason.DONE.value, CloseReason.CANCELLED.value, CloseReason.WRONG_NUMBER.value)
+_s, _m = operator_states.c, misses.c
 
 
 class LedgerSql:
@@ -83,100 +74,23 @@ class LedgerSql:
             duty = await ranges_duty_us(conn, self._db.dialect_name, [(start, end)], slots)
         return {key: us for key, us in duty.items() if us}
 
+    async def task_sums(
+        self, start: datetime, end: datetime, now: datetime, overdue_after_s: float
+    ) -> tuple[MissSums, dict[str, int]]:
+        """The period's `miss_sums` and `callbacks_worked`, its tasks read once."""
+        async with self._db.connect() as conn:
+            return await task_sums(conn, self._db.dialect_name, (start, end), now, overdue_after_s)
+
     async def miss_sums(
         self, start: datetime, end: datetime, now: datetime, overdue_after_s: float
     ) -> MissSums:
-        d = self._db.dialect_name
-        in_period = (_m.missed_at >= start, _m.missed_at < end)
-        by_reason = (
-            select(
-                _m.reason,
-                func.count().label("n"),
-                func.count(case((_m.anonymous, 1))).label("anonymous"),
-                func.count(case((_m.task_id.is_(None), 1))).label("without_task"),
-            )
-            .where(*in_period)
-            .group_by(_m.reason)
-        )
-        merged = (
-            select(func.count())
-            .select_from(misses.join(callback_tasks, _t.id == _m.task_id))
-            .where(*in_period, _t.created_at < _m.missed_at)
-        )
-        tasks = _tasks(start, end)
-        t = tasks.c
-        created = and_(t.created_at >= start, t.created_at < end)
-        reached = and_(created, t.close_reason.in_(REACHED), t.closed_at.is_not(None))
-        active = t.state.in_(ACTIVE)
-        totals = select(
-            func.count(case((created, 1))).label("created"),
-            func.count(case((reached, 1))).label("reached"),
-            func.sum(case((and_(created, t.close_reason == BY_ATTEMPT), t.attempts))).label(
-                "attempts"
-            ),
-            func.count(case((active, 1))).label("open"),
-            func.count(
-                case((and_(active, t.due_at < now - timedelta(seconds=overdue_after_s)), 1))
-            ).label("overdue"),
-        )
-        closed = (
-            select(t.close_reason, func.count().label("n"))
-            .where(created, t.close_reason.is_not(None), t.close_reason != "")
-            .group_by(t.close_reason)
-        )
-        missed = epoch_us(d, t.first_missed_at)
-        lag = epoch_us(d, t.first_attempt_at) - missed
-        reach = epoch_us(d, t.closed_at) - missed
-        times = union_all(
-            select(literal("lag").label("key"), null().label("sub"), _positive(lag).label("v"))
-            .where(created, t.first_attempt_at.is_not(None)),
-            select(literal("reach"), null(), _positive(reach)).where(reached),
-        ).subquery("task_times")  # fmt: skip
-        async with self._db.connect() as conn:
-            reasons = (await conn.execute(by_reason)).all()
-            n_merged = (await conn.execute(merged)).scalar_one()
-            total = (await conn.execute(totals)).one()
-            closes = (await conn.execute(closed)).all()
-            ranks = (await conn.execute(ranked(times, times.c.v, (50, 90)))).all()
-        p = percentiles(ranks, 1e6)
-        by_source: dict[str, int] = {}
-        for r in reasons:
-            source = MissRecord("", r.reason, start).source
-            by_source[source] = by_source.get(source, 0) + r.n
-        return MissSums(
-            misses=sum(r.n for r in reasons),
-            by_reason={r.reason: r.n for r in reasons},
-            by_source=by_source,
-            anonymous=sum(r.anonymous for r in reasons),
-            without_task=sum(r.without_task for r in reasons),
-            tasks_created=total.created,
-            merged=n_merged,
-            closed={r.close_reason: r.n for r in closes},
-            reached=total.reached,
-            attempts_connected=int(total.attempts or 0),
-            first_attempt_p50_s=p.get(("lag", None, 50)),
-            reached_p50_s=p.get(("reach", None, 50)),
-            reached_p90_s=p.get(("reach", None, 90)),
-            open_now=total.open,
-            overdue_now=total.overdue,
-        )
+        """Misses and tasks: those of the period's misses and every active one."""
+        return (await self.task_sums(start, end, now, overdue_after_s))[0]
 
     async def callbacks_worked(self, start: datetime, end: datetime) -> dict[str, int]:
         """Tasks closed in the period, per operator who worked them (of the tasks
         `miss_sums` reads)."""
-        t = _tasks(start, end).c
-        worker = case(
-            (t.close_reason == BY_ATTEMPT, t.attempt_operator_id),
-            (t.close_reason.in_(BY_HAND), t.closed_by),
-        ).label("worker")
-        worked = (
-            select(worker, func.count().label("n"))
-            .where(t.closed_at >= start, t.closed_at < end)
-            .group_by(worker)
-        )
-        async with self._db.connect() as conn:
-            rows = (await conn.execute(worked)).all()
-        return {r.worker: r.n for r in rows if r.worker}
+        return (await self.task_sums(start, end, end, 0.0))[1]
 
     async def fallback_misses(self, start: datetime, end: datetime) -> list[MissRecord]:
         """The fallback's misses of the period for calls the router never saw (no call
@@ -189,36 +103,6 @@ class LedgerSql:
         async with self._db.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [MissRecord(*r) for r in rows]
-
-
-def _positive(value: Any) -> Any:
-    return case((value < 0, 0), else_=value)
-
-
-def _tasks(start: datetime, end: datetime) -> Any:
-    """The tasks of the period's misses and the active ones, each by an index (the
-    misses' `missed_at`, the partial index of active tasks): an OR would read them all."""
-    of_misses = select(_m.task_id.label("id")).where(
-        _m.missed_at >= start, _m.missed_at < end, _m.task_id.is_not(None)
-    )
-    ids = union(of_misses, select(_t.id).where(text(ACTIVE_TASK))).subquery("task_ids")
-    return (
-        select(
-            _t.id,
-            _t.state,
-            _t.created_at,
-            _t.first_missed_at,
-            _t.first_attempt_at,
-            _t.due_at,
-            _t.attempts,
-            _t.closed_at,
-            _t.close_reason,
-            _t.closed_by,
-            _t.attempt_operator_id,
-        )
-        .join(ids, ids.c.id == _t.id)
-        .subquery("tasks")
-    )
 
 
 async def recorded(conn: AsyncConnection) -> bool:

@@ -40,10 +40,11 @@ from router.domain.reports.report import PeriodSums
 from router.domain.reports.staffing import StaffingSums, hour_slots
 from router.storage.db import Database
 from router.storage.report_facts_sql import call_line, json_text
-from router.storage.report_ledger_sql import BY_ATTEMPT, BY_HAND, latest_before
+from router.storage.report_ledger_sql import latest_before
 from router.storage.report_rollup_read import RolledReportSql
 from router.storage.report_sql import CallGroups
 from router.storage.report_state_read import RolledLedgerSql
+from router.storage.report_tasks_sql import BY_ATTEMPT, BY_HAND
 from router.storage.tables import (
     ACTIVE_TASK,
     call_events,
@@ -216,11 +217,12 @@ class ReportRows:
         dict[str, OperatorSums], dict[str, int], StateSums | None, MissSums, list[MissRecord]
     ]:
         sql, ledger = RolledReportSql(self._db), RolledLedgerSql(self._db)
+        missed, worked = await ledger.task_sums(start, end, now, overdue_after_s)
         return (
             await sql.operator_sums(start, end),
-            await ledger.callbacks_worked(start, end),
+            worked,
             await ledger.state_sums(start, end),
-            await ledger.miss_sums(start, end, now, overdue_after_s),
+            missed,
             await ledger.fallback_misses(start, end),
         )
 
