@@ -89,14 +89,14 @@ class AgiCall:
             return
         # While the session runs it settles the call itself (or hands it to the follower):
         # a resync at an AMI login meanwhile must not adopt it too.
-        follower.sessions.add(self.id)
+        follower.session_started(self.id)
         try:
             if follower.connected():
                 await self._run_followed(follower)
             else:
                 await self._run_alone()
         finally:
-            follower.sessions.discard(self.id)
+            follower.session_ended(self.id)
 
     async def _run_alone(self) -> None:
         """Without AMI (or while it is down when the session starts): the session records
@@ -125,11 +125,11 @@ class AgiCall:
                 self._gone()
             raise
         follower = self.follower
-        if decision.target in ("queue", "operator") and follower is not None:
-            if follower.connected():
-                # AMI came back during the session (whose resync left the call to it):
-                # the follower takes the call on from its decision, to its outcome.
-                follower.begin(self._handover(), deciding=False)
+        dialplan_goes_on = decision.target in ("queue", "operator")
+        if dialplan_goes_on and follower is not None and follower.connected():
+            # AMI came back during the session (whose resync left the call to it): the
+            # follower takes the call on from its decision, to its outcome.
+            follower.begin(self._handover(), deciding=False)
 
     async def _run_followed(self, follower: AmiCalls) -> None:
         """With AMI: the call is followed from the start, and its outcome is what the

@@ -46,6 +46,7 @@ from router.domain.miss_target import MissTarget
 from router.engine.call_state import MissFacts
 from router.engine.context import CallContext
 from router.storage.journal import RingAttempt
+from router.storage.models import CallRow
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,11 @@ class AmiCalls:
         self.check_after_s = CHECK_S
         # Calls whose AGI session runs (router/agi/call.py): the session settles the call
         # or hands it over (`begin`); a resync adopting it as well gave it two outcomes.
-        self.sessions: set[str] = set()
+        self._sessions: set[str] = set()
+        # While a resync runs: the calls this process knew of when it began, and those
+        # whose session began since (`session_started`). Whatever became of them during
+        # its reads (an end whose outcome is not written yet) is not the resync's to settle.
+        self._ours: set[str] | None = None
         self._due: dict[str, float] = {}  # calls to check -> when (the event loop's time)
         self._checker: asyncio.Task[None] | None = None
 
@@ -141,6 +146,14 @@ class AmiCalls:
         self._calls[call_id] = (call, handover)
         for event in self.recent.take(call_id):
             self._handle(call, handover, event)
+
+    def session_started(self, call_id: str) -> None:
+        self._sessions.add(call_id)
+        if self._ours is not None:
+            self._ours.add(call_id)
+
+    def session_ended(self, call_id: str) -> None:
+        self._sessions.discard(call_id)
 
     def update(self, handover: Handover) -> None:
         """What the session learnt (the caller, the patient), for the call's miss."""
@@ -311,19 +324,18 @@ class AmiCalls:
         live = {c.get("Uniqueid", ""): c for c in channels}
         rules = self.ctx.rules()
         asked = self._clock() if asked_at is None else asked_at
-        closed: set[str] = set()
-        for call_id, (call, _) in list(self._calls.items()):
-            if call_id not in live and call.started < asked:  # begun after the list: live
-                self._close_unseen(call_id, asked)
-                closed.add(call_id)
-        # The outcomes just queued (above, and of calls ended by their events just before
-        # the disconnect) must be in the database before its open calls are read: a row
-        # read as open would be closed again, as lost (last write wins, two outcomes).
-        if not await self.ctx.recorder.flush(FLUSH_S):
-            log.warning("journal writes behind: open AGI-mode calls left for the next login")
-            return
-        for row in await self.ctx.store.calls.open_calls(AGI_APP):
-            if row.id in self._calls or row.id in closed or row.id in self.sessions:
+        # Whatever becomes of these (closed just below, ended by their events or their
+        # sessions during the reads) is written by whoever ends them.
+        self._ours = ours = {*self._calls, *self._sessions}
+        try:
+            for call_id, (call, _) in list(self._calls.items()):
+                if call_id not in live and call.started < asked:  # begun after the list
+                    self._close_unseen(call_id, asked)
+            rows = await self._open_rows()
+        finally:
+            self._ours = None
+        for row in rows or []:
+            if row.id in ours or row.id in self._calls:
                 continue
             channel = live.get(row.id)
             # An answer the journal holds (read before a restart) makes the call answered
@@ -350,6 +362,16 @@ class AmiCalls:
             # Hangup, read during the reads above) were kept for nobody.
             for event in self.recent.take(row.id):
                 self._handle(call, handover, event)
+
+    async def _open_rows(self) -> list[CallRow] | None:
+        """The open AGI-mode calls in the database, once the journal has written what was
+        queued before (outcomes just queued, and those of calls ended by their events just
+        before the disconnect: a row read as open would be closed again, as lost; last
+        write wins, two outcomes). None: the writes did not land in time."""
+        if not await self.ctx.recorder.flush(FLUSH_S):
+            log.warning("journal writes behind: open AGI-mode calls left for the next login")
+            return None
+        return await self.ctx.store.calls.open_calls(AGI_APP)
 
     @staticmethod
     def _endpoint(operator_id: str | None, rules: Rules) -> str:

@@ -449,3 +449,39 @@ async def test_while_the_journal_cannot_write_a_resync_leaves_open_calls_alone(
         await calls.resync([], calls.mark())
         monkeypatch.undo()
         assert await outcome_of(ctx, uid) is None
+
+
+@pytest.mark.parametrize("ends_by", ["its Hangup", "its session"])
+async def test_a_call_ended_while_the_resync_reads_is_not_adopted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ends_by: str
+) -> None:
+    """Events and sessions go on while the resync reads the database: a followed call
+    whose Hangup is read then, or a call whose session ends then (a callback), has its
+    outcome queued but not written. The row read as open, its channel in the list taken
+    before, is not adopted: followed again it got a second outcome at the next login."""
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        uid, calls = "1764770000.62", AmiCalls(ctx)
+        ctx.recorder.record(NewCall(CallRow(uid, AGI_APP, "+79990001209", DID, ctx.now())))
+        if ends_by == "its Hangup":
+            calls.begin(Handover(uid, "+79990001209", None, "agi-line", None, None, ctx.rules()))
+        else:
+            calls.session_started(uid)
+        assert await ctx.recorder.flush(5.0)
+        read = ctx.store.calls.open_calls
+
+        async def ending_meanwhile(app: str) -> list[CallRow]:
+            rows = await read(app)
+            if ends_by == "its Hangup":
+                calls.on_event({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid})
+            else:  # as AgiCall does for a callback
+                ctx.recorder_update(uid, phase="ended", outcome="callback", ended_at=ctx.now())
+                calls.session_ended(uid)
+            return rows
+
+        monkeypatch.setattr(ctx.store.calls, "open_calls", ending_meanwhile)
+        await calls.resync([{"Uniqueid": uid, "Application": "AGI"}], calls.mark())
+        assert len(calls) == 0
+        await calls.resync([], calls.mark())  # the next login
+        assert len(calls) == 0
+        outcome = {"its Hangup": "abandoned", "its session": "callback"}[ends_by]
+        assert await outcome_of(ctx, uid) == outcome
