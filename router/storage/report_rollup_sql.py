@@ -105,8 +105,8 @@ async def mark_states_stale(
     just now, `operator_id` and `at`) change: a change at t changes the spans from t to
     the operator's next change after t (or all later ones, if none). Per operator, from
     its earliest change written to the next one after its latest (the changes between
-    are its own): one statement, each bound an index seek; a change at about now
-    unmarks nothing (no interval from it on is built)."""
+    are its own). A batch of changes at about now, after every interval built, costs one
+    index seek (the latest mark); a late one two more statements."""
     if not states:
         return
     span: dict[str, tuple[datetime, datetime]] = {}
@@ -115,12 +115,30 @@ async def mark_states_stale(
         first, last = span.get(op, (at, at))
         span[op] = (min(first, at), max(last, at))
     await lock_shared(conn, dialect)
-    s, k = operator_states.c, report_rollups.c.interval_us
-    terms = []
-    for op, (first, last) in span.items():
-        following = select(func.min(s.at)).where(s.operator_id == op, s.at > last)
-        upto = func.coalesce(epoch_us(dialect, following.scalar_subquery()), _NEVER)
-        terms.append(and_(k >= floor_interval_us(instant_us(first)), k <= upto))
+    k = report_rollups.c.interval_us
+    # no build is under way now (the lock; on SQLite this transaction's write lock): the
+    # latest interval built stays the latest until this transaction ends
+    latest = (await conn.execute(select(func.max(k)))).scalar()
+    late = [
+        (op, floor_interval_us(instant_us(first)), last)
+        for op, (first, last) in span.items()
+        if latest is not None and floor_interval_us(instant_us(first)) <= latest
+    ]
+    if not late:
+        return
+    s = operator_states.c
+    following = select(
+        *(
+            select(func.min(s.at)).where(s.operator_id == op, s.at > last).scalar_subquery()
+            for op, _, last in late
+        )
+    )
+    nexts = (await conn.execute(following)).one()
+    # (constant bounds: an index range each; bounds read in the DELETE scanned every mark)
+    terms = [
+        and_(k >= low, k <= (_NEVER if nxt is None else instant_us(nxt)))
+        for (_, low, _), nxt in zip(late, nexts, strict=True)
+    ]
     await conn.execute(delete(report_rollups).where(or_(*terms)))
 
 
