@@ -4,12 +4,12 @@ and `operators.callbacks_worked` sum the records.
 
 The period's tasks (those of its misses and every active one) are read once into a
 table private to the connection, one row per task with what the sums need of it (in
-the period or not, worked by whom, its first miss, first attempt and close as whole
-microseconds, each timestamp converted once), and every sum is taken from there. Before,
-each sum read the tasks again and the percentiles' window converted each time several
-times per task: the benchmark's year (200,000 tasks, load 5) took 3.6 CPU s on SQLite
-(now 1.2) and 4.1-4.9 s on PostgreSQL (now 1.2-1.9), the same sums. The percentiles come
-from `report_rank_sql`.
+the period or not, worked by whom, the times from its first miss to its first attempt
+and to its close in whole microseconds, each taken once), and every sum is taken from
+there. Before, each sum read the tasks again and the percentiles' window converted
+each time several times per task: the benchmark's year (200,000 tasks, load 5) took
+3.6 CPU s on SQLite (now 1.2-1.4) and 4.1-4.9 s on PostgreSQL (now 1.2-1.6), the same
+sums. The percentiles come from `report_rank_sql`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     select,
     text,
     union,
@@ -60,11 +59,10 @@ TASKS = Table(
     Column("active", Boolean),
     Column("overdue", Boolean),
     Column("worker", Text),  # closed in the period by this operator's work
-    # whole microseconds since the epoch: the first miss; of those created in the period
-    # the first attempt, and of those reached their close
-    Column("missed_us", BigInteger),
-    Column("attempt_us", BigInteger),
-    Column("reached_us", BigInteger),
+    # of those created in the period, microseconds from the first miss to the first
+    # attempt (0 if logged before it), and of those reached to their close
+    Column("lag_us", BigInteger),
+    Column("reach_us", BigInteger),
     prefixes=["TEMPORARY"],
 )
 _k = TASKS.c
@@ -89,7 +87,7 @@ async def task_sums(
         groups = (await conn.execute(_per_reason_and_worker())).all()
         p = await percentiles_of(
             conn,
-            {"lag": _since_miss(_k.attempt_us), "reach": _since_miss(_k.reached_us)},
+            {"lag": _k.lag_us, "reach": _k.reach_us},
             {"lag": (50,), "reach": (50, 90)},
         )
         reasons = (await conn.execute(_misses(start, end))).all()
@@ -139,6 +137,7 @@ def task_rows(dialect: str, start: datetime, end: datetime, due_before: datetime
     reached = and_(created, _t.close_reason.in_(REACHED), _t.closed_at.is_not(None))
     active = _t.state.in_(ACTIVE)
     closed_here = and_(_t.closed_at >= start, _t.closed_at < end)
+    attempted = and_(created, _t.first_attempt_at.is_not(None))
     return (
         select(
             created.label("created"),
@@ -150,20 +149,22 @@ def task_rows(dialect: str, start: datetime, end: datetime, due_before: datetime
                 (and_(closed_here, _t.close_reason == BY_ATTEMPT), _t.attempt_operator_id),
                 (and_(closed_here, _t.close_reason.in_(BY_HAND)), _t.closed_by),
             ).label("worker"),
-            epoch_us(dialect, _t.first_missed_at).label("missed_us"),
-            case((created, epoch_us(dialect, _t.first_attempt_at))).label("attempt_us"),
-            case((reached, epoch_us(dialect, _t.closed_at))).label("reached_us"),
+            case((attempted, _since(dialect, _t.first_attempt_at))).label("lag_us"),
+            case((reached, _since(dialect, _t.closed_at))).label("reach_us"),
         )
         .select_from(callback_tasks)
         .join(ids, ids.c.id == _t.id)
     )
 
 
-def _since_miss(us: Any) -> Any:
-    """Microseconds from the task's first miss to `us`, 0 if before it (a first attempt
-    logged before the miss); NULL where `us` is."""
-    lag = us - _k.missed_us
-    return case((lag < 0, literal(0, BigInteger)), else_=lag)  # BIGINT binds on PostgreSQL
+def _since(dialect: str, at: Any) -> Any:
+    """Microseconds from the task's first miss to `at` (not NULL), 0 if before it (a
+    first attempt logged before the miss). The difference is taken once (a CASE would
+    convert both timestamps twice on SQLite)."""
+    us = epoch_us(dialect, at) - epoch_us(dialect, _t.first_missed_at)
+    if dialect == "postgresql":
+        return func.greatest(us, 0)
+    return func.max(us, 0)  # SQLite's scalar max
 
 
 def _per_reason_and_worker() -> Select[Any]:
@@ -175,7 +176,7 @@ def _per_reason_and_worker() -> Select[Any]:
         _k.worker,
         func.count().label("n"),
         func.count(case((_k.created, 1))).label("created"),
-        func.count(_k.reached_us).label("reached"),
+        func.count(_k.reach_us).label("reached"),
         func.sum(attempts).label("attempts"),
         func.count(case((_k.active, 1))).label("open"),
         func.count(case((_k.overdue, 1))).label("overdue"),

@@ -124,3 +124,22 @@ async def test_a_single_value_is_every_percentile(store: Store) -> None:
     sums = await _both_ways(store)
     assert sums.reached_p50_s == sums.reached_p90_s == 42.000001
     assert sums.first_attempt_p50_s is None
+
+
+async def test_times_over_an_hour_and_a_day_in_coarser_buckets(store: Store) -> None:
+    # counted per minute past an hour and per hour past a day: the p50's ranks (2, 3)
+    # straddle the day, the first attempts' p50 the hour, the p90's lie hours apart
+    reach = (3599.999999, 3600.000001, 86399.5, 88000.25, 90000.0, 400000.0)
+    lag = (60.5, 3599.5, 3599.999999, 3630.5, 7200.25, 86400.5)
+    tasks = []
+    for n, (r, a) in enumerate(zip(reach, lag, strict=True)):
+        missed = T0 + timedelta(minutes=10 * n, microseconds=7 * n)
+        tasks.append(_task(
+            n, missed, first_attempt_at=missed + _us(a), closed_at=missed + _us(r),
+            close_reason="connected", attempt_operator_id="op1",
+        ))  # fmt: skip
+    await _insert(store, tasks)
+    sums = await _both_ways(store)
+    assert sums.reached_p50_s == pytest.approx((86399.5 + 88000.25) / 2, abs=1e-9)
+    assert sums.reached_p90_s == pytest.approx(90000.0 + 310000.0 * 0.5, abs=1e-6)
+    assert sums.first_attempt_p50_s == pytest.approx((3599.999999 + 3630.5) / 2, abs=1e-9)
