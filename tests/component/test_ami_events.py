@@ -451,7 +451,7 @@ async def test_while_the_journal_cannot_write_a_resync_leaves_open_calls_alone(
         assert await outcome_of(ctx, uid) is None
 
 
-@pytest.mark.parametrize("ends_by", ["its Hangup", "its session"])
+@pytest.mark.parametrize("ends_by", ["its Hangup", "its session", "a session begun meanwhile"])
 async def test_a_call_ended_while_the_resync_reads_is_not_adopted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ends_by: str
 ) -> None:
@@ -464,12 +464,14 @@ async def test_a_call_ended_while_the_resync_reads_is_not_adopted(
         ctx.recorder.record(NewCall(CallRow(uid, AGI_APP, "+79990001209", DID, ctx.now())))
         if ends_by == "its Hangup":
             calls.begin(Handover(uid, "+79990001209", None, "agi-line", None, None, ctx.rules()))
-        else:
+        elif ends_by == "its session":
             calls.session_started(uid)
         assert await ctx.recorder.flush(5.0)
         read = ctx.store.calls.open_calls
 
         async def ending_meanwhile(app: str) -> list[CallRow]:
+            if ends_by == "a session begun meanwhile":
+                calls.session_started(uid)  # (a session read late: its row long written)
             rows = await read(app)
             if ends_by == "its Hangup":
                 calls.on_event({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid})
@@ -483,5 +485,6 @@ async def test_a_call_ended_while_the_resync_reads_is_not_adopted(
         assert len(calls) == 0
         await calls.resync([], calls.mark())  # the next login
         assert len(calls) == 0
-        outcome = {"its Hangup": "abandoned", "its session": "callback"}[ends_by]
-        assert await outcome_of(ctx, uid) == outcome
+        assert await outcome_of(ctx, uid) == (
+            "abandoned" if ends_by == "its Hangup" else "callback"
+        )
