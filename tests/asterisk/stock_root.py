@@ -85,10 +85,12 @@ qualify_timeout = 1.0
 
 class DebianRoot:
     """An overlay on the sandbox's root, with /proc, /dev and the apt and pip caches bound
-    in."""
+    in. `prompts`: speak the router's prompts into its Asterisk's sounds (a root without
+    Asterisk, a router host, needs none: doctor asks the PBX's Asterisk for them)."""
 
-    def __init__(self, lower: Path, workdir: Path) -> None:
+    def __init__(self, lower: Path, workdir: Path, *, prompts: bool = True) -> None:
         self.lower = lower
+        self.prompts = prompts
         self.upper = workdir / "upper"
         self.work = workdir / "work"
         self.path = workdir / "root"
@@ -104,7 +106,8 @@ class DebianRoot:
         self.bind(PIP_CACHE, "/root/.cache/pip")
         # the router's own prompts, which the sandbox speaks into its root when it comes up:
         # here into the overlay, without waiting for (or writing into) the sandbox
-        install_prompts(self.sounds, lambda _line: None)
+        if self.prompts:
+            install_prompts(self.sounds, lambda _line: None)
 
     def sounds(self, lang: str) -> Path:
         """Asterisk's sounds folder for `lang` in the root, its links followed there
