@@ -383,3 +383,83 @@ CREATE TABLE report_state_days (
 CREATE INDEX ix_report_state_days_day_us ON report_state_days (day_us);
 
 UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0013';
+
+-- Running upgrade 0014 -> 0015
+
+UPDATE report_rollups SET duty_us = NULL;
+
+CREATE TABLE report_call_hours (
+    span_us BIGINT NOT NULL,
+    line TEXT,
+    queue TEXT,
+    calls INTEGER NOT NULL,
+    answered INTEGER NOT NULL,
+    ab_menu INTEGER NOT NULL,
+    ab_waiting INTEGER NOT NULL,
+    ab_ringing INTEGER NOT NULL,
+    no_operator INTEGER NOT NULL,
+    callback_promised INTEGER NOT NULL,
+    message INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    fallback INTEGER NOT NULL,
+    waited INTEGER NOT NULL,
+    speeds INTEGER NOT NULL,
+    talks INTEGER NOT NULL,
+    speed_us BIGINT NOT NULL,
+    talk_us BIGINT NOT NULL,
+    wait_us BIGINT NOT NULL,
+    wait_max_us BIGINT,
+    first_us BIGINT NOT NULL,
+    waits TEXT NOT NULL,
+    speeds_up TEXT NOT NULL,
+    route_known TEXT NOT NULL,
+    route_unknown TEXT NOT NULL
+);
+
+CREATE INDEX ix_report_call_hours_span_us ON report_call_hours (span_us);
+
+CREATE TABLE report_call_days (
+    span_us BIGINT NOT NULL,
+    line TEXT,
+    queue TEXT,
+    calls INTEGER NOT NULL,
+    answered INTEGER NOT NULL,
+    ab_menu INTEGER NOT NULL,
+    ab_waiting INTEGER NOT NULL,
+    ab_ringing INTEGER NOT NULL,
+    no_operator INTEGER NOT NULL,
+    callback_promised INTEGER NOT NULL,
+    message INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    fallback INTEGER NOT NULL,
+    waited INTEGER NOT NULL,
+    speeds INTEGER NOT NULL,
+    talks INTEGER NOT NULL,
+    speed_us BIGINT NOT NULL,
+    talk_us BIGINT NOT NULL,
+    wait_us BIGINT NOT NULL,
+    wait_max_us BIGINT,
+    first_us BIGINT NOT NULL,
+    waits TEXT NOT NULL,
+    speeds_up TEXT NOT NULL,
+    route_known TEXT NOT NULL,
+    route_unknown TEXT NOT NULL
+);
+
+CREATE INDEX ix_report_call_days_span_us ON report_call_days (span_us);
+
+CREATE TABLE report_operator_days (
+    span_us BIGINT NOT NULL,
+    operator_id TEXT NOT NULL,
+    result TEXT,
+    rings INTEGER NOT NULL,
+    answers INTEGER NOT NULL,
+    answer_ms BIGINT NOT NULL,
+    talks INTEGER NOT NULL,
+    talk_us BIGINT NOT NULL,
+    answer_s TEXT NOT NULL
+);
+
+CREATE INDEX ix_report_operator_days_span_us ON report_operator_days (span_us);
+
+UPDATE alembic_version SET version_num='0015' WHERE alembic_version.version_num = '0014';

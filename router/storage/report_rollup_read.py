@@ -14,14 +14,17 @@ from datetime import datetime, tzinfo
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, or_, select, true
+from sqlalchemy import Integer, cast, func, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.reports.calls import CallGroup
 from router.domain.reports.intervals import (
+    HOUR_US,
+    INTERVAL_US,
     CallRow,
     OperatorRow,
+    add_row,
     answer_p50,
     row_key,
     runs_of,
@@ -30,9 +33,15 @@ from router.domain.reports.intervals import (
 )
 from router.domain.reports.operators import OperatorSums
 from router.storage.report_facts_sql import FACTS, instant_us
+from router.storage.report_rollup_spans import (
+    CALL_DAYS,
+    CALL_HOURS,
+    OPERATOR_DAYS,
+    Part,
+    parts_of,
+)
 from router.storage.report_rollup_sql import (
     HISTS,
-    INTERVAL_US,
     KEYS,
     built_in,
     call_rows_of_facts,
@@ -42,7 +51,7 @@ from router.storage.report_rollup_sql import (
     zone_fits,
 )
 from router.storage.report_sql import CallGroups, ReportSql, key_sql
-from router.storage.tables import report_intervals, report_operator_intervals
+from router.storage.tables import report_intervals
 
 
 class RolledReportSql(ReportSql):
@@ -84,15 +93,22 @@ class RolledReportSql(ReportSql):
         try:
             await fill_facts(conn, d, raw_ranges(*period, built))
             edges = await call_rows_of_facts(conn, d)
-            of_rows = [row_key(g, tz, branches) for g in groups]
-            hists = await merged_hists(conn, built, of_rows)
+            hours = zone_fits(tz, *period, HOUR_US)
             out = []
-            for g, of_row, merged in zip(groups, of_rows, hists, strict=True):
+            for g in groups:  # each from the coarsest rows its keys allow
+                of_row = row_key(g, tz, branches)
+                if g not in _BY_TIME:
+                    parts = parts_of(built, CALL_DAYS)
+                else:
+                    parts = (
+                        parts_of(built, CALL_HOURS) if hours else [Part(report_intervals, built)]
+                    )
+                merged = await merged_hists(conn, parts, of_row)
 
                 def key(columns: Any, g: CallGroup | None = g) -> Any:
                     return key_sql(d, columns, g, tz, *period, branches or {})
 
-                stored = await stored_calls(conn, built, key, merged)
+                stored = await stored_calls(conn, parts, key, merged)
                 rows = [*stored, *((of_row(r), r) for r in edges)]
                 out.append(CallGroups(*sum_calls(rows, targets, default_sl_s)))
             return out
@@ -101,14 +117,17 @@ class RolledReportSql(ReportSql):
             await conn.commit()  # writes only the connection's own temporary table
 
     async def operator_sums(self, start: datetime, end: datetime) -> dict[str, OperatorSums]:
+        d = self._db.dialect_name
         async with self._db.connect() as conn:
             built = await built_of(conn, start, end)
             if not built:
                 rows = None
             else:
-                rows = await stored_operators(conn, self._db.dialect_name, built)
+                rows = []
+                for part in parts_of(built, OPERATOR_DAYS):
+                    rows += await stored_operators(conn, d, part)
                 for low, high in raw_ranges(start, end, built):
-                    rows += await operator_rows(conn, self._db.dialect_name, low, high)
+                    rows += await operator_rows(conn, d, low, high)
         if rows is None:
             return await super().operator_sums(start, end)
         return _operator_sums(rows)
@@ -116,32 +135,33 @@ class RolledReportSql(ReportSql):
 
 async def stored_calls(
     conn: AsyncConnection,
-    built: Sequence[int],
+    parts: Sequence[Part],
     key: Callable[[Any], Any],
     hists: Mapping[GroupQueue, Sequence[Mapping[str, int]]],
 ) -> list[tuple[str, CallRow]]:
-    """The stored call rows of these built intervals per group and queue (the queue for
-    its service-level target): counts and sums summed by the database (`key(columns)`:
-    `report_sql.key_sql` on the row's interval as its start), with the group's
+    """The stored call rows of these parts per group and queue (the queue for its
+    service-level target): counts and sums summed by the database (`key(columns)`:
+    `report_sql.key_sql` on the row's interval or span as its start), with the group's
     histograms merged by `merged_hists`.
     The database merging the histograms (`json_each`) took longer: the key was computed
     for each of the year's 3 million histogram entries."""
-    if not built:
-        return []
-    t = report_intervals.c
-    ours = in_built(t.interval_us, built)
-    k = key(SimpleNamespace(line=t.line, queue=t.queue, start_us=t.interval_us)).label("key")
-    counts = [c for c in report_intervals.c if c.name not in (*HISTS, *KEYS)]
-    sums = select(
-        k, t.queue,
-        *(func.sum(c).label(c.name) for c in counts if c.name not in ("wait_max_us", "first_us")),
-        func.max(t.wait_max_us).label("wait_max_us"), func.min(t.first_us).label("first_us"),
-    ).where(ours).group_by(k, t.queue)  # fmt: skip
     rows: dict[GroupQueue, CallRow] = {}
-    for r in (await conn.execute(sums)).all():
-        values = {c.name: r._mapping[c.name] for c in counts}
-        values = {n: v if v is None or n == "wait_max_us" else int(v) for n, v in values.items()}
-        rows[(r.key, r.queue)] = CallRow(0, None, r.queue, **values)
+    for part in parts:
+        t = part.table.c
+        k = key(SimpleNamespace(line=t.line, queue=t.queue, start_us=part.start)).label("key")
+        counts = [c for c in t if c.name not in (*HISTS, *KEYS, "span_us")]
+        summed = [c for c in counts if c.name not in ("wait_max_us", "first_us")]
+        sums = select(
+            k, t.queue, *(func.sum(c).label(c.name) for c in summed),
+            func.max(t.wait_max_us).label("wait_max_us"), func.min(t.first_us).label("first_us"),
+        ).where(part.where()).group_by(k, t.queue)  # fmt: skip
+        for r in (await conn.execute(sums)).all():
+            values = {c.name: r._mapping[c.name] for c in counts}
+            values = {
+                n: v if v is None or n == "wait_max_us" else int(v) for n, v in values.items()
+            }
+            total = rows.setdefault((r.key, r.queue), CallRow(0, None, r.queue))
+            add_row(total, CallRow(0, None, r.queue, **values))
     for group, into in hists.items():
         for name, acc in zip(HISTS, into, strict=True):
             getattr(rows[group], name).update({int(s): n for s, n in acc.items()})
@@ -149,28 +169,30 @@ async def stored_calls(
 
 
 GroupQueue = tuple[str, str | None]  # a group's key, the queue
+_BY_TIME = ("day", "hour", "hour_of_week")
 _PAGE = 2_000  # stored rows decoded at a time
 
 
 async def merged_hists(
-    conn: AsyncConnection, built: Sequence[int], of_rows: Sequence[Callable[[CallRow], str]]
-) -> list[dict[GroupQueue, list[dict[str, int]]]]:
-    """The built intervals' histograms merged per group and queue, for each grouping
-    (`of_rows`: a row's group key in each), in one pass. The rows are streamed, a page
-    at a time, and merged as they come (seconds still as text, as stored): holding the
-    year's 210,000 decoded histograms for all the groupings took 300 MB."""
-    t = report_intervals.c
-    stmt = select(t.interval_us, t.line, t.queue, *(getattr(t, n) for n in HISTS)).where(
-        in_built(t.interval_us, built)
-    )
-    out: list[dict[GroupQueue, list[dict[str, int]]]] = [{} for _ in of_rows]
-    async with conn.stream(stmt) as result:  # closed on error too: no cursor left open
-        async for page in result.partitions(_PAGE):
-            for r in page:
-                row = CallRow(r[0], r[1], r[2])
-                parsed = [json.loads(text) for text in r[3:]]
-                for of_row, merged in zip(of_rows, out, strict=True):
-                    into = merged.setdefault((of_row(row), row.queue), [{} for _ in HISTS])
+    conn: AsyncConnection, parts: Sequence[Part], of_row: Callable[[CallRow], str]
+) -> dict[GroupQueue, list[dict[str, int]]]:
+    """The stored rows' histograms merged per group (`of_row`: a row's key) and queue.
+    The rows are streamed, a page at a time, and merged as they come (seconds still as
+    text, as stored): holding the year's 210,000 decoded histograms took 300 MB. A
+    group's first row gives its histograms as they are (by hour, most groups have one)."""
+    out: dict[GroupQueue, list[dict[str, int]]] = {}
+    for part in parts:
+        t = part.table.c
+        stmt = select(part.start, t.line, t.queue, *(t[n] for n in HISTS)).where(part.where())
+        async with conn.stream(stmt) as result:  # closed on error too: no cursor left open
+            async for page in result.partitions(_PAGE):
+                for r in page:
+                    group = (of_row(CallRow(r[0], r[1], r[2])), r[2])
+                    parsed = [json.loads(text) for text in r[3:]]
+                    into = out.get(group)
+                    if into is None:
+                        out[group] = parsed
+                        continue
                     for acc, hist in zip(into, parsed, strict=True):
                         for second, n in hist.items():
                             acc[second] = acc.get(second, 0) + n
@@ -184,16 +206,12 @@ def _json_each(dialect: str, column: Any) -> Any:
     return func.json_each(column).table_valued("key", "value")
 
 
-async def stored_operators(
-    conn: AsyncConnection, dialect: str, built: Sequence[int]
-) -> list[OperatorRow]:
-    """The stored operator rows of these built intervals, summed per operator and result
-    by the database, histograms too (a year is about one row per ring: read one by one,
-    they took 40 s)."""
-    if not built:
-        return []
-    o = report_operator_intervals.c
-    ours = in_built(o.interval_us, built)
+async def stored_operators(conn: AsyncConnection, dialect: str, part: Part) -> list[OperatorRow]:
+    """The stored operator rows of these built intervals or days, summed per operator
+    and result by the database, histograms too (a year is about one interval row per
+    ring: read one by one, they took 40 s)."""
+    o = part.table.c
+    ours = part.where()
     sums = (
         select(
             o.operator_id,
@@ -217,7 +235,7 @@ async def stored_operators(
     second, count = cast(each.c.key, Integer), func.sum(cast(each.c.value, Integer))
     hists = (
         select(o.operator_id, second.label("s"), count.label("n"))
-        .select_from(report_operator_intervals.join(each, true()))
+        .select_from(part.table.join(each, true()))
         .where(ours, o.result == "answered")
         .group_by(o.operator_id, second)
     )
@@ -229,19 +247,9 @@ async def stored_operators(
 MAX_RUNS = 200  # built runs a report reads stored; the rest raw (an SQL expression's depth)
 
 
-def in_built(interval_us: Any, built: Sequence[int]) -> Any:
-    """The stored rows of exactly the intervals `built` lists: the list the raw edges were
-    cut by, not the marks read again (a late write unmarking one in between, or a build
-    marking one, would drop an interval or count it twice)."""
-    return or_(*(and_(interval_us >= low, interval_us < high) for low, high in runs_of(built)))
-
-
-async def built_of(
-    conn: AsyncConnection, start: datetime, end: datetime, *, states: bool = False
-) -> list[int]:
-    """The period's built intervals (`states`: with their state seconds), at most
-    `MAX_RUNS` runs of them (the longest)."""
-    built = await built_in(conn, instant_us(start), instant_us(end), states=states)
+async def built_of(conn: AsyncConnection, start: datetime, end: datetime) -> list[int]:
+    """The period's built intervals, at most `MAX_RUNS` runs of them (the longest)."""
+    built = await built_in(conn, instant_us(start), instant_us(end))
     runs = runs_of(built)
     if len(runs) <= MAX_RUNS:
         return built

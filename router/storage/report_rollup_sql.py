@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.reports.intervals import (
-    INTERVAL_S,
+    INTERVAL_US,
     CallRow,
     OperatorRow,
     render,
@@ -40,8 +40,9 @@ from router.domain.reports.intervals import (
 )
 from router.storage.db import Database
 from router.storage.report_facts_sql import FACTS, epoch_us, facts, instant_us
+from router.storage.report_rollup_spans import write_spans
 from router.storage.report_sql import measures, sums_stmt, zone_segments
-from router.storage.report_state_rollup import duty_of, interval_state_rows, write_days
+from router.storage.report_state_rollup import duty_of, interval_state_rows
 from router.storage.tables import (
     calls,
     operator_states,
@@ -52,7 +53,6 @@ from router.storage.tables import (
     ring_attempts,
 )
 
-INTERVAL_US = INTERVAL_S * 1_000_000
 SETTLE_MARGIN = timedelta(minutes=5)  # past the journal's batching of a call's last writes
 _c, _r = calls.c, ring_attempts.c
 HISTS = ("waits", "speeds_up", "route_known", "route_unknown")
@@ -67,15 +67,16 @@ def floor_interval_us(us: int) -> int:
     return us - us % INTERVAL_US
 
 
-def zone_fits(tz: tzinfo, start: datetime, end: datetime) -> bool:
-    """Every offset of the zone over the period is a multiple of 15 minutes and every
-    change of it falls on the intervals' grid (`zone_segments` finds a change to within a
-    second after it), so a local hour or day is a union of whole intervals."""
+def zone_fits(tz: tzinfo, start: datetime, end: datetime, grid_us: int = INTERVAL_US) -> bool:
+    """Every offset of the zone over the period is a multiple of `grid_us` (15 minutes,
+    or an hour) and every change of it falls on that grid, so a local hour or day is a
+    union of whole intervals (or UTC hours)."""
     segments = zone_segments(tz, start, end)
-    if any(offset % INTERVAL_S for _, offset, _ in segments):
+    if any(offset * 1_000_000 % grid_us for _, offset, _ in segments):
         return False
     for at, _, _ in segments[1:]:
-        grid = _from_us(floor_interval_us(instant_us(at)))
+        us = instant_us(at)
+        grid = _from_us(us - us % grid_us)
         if _offset(tz, grid) != _offset(tz, at) or _offset(tz, grid - _US) == _offset(tz, at):
             return False
     return True
@@ -145,16 +146,15 @@ async def mark_states_stale(
 _NEVER = 2**62  # no next change: every later interval
 
 
-async def built_in(
-    conn: AsyncConnection, start_us: int, end_us: int, *, states: bool = False
-) -> list[int]:
-    """The built intervals within `[start_us, end_us)`; `states`: only those with their
-    state seconds (not built before migration 0014)."""
+async def built_in(conn: AsyncConnection, start_us: int, end_us: int) -> list[int]:
+    """The built intervals within `[start_us, end_us)`: with every row this version
+    writes (their state seconds and time on duty, their hours' and days' rows; those
+    built before migrations 0014 and 0015 have `duty_us` NULL and are built again)."""
     k = report_rollups.c.interval_us
-    stmt = select(k).where(k >= start_us, k + INTERVAL_US <= end_us).order_by(k)
-    if states:
-        stmt = stmt.where(report_rollups.c.duty_us.is_not(None))
-    return list((await conn.execute(stmt)).scalars())
+    stmt = select(k).where(
+        k >= start_us, k + INTERVAL_US <= end_us, report_rollups.c.duty_us.is_not(None)
+    )
+    return list((await conn.execute(stmt.order_by(k))).scalars())
 
 
 def raw_ranges(
@@ -376,8 +376,8 @@ class Rollups:
         """The intervals of `[low, high)` to build: not built (or all, `rebuild`) and no
         call started in them still open."""
         wanted = set(range(low, high, INTERVAL_US))
-        if not rebuild:  # (built before migration 0014: again, for the state seconds)
-            wanted -= set(await built_in(conn, low, high, states=True))
+        if not rebuild:
+            wanted -= set(await built_in(conn, low, high))
         if wanted:
             start, end = _from_us(low), _from_us(high)
             open_calls = select(interval_of(epoch_us(d, _c.started_at))).where(
@@ -418,5 +418,5 @@ class Rollups:
         duty = duty_of(keys, state_rows)
         marks = [{"interval_us": k, "built_at": now, "duty_us": duty[k]} for k in keys]
         await conn.execute(insert(report_rollups), marks)
-        await write_days(conn, keys)
+        await write_spans(conn, keys)
         return len(keys)

@@ -20,7 +20,7 @@ values each percentile lies between) and the pure module makes the figures of th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -282,7 +282,7 @@ def _weekday(dialect: str, local_s: Any) -> Any:
 
 def zone_segments(tz: tzinfo, start: datetime, end: datetime) -> list[tuple[datetime, int, str]]:
     """(from this instant, the UTC offset in seconds, as `%z` prints it) over the period:
-    one segment per offset, each change found to the second."""
+    one segment per offset, each from the instant of its change."""
 
     def offset(at: datetime) -> timedelta:
         return at.astimezone(tz).utcoffset() or timedelta(0)
@@ -300,9 +300,20 @@ def zone_segments(tz: tzinfo, start: datetime, end: datetime) -> list[tuple[date
             while high - low > timedelta(seconds=1):
                 mid = low + (high - low) / 2
                 low, high = (mid, high) if offset(mid) == offset(low) else (low, mid)
-            out.append(segment(high))
+            out.append(segment(_exact(low, high, offset)))
         at = nxt
     return out
+
+
+def _exact(low: datetime, high: datetime, offset: Callable[[datetime], timedelta]) -> datetime:
+    """The instant the offset changes, in `(low, high]` (at most a second apart): zones
+    change on whole seconds, so the first whole second there with the new offset. A row
+    starting right at the change (an interval, an hour) must take the new one."""
+    first = low.replace(microsecond=0) + timedelta(seconds=1)
+    for at in (first, first + timedelta(seconds=1)):
+        if at <= high and offset(at) == offset(high):
+            return at
+    return high
 
 
 def sums_stmt(m: Any, keys: Sequence[Any] = ()) -> Select[Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from router.domain.reports.intervals import INTERVAL_US
 from router.domain.reports.operators import StateSums
 from router.storage.report_facts_sql import instant_us
 from router.storage.report_ledger_sql import (
@@ -24,10 +25,10 @@ from router.storage.report_ledger_sql import (
     ranges_duty_us,
     recorded,
 )
-from router.storage.report_rollup_read import built_of, in_built
-from router.storage.report_rollup_sql import INTERVAL_US, raw_ranges
-from router.storage.report_state_rollup import DAY_US, PER_DAY, in_days
-from router.storage.tables import report_rollups, report_state_days, report_state_intervals
+from router.storage.report_rollup_read import built_of
+from router.storage.report_rollup_spans import STATE_DAYS, in_spans, parts_of
+from router.storage.report_rollup_sql import raw_ranges
+from router.storage.tables import report_rollups
 
 StateKey = tuple[str, str, str | None]
 
@@ -40,7 +41,7 @@ class RolledLedgerSql(LedgerSql):
         async with self._db.connect() as conn:
             if not await recorded(conn):
                 return None
-            built = await built_of(conn, start, end, states=True)
+            built = await built_of(conn, start, end)
             out = await _stored_sums(conn, built)
             for low, high in raw_ranges(start, end, built):
                 for key, us in (await range_state_sums(conn, d, low, high)).items():
@@ -53,7 +54,7 @@ class RolledLedgerSql(LedgerSql):
         async with self._db.connect() as conn:
             if not await recorded(conn):
                 return None
-            built = await built_of(conn, start, end, states=True)
+            built = await built_of(conn, start, end)
             slot_of = _slots_of(built, slots)
             if slot_of is None:  # an interval across two local hours: the zone is off grid
                 built, slot_of = [], {}
@@ -69,19 +70,9 @@ class RolledLedgerSql(LedgerSql):
 async def _stored_sums(conn: AsyncConnection, built: Sequence[int]) -> dict[StateKey, int]:
     """The built intervals' sums: of each whole UTC day among them its day rows, of
     the rest their own."""
-    if not built:
-        return {}
-    per_day: dict[int, int] = {}
-    for k in built:
-        per_day[k - k % DAY_US] = per_day.get(k - k % DAY_US, 0) + 1
-    days = sorted(day for day, n in per_day.items() if n == PER_DAY)
-    rest = [k for k in built if per_day[k - k % DAY_US] < PER_DAY]
     out: dict[StateKey, int] = {}
-    if days:
-        await _add_sums(conn, out, report_state_days, in_days(report_state_days.c.day_us, days))
-    if rest:
-        t = report_state_intervals
-        await _add_sums(conn, out, t, in_built(t.c.interval_us, rest))
+    for part in parts_of(built, STATE_DAYS):
+        await _add_sums(conn, out, part.table, part.where())
     return out
 
 
@@ -104,7 +95,7 @@ async def _stored_duty(conn: AsyncConnection, built: Sequence[int]) -> dict[int,
     if not built:
         return {}
     m = report_rollups.c
-    stmt = select(m.interval_us, m.duty_us).where(in_built(m.interval_us, built))
+    stmt = select(m.interval_us, m.duty_us).where(in_spans(m.interval_us, built))
     return {r.interval_us: int(r.duty_us or 0) for r in (await conn.execute(stmt)).all()}
 
 

@@ -396,6 +396,34 @@ def _state_sums(name: str, key: str) -> Table:
 report_state_intervals = _state_sums("report_state_intervals", "interval_us")
 report_state_days = _state_sums("report_state_days", "day_us")
 
+# Coarser rollups (migration 0015, `router/storage/report_rollup_spans.py`): the interval
+# rows of each whole UTC hour and day (calls) or day (operators) summed once more, so a
+# year reads a fraction of the rows; written again whenever one of their intervals is
+# built, as the state days are.
+report_call_hours = Table(
+    "report_call_hours",
+    metadata,
+    Column("span_us", BigInteger, nullable=False),
+    *(c._copy() for c in report_intervals.columns if c.name != "interval_us"),
+    Index(None, "span_us"),
+)
+
+report_call_days = Table(
+    "report_call_days",
+    metadata,
+    Column("span_us", BigInteger, nullable=False),
+    *(c._copy() for c in report_intervals.columns if c.name != "interval_us"),
+    Index(None, "span_us"),
+)
+
+report_operator_days = Table(
+    "report_operator_days",
+    metadata,
+    Column("span_us", BigInteger, nullable=False),
+    *(c._copy() for c in report_operator_intervals.columns if c.name != "interval_us"),
+    Index(None, "span_us"),
+)
+
 # Console users (migration 0007). `role` is a `router.domain.console_access.Role` value;
 # `operator_id` links an operator user to the rules (no FK: operators come from config).
 console_users = Table(

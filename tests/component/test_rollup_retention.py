@@ -27,7 +27,10 @@ from router.storage.report_rollup_sql import Rollups
 from router.storage.retention import Plan, Pruner
 from router.storage.tables import (
     calls,
+    report_call_days,
+    report_call_hours,
     report_intervals,
+    report_operator_days,
     report_operator_intervals,
     report_rollups,
     report_state_days,
@@ -39,6 +42,9 @@ ROLLUP_TABLES = (
     report_operator_intervals,
     report_state_intervals,
     report_state_days,
+    report_call_hours,
+    report_call_days,
+    report_operator_days,
 )
 RETENTION = RetentionSettings(calls_days=31)
 # 31 days and 12 hours after T0: the calls' cutoff is T0 + 12 h, amid the history

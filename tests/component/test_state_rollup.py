@@ -18,18 +18,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from report_support import BERLIN, CLOCK_CHANGE, T0, _fill
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from storage_support import BACKENDS, migrated_store
 
 from router.domain.operators import Presence
+from router.domain.reports.intervals import DAY_US, INTERVAL_US
 from router.domain.reports.staffing import hour_slots
 from router.storage import Store, report_ledger_sql, report_state_read
 from router.storage.journal import Journal, OperatorState
 from router.storage.report_facts_sql import instant_us
 from router.storage.report_ledger_sql import LedgerSql
-from router.storage.report_rollup_sql import INTERVAL_US, Rollups, floor_interval_us
+from router.storage.report_rollup_sql import Rollups, floor_interval_us
 from router.storage.report_state_read import RolledLedgerSql
-from router.storage.report_state_rollup import day_of
 from router.storage.tables import calls, report_rollups, report_state_days, report_state_intervals
 
 PERIOD = (T0 + timedelta(minutes=7), T0 + timedelta(hours=36, minutes=5))  # off the grid
@@ -221,7 +221,7 @@ async def _day_rows(store: Store) -> dict[tuple[Any, ...], int]:
 async def _days_summed(store: Store) -> dict[tuple[Any, ...], int]:
     """The day rows as the intervals' rows of each whole day built sum to."""
     t = report_state_intervals.c
-    day = day_of(t.interval_us)
+    day = t.interval_us - t.interval_us % literal_column(str(DAY_US))
     stmt = select(day, t.operator_id, t.state, t.reason, func.sum(t.us)).group_by(
         day, t.operator_id, t.state, t.reason
     )

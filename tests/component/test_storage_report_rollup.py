@@ -16,15 +16,17 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cli_support import main_in_process
 from report_support import BERLIN, T0, _fill
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from storage_support import BACKENDS, migrated_store
 
 from router.domain.reports import CALL_GROUPS
 from router.domain.reports.calls import CallSums
+from router.domain.reports.intervals import HOUR_US
 from router.domain.reports.operators import OperatorSums
 from router.engine.rollups import rollup_every
 from router.storage import Store, report_rollup_read
@@ -38,7 +40,13 @@ from router.storage.report_rollup_sql import (
     mark_stale,
 )
 from router.storage.report_sql import ReportSql
-from router.storage.tables import calls, report_intervals, report_rollups
+from router.storage.tables import (
+    calls,
+    report_call_hours,
+    report_intervals,
+    report_operator_days,
+    report_rollups,
+)
 
 PERIOD = (T0 + timedelta(minutes=7), T0 + timedelta(hours=36, minutes=5))  # off the grid
 NOW = T0 + timedelta(days=3)
@@ -247,6 +255,9 @@ async def test_the_routers_task_builds_the_history(store: Store) -> None:
             await asyncio.sleep(0.05)
     finally:
         task.cancel()
+        # a pass may be amid a transaction (the hours and days follow the intervals):
+        # let it roll back before the next writer
+        await asyncio.gather(task, return_exceptions=True)
     assert await _built(store) == expected > 100
     assert await rollups.build(first, NOW, NOW) == 0
     await _compare(store)
@@ -287,3 +298,117 @@ def test_the_rollup_command(
     ]
     rebuilt = run("rollup", *day, "--rebuild")
     assert rebuilt.returncode == 0 and " 0 intervals" not in rebuilt.stdout, rebuilt.stdout
+
+
+async def _span_rows(store: Store, table: Any) -> list[int]:
+    """The spans `table` (an hours' or days' table) holds rows of."""
+    async with store.db.connect() as conn:
+        spans = select(table.c.span_us).distinct().order_by(table.c.span_us)
+        return list((await conn.execute(spans)).scalars())
+
+
+async def _close_open_calls(store: Store) -> None:
+    """Every interval of the data can then be built, so whole hours and days are."""
+    async with store.db.begin() as conn:
+        open_calls = select(calls.c.id, calls.c.started_at).where(calls.c.ended_at.is_(None))
+        for call_id, started in (await conn.execute(open_calls)).all():
+            ended = {"ended_at": started + timedelta(seconds=30), "outcome": "abandoned"}
+            await conn.execute(update(calls).where(calls.c.id == call_id).values(**ended))
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """What the rolled-up reads read: (table, how many spans) per part read."""
+    read: list[tuple[str, int]] = []
+    real_operators = report_rollup_read.stored_operators
+    real_hists = report_rollup_read.merged_hists
+
+    async def operators(conn: Any, dialect: str, part: Any) -> Any:
+        read.append((part.table.name, len(part.spans)))
+        return await real_operators(conn, dialect, part)
+
+    async def hists(conn: Any, parts: Any, of_row: Any) -> Any:
+        read.extend((p.table.name, len(p.spans)) for p in parts)
+        return await real_hists(conn, parts, of_row)
+
+    monkeypatch.setattr(report_rollup_read, "stored_operators", operators)
+    monkeypatch.setattr(report_rollup_read, "merged_hists", hists)
+    return read
+
+
+DAY = datetime(2026, 10, 25, tzinfo=UTC)  # whole inside PERIOD (25 hours: clocks go back)
+
+
+async def test_whole_hours_and_days_are_read_from_their_rows_and_follow_a_late_write(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A period's whole built UTC hours read the calls' hour rows, its whole built days
+    the calls' and operators' day rows (`report_rollup_spans.py`), the other built
+    intervals their own, the edges raw: equal to the raw sums, by every grouping. A late
+    write to a call makes its hour and day not whole at once (the figures follow), and
+    building its interval again writes them again."""
+    await _fill(store, 6, 400)
+    await _close_open_calls(store)
+    rollups = Rollups(store.db)
+    await rollups.build(T0 - timedelta(hours=2), T0 + timedelta(hours=40), NOW)
+    assert await _span_rows(store, report_operator_days) == [instant_us(DAY)]
+    hours = await _span_rows(store, report_call_hours)
+    assert len(hours) >= 30
+    read = _spy(monkeypatch)
+    await _compare(store)
+    assert ("report_operator_days", 1) in read and ("report_call_days", 1) in read
+    hours_read = max(n for name, n in read if name == "report_call_hours")
+    assert hours_read > 24, read
+    async with store.db.connect() as conn:
+        late_of = (
+            select(calls.c.id, calls.c.started_at)
+            .where(calls.c.operator_id.is_not(None), calls.c.started_at >= DAY)
+            .where(calls.c.started_at < DAY + timedelta(days=1))
+            .limit(1)
+        )
+        late, started = (await conn.execute(late_of)).one()
+    await store.calls.update(late, operator_id=None, outcome="failed")
+    read.clear()
+    await _compare(store)  # the day's other intervals from their rows, this one raw
+    assert not any(name.endswith("_days") for name, _ in read), read
+    hour = instant_us(started) - instant_us(started) % HOUR_US
+    assert ("report_call_hours", hours_read - 1) in read, read
+    async with store.db.begin() as conn:  # the rows the rebuild must replace, made wrong
+        days, hours_ = report_operator_days.c, report_call_hours.c
+        await conn.execute(update(report_operator_days).values(rings=days.rings + 1))
+        stale = update(report_call_hours).where(hours_.span_us == hour)
+        await conn.execute(stale.values(calls=hours_.calls + 1))
+    assert await rollups.build(T0 - timedelta(hours=2), T0 + timedelta(hours=40), NOW) == 1
+    read.clear()
+    await _compare(store)  # the day and the late call's hour written again
+    assert ("report_operator_days", 1) in read and ("report_call_days", 1) in read
+
+
+async def test_hours_are_not_read_by_time_in_a_zone_off_the_hour(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """India's +05:30: a local hour is not a UTC hour, so a report by hour, day or hour of
+    the week reads the intervals (and equals the raw one); by line it reads the days."""
+    await _fill(store, 7, 300)
+    await _close_open_calls(store)
+    await Rollups(store.db).build(T0 - timedelta(hours=2), T0 + timedelta(hours=40), NOW)
+    read = _spy(monkeypatch)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    for group in ("hour", "day", "hour_of_week", "line"):
+        args: tuple[Any, ...] = (*PERIOD, kolkata, [group], TARGETS, 20.0, {})
+        [raw] = await ReportSql(store.db).call_sums(*args)
+        [rolled] = await RolledReportSql(store.db).call_sums(*args)
+        assert rolled.sums.keys() == raw.sums.keys(), group
+        for key, sums in raw.sums.items():
+            _same_calls(rolled.sums[key], sums, f"{group} {key}")
+        tables = {name for name, _ in read}
+        by_line = {"report_intervals", "report_call_days"}
+        assert tables == (by_line if group == "line" else {"report_intervals"}), (group, read)
+        read.clear()
+
+
+async def test_a_day_with_an_interval_not_built_has_no_day_rows(store: Store) -> None:
+    """Open calls keep their intervals unbuilt, so their days are not whole."""
+    await _fill(store, 6, 400)
+    await Rollups(store.db).build(T0 - timedelta(hours=2), T0 + timedelta(hours=40), NOW)
+    assert await _span_rows(store, report_operator_days) == []
+    await _compare(store)

@@ -119,13 +119,17 @@ async def test_an_empty_period_sums_to_nothing(store: Store) -> None:
     assert sql.total.offered == 0 and sql.groups == ()
 
 
-def test_zone_segments_find_the_clock_change_to_the_second() -> None:
+def test_zone_segments_find_the_instant_of_the_clock_change() -> None:
     segments = zone_segments(BERLIN, T0, T0 + timedelta(days=2))
     assert [(at, off, z) for at, off, z in segments] == [
         (T0, 7200, "+0200"),
         (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 3600, "+0100"),
     ]
     assert zone_segments(UTC, T0, T0 + timedelta(days=400)) == [(T0, 0, "+0000")]
+    # from a start off the hour the halving ends between two seconds: the change is still
+    # the exact instant, so a row starting right at it (an interval, an hour) takes +0100
+    off = zone_segments(BERLIN, T0 + timedelta(minutes=7, microseconds=3), T0 + timedelta(days=2))
+    assert off[1] == (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 3600, "+0100")
 
 
 async def test_callback_rings_leave_the_inbound_figures_as_they_are(store: Store) -> None:

@@ -50,7 +50,10 @@ from router.storage.migrate import head_revision, migrate
 from router.storage.report_rollup_sql import Rollups, mark_stale
 from router.storage.tables import (
     calls,
+    report_call_days,
+    report_call_hours,
     report_intervals,
+    report_operator_days,
     report_operator_intervals,
     report_rollups,
     report_state_days,
@@ -67,6 +70,9 @@ ROLLUP_ROWS = (
     report_operator_intervals,
     report_state_intervals,
     report_state_days,
+    report_call_hours,
+    report_call_days,
+    report_operator_days,
 )
 _URL_ENV = "BENCH_REPORTS_URL"  # how a measuring child gets the URL (not on its command line)
 

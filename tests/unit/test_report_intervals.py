@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from router.domain.reports.intervals import (
+    INTERVAL_US,
     at_most,
     hist_percentile,
     parse,
@@ -22,7 +23,7 @@ from router.domain.reports.intervals import (
     whole_targets,
 )
 from router.domain.reports.stats import percentile
-from router.storage.report_rollup_sql import INTERVAL_US, zone_fits
+from router.storage.report_rollup_sql import zone_fits
 
 
 @pytest.mark.parametrize("seed", range(20))

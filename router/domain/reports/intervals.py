@@ -28,6 +28,9 @@ from router.domain.reports.records import CallRecord, JourneyFacts
 from router.domain.reports.stats import interpolate, percentile_ranks
 
 INTERVAL_S = 900  # 15 minutes: every zone's UTC offset in use is a multiple of it
+INTERVAL_US = INTERVAL_S * 1_000_000
+HOUR_US = 3_600 * 1_000_000  # the coarser rollups (storage/report_rollup_spans.py)
+DAY_US = 24 * HOUR_US
 Histogram = Mapping[int, int]  # whole seconds -> how many values
 
 
@@ -42,8 +45,8 @@ def render(hist: Mapping[int, int]) -> str:
     return json.dumps({str(k): v for k, v in sorted(hist.items())}, separators=(",", ":"))
 
 
-def runs_of(keys: Sequence[int], step: int = INTERVAL_S * 1_000_000) -> list[tuple[int, int]]:
-    """Sorted interval (or day: `step`) starts in microseconds as runs of adjacent
+def runs_of(keys: Sequence[int], step: int = INTERVAL_US) -> list[tuple[int, int]]:
+    """Sorted interval (or hour, day: `step`) starts in microseconds as runs of adjacent
     ones, `[first, end)` each."""
     runs: list[tuple[int, int]] = []
     for k in keys:
@@ -52,6 +55,13 @@ def runs_of(keys: Sequence[int], step: int = INTERVAL_S * 1_000_000) -> list[tup
         else:
             runs.append((k, k + step))
     return runs
+
+
+def whole_spans(intervals: Iterable[int], length_us: int) -> list[int]:
+    """The spans of `length_us` (UTC hours, days) all of whose intervals are among
+    `intervals`, sorted."""
+    per_span = Counter(k - k % length_us for k in set(intervals))
+    return sorted(span for span, n in per_span.items() if n == length_us // INTERVAL_US)
 
 
 def hist_percentile(hist: Histogram, p: int) -> float | None:
