@@ -227,6 +227,9 @@ async def _run_with_store(settings: Settings, rules: LiveRules, store: Store) ->
                 rolling.cancel()
                 if dispatcher is not None:
                     dispatching.cancel()
+                # Their transactions end (rolled back) before the journal's last flush:
+                # a write cancelled mid-statement on SQLite could hold the file's lock.
+                await asyncio.wait({pruning, rolling}, timeout=5)
                 if agi is not None:  # a call being decided goes on in the dialplan
                     await agi.close()
                 await engine.stop()
