@@ -32,7 +32,7 @@ from router.storage.calls import (
 from router.storage.db import Database
 from router.storage.models import CallRow
 from router.storage.operators import state_values
-from router.storage.report_rollup_sql import mark_stale, mark_states_stale
+from router.storage.report_rollup_sql import late_states, mark_stale, mark_states_stale
 from router.storage.tables import calls, dialect_insert, operator_states, operators
 
 
@@ -165,15 +165,16 @@ class Journal:
                 segments[-1].add(op)
         dialect = self._db.dialect_name
         async with self._db.begin() as conn:
+            # a state change with an old `at` (a batch after the database was away)
+            # changes the state seconds of built intervals from it to the next change
+            late = await late_states(conn, dialect, [r for s in segments for r in s.states])
             for segment in segments:
                 await segment.execute(conn, dialect)
             # a late write (a batch after a restart, a reconcile) to a call of a built
             # interval: that interval is read raw until rebuilt
             touched = [str(c["id"]) for s in segments for c in s.creates]
             await mark_stale(conn, dialect, [*touched, *(i for s in segments for i in s.touched)])
-            # a state change with an old `at` (a batch after the database was away)
-            # changes the state seconds of built intervals from it to the next change
-            await mark_states_stale(conn, dialect, [r for s in segments for r in s.states])
+            await mark_states_stale(conn, dialect, late)
 
 
 @dataclass(slots=True)

@@ -99,15 +99,43 @@ async def mark_stale(conn: AsyncConnection, dialect: str, call_ids: Iterable[str
     await conn.execute(delete(report_rollups).where(report_rollups.c.interval_us.in_(of_calls)))
 
 
+async def late_states(
+    conn: AsyncConnection, dialect: str, states: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """Of these state changes about to be written (`operator_states` rows), those new to
+    the history at or before the latest interval built: the ones `mark_states_stale`
+    must unmark for once written. Taken before the write: a change saved again (the
+    board saves a state on every change of its counters, with the time the state began)
+    is already there and changes nothing. Changes at about now, after every interval
+    built, cost one index seek (the latest mark)."""
+    if not states:
+        return []
+    await lock_shared(conn, dialect)
+    k = report_rollups.c.interval_us
+    # no build is under way now (the lock; on SQLite this transaction's write lock): the
+    # latest interval built stays the latest until this transaction ends
+    latest = (await conn.execute(select(func.max(k)))).scalar()
+    if latest is None:
+        return []
+    old = [r for r in states if floor_interval_us(instant_us(r["at"])) <= latest]
+    if not old:
+        return []
+    s = operator_states.c
+    each = (
+        and_(s.operator_id == r["operator_id"], s.at == r["at"], s.state == r["state"]) for r in old
+    )
+    found = select(s.operator_id, s.at, s.state).where(or_(*each))
+    there = {tuple(r) for r in (await conn.execute(found)).all()}
+    return [r for r in old if (r["operator_id"], r["at"], r["state"]) not in there]
+
+
 async def mark_states_stale(
     conn: AsyncConnection, dialect: str, states: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Unmark the built intervals these state changes (`operator_states` rows written
-    just now, `operator_id` and `at`) change: a change at t changes the spans from t to
-    the operator's next change after t (or all later ones, if none). Per operator, from
-    its earliest change written to the next one after its latest (the changes between
-    are its own). A batch of changes at about now, after every interval built, costs one
-    index seek (the latest mark); a late one two more statements."""
+    """Unmark the built intervals these state changes (`late_states`, written just now)
+    change: a change at t changes the spans from t to the operator's next change after t
+    (or all later ones, if none). Per operator, from its earliest change to the next one
+    after its latest (the changes between are its own): two statements."""
     if not states:
         return
     span: dict[str, tuple[datetime, datetime]] = {}
@@ -115,30 +143,21 @@ async def mark_states_stale(
         op, at = str(row["operator_id"]), row["at"]
         first, last = span.get(op, (at, at))
         span[op] = (min(first, at), max(last, at))
-    await lock_shared(conn, dialect)
-    k = report_rollups.c.interval_us
-    # no build is under way now (the lock; on SQLite this transaction's write lock): the
-    # latest interval built stays the latest until this transaction ends
-    latest = (await conn.execute(select(func.max(k)))).scalar()
-    late = [
-        (op, floor_interval_us(instant_us(first)), last)
-        for op, (first, last) in span.items()
-        if latest is not None and floor_interval_us(instant_us(first)) <= latest
-    ]
-    if not late:
-        return
-    s = operator_states.c
+    s, k = operator_states.c, report_rollups.c.interval_us
     following = select(
         *(
             select(func.min(s.at)).where(s.operator_id == op, s.at > last).scalar_subquery()
-            for op, _, last in late
+            for op, (_, last) in span.items()
         )
     )
     nexts = (await conn.execute(following)).one()
     # (constant bounds: an index range each; bounds read in the DELETE scanned every mark)
     terms = [
-        and_(k >= low, k <= (_NEVER if nxt is None else instant_us(nxt)))
-        for (_, low, _), nxt in zip(late, nexts, strict=True)
+        and_(
+            k >= floor_interval_us(instant_us(first)),
+            k <= (_NEVER if nxt is None else instant_us(nxt)),
+        )
+        for (first, _), nxt in zip(span.values(), nexts, strict=True)
     ]
     await conn.execute(delete(report_rollups).where(or_(*terms)))
 
