@@ -50,7 +50,7 @@ BY_ATTEMPT = CloseReason.CONNECTED.value
 BY_HAND = (CloseReason.DONE.value, CloseReason.CANCELLED.value, CloseReason.WRONG_NUMBER.value)
 
 # The period's tasks, one row each: private to the connection (TEMPORARY); dropped after
-# the sums on SQLite, emptied by the commit on PostgreSQL.
+# the sums on SQLite, kept on a PostgreSQL connection (`_keep_table`).
 TASKS = Table(
     "report_tasks",
     MetaData(),
@@ -81,10 +81,7 @@ async def task_sums(
     connection (its temporary table's DDL and rows)."""
     start, end = period
     if dialect == "postgresql":
-        # kept on the connection, emptied by each commit (ON COMMIT DELETE ROWS): created
-        # and dropped per report it made a day's sums three times slower (each statement
-        # planned and prepared anew on a new table)
-        await conn.execute(CreateTable(TASKS, if_not_exists=True))
+        await _keep_table(conn)
     else:  # (DDL outside a transaction on SQLite: dropped and committed below)
         await conn.run_sync(lambda sync: TASKS.create(sync, checkfirst=True))
     try:
@@ -101,7 +98,10 @@ async def task_sums(
     finally:
         if dialect != "postgresql":
             await conn.run_sync(lambda sync: TASKS.drop(sync, checkfirst=True))
-        await conn.commit()  # writes only the connection's own temporary table
+        # writes only the connection's own temporary table; on PostgreSQL the commit
+        # empties it (rolled back, its rows would stay in the file as dead ones: no
+        # autovacuum for temporary tables, each report reading all the ones before)
+        await conn.commit()
     by_source: dict[str, int] = {}
     for r in reasons:
         source = MissRecord("", r.reason, start).source
@@ -131,6 +131,21 @@ async def task_sums(
         overdue_now=sum(g.overdue for g in groups),
     )
     return sums, worked
+
+
+async def _keep_table(conn: AsyncConnection) -> None:
+    """PostgreSQL: the table is created once per database connection and kept, emptied
+    by each commit (ON COMMIT DELETE ROWS). Created, checked and dropped per report, it
+    made a day's sums slower than before the table (each statement planned and prepared
+    anew on a new table, and more round trips)."""
+    if conn.info.get(_KEPT):
+        return
+    await conn.execute(CreateTable(TASKS, if_not_exists=True))
+    await conn.commit()
+    conn.info[_KEPT] = True
+
+
+_KEPT = "report_tasks_kept"  # in the database connection's info, which outlives a checkout
 
 
 def task_rows(dialect: str, start: datetime, end: datetime, due_before: datetime) -> Select[Any]:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from storage_support import BACKENDS, migrated_store
 
 from router.domain.reports.callbacks import miss_sums
 from router.domain.reports.operators import callbacks_worked
 from router.storage import Store
 from router.storage.report_ledger_sql import LedgerSql
+from router.storage.report_tasks_sql import task_sums
 from router.storage.tables import callback_tasks, misses
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -143,3 +144,22 @@ async def test_times_over_an_hour_and_a_day_in_coarser_buckets(store: Store) -> 
     assert sums.reached_p50_s == pytest.approx((86399.5 + 88000.25) / 2, abs=1e-9)
     assert sums.reached_p90_s == pytest.approx(90000.0 + 310000.0 * 0.5, abs=1e-6)
     assert sums.first_attempt_p50_s == pytest.approx((3599.999999 + 3630.5) / 2, abs=1e-9)
+
+
+@pytest.fixture(params=[b for b in BACKENDS if b.id == "postgresql"])
+async def pg_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async with migrated_store(request.param, tmp_path) as opened:
+        yield opened
+
+
+async def test_postgresql_leaves_the_kept_table_empty(pg_store: Store) -> None:
+    """The table stays on the connection: each report's rows must go with its commit,
+    not stay in the file as dead rows every later report reads (temporary tables are
+    never vacuumed)."""
+    missed = T0 + _us(30.25)
+    await _insert(pg_store, [_task(1, missed, closed_at=missed + _us(42), close_reason="done")])
+    async with pg_store.db.connect() as conn:
+        for _ in range(2):
+            await task_sums(conn, "postgresql", PERIOD, NOW, 1800.0)
+        size = await conn.execute(text("SELECT pg_relation_size('pg_temp.report_tasks')"))
+        assert size.scalar_one() == 0
