@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long a reconcile waits for the journal's queued writes before reading the open
+# calls: events are held meanwhile (a new caller must be claimed within a second or two).
+FLUSH_S = 2.0
+
 
 class LiveCall(EventSink, Protocol):
     """What reconcile reads of a call running here."""
@@ -180,13 +184,25 @@ class Reconciler:
                     self.engine.deliver(call, LegAnswered(channel_id))
 
     async def _open_calls(self) -> list[CallRow]:
+        """The open calls in the database, as if the journal's queued writes had landed: a
+        call that ended here just before the disconnect may have its outcome still queued
+        (a slow database), and closed again from its open row it had two, the last written
+        winning. Only the calls with writes still queued after `FLUSH_S` are left out: after
+        a restart the journal holds nothing about calls, and a slow database must not cost
+        the previous process's callers their adoption."""
         ctx = self.engine.ctx
-        await ctx.recorder.flush(2.0)
+        behind = frozenset[str]()
+        if not await ctx.recorder.flush(FLUSH_S):
+            behind = ctx.recorder.queued_calls()
         try:
-            return await ctx.store.calls.open_calls(ctx.settings.app)
+            rows = await ctx.store.calls.open_calls(ctx.settings.app)
         except Exception as exc:  # noqa: BLE001 - database down: Asterisk-side adoption still runs
             log.error("reconcile: cannot read open calls (%s: %s)", type(exc).__name__, exc)
             return []
+        stale = [row.id for row in rows if row.id in behind]
+        if stale:
+            log.warning("reconcile: calls %s left to their writes still queued", stale)
+        return [row for row in rows if row.id not in behind]
 
     async def _waits(self, call_ids: list[str]) -> dict[str, WaitRecord | None]:
         """What each caller was waiting for, from their journeys (one query)."""

@@ -36,8 +36,10 @@ from router.domain.wait_resume import RESUME_EVENTS
 from router.storage.journal import (
     CallbackRing,
     CallEvent,
+    CallUpdate,
     CloseCallbacks,
     JournalOp,
+    NewCall,
     OperatorState,
     RingAttempt,
 )
@@ -84,6 +86,14 @@ class _Callback:
 
 
 _Entry = JournalOp | _Callback
+
+
+def _call_of(entry: _Entry) -> str | None:
+    if isinstance(entry, NewCall):
+        return entry.row.id
+    if isinstance(entry, CallUpdate | CallEvent | RingAttempt | CloseCallbacks):
+        return entry.call_id
+    return None
 
 
 def _kind(entry: _Entry) -> Kind:
@@ -246,6 +256,12 @@ class Recorder:
         self._wakeup.set()
         if len(self._pending) >= self._batch_max:
             self._hurry.set()
+
+    def queued_calls(self) -> frozenset[str]:
+        """The calls whose journal records are still queued (or being written): their rows
+        in the database are behind what this process knows of them."""
+        ids = (_call_of(entry) for entry in self._pending)
+        return frozenset(call_id for call_id in ids if call_id is not None)
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is written (True) or the timeout passes."""
