@@ -106,3 +106,28 @@ async def test_after_a_restart_a_journal_behind_still_lets_the_open_calls_be_set
         assert second.misses(waiting) == ["abandoned"]
     finally:
         await second.stop()
+
+
+async def test_a_call_handed_to_the_fallback_is_not_adopted_again_by_a_reconnect(
+    fake: FakeAsterisk, tmp_path: Path
+) -> None:
+    """Its channel lives on in the dialplan: read as open from its stale row, it was
+    adopted (a second outcome, and a router taking back a caller the fallback serves)."""
+    fake.slow("POST", "/answer$", delay=1.0)  # no reply in time: the fallback
+    router = RouterUnderTest(fake, tmp_path, request_timeout=0.3, busy_timeout_ms=200)
+    engine = await router.start()
+    try:
+        caller = fake.caller_arrives(DID, "79990001122")
+        await fake.until(lambda: router.rows("select id from calls where id = ?", caller))
+        with database_locked(router.db_path):
+            await fake.until(lambda: fake.in_fallback(caller) and not engine.live_calls())
+            reconciled = finished_runs(engine.reconciler)
+            await fake.drop_socket()
+            await fake.until(lambda: reconciled, timeout=10)
+        await router.flushed()
+        assert fake.in_fallback(caller)
+        assert router.call(caller)["outcome"] == "failed"
+        journey = router.journey(caller)
+        assert "adopted" not in journey and "closed_on_reconnect" not in journey
+    finally:
+        await router.stop()
