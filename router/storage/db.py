@@ -107,6 +107,20 @@ class Database:
         """A connection for reads (use `async with`); nothing it does is committed."""
         return self._engine.connect()
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose reads all see the database as of its first read (a report
+        reading marks, then rows: a build or a late write committed in between would
+        mix two states). PostgreSQL: REPEATABLE READ; SQLite: a read transaction begun
+        by hand (its driver begins one only at a write). Rolled back at the end, unless
+        the caller commits (its temporary tables)."""
+        async with self._engine.connect() as conn:
+            if self.dialect_name == "postgresql":
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            else:
+                await conn.exec_driver_sql("BEGIN")
+            yield conn
+
     @property
     def file_problem(self) -> str | None:
         """Why the SQLite file cannot take writes now (as last checked), None when it can."""

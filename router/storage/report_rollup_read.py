@@ -69,7 +69,7 @@ class RolledReportSql(ReportSql):
     ) -> list[CallGroups]:
         targets = sl_targets or {}
         if whole_targets(targets, default_sl_s) and zone_fits(tz, start, end):
-            async with self._db.connect() as conn:
+            async with self._db.snapshot() as conn:
                 built = await built_of(conn, start, end)
                 if built:
                     return await self._rolled(
@@ -118,7 +118,7 @@ class RolledReportSql(ReportSql):
 
     async def operator_sums(self, start: datetime, end: datetime) -> dict[str, OperatorSums]:
         d = self._db.dialect_name
-        async with self._db.connect() as conn:
+        async with self._db.snapshot() as conn:
             built = await built_of(conn, start, end)
             if not built:
                 rows = None

@@ -38,7 +38,7 @@ class RolledLedgerSql(LedgerSql):
 
     async def state_sums(self, start: datetime, end: datetime) -> StateSums | None:
         d = self._db.dialect_name
-        async with self._db.connect() as conn:
+        async with self._db.snapshot() as conn:
             if not await recorded(conn):
                 return None
             built = await built_of(conn, start, end)
@@ -51,7 +51,7 @@ class RolledLedgerSql(LedgerSql):
     async def duty_us(
         self, start: datetime, end: datetime, slots: Sequence[tuple[datetime, datetime, str]]
     ) -> dict[str, int] | None:
-        async with self._db.connect() as conn:
+        async with self._db.snapshot() as conn:
             if not await recorded(conn):
                 return None
             built = await built_of(conn, start, end)
