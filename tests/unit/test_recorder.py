@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from router.domain.operators import Presence
 from router.engine.recorder import FAILED, FULL, Kind, Recorder
-from router.storage.journal import CallEvent, CloseCallbacks, JournalOp, NewCall
+from router.storage.journal import (
+    CallEvent,
+    CallUpdate,
+    CloseCallbacks,
+    JournalOp,
+    NewCall,
+    OperatorState,
+    RingAttempt,
+)
 from router.storage.models import CallRow
 
 
@@ -183,6 +192,36 @@ async def test_flush_skips_the_linger_and_times_out_while_the_database_is_down()
         recorder.record(ev("a"))
         assert not await recorder.flush(0.2)
         assert recorder.backlog == 1  # kept, not dropped
+
+
+async def test_queued_calls_are_those_whose_records_have_not_landed() -> None:
+    """What a reconcile leaves out while the journal is behind (router/engine/reconcile.py):
+    the calls of every record still held, a batch being retried included, none once written."""
+    down = {"on": True}
+
+    def fail(batch: Sequence[JournalOp]) -> None:
+        if down["on"]:
+            raise OSError("database gone")
+
+    recorder = Recorder(FakeJournal(fail).apply, retry_initial=0.01, retry_max=0.01)
+    async with running(recorder):
+        recorder.record(NewCall(CallRow("new", "app", "+79990001122", "74952232222", T0)))
+        recorder.record(CallUpdate("ended", {"outcome": "abandoned"}))
+        recorder.record(ev("a"))  # call c1
+        recorder.record(RingAttempt("rung", "op1", None, T0, T0, "no_answer", 0))
+        recorder.record(CloseCallbacks("+79990001122", "reached_operator", T0, "reached"))
+        recorder.record(CloseCallbacks("+79990001122", "reached_operator", T0, None))
+        recorder.record(OperatorState("op1", Presence.AVAILABLE, None, T0, None, 0, 0))
+        recorder.submit("operator sync", _nothing)
+        assert not await recorder.flush(0.1)
+        assert recorder.queued_calls() == {"new", "ended", "c1", "rung", "reached"}
+        down["on"] = False
+        assert await recorder.flush(2.0)
+        assert recorder.queued_calls() == frozenset()
+
+
+async def _nothing() -> None:
+    pass
 
 
 async def test_record_now_skips_the_linger_and_waits_only_for_its_own_record() -> None:
