@@ -388,7 +388,7 @@ UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num 
 
 -- Running upgrade 0014 -> 0015
 
-UPDATE report_rollups SET duty_us = NULL;
+ALTER TABLE report_rollups ADD COLUMN spans BOOLEAN DEFAULT false NOT NULL;
 
 CREATE TABLE report_call_hours (
     span_us BIGINT NOT NULL,

@@ -39,10 +39,12 @@ from router.storage.report_rollup_spans import (
     OPERATOR_DAYS,
     Part,
     parts_of,
+    spanned_of,
 )
 from router.storage.report_rollup_sql import (
     HISTS,
     KEYS,
+    Built,
     built_in,
     call_rows_of_facts,
     fill_facts,
@@ -94,14 +96,17 @@ class RolledReportSql(ReportSql):
             await fill_facts(conn, d, raw_ranges(*period, built))
             edges = await call_rows_of_facts(conn, d)
             hours = zone_fits(tz, *period, HOUR_US)
+            spanned = await spanned_of(conn, built)
             out = []
             for g in groups:  # each from the coarsest rows its keys allow
                 of_row = row_key(g, tz, branches)
                 if g not in _BY_TIME:
-                    parts = parts_of(built, CALL_DAYS)
+                    parts = parts_of(built, CALL_DAYS, spanned)
                 else:
                     parts = (
-                        parts_of(built, CALL_HOURS) if hours else [Part(report_intervals, built)]
+                        parts_of(built, CALL_HOURS, spanned)
+                        if hours
+                        else [Part(report_intervals, built)]
                     )
                 merged = await merged_hists(conn, parts, of_row)
 
@@ -124,7 +129,8 @@ class RolledReportSql(ReportSql):
                 rows = None
             else:
                 rows = []
-                for part in parts_of(built, OPERATOR_DAYS):
+                spanned = await spanned_of(conn, built)
+                for part in parts_of(built, OPERATOR_DAYS, spanned):
                     rows += await stored_operators(conn, d, part)
                 for low, high in raw_ranges(start, end, built):
                     rows += await operator_rows(conn, d, low, high)
@@ -247,9 +253,12 @@ async def stored_operators(conn: AsyncConnection, dialect: str, part: Part) -> l
 MAX_RUNS = 200  # built runs a report reads stored; the rest raw (an SQL expression's depth)
 
 
-async def built_of(conn: AsyncConnection, start: datetime, end: datetime) -> list[int]:
-    """The period's built intervals, at most `MAX_RUNS` runs of them (the longest)."""
-    built = await built_in(conn, instant_us(start), instant_us(end))
+async def built_of(
+    conn: AsyncConnection, start: datetime, end: datetime, of: Built = "calls"
+) -> list[int]:
+    """The period's built intervals (`report_rollup_sql.built_in`), at most `MAX_RUNS`
+    runs of them (the longest)."""
+    built = await built_in(conn, instant_us(start), instant_us(end), of)
     runs = runs_of(built)
     if len(runs) <= MAX_RUNS:
         return built

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,14 +121,24 @@ def in_spans(start: Any, spans: Sequence[int], length_us: int = INTERVAL_US) -> 
     return or_(*(and_(start >= low, start < high) for low, high in runs))
 
 
-def parts_of(built: Sequence[int], layer: Layer) -> list[Part]:
+def parts_of(built: Sequence[int], layer: Layer, spanned: Collection[int]) -> list[Part]:
     """The built intervals as stored rows to read: the spans of `layer` all of whose
-    intervals are in `built`, the other intervals from their own rows."""
-    spans = whole_spans(built, layer.length_us)
+    intervals are in `built` and were built with their spans' rows (`spanned`: from
+    migration 0015 on), the other intervals from their own rows."""
+    spans = whole_spans((k for k in built if k in spanned), layer.length_us)
     whole = set(spans)
     rest = [k for k in built if span_of(k, layer.length_us) not in whole]
     parts = [Part(layer.intervals, rest), Part(layer.spans, spans, layer.length_us)]
     return [p for p in parts if p.spans]
+
+
+async def spanned_of(conn: AsyncConnection, built: Sequence[int]) -> frozenset[int]:
+    """Which of these built intervals were built with their spans' rows."""
+    if not built:
+        return frozenset()
+    m = report_rollups.c
+    stmt = select(m.interval_us).where(in_spans(m.interval_us, built), m.spans)
+    return frozenset((await conn.execute(stmt)).scalars())
 
 
 async def write_spans(conn: AsyncConnection, keys: Sequence[int]) -> None:
@@ -138,9 +148,7 @@ async def write_spans(conn: AsyncConnection, keys: Sequence[int]) -> None:
     m = report_rollups.c
     for n in sorted({layer.length_us for layer in LAYERS}):
         touched = sorted({span_of(k, n) for k in keys})
-        marks = select(m.interval_us).where(
-            in_spans(m.interval_us, touched, n), m.duty_us.is_not(None)
-        )
+        marks = select(m.interval_us).where(in_spans(m.interval_us, touched, n), m.spans)
         whole = whole_spans((await conn.execute(marks)).scalars(), n)
         for layer in (layer for layer in LAYERS if layer.length_us == n):
             t = layer.spans
@@ -187,4 +195,6 @@ def _pick(how: Any, a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else how(a, b)
 
 
-__all__ = ["LAYERS", "Layer", "Part", "in_spans", "parts_of", "span_of", "write_spans"]
+__all__ = [
+    "LAYERS", "Layer", "Part", "in_spans", "parts_of", "span_of", "spanned_of", "write_spans",
+]  # fmt: skip

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     and_,
@@ -165,14 +165,24 @@ async def mark_states_stale(
 _NEVER = 2**62  # no next change: every later interval
 
 
-async def built_in(conn: AsyncConnection, start_us: int, end_us: int) -> list[int]:
-    """The built intervals within `[start_us, end_us)`: with every row this version
-    writes (their state seconds and time on duty, their hours' and days' rows; those
-    built before migrations 0014 and 0015 have `duty_us` NULL and are built again)."""
-    k = report_rollups.c.interval_us
-    stmt = select(k).where(
-        k >= start_us, k + INTERVAL_US <= end_us, report_rollups.c.duty_us.is_not(None)
-    )
+Built = Literal["calls", "states", "all"]
+
+
+async def built_in(
+    conn: AsyncConnection, start_us: int, end_us: int, of: Built = "calls"
+) -> list[int]:
+    """The built intervals within `[start_us, end_us)`: every one for the calls' and
+    rings' rows (`of="calls"`), those built with their state seconds (`"states"`: from
+    migration 0014 on, `duty_us` set), or with every row this version writes (`"all"`:
+    also their hours' and days' rows, from 0015 on). The builders build the others again
+    (not those past the calls' retention: their calls' sums, all there is, stay read)."""
+    m = report_rollups.c
+    k = m.interval_us
+    stmt = select(k).where(k >= start_us, k + INTERVAL_US <= end_us)
+    if of != "calls":
+        stmt = stmt.where(m.duty_us.is_not(None))
+    if of == "all":
+        stmt = stmt.where(m.spans)
     return list((await conn.execute(stmt.order_by(k))).scalars())
 
 
@@ -396,7 +406,7 @@ class Rollups:
         call started in them still open."""
         wanted = set(range(low, high, INTERVAL_US))
         if not rebuild:
-            wanted -= set(await built_in(conn, low, high))
+            wanted -= set(await built_in(conn, low, high, "all"))
         if wanted:
             start, end = _from_us(low), _from_us(high)
             open_calls = select(interval_of(epoch_us(d, _c.started_at))).where(
@@ -435,7 +445,9 @@ class Rollups:
                 insert(report_operator_intervals), [_operator_values(r) for r in op_rows]
             )
         duty = duty_of(keys, state_rows)
-        marks = [{"interval_us": k, "built_at": now, "duty_us": duty[k]} for k in keys]
+        marks = [
+            {"interval_us": k, "built_at": now, "duty_us": duty[k], "spans": True} for k in keys
+        ]
         await conn.execute(insert(report_rollups), marks)
         await write_spans(conn, keys)
         return len(keys)

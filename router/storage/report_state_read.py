@@ -26,7 +26,7 @@ from router.storage.report_ledger_sql import (
     recorded,
 )
 from router.storage.report_rollup_read import built_of
-from router.storage.report_rollup_spans import STATE_DAYS, in_spans, parts_of
+from router.storage.report_rollup_spans import STATE_DAYS, in_spans, parts_of, spanned_of
 from router.storage.report_rollup_sql import raw_ranges
 from router.storage.tables import report_rollups
 
@@ -41,7 +41,7 @@ class RolledLedgerSql(LedgerSql):
         async with self._db.snapshot() as conn:
             if not await recorded(conn):
                 return None
-            built = await built_of(conn, start, end)
+            built = await built_of(conn, start, end, "states")
             out = await _stored_sums(conn, built)
             for low, high in raw_ranges(start, end, built):
                 for key, us in (await range_state_sums(conn, d, low, high)).items():
@@ -54,7 +54,7 @@ class RolledLedgerSql(LedgerSql):
         async with self._db.snapshot() as conn:
             if not await recorded(conn):
                 return None
-            built = await built_of(conn, start, end)
+            built = await built_of(conn, start, end, "states")
             slot_of = _slots_of(built, slots)
             if slot_of is None:  # an interval across two local hours: the zone is off grid
                 built, slot_of = [], {}
@@ -71,7 +71,7 @@ async def _stored_sums(conn: AsyncConnection, built: Sequence[int]) -> dict[Stat
     """The built intervals' sums: of each whole UTC day among them its day rows, of
     the rest their own."""
     out: dict[StateKey, int] = {}
-    for part in parts_of(built, STATE_DAYS):
+    for part in parts_of(built, STATE_DAYS, await spanned_of(conn, built)):
         await _add_sums(conn, out, part.table, part.where())
     return out
 

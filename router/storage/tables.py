@@ -335,6 +335,8 @@ report_rollups = Table(
     # all operators' time on duty in the interval (NULL: built before migration 0014,
     # without its `report_state_intervals` rows)
     Column("duty_us", BigInteger),
+    # built with its hours' and days' rows (false: built before migration 0015)
+    Column("spans", Boolean, nullable=False, server_default=false()),
 )
 
 _ROLLUP_COUNTS = (

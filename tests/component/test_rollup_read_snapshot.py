@@ -61,8 +61,8 @@ def _after_built_list(monkeypatch: pytest.MonkeyPatch, module: Any, change: Any)
     """`change` commits right after the report has read its built list."""
     original = module.built_of
 
-    async def built_then_changed(conn: Any, start: Any, end: Any) -> list[int]:
-        built: list[int] = await original(conn, start, end)
+    async def built_then_changed(conn: Any, start: Any, end: Any, *of: Any) -> list[int]:
+        built: list[int] = await original(conn, start, end, *of)
         await change()
         return built
 

@@ -15,15 +15,17 @@ from typing import Any
 
 import pytest
 from cli_support import main_in_process
-from report_support import T0, _fill
-from sqlalchemy import Table, delete, func, select
+from report_support import BERLIN, T0, _fill
+from sqlalchemy import Table, delete, func, select, update
 from storage_support import BACKENDS, migrated_store
 
 from router.config.retention_settings import RetentionSettings
-from router.engine.rollups import kept_from, rollup_every
+from router.engine.rollups import kept_from, not_before, rollup_every
 from router.storage import Store
 from router.storage.report_facts_sql import instant_us
+from router.storage.report_rollup_read import RolledReportSql
 from router.storage.report_rollup_sql import Rollups
+from router.storage.report_state_read import RolledLedgerSql
 from router.storage.retention import Plan, Pruner
 from router.storage.tables import (
     calls,
@@ -178,3 +180,41 @@ def test_a_rebuild_skips_the_intervals_past_retention_and_says_so(
     )
     assert said[-1].split(": ")[-1].startswith("0 intervals built"), done.stdout
     assert asyncio.run(_rows_of(url, now)) == built
+
+
+async def _pruned_figures(store: Store) -> tuple[dict[str, int], Any]:
+    """The calls per hour and the state seconds of the pruned part of the history."""
+    period = (T0 - timedelta(hours=2), T0 + timedelta(hours=12))
+    [by_hour] = await RolledReportSql(store.db).call_sums(*period, BERLIN, ["hour"])
+    states = await RolledLedgerSql(store.db).state_sums(*period)
+    return {k: v.calls for k, v in by_hour.sums.items()}, states
+
+
+async def _routers_pass(store: Store) -> None:
+    rollups = Rollups(store.db)
+    first = await rollups.first_call()
+    assert first is not None
+    await rollups.build(not_before(first, RETENTION, LATER), LATER, LATER)
+
+
+@pytest.mark.parametrize("before", ["0014", "0015"])
+async def test_a_pruned_period_keeps_its_figures_across_an_upgrade(
+    store: Store, before: str
+) -> None:
+    """Intervals built before migration 0014 (no state seconds) or 0015 (no hours' and
+    days' rows), then pruned: their calls' sums are still read after the upgrade, though
+    no builder builds them again (found in review: 0015 first marked them unbuilt for
+    every read, and the pruned period's calls went from 83 to 6)."""
+    await _built_then_pruned(store, 6, LATER)
+    calls_before, states_before = await _pruned_figures(store)
+    async with store.db.begin() as conn:  # the marks and rows as such a database has them
+        for table in (report_call_hours, report_call_days, report_operator_days):
+            await conn.execute(delete(table))
+        await conn.execute(delete(report_state_days))
+        old = {"spans": False} if before == "0015" else {"spans": False, "duty_us": None}
+        await conn.execute(update(report_rollups).values(**old))
+    await _routers_pass(store)
+    calls_after, states_after = await _pruned_figures(store)
+    assert calls_after == calls_before and sum(calls_before.values()) > 50
+    if before == "0015":  # (before 0014 the state seconds were never stored)
+        assert states_after == states_before

@@ -9,8 +9,8 @@ calls): summing them took 4.7 s of a year's report on SQLite; its 52,560 call ro
 each with four histograms decoded in the process, about 5 s. These tables hold the
 calls' rows summed per whole UTC hour and day and the operators' per whole UTC day
 (`router/storage/report_rollup_spans.py`), written again whenever one of a span's
-intervals is built. The intervals built before have none: they are built again (their
-`duty_us` NULL, as 0014 does). Written by hand, not imported (see 0001).
+intervals is built. The intervals built before have none (`report_rollups.spans`
+false): read by intervals until built again. Written by hand, not imported (see 0001).
 """
 
 from __future__ import annotations
@@ -33,9 +33,13 @@ _COUNTS = (
 
 
 def upgrade() -> None:
-    # Every interval built so far lacks its hours' and days' rows: built again by the
-    # next pass (its figures read raw meanwhile), as 0014 does for the state seconds.
-    op.execute("UPDATE report_rollups SET duty_us = NULL")
+    # The intervals built so far have no hours' and days' rows (`spans` false): read by
+    # intervals as before, and built again by the builders (those within the calls'
+    # retention: a pruned period's sums stay, read by intervals).
+    op.add_column(
+        "report_rollups",
+        sa.Column("spans", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
     for table in ("report_call_hours", "report_call_days"):
         op.create_table(
             table,
@@ -70,6 +74,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("report_rollups") as batch:
+        batch.drop_column("spans")
     op.drop_table("report_operator_days")
     op.drop_table("report_call_days")
     op.drop_table("report_call_hours")
