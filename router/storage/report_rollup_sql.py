@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    false,
     func,
     insert,
     literal,
@@ -327,9 +328,16 @@ _LOCK_KEY = 0x7265706F7274  # "report": the rollups' advisory lock on PostgreSQL
 
 
 async def lock_shared(conn: AsyncConnection, dialect: str) -> None:
-    """A writer's share of the rollups' lock, before it unmarks intervals (see `_lock`)."""
+    """A writer's share of the rollups' lock, before it reads what to unmark (see
+    `_lock`). On SQLite the database's write lock, taken now by a write that changes
+    nothing: the driver begins a transaction only at a write, so the journal's reads of
+    the latest mark would otherwise each see their own moment, and a build committed by
+    another process (`report rollup`) in between could mark an interval without the
+    state change written next (found in review)."""
     if dialect == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _LOCK_KEY})
+    else:
+        await conn.execute(delete(report_rollups).where(false()))
 
 
 async def _lock(conn: AsyncConnection, dialect: str) -> None:

@@ -10,6 +10,7 @@ intervals is; the intervals built before migration 0014 are read raw and built a
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from router.storage import Store, report_ledger_sql, report_state_read
 from router.storage.journal import Journal, OperatorState
 from router.storage.report_facts_sql import instant_us
 from router.storage.report_ledger_sql import LedgerSql
-from router.storage.report_rollup_sql import Rollups, floor_interval_us
+from router.storage.report_rollup_sql import Rollups, floor_interval_us, lock_shared
 from router.storage.report_state_read import RolledLedgerSql
 from router.storage.tables import calls, report_rollups, report_state_days, report_state_intervals
 
@@ -264,3 +265,22 @@ async def test_a_whole_day_built_is_read_from_its_day_rows(
     assert await Rollups(store.db).build(*BUILD, NOW) == 3
     assert await _day_rows(store) == await _days_summed(store) != days
     await _same(store)
+
+
+async def test_a_writers_share_of_the_lock_holds_sqlites_write_lock(tmp_path: Path) -> None:
+    """On SQLite `lock_shared` takes the database's write lock at once (a write that
+    changes nothing), so the journal reads the latest mark and the changes already there
+    with no other process's build able to commit before its own write."""
+    async with migrated_store("sqlite", tmp_path) as store:
+        path = store.db.engine.url.database
+        assert path is not None
+        other = sqlite3.connect(path, timeout=0)
+        try:
+            async with store.db.begin() as conn:
+                await lock_shared(conn, "sqlite")
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            other.execute("BEGIN IMMEDIATE")  # released at the commit
+            other.rollback()
+        finally:
+            other.close()
