@@ -402,29 +402,21 @@ report_state_days = _state_sums("report_state_days", "day_us")
 # rows of each whole UTC hour and day (calls) or day (operators) summed once more, so a
 # year reads a fraction of the rows; written again whenever one of their intervals is
 # built, as the state days are.
-report_call_hours = Table(
-    "report_call_hours",
-    metadata,
-    Column("span_us", BigInteger, nullable=False),
-    *(c._copy() for c in report_intervals.columns if c.name != "interval_us"),
-    Index(None, "span_us"),
-)
+def _spans_of(name: str, intervals: Table) -> Table:
+    """A coarser layer's table: the columns of `intervals`, each row starting at
+    `span_us` (an hour's or a day's start) instead of `interval_us`."""
+    return Table(
+        name,
+        metadata,
+        Column("span_us", BigInteger, nullable=False),
+        *(c._copy() for c in intervals.columns if c.name != "interval_us"),
+        Index(None, "span_us"),
+    )
 
-report_call_days = Table(
-    "report_call_days",
-    metadata,
-    Column("span_us", BigInteger, nullable=False),
-    *(c._copy() for c in report_intervals.columns if c.name != "interval_us"),
-    Index(None, "span_us"),
-)
 
-report_operator_days = Table(
-    "report_operator_days",
-    metadata,
-    Column("span_us", BigInteger, nullable=False),
-    *(c._copy() for c in report_operator_intervals.columns if c.name != "interval_us"),
-    Index(None, "span_us"),
-)
+report_call_hours = _spans_of("report_call_hours", report_intervals)
+report_call_days = _spans_of("report_call_days", report_intervals)
+report_operator_days = _spans_of("report_operator_days", report_operator_intervals)
 
 # Console users (migration 0007). `role` is a `router.domain.console_access.Role` value;
 # `operator_id` links an operator user to the rules (no FK: operators come from config).
