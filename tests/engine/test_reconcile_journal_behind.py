@@ -5,9 +5,10 @@ write wins: an abandoned caller becoming lost)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -21,16 +22,18 @@ from tests.fakeari import FakeAsterisk
 pytestmark = pytest.mark.timeout(30)
 
 
-@contextmanager
-def database_locked(path: Path) -> Iterator[None]:
+@asynccontextmanager
+async def database_locked(path: Path) -> AsyncIterator[None]:
     """Another writer holds SQLite's write lock: the journal's batches wait (and retry),
-    reads still work (WAL), as with a database that is slow to write."""
-    db = sqlite3.connect(path, isolation_level=None)
+    reads still work (WAL), as with a database that is slow to write. Taken in a thread:
+    waiting for it in the event loop would also stop the router's batch that holds the
+    lock from finishing (a five-second deadlock, then "database is locked")."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
     try:
-        db.execute("BEGIN IMMEDIATE")
+        await asyncio.to_thread(db.execute, "BEGIN IMMEDIATE")
         yield
-    finally:
         db.execute("ROLLBACK")
+    finally:
         db.close()
 
 
@@ -57,7 +60,7 @@ async def test_a_call_whose_outcome_is_queued_is_not_closed_again_by_a_reconnect
         caller = fake.caller_arrives(DID, "79990001122")
         await fake.until(lambda: fake.world.originated)
         await router.flushed()  # the row is in the database, open
-        with database_locked(router.db_path):
+        async with database_locked(router.db_path):
             fake.caller_hangs_up(caller)
             await fake.until(lambda: not engine.live_calls())  # ended here: abandoned
             reconciled = finished_runs(engine.reconciler)
@@ -119,7 +122,7 @@ async def test_a_call_handed_to_the_fallback_is_not_adopted_again_by_a_reconnect
     try:
         caller = fake.caller_arrives(DID, "79990001122")
         await fake.until(lambda: router.rows("select id from calls where id = ?", caller))
-        with database_locked(router.db_path):
+        async with database_locked(router.db_path):
             await fake.until(lambda: fake.in_fallback(caller) and not engine.live_calls())
             reconciled = finished_runs(engine.reconciler)
             await fake.drop_socket()
