@@ -51,6 +51,11 @@ class PeriodTooLongError(PeriodError):
     pass
 
 
+def csv_filename(name: str, query: ReportQuery) -> str:
+    """`calls-20261130-20261207.csv`: what the API and the console name a CSV download."""
+    return f"{name}-{query.period[0]:%Y%m%d}-{query.period[1]:%Y%m%d}.csv"
+
+
 async def report_of(store: Store, query: ReportQuery, period: tuple[datetime, datetime]) -> Report:
     # The database sums the calls and rings (a year's report turns no call row into a
     # Python object); the figures are `build_report`'s (test_storage_report_sql.py), and

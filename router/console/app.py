@@ -34,7 +34,7 @@ from router.console.moves import move_caller
 from router.console.operator_page import add_note, operator_events, operator_page, set_state
 from router.console.passwords import PasswordChecker
 from router.console.render import setup_templates
-from router.console.reports_page import reports_page
+from router.console.reports_page import CSV_SECTIONS, reports_csv, reports_page
 from router.console.rules_page import reload_rules, rules_page
 from router.console.screen_pop import ScreenPop
 from router.console.session import cookie_key, cookie_storage
@@ -89,6 +89,7 @@ def build_console(deps: ConsoleDeps) -> web.Application:
     app.router.add_post(r"/callbacks/{task_id:\d{1,18}}/close", close_task)
     app.router.add_get("/rules", rules_page)
     app.router.add_get("/reports", reports_page)
+    app.router.add_get("/reports/{section:" + "|".join(CSV_SECTIONS) + "}.csv", reports_csv)
     app.router.add_post("/rules", rules_page)
     app.router.add_post("/rules/reload", reload_rules)
     app.router.add_static("/static", Path(str(files("router.console") / "static")))

@@ -27,6 +27,7 @@ from router.report_view import (
     PeriodTooLongError,
     ReportQuery,
     check_length,
+    csv_filename,
     section_body,
     staffing_body,
 )
@@ -106,7 +107,7 @@ def _respond(
     request: web.Request, body: dict[str, Any], name: str, query: ReportQuery
 ) -> web.Response:
     if request.query.get("format", "json") == "csv":
-        filename = f"{name}-{query.period[0]:%Y%m%d}-{query.period[1]:%Y%m%d}.csv"
+        filename = csv_filename(name, query)
         return web.Response(
             text=to_csv(body["rows"]),
             content_type="text/csv",

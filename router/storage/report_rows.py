@@ -185,31 +185,57 @@ class ReportRows:
     ) -> tuple[PeriodSums, StaffingSums | None]:
         """The report's sums and, with `staffing`, the staffing view's, the calls read
         once for both (the console's reports page shows both)."""
+        (sums,), needs = await self.sums_by(
+            period, now, tz, [group], sl_targets=sl_targets, default_sl_s=default_sl_s,
+            overdue_after_s=overdue_after_s, branches=branches, staffing=staffing,
+        )  # fmt: skip
+        return sums, needs
+
+    async def sums_by(
+        self,
+        period: tuple[datetime, datetime],
+        now: datetime,
+        tz: tzinfo,
+        groups: Sequence[CallGroup | None],
+        *,
+        sl_targets: Mapping[str, float] | None = None,
+        default_sl_s: float = DEFAULT_SL_TARGET_S,
+        overdue_after_s: float = 3600.0,
+        branches: Mapping[str, str] | None = None,
+        staffing: bool = False,
+    ) -> tuple[list[PeriodSums], StaffingSums | None]:
+        """`sums` grouped each of `groups` ways (None: the total alone), the calls read
+        once for all (the console's page: its table by the chosen grouping, its chart by
+        hour); the operators, misses and tasks are the same in each."""
         start, end = period
         sql = RolledReportSql(self._db)
-        groups: list[CallGroup | None] = [None, group] if group else [None]
-        if staffing and group != "hour_of_week":
-            groups.append("hour_of_week")
+        read: list[CallGroup | None] = [None]
+        extra: list[CallGroup | None] = ["hour_of_week" if staffing else None]
+        for g in [*groups, *extra]:
+            if g is not None and g not in read:
+                read.append(g)
         # Two connections at once: the calls' sums (the longest part) beside the rest.
         taken, (operators, callbacks, states, missed, fallback) = await asyncio.gather(
-            sql.call_sums(start, end, tz, groups, sl_targets, default_sl_s, branches),
+            sql.call_sums(start, end, tz, read, sl_targets, default_sl_s, branches),
             self._ledger_sums(start, end, now, overdue_after_s),
         )
-        by = dict(zip(groups, taken, strict=True))
-        grouped = by[group] if group else None
-        sums = PeriodSums(
-            total=by[None].sums.get("total", CallSums()),
-            groups=grouped.sums if grouped else {},
-            first=grouped.first if grouped else {},
-            operators=operators,
-            callbacks=callbacks,
-            states=states,
-            misses=missed,
-            fallback_misses=fallback,
-        )
+        by = dict(zip(read, taken, strict=True))
+        sums = [
+            PeriodSums(
+                total=by[None].sums.get("total", CallSums()),
+                groups=by[g].sums if g else {},
+                first=by[g].first if g else {},
+                operators=operators,
+                callbacks=callbacks,
+                states=states,
+                misses=missed,
+                fallback_misses=fallback,
+            )
+            for g in groups
+        ]
         if not staffing:
             return sums, None
-        return sums, await self._staffing(period, tz, by, sums.states)
+        return sums, await self._staffing(period, tz, by, states)
 
     async def _ledger_sums(
         self, start: datetime, end: datetime, now: datetime, overdue_after_s: float
