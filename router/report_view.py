@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from router.config.rules import Rules
 from router.domain.reports import CallGroup, Change, Report, compare
 from router.domain.reports.export import Section, section_rows
 from router.domain.reports.period import PeriodError, parse_period, previous
@@ -22,9 +23,12 @@ class ReportQuery:
     now: datetime
     tz: tzinfo
     by: CallGroup | None = None
-    sl_target_s: float = 20.0
+    sl_target_s: float = 20.0  # queues without a target of their own; staffing's goal
     overdue_after_s: float = 1800.0
     branches: Mapping[str, str] = field(default_factory=dict)  # line -> branch (rules)
+    # Each queue's own service-level target by what its callers waited for ("queue dms":
+    # the journey's `waiting` event), from the rules in force (`queue_targets`).
+    sl_targets: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def parse(
@@ -34,6 +38,15 @@ class ReportQuery:
         to the second (microseconds only clutter the period's printed ends)."""
         now = now.replace(microsecond=0)
         return cls(parse_period(start, end, tz, now), now, tz, **options)
+
+
+def queue_targets(rules: Rules | None) -> dict[str, float]:
+    """The queues' `service_level_s` of `rules`, keyed as `ReportQuery.sl_targets`: the
+    reports measure each queue against the target the wallboard shows for it."""
+    if rules is None:
+        return {}
+    queues = rules.queues.values()
+    return {f"queue {q.id}": float(q.service_level_s) for q in queues if q.service_level_s}
 
 
 def check_length(period: tuple[datetime, datetime], max_days: int) -> None:
@@ -65,6 +78,7 @@ async def report_of(store: Store, query: ReportQuery, period: tuple[datetime, da
         query.now,
         query.tz,
         group=query.by,
+        sl_targets=query.sl_targets,
         default_sl_s=query.sl_target_s,
         overdue_after_s=query.overdue_after_s,
         branches=query.branches,
@@ -73,6 +87,8 @@ async def report_of(store: Store, query: ReportQuery, period: tuple[datetime, da
 
 async def section_body(store: Store, query: ReportQuery, section: Section) -> dict[str, Any]:
     """`{"section", "start", "end", "rows"}`; `compare` adds the previous period's ends."""
+    # The period before first: one off the calendar is refused before a long read.
+    before = previous(query.period) if section == "compare" else None
     report = await report_of(store, query, query.period)
     body: dict[str, Any] = {
         "section": section,
@@ -80,8 +96,7 @@ async def section_body(store: Store, query: ReportQuery, section: Section) -> di
         "end": query.period[1].isoformat(),
     }
     changes: tuple[Change, ...] = ()
-    if section == "compare":
-        before = previous(query.period)
+    if before is not None:
         changes = tuple(compare(report, await report_of(store, query, before)))
         body.update(previous_start=before[0].isoformat(), previous_end=before[1].isoformat())
     body["rows"] = section_rows(report, section, changes)
@@ -91,7 +106,9 @@ async def section_body(store: Store, query: ReportQuery, section: Section) -> di
 async def staffing_body(
     store: Store, query: ReportQuery, goal_level: float, patience_s: float | None
 ) -> dict[str, Any]:
-    """Operators needed per hour of the week (hours with calls or someone on duty)."""
+    """Operators needed per hour of the week (hours with calls or someone on duty). The
+    hours' calls are summed across queues, so the goal's target is the default one
+    (`sl_target_s`: `--sl-target`, else `console.service_level_s`), not a queue's."""
     sums = await store.reports.staffing(query.period, query.tz)  # summed by the database
     goal = Goal(query.sl_target_s, goal_level)
     rows = await asyncio.to_thread(staffing_of, sums, query.period, query.tz, goal, patience_s)

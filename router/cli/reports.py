@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import UTC, datetime, tzinfo
@@ -17,14 +18,14 @@ from typing import Any, TextIO
 from router.cli.patients import zone_arg
 from router.cli.store import with_store
 from router.config.errors import ConfigError
-from router.config.rules import load_rules
+from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
 from router.domain.reports import CALL_GROUPS
 from router.domain.reports.export import SECTIONS, to_csv, to_table
 from router.domain.reports.period import PeriodError, parse_period
 from router.engine.rollups import not_before
 from router.http.json_io import json_default
-from router.report_view import ReportQuery, section_body, staffing_body
+from router.report_view import ReportQuery, queue_targets, section_body, staffing_body
 from router.storage.report_rollup_sql import Rollups
 from router.storage.store import Store
 
@@ -85,25 +86,34 @@ async def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) 
         return await run_rollup(args, settings, tz, out)
     by = getattr(args, "by", None)
     try:
-        branches = _branches(settings) if by == "branch" else {}
+        # An explicit --sl-target measures every queue against it; else each queue's own
+        # (staffing sums the hours across queues: its goal has the one target).
+        own_targets = args.command == "report" and args.sl_target is None
+        rules = _rules(settings) if by == "branch" or own_targets else None
     except ConfigError as exc:
         print("\n".join(issue.format() for issue in exc.issues), file=sys.stderr)
         return 2
     try:
         query = ReportQuery.parse(
-            args.start, args.end, tz, datetime.now(UTC), by=by, branches=branches,
+            args.start, args.end, tz, datetime.now(UTC), by=by,
+            branches=_branches(rules) if by == "branch" else {},
             sl_target_s=args.sl_target or settings.console.service_level_s,
+            sl_targets=queue_targets(rules) if own_targets else {},
             overdue_after_s=settings.console.callback_overdue_min * 60,
         )  # fmt: skip
     except PeriodError as exc:
-        print(f"--from/--to: {exc}", file=sys.stderr)
+        print(_period_problem(exc), file=sys.stderr)
         return 2
 
     async def command(store: Store) -> int:
-        if args.command == "staffing":
-            body = await staffing_body(store, query, args.goal, args.patience)
-        else:
-            body = await section_body(store, query, args.section)
+        try:
+            if args.command == "staffing":
+                body = await staffing_body(store, query, args.goal, args.patience)
+            else:
+                body = await section_body(store, query, args.section)
+        except PeriodError as exc:  # compare: the period before is off the calendar
+            print(_period_problem(exc), file=sys.stderr)
+            return 2
         out.write(_render(body, args.format))
         return 0
 
@@ -121,7 +131,7 @@ async def run_rollup(args: argparse.Namespace, settings: Settings, tz: tzinfo, o
         try:
             start, end = parse_period(args.start or _day(first or now, tz), args.end, tz, now)
         except PeriodError as exc:
-            print(f"--from/--to: {exc}", file=sys.stderr)
+            print(_period_problem(exc), file=sys.stderr)
             return 2
         kept = not_before(start, settings.retention, now)
         if kept > start:
@@ -153,10 +163,19 @@ def _day(at: datetime, tz: tzinfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d")
 
 
-def _branches(settings: Settings) -> dict[str, str]:
-    """Each line's branch, from the rules the settings name."""
-    rules = load_rules(settings.routing.rules)
-    return {line.id: line.branch for line in rules.lines if line.branch}
+def _rules(settings: Settings) -> Rules:
+    """The rules the settings name (each line's branch, each queue's target)."""
+    return load_rules(settings.routing.rules)
+
+
+def _branches(rules: Rules | None) -> dict[str, str]:
+    """Each line's branch."""
+    return {line.id: line.branch for line in rules.lines if line.branch} if rules else {}
+
+
+def _period_problem(exc: PeriodError) -> str:
+    """One line naming the option at fault (both when the period is empty)."""
+    return f"--{exc.parameter or 'from/--to'}: {exc}"
 
 
 def _option_problem(args: argparse.Namespace) -> str | None:
@@ -165,7 +184,7 @@ def _option_problem(args: argparse.Namespace) -> str | None:
     if args.command == "staffing":
         if not 0 < args.goal < 1:
             return "--goal must be a share between 0 and 1 (0.8: 80 %)"
-        if args.patience is not None and args.patience <= 0:
+        if args.patience is not None and not 0 < args.patience < math.inf:
             return "--patience must be a positive number of seconds"
     return None
 
@@ -175,6 +194,6 @@ def _render(body: dict[str, Any], form: str) -> str:
         return json.dumps(body, default=json_default, ensure_ascii=False, indent=2) + "\n"
     rows = body["rows"]
     if form == "csv":
-        return to_csv(rows)
+        return to_csv(rows, body["section"])
     head = f"{body['section']} {body['start']} .. {body['end']}\n"
     return head + (to_table(rows) if rows else "(nothing in this period)\n")

@@ -24,7 +24,14 @@ from router.domain.reports.export import SECTIONS, Section, section_rows, to_csv
 from router.domain.reports.period import PeriodError, previous
 from router.domain.reports.report import PeriodSums, report_of_sums
 from router.domain.reports.staffing import Goal, StaffingSums, staffing_of
-from router.report_view import ReportQuery, check_length, csv_filename, section_body, staffing_body
+from router.report_view import (
+    ReportQuery,
+    check_length,
+    csv_filename,
+    queue_targets,
+    section_body,
+    staffing_body,
+)
 
 STAFFING_GOAL = 0.8  # the chart's goal; `clinic-router staffing --goal` sets another
 CSV_SECTIONS = (*SECTIONS, "staffing")
@@ -44,6 +51,7 @@ async def reports_page(request: web.Request) -> web.Response:
     # once for the table (by the chosen grouping), the hours' chart and the staffing
     # chart; the previous period's sums for the compare; the figures off the event loop.
     options: dict[str, Any] = {
+        "sl_targets": query.sl_targets,
         "default_sl_s": query.sl_target_s,
         "overdue_after_s": query.overdue_after_s,
         "branches": query.branches,
@@ -73,7 +81,7 @@ async def reports_csv(request: web.Request) -> web.Response:
     else:
         body = await section_body(deps.store, query, cast(Section, section))
     return web.Response(
-        text=to_csv(body["rows"]),
+        text=to_csv(body["rows"], section),
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{csv_filename(section, query)}"'},
     )
@@ -88,6 +96,7 @@ def _query(request: web.Request, deps: ConsoleDeps) -> ReportQuery:
         start, end, ZoneInfo(settings.timezone), datetime.now(UTC), by=by,
         branches=_branches(deps) if by == "branch" else {},
         sl_target_s=settings.service_level_s,
+        sl_targets=queue_targets(deps.rules.current if deps.rules else None),
         overdue_after_s=settings.callback_overdue_min * 60,
     )  # fmt: skip
     check_length(query.period, settings.report_max_days)

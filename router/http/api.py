@@ -26,6 +26,7 @@ from router.http.metrics import RouterMetrics, add_metrics_route
 from router.http.patients import parse_phone, phone_json
 from router.http.reports import ReportDefaults, add_report_routes
 from router.http.server_log import server_args
+from router.report_view import queue_targets
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,10 @@ def build_app(deps: ApiDeps, token: str, metrics: RouterMetrics | None = None) -
     app.router.add_post("/api/rules/reload", reload_rules)
     add_callback_routes(app, deps.store.callbacks, deps.clock)
     add_audit_routes(app, deps.store.audit)
-    add_report_routes(app, deps.store, deps.clock, deps.reports, lambda: _branches(deps.rules))
+    add_report_routes(
+        app, deps.store, deps.clock, deps.reports, lambda: _branches(deps.rules),
+        lambda: queue_targets(deps.rules.current if deps.rules else None),
+    )  # fmt: skip
     add_metrics_route(app, metrics or RouterMetrics())
     return app
 

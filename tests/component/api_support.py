@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aiohttp import web
 
+from router.config.live_rules import LiveRules
 from router.engine.board import OperatorBoard
 from router.http.api import ApiDeps, build_app
 from router.storage import Store
@@ -31,10 +33,14 @@ def bare_deps(store: Store, clock: Callable[[], datetime] = lambda: datetime.now
 
 @asynccontextmanager
 async def serving(
-    store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    store: Store,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    rules: LiveRules | None = None,
 ) -> AsyncIterator[str]:
-    """The API's base URL over `store`, for routes that need no rules, board or ARI."""
-    runner = web.AppRunner(build_app(bare_deps(store, clock), TOKEN))
+    """The API's base URL over `store`, for routes that need no board or ARI (`rules`: the
+    rules in force, for the routes that read them)."""
+    deps = replace(bare_deps(store, clock), rules=rules)
+    runner = web.AppRunner(build_app(deps, TOKEN))
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", 0).start()

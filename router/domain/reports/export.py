@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any, Literal
 
+from router.domain.reports.operators import OperatorFigures
 from router.domain.reports.report import Change, Report, calls_json
+from router.domain.reports.staffing import StaffingRow
 
 Section = Literal["calls", "operators", "misses", "compare"]
 SECTIONS: tuple[Section, ...] = ("calls", "operators", "misses", "compare")
@@ -46,9 +48,20 @@ def columns(rows: Iterable[Row]) -> list[str]:
     return list(seen)
 
 
-def to_csv(rows: Sequence[Row]) -> str:
+# The columns of the sections that may have no rows (no operator rang, no hour with a
+# call): an empty CSV still names them, so a spreadsheet's import keeps its columns.
+EMPTY_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "operators": tuple(f.name for f in fields(OperatorFigures)),
+    "compare": tuple(f.name for f in fields(Change)),
+    "staffing": tuple(f.name for f in fields(StaffingRow)),
+}
+
+
+def to_csv(rows: Sequence[Row], section: str | None = None) -> str:
+    """The rows as CSV with a header; no rows: the header of `section` alone."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns(rows), lineterminator="\n")
+    names = columns(rows) or list(EMPTY_COLUMNS.get(section or "", ()))
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()

@@ -23,7 +23,7 @@ ON_DUTY = frozenset({"available", "ringing", "on_call", "wrap_up"})
 @dataclass(frozen=True, slots=True)
 class StaffingRow:
     key: str  # "Mon 09": that hour of the week, local time
-    hours: int  # how many such hours the period holds
+    hours: float  # how many such hours the period holds (a part of one: a fraction)
     calls_per_hour: float
     handle_s: float | None  # talk + wrap-up per answered call
     patience_s: float | None  # None: nobody gave up, so Erlang A is Erlang C
@@ -128,7 +128,7 @@ def staffing_of(
 
 def _row(
     key: str,
-    hours: int,
+    hours: float,
     rate: float,
     handle: float | None,
     patience: float | None,
@@ -150,7 +150,7 @@ def _row(
             a = c
     return StaffingRow(
         key=key,
-        hours=hours,
+        hours=_count(hours),
         calls_per_hour=round(rate * 3600, 2),
         handle_s=rounded(handle),
         patience_s=rounded(patience),
@@ -164,15 +164,20 @@ def _row(
     )
 
 
-def _hours(period: tuple[datetime, datetime], tz: tzinfo) -> dict[str, int]:
-    """How many of each hour of the week the period holds. Stepped in real time: the hour
-    a clock change repeats counts twice, the one it skips not at all."""
-    counts: dict[str, int] = defaultdict(int)
-    first = period[0].astimezone(tz).replace(minute=0, second=0, microsecond=0)
-    at, stop = first.timestamp(), period[1].timestamp()
-    while at < stop:
-        counts[hour_of_week(datetime.fromtimestamp(at, tz))] += 1
-        at += 3600
+def _count(hours: float) -> float:
+    """Whole hours as an int (`2`, as before parts were counted), a part as a fraction."""
+    held = round(hours, 4)
+    return int(held) if held.is_integer() else held
+
+
+def _hours(period: tuple[datetime, datetime], tz: tzinfo) -> dict[str, float]:
+    """How many of each hour of the week the period holds, a part of one as that part
+    (a period from 09:30 holds half of its 09 hour: counted whole, it halved that hour's
+    arrival rate). In real time: the hour a clock change repeats counts twice, the one
+    it skips not at all."""
+    counts: dict[str, float] = defaultdict(float)
+    for begin, stop, key in hour_slots(period, tz):
+        counts[key] += (stop - begin) / timedelta(hours=1)
     return counts
 
 
