@@ -11,7 +11,8 @@ to the same figures.
   period's start is the operator's last change before it (one index seek per operator)
   and counts from the start; a state still open counts to the period's end.
 - Tasks: as `router.domain.reports.misses_report` is given them, those of the period's
-  misses and every active one (the backlog), summed by `report_tasks_sql`.
+  misses, those closed in it and every active one (the backlog), summed by
+  `report_tasks_sql`.
 """
 
 from __future__ import annotations
@@ -94,9 +95,10 @@ class LedgerSql:
 
     async def fallback_misses(self, start: datetime, end: datetime) -> list[MissRecord]:
         """The fallback's misses of the period for calls the router never saw (no call
-        started in the period has their id): offered calls of their own."""
-        c = calls.c
-        a_call = exists().where(c.id == _m.call_id, c.started_at >= start, c.started_at < end)
+        row has their id, whenever it started: a call handed to the fallback at 23:59:50
+        and missed there at 00:00:30 is the first day's call, not a second one the next
+        day): offered calls of their own."""
+        a_call = exists().where(calls.c.id == _m.call_id)
         stmt = select(
             _m.call_id, _m.reason, _m.missed_at, _m.waited_s, _m.line, _m.task_id, _m.anonymous
         ).where(_m.missed_at >= start, _m.missed_at < end, _m.reason == FALLBACK_MISS, ~a_call)

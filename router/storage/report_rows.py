@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, or_, select, text
+from sqlalchemy import Row, Select, and_, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.domain.reports import (
@@ -108,8 +108,8 @@ class ReportRows:
     async def ledger(
         self, start: datetime, end: datetime, *, misses_and_tasks: bool = True
     ) -> ReportData:
-        """The period's misses, their tasks and the active ones, and the state spans
-        (no calls, no rings)."""
+        """The period's misses, their tasks, the tasks closed in it and the active ones,
+        and the state spans (no calls, no rings)."""
         async with self._db.connect() as conn:
             miss_rows: Sequence[Row[Any]] = []
             task_rows: Iterable[Row[Any]] = []
@@ -319,17 +319,23 @@ def _events_stmt(dialect: str, *where: Any) -> Select[Any]:
 
 
 def _misses_stmt(start: datetime, end: datetime) -> Select[Any]:
+    """The period's misses, each with whether its call has a row, whenever it started
+    (`MissRecord.call_recorded`: one primary-key seek per miss)."""
     m = misses.c
+    recorded = exists().where(_c.id == m.call_id)
     return select(
-        m.call_id, m.reason, m.missed_at, m.waited_s, m.line, m.task_id, m.anonymous
-    ).where(m.missed_at >= start, m.missed_at < end)
+        m.call_id, m.reason, m.missed_at, m.waited_s, m.line, m.task_id, m.anonymous,
+        recorded.label("call_recorded"),
+    ).where(m.missed_at >= start, m.missed_at < end)  # fmt: skip
 
 
-def _tasks_stmts(start: datetime, end: datetime) -> tuple[Select[Any], Select[Any]]:
+def _tasks_stmts(start: datetime, end: datetime) -> tuple[Select[Any], ...]:
     """The tasks of the period's misses (every task is created by a miss, so those created
-    in the period are among them; `misses_report` keeps those by `created_at`) and the
-    active ones (the backlog), each by an index: the misses' `missed_at` and the partial
-    index of active tasks. (`created_at` has no index; an OR would read every task.)"""
+    in the period are among them; `misses_report` keeps those by `created_at`), those
+    closed in the period (an operator's callbacks worked count when the work was done,
+    whenever the miss was) and the active ones (the backlog), each by an index: the
+    misses' `missed_at`, `closed_at` and the partial index of active tasks. (`created_at`
+    has no index; an OR would read every task.)"""
     columns = (
         _t.id, _t.state, _t.created_at, _t.first_missed_at, _t.due_at, _t.miss_count,
         _t.attempts, _t.line, _t.first_attempt_at, _t.closed_at, _t.close_reason,
@@ -339,6 +345,7 @@ def _tasks_stmts(start: datetime, end: datetime) -> tuple[Select[Any], Select[An
     of_misses = select(m.task_id).where(m.missed_at >= start, m.missed_at < end)
     return (
         select(*columns).where(_t.id.in_(of_misses.scalar_subquery())),
+        select(*columns).where(_t.closed_at >= start, _t.closed_at < end),
         select(*columns).where(text(ACTIVE_TASK)),
     )
 
@@ -402,8 +409,9 @@ class _Facts:
 
 def _miss(row: Any) -> MissRecord:
     return MissRecord(
-        row.call_id, row.reason, row.missed_at, row.waited_s, row.line, row.task_id, row.anonymous
-    )
+        row.call_id, row.reason, row.missed_at, row.waited_s, row.line, row.task_id,
+        row.anonymous, bool(row.call_recorded),
+    )  # fmt: skip
 
 
 def _task(row: Any) -> TaskRecord:

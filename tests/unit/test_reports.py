@@ -194,6 +194,66 @@ def test_fallback_misses_count_once() -> None:
     assert [(g.key, g.offered) for g in report.groups] == [("main", 9)]
 
 
+def test_a_fallback_miss_after_midnight_of_a_call_of_the_day_before_is_not_a_call() -> None:
+    # f1: the router took it at 23:59:50 and handed it to the fallback, missed there at
+    # 00:00:30; ast-9: missed in the fallback while the router was down (no call row).
+    start = datetime(2026, 12, 1, 23, 59, 50, tzinfo=MSK)
+    f1 = CallRecord("f1", start, "failed", ended_at=start + timedelta(seconds=5),
+                    facts=JourneyFacts(fallback=True))  # fmt: skip
+    late = MissRecord("f1", "fallback_unanswered", start + timedelta(seconds=40),
+                      call_recorded=True)  # fmt: skip
+    unseen = MissRecord("ast-9", "fallback_unanswered", start + timedelta(hours=10))
+    day1 = (datetime(2026, 12, 1, tzinfo=MSK), datetime(2026, 12, 2, tzinfo=MSK))
+    day2 = (day1[1], datetime(2026, 12, 3, tzinfo=MSK))
+    now = day2[1]
+    first = build_report(ReportData([f1], [], [], []), day1, now, MSK).total
+    assert (first.offered, first.failed, first.fallback, first.no_operator) == (1, 1, 1, 0)
+    second = build_report(ReportData([], [], [late, unseen], []), day2, now, MSK)
+    t = second.total
+    assert (t.offered, t.no_operator, t.fallback) == (1, 1, 1)  # ast-9 alone
+    assert second.misses.by_source == {"fallback": 2}  # both misses are the day's misses
+    both = build_report(ReportData([f1], [], [late, unseen], []), (day1[0], day2[1]), now, MSK)
+    assert (both.total.offered, both.total.fallback) == (2, 2)
+
+
+def test_a_callback_counts_for_the_operator_on_the_day_it_was_worked() -> None:
+    # missed at 20:00, called back by op1 at 09:05 the next day; a miss at 10:00 closed by
+    # op2 by hand the same day; a miss at 08:00 the next day joined the first task.
+    day1 = (datetime(2026, 12, 1, tzinfo=MSK), datetime(2026, 12, 2, tzinfo=MSK))
+    day2 = (day1[1], datetime(2026, 12, 3, tzinfo=MSK))
+
+    def t(h: float) -> datetime:
+        return day1[0] + timedelta(hours=h)
+
+    first = TaskRecord(1, "closed", t(20), t(20), t(20), miss_count=2, attempts=1,
+                       first_attempt_at=t(33), closed_at=t(33 + 1 / 12),
+                       close_reason="connected", worked_by="op1")  # fmt: skip
+    second = TaskRecord(2, "closed", t(10), t(10), t(10), closed_at=t(11),
+                        close_reason="done", worked_by="op2")  # fmt: skip
+    m1, m2 = (
+        MissRecord("a", "after_hours", t(20), task_id=1),
+        MissRecord("b", "abandoned", t(10), task_id=2),
+    )
+    again = MissRecord("c", "abandoned", t(32), task_id=1)
+    now = day2[1]
+
+    def worked(period: tuple[datetime, datetime], misses: list[MissRecord],
+               tasks: list[TaskRecord]) -> dict[str, int]:  # fmt: skip
+        report = build_report(ReportData([], [], misses, tasks), period, now, MSK)
+        return {o.operator_id: o.callbacks_worked for o in report.operators}
+
+    # each period is given what the storage reads: its misses' tasks, those closed in it
+    assert worked(day1, [m1, m2], [first, second]) == {"op2": 1}
+    assert worked(day2, [again], [first]) == {"op1": 1}
+    assert worked((day1[0], day2[1]), [m1, m2, again], [first, second]) == {"op1": 1, "op2": 1}
+    # the task's own figures stay with its miss's day
+    day1_misses = build_report(ReportData([], [], [m1, m2], [first, second]), day1, now, MSK)
+    assert (day1_misses.misses.tasks_created, day1_misses.misses.called_back) == (2, 1)
+    assert day1_misses.misses.worked_share == 1.0
+    day2_misses = build_report(ReportData([], [], [again], [first]), day2, now, MSK).misses
+    assert (day2_misses.tasks_created, day2_misses.merged, day2_misses.called_back) == (0, 1, 0)
+
+
 RINGS = [
     RingRecord("c1", "op1", at(12), "answered", 3000),
     RingRecord("c2", "op2", at(80), "no_answer", 20000),

@@ -69,8 +69,12 @@ def misses_report(
     now: datetime,
     overdue_after_s: float = 3600.0,
 ) -> MissFigures:
-    """`misses`: those of the period; `tasks`: those created in it and every active one
-    (the backlog), however old. A miss is merged when its task existed before it."""
+    """`misses`: those of the period; `tasks`: those of its misses and every active one
+    (the backlog), however old (tasks closed in the period beside them change nothing
+    here). By the miss's time: the tasks created in the period, merged misses, what
+    became of those tasks (reached, unreachable, closed otherwise, `worked_share`) however
+    late, and their times from the first miss; by now: the backlog. A miss is merged
+    when its task existed before it."""
     return misses_of(miss_sums(misses, tasks, period, now, overdue_after_s))
 
 

@@ -98,8 +98,9 @@ def operators_report(
 def callbacks_worked(
     tasks: Iterable[TaskRecord], period: tuple[datetime, datetime]
 ) -> Counter[str]:
-    """Tasks closed in the period per operator who worked them (the storage's SQL counts
-    the same)."""
+    """Tasks closed in the period per operator who worked them, by the work's time: a
+    miss at 20:00 called back at 09:05 the next day counts on the next day (`tasks` must
+    hold those closed in the period, whenever missed; the storage's SQL counts the same)."""
     start, end = period
     return Counter(
         t.worked_by for t in tasks if t.worked_by and t.closed_at and start <= t.closed_at < end

@@ -62,6 +62,9 @@ class MissRecord:
     line: str | None = None
     task_id: int | None = None
     anonymous: bool = False
+    # The call has a `calls` row, whenever it started (a call the router handed to the
+    # fallback, started before the period): counted as that call, never as a fallback-only one.
+    call_recorded: bool = False
 
     @property
     def source(self) -> str:

@@ -37,8 +37,9 @@ from router.domain.reports.records import (
 
 @dataclass(frozen=True, slots=True)
 class ReportData:
-    """A period's rows: calls started in it, their rings, its misses, the tasks created
-    in it plus every active one, and the operators' state spans (None: not recorded)."""
+    """A period's rows: calls started in it, their rings, its misses, the tasks of its
+    misses, those closed in it and every active one, and the operators' state spans
+    (None: not recorded)."""
 
     calls: Sequence[CallRecord]
     rings: Sequence[RingRecord]
@@ -86,9 +87,15 @@ def build_report(
     branches: Mapping[str, str] | None = None,
 ) -> Report:
     """Every figure of the period `[start, end)` from plain rows (see `ReportData`)."""
-    # A call the router handed to the fallback has a call row: counted once, as a call.
+    # A call with a call row (one the router handed to the fallback) is counted once, as
+    # a call, in the period it started in: its fallback miss, even one after the period's
+    # start (started 23:59:50, missed 00:00:30), is not a call of its own.
     seen = {c.id for c in data.calls}
-    fallback = [m for m in data.misses if m.source == "fallback" and m.call_id not in seen]
+    fallback = [
+        m
+        for m in data.misses
+        if m.source == "fallback" and not m.call_recorded and m.call_id not in seen
+    ]
     total = call_figures("total", data.calls, fallback, sl_targets, default_sl_s)
     groups = (
         calls_by(group, data.calls, fallback, tz, sl_targets, default_sl_s, branches)
