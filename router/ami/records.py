@@ -45,6 +45,7 @@ from router.domain.calls import Outcome, Phase
 from router.domain.miss_target import MissTarget
 from router.engine.call_state import MissFacts
 from router.engine.context import CallContext
+from router.engine.open_calls import open_calls_as_written
 from router.storage.journal import RingAttempt
 from router.storage.models import CallRow
 
@@ -124,6 +125,7 @@ class AmiCalls:
         # None, and a call whose Hangup was never read waits for the next login's resync.
         self.channels: Callable[[], Awaitable[list[Message]]] | None = None
         self.check_after_s = CHECK_S
+        self.flush_s = FLUSH_S
         # Calls whose AGI session runs (router/agi/call.py): the session settles the call
         # or hands it over (`begin`); a resync adopting it as well gave it two outcomes.
         self._sessions: set[str] = set()
@@ -334,7 +336,7 @@ class AmiCalls:
             rows = await self._open_rows()
         finally:
             self._ours = None
-        for row in rows or []:
+        for row in rows:
             if row.id in ours or row.id in self._calls:
                 continue
             channel = live.get(row.id)
@@ -363,15 +365,13 @@ class AmiCalls:
             for event in self.recent.take(row.id):
                 self._handle(call, handover, event)
 
-    async def _open_rows(self) -> list[CallRow] | None:
-        """The open AGI-mode calls in the database, once the journal has written what was
-        queued before (outcomes just queued, and those of calls ended by their events just
-        before the disconnect: a row read as open would be closed again, as lost; last
-        write wins, two outcomes). None: the writes did not land in time."""
-        if not await self.ctx.recorder.flush(FLUSH_S):
-            log.warning("journal writes behind: open AGI-mode calls left for the next login")
-            return None
-        return await self.ctx.store.calls.open_calls(AGI_APP)
+    async def _open_rows(self) -> list[CallRow]:
+        """The open AGI-mode calls in the database, as if the journal's queued writes had
+        landed (outcomes just queued, and those of calls ended by their events just before
+        the disconnect: a row read as open would be closed again, as lost; last write wins,
+        two outcomes). When they do not land within `flush_s`, only the calls with writes
+        still queued are left out, as in ARI mode's reconcile (`open_calls_as_written`)."""
+        return await open_calls_as_written(self.ctx, AGI_APP, self.flush_s, "AGI-mode resync")
 
     @staticmethod
     def _endpoint(operator_id: str | None, rules: Rules) -> str:

@@ -38,6 +38,7 @@ from router.engine.cleanup import delete_bridge, hang_up
 from router.engine.context import CallContext, EventSink
 from router.engine.fallback_misses import collect_fallback_misses
 from router.engine.fallback_served import collect_fallback_served
+from router.engine.open_calls import open_calls_as_written
 
 if TYPE_CHECKING:
     from router.storage.models import CallRow
@@ -184,25 +185,15 @@ class Reconciler:
                     self.engine.deliver(call, LegAnswered(channel_id))
 
     async def _open_calls(self) -> list[CallRow]:
-        """The open calls in the database, as if the journal's queued writes had landed: a
-        call that ended here just before the disconnect may have its outcome still queued
-        (a slow database), and closed again from its open row it had two, the last written
-        winning. Only the calls with writes still queued after `FLUSH_S` are left out: after
-        a restart the journal holds nothing about calls, and a slow database must not cost
-        the previous process's callers their adoption."""
+        """The open calls in the database, as if the journal's queued writes had landed
+        (`open_calls_as_written`: only the calls with writes still queued after `FLUSH_S`
+        are left out)."""
         ctx = self.engine.ctx
-        behind = frozenset[str]()
-        if not await ctx.recorder.flush(FLUSH_S):
-            behind = ctx.recorder.queued_calls()
         try:
-            rows = await ctx.store.calls.open_calls(ctx.settings.app)
+            return await open_calls_as_written(ctx, ctx.settings.app, FLUSH_S, "reconcile")
         except Exception as exc:  # noqa: BLE001 - database down: Asterisk-side adoption still runs
             log.error("reconcile: cannot read open calls (%s: %s)", type(exc).__name__, exc)
             return []
-        stale = [row.id for row in rows if row.id in behind]
-        if stale:
-            log.warning("reconcile: calls %s left to their writes still queued", stale)
-        return [row for row in rows if row.id not in behind]
 
     async def _waits(self, call_ids: list[str]) -> dict[str, WaitRecord | None]:
         """What each caller was waiting for, from their journeys (one query)."""

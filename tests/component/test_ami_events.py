@@ -25,6 +25,7 @@ from router.config.settings import load_settings
 from router.engine.context import CallContext
 from router.storage.journal import NewCall
 from router.storage.models import CallRow, PatientRecord
+from tests.engine.database_lock import database_locked
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "agi" / "rules.yaml"
 DID = "74957770000"
@@ -430,25 +431,63 @@ async def test_a_burst_of_sessions_finding_their_channels_gone_asks_asterisk_onc
         calls.close()
 
 
-async def test_while_the_journal_cannot_write_a_resync_leaves_open_calls_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_while_the_journal_is_behind_a_resync_leaves_out_only_calls_with_queued_writes(
+    tmp_path: Path,
 ) -> None:
-    """The journal's queued writes do not land in time (the database away): an open row
-    may have its outcome among them, so the resync neither closes nor adopts open calls
-    (the next login does), rather than give a call a second outcome."""
+    """The caller's Hangup is read (abandoned in the IVR, the outcome queued), then AMI
+    drops and logs in again while the database is slow to write: the flush times out.
+    That call's row, still open in the database, is left to its queued outcome (closed
+    again as lost it had two, the last written winning); an open call nobody follows whose
+    channel is gone is closed all the same, not left to a next login that may never come."""
     async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
-        uid = "1764770000.61"
-        ctx.recorder.record(NewCall(CallRow(uid, AGI_APP, "+79990001208", DID, ctx.now())))
+        ended, unfollowed, calls = "1764770000.61", "1764770000.66", AmiCalls(ctx)
+        calls.flush_s = 0.2
+        for uid in (ended, unfollowed):
+            ctx.recorder.record(NewCall(CallRow(uid, AGI_APP, "+79990001208", DID, ctx.now())))
+        calls.begin(Handover(ended, "+79990001208", None, "agi-line", None, None, ctx.rules()))
         assert await ctx.recorder.flush(5.0)
+        async with database_locked(tmp_path / "router.db"):
+            calls.on_event({"Event": "Hangup", "Uniqueid": ended, "Linkedid": ended})
+            assert ended in ctx.recorder.queued_calls()
+            await calls.resync([], calls.mark())
+            assert not await ctx.recorder.flush(0.05)  # it was behind throughout
+        assert await outcome_steps(ctx, ended, unfollowed) == [["abandoned"], ["lost"]]
+        misses = await ctx.store.calls.events_of([ended], ["miss"])
+        assert [m.data["reason"] for m in misses[ended]] == ["abandoned_in_ivr"]
 
-        async def behind(timeout: float = 5.0) -> bool:
-            return False
 
-        monkeypatch.setattr(ctx.recorder, "flush", behind)
-        calls = AmiCalls(ctx)
-        await calls.resync([], calls.mark())
-        monkeypatch.undo()
-        assert await outcome_of(ctx, uid) is None
+async def test_after_a_restart_a_journal_behind_still_lets_the_open_calls_be_settled(
+    tmp_path: Path,
+) -> None:
+    """A restarted router logs in to AMI while its first writes wait for a slow database
+    (the flush times out). Its journal holds nothing about the previous process's calls:
+    the one whose channel is gone is closed, the live one is followed again and ends by
+    its events, with its miss. (Left to the next login, which may never come, both stayed
+    open: no outcome, no miss, no callback task.)"""
+    async with engine_context(tmp_path, web.Application(), load_rules(RULES)) as ctx:
+        gone, live, new = "1764770000.63", "1764770000.64", "1764770000.65"
+        for uid in (gone, live):  # written by the previous process
+            row = CallRow(uid, AGI_APP, "+79990001210", DID, ctx.now(), caller_e164="+79990001210")
+            ctx.recorder.record(NewCall(row))
+        assert await ctx.recorder.flush(5.0)
+        calls = AmiCalls(ctx)  # the restarted router's
+        calls.flush_s = 0.2
+        async with database_locked(tmp_path / "router.db"):
+            # a new caller's session: its row waits for the database
+            calls.session_started(new)
+            ctx.recorder.record(NewCall(CallRow(new, AGI_APP, "+79990001211", DID, ctx.now())))
+            await calls.resync([{"Uniqueid": live, "Application": "Queue"}], calls.mark())
+            assert len(calls) == 1  # followed again
+            assert not await ctx.recorder.flush(0.05)  # it was behind throughout
+            calls.on_event({"Event": "Hangup", "Uniqueid": live, "Linkedid": live})
+            assert len(calls) == 0
+        assert await outcome_steps(ctx, gone, live, new) == [["lost"], ["no_operator"], []]
+        journeys = await ctx.store.calls.events_of([live], ["adopted", "miss"])
+        assert [(e.kind, e.data.get("reason")) for e in journeys[live]] == [
+            ("adopted", None),
+            ("miss", "max_wait"),
+        ]
+        assert [t.number_e164 for t in await ctx.store.callbacks.list()] == ["+79990001210"]
 
 
 @pytest.mark.parametrize("ends_by", ["its Hangup", "its session", "a session begun meanwhile"])

@@ -5,36 +5,18 @@ write wins: an abandoned caller becoming lost)."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from router.engine.reconcile import FLUSH_S, Reconciler
 from router.engine.recorder import Recorder
+from tests.engine.database_lock import database_locked
 from tests.engine.harness import DID, RouterUnderTest
 from tests.engine.steps import one_talking_one_waiting, talk_then_hang_up
 from tests.fakeari import FakeAsterisk
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@asynccontextmanager
-async def database_locked(path: Path) -> AsyncIterator[None]:
-    """Another writer holds SQLite's write lock: the journal's batches wait (and retry),
-    reads still work (WAL), as with a database that is slow to write. Taken in a thread:
-    waiting for it in the event loop would also stop the router's batch that holds the
-    lock from finishing (a five-second deadlock, then "database is locked")."""
-    db = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
-    try:
-        await asyncio.to_thread(db.execute, "BEGIN IMMEDIATE")
-        yield
-        db.execute("ROLLBACK")
-    finally:
-        db.close()
 
 
 def finished_runs(reconciler: Reconciler) -> list[None]:
@@ -81,7 +63,7 @@ async def test_after_a_restart_a_journal_behind_still_lets_the_open_calls_be_set
     slow database at start) must not cost the previous process's callers their adoption,
     nor leave a caller who hung up meanwhile open. (A guard: the old read-anyway passes
     it too; leaving every open row alone while the journal is behind, as AGI mode's
-    resync does, fails it.)"""
+    resync did, fails it: its own test is in tests/component/test_ami_events.py.)"""
     first = RouterUnderTest(fake, tmp_path, operators=("op1001",))
     await first.start()
     talking, waiting = await one_talking_one_waiting(fake)
