@@ -109,7 +109,7 @@ async def staffing_body(
     """Operators needed per hour of the week (hours with calls or someone on duty). The
     hours' calls are summed across queues, so the goal's target is the default one
     (`sl_target_s`: `--sl-target`, else `console.service_level_s`), not a queue's."""
-    sums = await store.reports.staffing(query.period, query.tz)  # summed by the database
+    sums = await store.reports.staffing(query.period, query.tz, query.now)  # by the database
     goal = Goal(query.sl_target_s, goal_level)
     rows = await asyncio.to_thread(staffing_of, sums, query.period, query.tz, goal, patience_s)
     return {

@@ -34,7 +34,7 @@ from router.domain.reports import (
 from router.domain.reports import report as pure
 from router.domain.reports.callbacks import MissSums
 from router.domain.reports.calls import CallSums
-from router.domain.reports.operators import WRAP_UP, OperatorSums, StateSums
+from router.domain.reports.operators import WRAP_UP, OperatorSums, StateSums, so_far
 from router.domain.reports.records import abandoned_where
 from router.domain.reports.report import PeriodSums
 from router.domain.reports.staffing import StaffingSums, hour_slots
@@ -163,12 +163,14 @@ class ReportRows:
             lambda: pure.report_of_sums(sums, period, tz, group=group, branches=branches)
         )
 
-    async def staffing(self, period: tuple[datetime, datetime], tz: tzinfo) -> StaffingSums:
-        """What `staffing_of` needs of the period, summed by the database."""
+    async def staffing(
+        self, period: tuple[datetime, datetime], tz: tzinfo, now: datetime | None = None
+    ) -> StaffingSums:
+        """What `staffing_of` needs of the period, summed by the database; the wrap-up up
+        to `now` as in `sums` (`so_far`)."""
         by = await self._calls(period, tz, "hour_of_week")
-        return await self._staffing(
-            period, tz, by, await RolledLedgerSql(self._db).state_sums(*period)
-        )
+        states = await RolledLedgerSql(self._db).state_sums(*so_far(period, now))
+        return await self._staffing(period, tz, by, states)
 
     async def sums(
         self,
@@ -247,7 +249,7 @@ class ReportRows:
         return (
             await sql.operator_sums(start, end),
             worked,
-            await ledger.state_sums(start, end),
+            await ledger.state_sums(*so_far((start, end), now)),  # not into the future
             missed,
             await ledger.fallback_misses(start, end),
         )

@@ -85,12 +85,14 @@ def operators_report(
     tasks: Iterable[TaskRecord],
     period: tuple[datetime, datetime],
     spans: Sequence[StateSpan] | None = None,
+    now: datetime | None = None,
 ) -> list[OperatorFigures]:
     """One row per operator seen in the period; the lowest answer rate first (then the
     most rings let ring out). `spans`: their state history (None: not recorded, so wrap-up
-    and pause time are None rather than a misleading 0), clipped to `period`. A pause asked
-    for during a call counts from when it took effect, after the call."""
-    states = None if spans is None else state_sums(spans, period)
+    and pause time are None rather than a misleading 0), clipped to `period` up to `now`
+    (`so_far`). A pause asked for during a call counts from when it took effect, after
+    the call."""
+    states = None if spans is None else state_sums(spans, so_far(period, now))
     worked = callbacks_worked(tasks, period)
     return operators_of(operator_sums(rings, calls), worked, states)
 
@@ -107,10 +109,18 @@ def callbacks_worked(
     )
 
 
+def so_far(period: tuple[datetime, datetime], now: datetime | None) -> tuple[datetime, datetime]:
+    """The part of `period` up to `now` (None: all of it), for the time in each state: a
+    state still held runs to now, not into the future (today's report at 09:30 counted a
+    pause still on until midnight, 14 h of it). The storage's SQL is given the same."""
+    start, end = period
+    return period if now is None else (start, max(start, min(end, now)))
+
+
 def state_sums(spans: Iterable[StateSpan], period: tuple[datetime, datetime]) -> StateSums:
     """Time per operator, state and reason, each span clipped to the period (a span still
-    open runs to the period's end); every span's key is there, if only with 0. The
-    storage's SQL sums the same (`LEAD(at)` per operator)."""
+    open runs to the period's end: give a period not over as `so_far`); every span's key
+    is there, if only with 0. The storage's SQL sums the same (`LEAD(at)` per operator)."""
     out: dict[tuple[str, str, str | None], int] = defaultdict(int)
     for s in spans:
         out[(s.operator_id, s.state, s.reason)] += overlap_us(s, *period)

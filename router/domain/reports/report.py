@@ -102,7 +102,7 @@ def build_report(
         if group
         else []
     )
-    operators = operators_report(data.rings, data.calls, data.tasks, period, data.spans)
+    operators = operators_report(data.rings, data.calls, data.tasks, period, data.spans, now)
     misses = misses_report(data.misses, data.tasks, period, now, overdue_after_s)
     return Report(period[0], period[1], total, tuple(groups), group, tuple(operators), misses)
 
