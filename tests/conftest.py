@@ -44,6 +44,7 @@ COST_S: dict[str, float] = {
     "tests/deploy/test_install_script.py": 70,
     "tests/asterisk/test_presence.py": 65,
     "tests/asterisk/test_callback_capture.py": 60,
+    "tests/asterisk/test_console_reports_browser.py": 50,  # 45-48 s alone at load 1
     "tests/asterisk/test_bench_agi.py": 50,
     "tests/asterisk/test_core_routing.py": 45,
     "tests/asterisk/test_skills.py": 40,

@@ -8,9 +8,10 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, Page, async_playwright
 
@@ -54,6 +55,32 @@ async def add_user(
     finally:
         sys.stdin = stdin
     assert code == 0, f"users add {name} exited with {code}"
+
+
+@asynccontextmanager
+async def console_router(
+    folder: Path, rules: str, users: Sequence[tuple[str, str, str | None]], **options: Any
+) -> AsyncIterator[RouterProcess]:
+    """A router on `rules` (YAML text) in `folder` with console `users` (name, role,
+    operator), started; `options` go to `RouterProcess`."""
+    path = folder / "rules.yaml"
+    path.write_text(rules, encoding="utf-8")
+    proc = RouterProcess(folder, rules=path, **options)
+    for name, role, operator in users:
+        await add_user(proc, name, role, operator)
+    await proc.start()
+    try:
+        yield proc
+    finally:
+        await proc.stop()
+
+
+async def set_state(router: RouterProcess, op: str, state: str, reason: str | None = None) -> None:
+    body: dict[str, str] = {"state": state}
+    if reason:
+        body["reason"] = reason
+    status, answer = await router.request("PUT", f"/api/operators/{op}/state", body)
+    assert status == 200, answer
 
 
 def console_url(router: RouterProcess, path: str = "") -> str:

@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +20,11 @@ from sip_test_harness.router_process import RouterProcess
 from sip_test_harness.scenarios import PCAP_DIR
 from sip_test_harness.sipp import Behaviour, Phones, place_call
 from tests.asterisk.console_browser import (
-    add_user,
     chromium,
+    console_router,
     console_url,
     screenshot,
+    set_state,
     sign_in,
 )
 
@@ -57,18 +57,9 @@ queues:
 async def router(
     sandbox: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RouterProcess]:
-    folder: Path = tmp_path_factory.mktemp("console")
-    rules = folder / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    proc = RouterProcess(folder, rules=rules)
-    await add_user(proc, "anna", "operator", "op1001")
-    await add_user(proc, "sam", "supervisor")
-    await add_user(proc, "ada", "admin")
-    await proc.start()
-    try:
+    users = [("anna", "operator", "op1001"), ("sam", "supervisor", None), ("ada", "admin", None)]
+    async with console_router(tmp_path_factory.mktemp("console"), RULES, users) as proc:
         yield proc
-    finally:
-        await proc.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -84,14 +75,6 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         yield await context.new_page()
     finally:
         await context.close()
-
-
-async def set_state(router: RouterProcess, op: str, state: str, reason: str | None = None) -> None:
-    body: dict[str, str] = {"state": state}
-    if reason:
-        body["reason"] = reason
-    status, answer = await router.request("PUT", f"/api/operators/{op}/state", body)
-    assert status == 200, answer
 
 
 async def test_signed_out_is_sent_to_sign_in_and_an_operator_gets_403(
