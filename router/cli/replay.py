@@ -25,23 +25,32 @@ from router.config.rules import Rules, load_rules
 from router.config.settings import Settings
 from router.domain.journey import last_resort, plan_journey
 from router.domain.operators import OperatorStatus, Presence
-from router.domain.replay.inputs import arrival, hours_on_duty, operator_models, patience_of
+from router.domain.replay.inputs import (
+    arrival,
+    day_start,
+    duty_intervals,
+    midnights_s,
+    operator_models,
+    patience_of,
+)
 from router.domain.replay.model import Duty, ReplaySettings, replay
 from router.domain.replay.plan import Plan, waits_of
-from router.domain.replay.roster import RosterError, duty_by_hours, roster_duty, roster_from
+from router.domain.replay.roster import RosterError, duty_as_happened, roster_duty, roster_from
 from router.domain.replay.runs import mean_figures
 from router.domain.reports import CallRecord, ReportData
-from router.domain.reports.calls import call_figures
+from router.domain.reports.calls import CallFigures, call_sums, figures_of
 from router.domain.reports.export import to_csv, to_table
 from router.domain.reports.period import PeriodError, parse_period
 from router.domain.reports.report import calls_json
 from router.domain.routing import RoutesTarget, Target
 from router.engine.facts import caller_facts
+from router.report_view import ReportQuery, queue_targets, report_of
 from router.storage.models import PatientRecord
-from router.storage.replay_rows import menu_keys, patient_ids
+from router.storage.replay_rows import answered_by_operator, menu_keys, patient_ids
 from router.storage.store import Store
 
 RUNS = 5  # replays averaged: one moves by ~3 points of service level from seed to seed
+AFTER_END_S = 2 * 86400.0  # how long after the period's end a replayed call may still run
 COMPARED = (
     "offered", "answered", "abandoned", "no_operator", "callback_promised",
     "service_level", "asa_s", "wait_p50_s", "wait_p90_s", "wait_max_s", "talk_avg_s",
@@ -78,6 +87,7 @@ class _Inputs:
     duty: Duty | None  # from --roster; None: as it happened
     tz: tzinfo
     period: tuple[datetime, datetime]
+    query: ReportQuery  # the report of the period: `as_happened`, and every column's targets
 
 
 async def run_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -106,61 +116,95 @@ def _inputs(args: argparse.Namespace, settings: Settings) -> _Inputs:
     duty = None
     if args.roster:
         roster = roster_from(yaml.safe_load(Path(args.roster).read_text(encoding="utf-8")))
-        duty = roster_duty(roster, period[0], tz)
-    return _Inputs(current, new, duty, tz, period)
+        duty = roster_duty(roster, period, tz)
+    query = ReportQuery(
+        period, datetime.now(UTC).replace(microsecond=0), tz,
+        sl_target_s=settings.console.service_level_s, sl_targets=queue_targets(current),
+        overdue_after_s=settings.console.callback_overdue_min * 60,
+    )  # fmt: skip
+    return _Inputs(current, new, duty, tz, period, query)
 
 
 async def _compare(
     store: Store, settings: Settings, inputs: _Inputs, seeds: range
 ) -> list[dict[str, Any]]:
     start, end = inputs.period
+    # As it happened is the report itself (same query, same code), so the two agree.
+    happened = (await report_of(store, inputs.query, inputs.period)).total
     data = await store.reports.period(start, end, ledger=False)  # calls, rings, states
-    keys = await menu_keys(store.db, start, end)
-    records = await _patients(store, await patient_ids(store.db, start, end))
-    as_was = duty_by_hours(hours_on_duty(data.spans, data.rings, inputs.period))
+    # Calls the router never saw (the fallback's misses while it was down) are offered
+    # in the report but cannot be replayed: they count in every column as they happened.
+    unseen = max(0, happened.offered - len(data.calls))
+    replay_in = _ReplayIn(
+        data,
+        await menu_keys(store.db, start, end),
+        await _patients(store, await patient_ids(store.db, start, end)),
+        await answered_by_operator(store.db, day_start(start, inputs.tz), start),
+        unseen,
+    )
+    as_was = duty_as_happened(duty_intervals(data.spans, data.rings, inputs.period))
     columns = {
-        "as_happened": calls_json(call_figures("as_happened", data.calls)),
-        "replayed_current": _run(
-            inputs.current, as_was, data, keys, records, settings, inputs, seeds
-        ),
+        "as_happened": calls_json(happened),
+        "replayed_current": _run(inputs.current, as_was, replay_in, settings, inputs, seeds),
     }
     if inputs.new is not None or inputs.duty is not None:
         rules = inputs.new or inputs.current
-        new = _run(rules, inputs.duty or as_was, data, keys, records, settings, inputs, seeds)
+        new = _run(rules, inputs.duty or as_was, replay_in, settings, inputs, seeds)
         columns["replayed_new"] = new
     return [{"figure": k, **{name: col[k] for name, col in columns.items()}} for k in COMPARED]
+
+
+@dataclass(frozen=True, slots=True)
+class _ReplayIn:
+    """What the database says of the period, for every replayed column."""
+
+    data: ReportData
+    keys: dict[str, list[str | None]]  # menu keys by call
+    records: dict[str, PatientRecord]  # patients by call
+    calls_today: dict[str, int]  # each operator's calls answered before the start, that day
+    unseen: int  # calls only the fallback's misses know of
 
 
 def _run(
     rules: Rules,
     duty: Duty,
-    data: ReportData,
-    keys: dict[str, list[str | None]],
-    records: dict[str, PatientRecord],
+    given: _ReplayIn,
     settings: Settings,
     inputs: _Inputs,
     seeds: range,
 ) -> dict[str, Any]:
     """The period replayed once per seed, its figures averaged (`mean_figures`)."""
+    data, start = given.data, inputs.period[0]
     patience = patience_of(data.calls)
     busy = {op.id: OperatorStatus(op, Presence.ON_CALL) for op in rules.operators}
     calls = sorted(data.calls, key=lambda c: (c.started_at, c.id))
-    plans = [_plan(rules, call, busy, keys.get(call.id, []), records, settings) for call in calls]
+    plans = [
+        _plan(rules, call, busy, given.keys.get(call.id, []), given.records, settings)
+        for call in calls
+    ]
     models = operator_models(
         rules.operators, data.rings, data.calls, data.spans, inputs.period,
         settings.routing.wrap_up_s,
     )  # fmt: skip
+    days = midnights_s(inputs.period, inputs.tz, AFTER_END_S)
     runs = []
     for seed in seeds:
         rnd = random.Random(seed)
         arrivals = [
-            arrival(call, plan, inputs.period[0], patience, rnd)
+            arrival(call, plan, start, patience, rnd)
             for call, plan in zip(calls, plans, strict=True)
         ]
-        cfg = ReplaySettings(inputs.period[0], seed, settings.routing.ring_timeout_s)
+        cfg = ReplaySettings(start, seed, settings.routing.ring_timeout_s, given.calls_today, days)
         replayed: list[CallRecord] = replay(arrivals, models, duty, cfg)
-        runs.append(calls_json(call_figures("replayed", replayed)))
+        runs.append(calls_json(_figures(replayed, given.unseen, inputs.query)))
     return mean_figures(runs)
+
+
+def _figures(replayed: list[CallRecord], unseen: int, query: ReportQuery) -> CallFigures:
+    """The replayed calls' figures against the report's own targets (the current rules'
+    queues, also under --rules: a new target would move the yardstick, not the calls)."""
+    sums = call_sums(replayed, query.sl_targets, query.sl_target_s)
+    return figures_of("replayed", sums, unseen)
 
 
 def _plan(

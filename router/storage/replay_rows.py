@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from router.storage.db import Database
 from router.storage.tables import call_events, calls
@@ -40,3 +40,21 @@ async def patient_ids(db: Database, start: datetime, end: datetime) -> dict[str,
     )
     async with db.connect() as conn:
         return {row.id: row.patient_id for row in (await conn.execute(stmt)).all()}
+
+
+async def answered_by_operator(db: Database, start: datetime, end: datetime) -> dict[str, int]:
+    """How many calls each operator answered of those started in `[start, end)`: their
+    calls today before a replay that starts in the middle of a day."""
+    c = calls.c
+    stmt = (
+        select(c.operator_id, func.count())
+        .where(
+            c.started_at >= start,
+            c.started_at < end,
+            c.answered_at.is_not(None),
+            c.operator_id.is_not(None),
+        )
+        .group_by(c.operator_id)
+    )
+    async with db.connect() as conn:
+        return {row[0]: int(row[1]) for row in (await conn.execute(stmt)).all()}

@@ -10,7 +10,7 @@ from router.domain.callback_policy import CallbackPolicy
 from router.domain.journey import RoutingWorld, plan_journey
 from router.domain.operators import Operator, OperatorStatus, Presence
 from router.domain.queue_steps import Queue, QueueStep
-from router.domain.replay.model import Arrival, OperatorModel, ReplaySettings, replay
+from router.domain.replay.model import Arrival, Duty, OperatorModel, ReplaySettings, replay
 from router.domain.replay.plan import Plan, Wait, waits_of
 from router.domain.routing import CallerFacts, Condition, QueueTarget, Route, RoutesTarget
 
@@ -18,6 +18,7 @@ T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 CFG = ReplaySettings(T0, seed=7, ring_timeout_s=20)
 ANY = Wait("queue q", 0, 300, ((0.0, frozenset({"op1", "op2", "op3"})),))
 PLAN = Plan((ANY,), "no_operator", True)
+LONG = Plan((Wait("queue q", 0, 3600, ANY.schedule),), "no_operator", True)  # waits an hour
 
 
 def op(op_id: str, **kw: object) -> OperatorModel:
@@ -25,8 +26,7 @@ def op(op_id: str, **kw: object) -> OperatorModel:
     return OperatorModel(Operator(op_id, op_id, f"PJSIP/{op_id}"), **values)  # type: ignore[arg-type]
 
 
-def always(_op: str, _t: float) -> bool:
-    return True
+always = Duty(lambda _op, _t: True)
 
 
 def s(seconds: float) -> datetime:
@@ -72,7 +72,7 @@ def test_the_caller_hangs_up_while_it_rings() -> None:
 
 def test_max_wait_then_the_rules_end_and_the_roster() -> None:
     short = Plan((Wait("queue q", 0, 30, ((0.0, frozenset({"op1"})),)),), "callback", True)
-    off_first_hour = lambda op_id, t: t >= 3600  # noqa: E731
+    off_first_hour = Duty(lambda op_id, t: t >= 3600, (3600.0,))
     [c1, c2] = replay(
         [Arrival("c1", 0, short), Arrival("c2", 3590, short)],
         [op("op1")],
@@ -139,8 +139,10 @@ def test_roster_shifts_and_past_midnight() -> None:
     monday9 = datetime(2026, 11, 30, 9, 0, tzinfo=msk)
     assert roster.on_duty("op1", monday9) and not roster.on_duty("op1", monday9.replace(hour=18))
     assert roster.on_duty("op2", monday9.replace(hour=5)) and not roster.on_duty("op2", monday9)
-    duty = roster_duty(roster, monday9 - timedelta(hours=1), msk)
+    start = monday9 - timedelta(hours=1)
+    duty = roster_duty(roster, (start, start + timedelta(days=1)), msk)
     assert (duty("op1", 3599), duty("op1", 3600)) == (False, True)
+    assert {3600.0, 3600.0 * 10} <= set(duty.changes)  # 09:00 and 18:00 Moscow
     try:
         roster_from({"shifts": [{"operators": ["op1"], "days": ["mon"], "from": "9", "to": "x"}]})
     except RosterError as exc:
@@ -152,7 +154,7 @@ def test_roster_shifts_and_past_midnight() -> None:
 def test_arrivals_patience_and_operator_models() -> None:
     import random
 
-    from router.domain.replay.inputs import arrival, hours_on_duty, operator_models
+    from router.domain.replay.inputs import arrival, duty_intervals, operator_models
     from router.domain.replay.patience import Patience
     from router.domain.reports import CallRecord, JourneyFacts, RingRecord
 
@@ -182,4 +184,88 @@ def test_arrivals_patience_and_operator_models() -> None:
     assert (m2.answer_s, m2.no_answer, m2.wrap_up_s) == ((4.0,), 0.0, 15)  # everyone's, own wrap
     # op3 rang 9 s, longer than anyone took to answer, and the caller gave up: not answered.
     assert (m3.no_answer, m3.unanswered_s) == (1.0, ())
-    assert hours_on_duty(None, rings, (T0, s(7200))) == {("op1", 0), ("op3", 0)}
+    # No state history: the whole hours in which their phone rang.
+    hour = [(0.0, 3600.0)]
+    assert duty_intervals(None, rings, (T0, s(7200))) == {"op1": hour, "op3": hour}
+
+
+def _fewest(*ids: str) -> Plan:
+    wait = Wait("queue q", 0, 300, ((0.0, frozenset(ids)),), "fewest_calls")
+    return Plan((wait,), "no_operator", True)
+
+
+def test_fewest_calls_counts_the_replayed_calls_from_the_real_count() -> None:
+    plan = _fewest("op1", "op2")
+    arrivals = [Arrival(f"c{i}", 100.0 * i, plan) for i in range(4)]
+    ops = [op("op1", handle_s=(10.0,)), op("op2", handle_s=(10.0,))]
+    cfg = ReplaySettings(T0, seed=7, calls_today={"op1": 2})
+    # op1 starts the replay with 2 calls today: op2 takes two (0, 1 < 2), then at 2 all
+    # the longest idle (op1, idle since the start), then op2 again (2 < 3).
+    who = [r.operator_id for r in replay(arrivals, ops, always, cfg)]
+    assert who == ["op2", "op2", "op1", "op2"]
+    # Counted from 0 for both, the same queue alternates (each answer counts).
+    who = [r.operator_id for r in replay(arrivals, ops, always, CFG)]
+    assert who == ["op1", "op2", "op1", "op2"]
+
+
+def test_a_new_day_starts_the_counts_from_zero() -> None:
+    plan = _fewest("op1", "op2")
+    arrivals = [Arrival(f"c{i}", 100.0 * i, plan) for i in range(3)]
+    ops = [op("op1", handle_s=(10.0,)), op("op2", handle_s=(10.0,))]
+    yesterday = {"op2": 5}
+    same_day = ReplaySettings(T0, seed=7, calls_today=yesterday)
+    assert [r.operator_id for r in replay(arrivals, ops, always, same_day)] == ["op1"] * 3
+    # Midnight at 150 s: both at 0 again, and op2 has been idle the longest.
+    midnight = ReplaySettings(T0, seed=7, calls_today=yesterday, new_days_s=(150.0,))
+    who = [r.operator_id for r in replay(arrivals, ops, always, midnight)]
+    assert who == ["op1", "op1", "op2"]
+
+
+def test_on_duty_as_it_happened_to_the_second() -> None:
+    from router.domain.replay.inputs import duty_intervals
+    from router.domain.replay.roster import duty_as_happened
+    from router.domain.reports import StateSpan
+
+    # op1 available from the start, paused 10:20-10:50 (1200-3000 s), back on and still
+    # on when the history ends; op2 offline, on a call at 600 s (on duty), then offline.
+    spans = [
+        StateSpan("op1", "available", s(-600), s(1200)),
+        StateSpan("op1", "paused", s(1200), s(3000), "lunch"),
+        StateSpan("op1", "available", s(3000), s(3100)),
+        StateSpan("op1", "ringing", s(3100), None),
+        StateSpan("op2", "offline", s(0), s(600)),
+        StateSpan("op2", "on_call", s(600), s(700)),
+        StateSpan("op2", "wrap_up", s(700), s(720)),
+        StateSpan("op2", "offline", s(720), None),
+    ]
+    intervals = duty_intervals(spans, [], (T0, s(7200)))
+    assert intervals == {"op1": [(0.0, 1200.0), (3000.0, math.inf)], "op2": [(600.0, 720.0)]}
+    duty = duty_as_happened(intervals)
+    assert duty.changes == (0.0, 600.0, 720.0, 1200.0, 3000.0)
+    assert [duty("op1", t) for t in (0, 1199, 1200, 2999, 3000, 99999)] == [
+        True, True, False, False, True, True,
+    ]  # fmt: skip
+    assert not duty("op3", 0)
+    # A caller at 10:30 waits for op1's return at 10:50, not the hour's next check.
+    [c] = replay([Arrival("c", 1800, LONG)], [op("op1")], duty, CFG)
+    assert (c.operator_id, c.answered_at) == ("op1", s(3002))
+
+
+def test_a_roster_shift_starts_on_its_minute() -> None:
+    from zoneinfo import ZoneInfo
+
+    from router.domain.replay.roster import roster_duty, roster_from
+
+    roster = roster_from(
+        {"shifts": [{"operators": ["op1"], "days": ["tue"], "from": "09:30", "to": "10:00"}]}
+    )
+    msk = ZoneInfo("Europe/Moscow")
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=msk)  # a Tuesday
+    duty = roster_duty(roster, (start, start + timedelta(hours=2)), msk)
+    [c, late] = replay(
+        [Arrival("c", 60, LONG), Arrival("late", 1799, LONG)], [op("op1", handle_s=(5.0,))],
+        duty, ReplaySettings(start, seed=7),
+    )  # fmt: skip
+    at = start + timedelta(minutes=30, seconds=2)  # on at 09:30, answers in 2 s
+    assert (c.operator_id, c.answered_at) == ("op1", at)
+    assert late.answered_at == at + timedelta(seconds=7)  # after c's 5 s talk

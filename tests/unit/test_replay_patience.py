@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from router.domain.operators import Operator
-from router.domain.replay.model import Arrival, OperatorModel, ReplaySettings, replay
+from router.domain.replay.model import Arrival, Duty, OperatorModel, ReplaySettings, replay
 from router.domain.replay.patience import Patience, estimate
 from router.domain.replay.plan import Plan, Wait
 from router.domain.replay.runs import mean_figures
@@ -81,7 +81,7 @@ def test_a_caller_who_never_waits_is_not_in_the_service_level() -> None:
     arrivals = [Arrival("cb", 0, Plan((), "callback", True), reach_s=3.0),
                 Arrival("q", 1, Plan((queue,), "no_operator", True))]  # fmt: skip
     models = [operator(answer_s=(1.0,), handle_s=(5.0,))]
-    cb, q = replay(arrivals, models, lambda _o, _t: True, ReplaySettings(T0))
+    cb, q = replay(arrivals, models, Duty(lambda _o, _t: True), ReplaySettings(T0))
     assert (cb.outcome, cb.facts.waiting_at, q.outcome) == ("callback", None, "answered")
     figures = call_figures("replayed", [cb, q])
     assert (figures.waited, figures.service_level) == (1, 1.0)

@@ -7,7 +7,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, time, timedelta, tzinfo
 
 from router.domain.operators import Operator
 from router.domain.replay.model import Arrival, OperatorModel
@@ -17,6 +17,8 @@ from router.domain.reports.operators import overlap_s
 from router.domain.reports.records import CallRecord, RingRecord, StateSpan
 from router.domain.reports.staffing import ON_DUTY
 from router.domain.reports.stats import percentile
+
+HOUR_S = 3600.0
 
 
 def arrival(
@@ -110,27 +112,61 @@ def operator_models(
     return models
 
 
-def hours_on_duty(
+def duty_intervals(
     spans: Sequence[StateSpan] | None,
     rings: Iterable[RingRecord],
     period: tuple[datetime, datetime],
-) -> set[tuple[str, int]]:
-    """(operator, hour from the period's start) pairs they were on duty in, as it
-    happened: from the state history, or, without one, the hours their phone was rung."""
-    hours: set[tuple[str, int]] = set()
+) -> dict[str, list[tuple[float, float]]]:
+    """Each operator's time on duty as it happened, as (from, to) seconds after the
+    period's start, merged and ascending: from the state history (available, ringing, on
+    a call or wrapping up; a pause or offline is off duty, to the second), or, without
+    one, the whole hours in which their phone was rung. A state still held when the
+    history read ends lasts on (`to` infinite): the calls that run past the period's end
+    are served by who was there."""
     base = period[0].timestamp()
+    raw: dict[str, list[tuple[float, float]]] = defaultdict(list)
     if spans is None:
         for r in rings:
-            hours.add((r.operator_id, int((r.started_at.timestamp() - base) // 3600)))
-        return hours
-    for s in spans:
-        if s.state not in ON_DUTY:
+            hour = (r.started_at.timestamp() - base) // HOUR_S
+            raw[r.operator_id].append((hour * HOUR_S, (hour + 1) * HOUR_S))
+    else:
+        for sp in spans:
+            if sp.state in ON_DUTY:
+                stop = sp.end.timestamp() - base if sp.end else math.inf
+                raw[sp.operator_id].append((max(0.0, sp.start.timestamp() - base), stop))
+    return {op_id: _merged(spans_of) for op_id, spans_of in raw.items()}
+
+
+def _merged(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if b <= a:
             continue
-        first = max(0, int((s.start.timestamp() - base) // 3600))
-        stop = min(s.end or period[1], period[1]).timestamp()
-        last = int((stop - base - 1e-6) // 3600)
-        hours.update((s.operator_id, h) for h in range(first, last + 1))
-    return hours
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def midnights_s(
+    period: tuple[datetime, datetime], tz: tzinfo, after_end_s: float
+) -> tuple[float, ...]:
+    """The local midnights after the period's start, in seconds from it, up to
+    `after_end_s` past its end: when the operators' calls today start from 0."""
+    start, end = period
+    day = start.astimezone(tz).date() + timedelta(days=1)
+    stop = end.timestamp() + after_end_s
+    out = []
+    while (at := datetime.combine(day, time(), tz).timestamp()) <= stop:
+        out.append(at - start.timestamp())
+        day += timedelta(days=1)
+    return tuple(out)
+
+
+def day_start(at: datetime, tz: tzinfo) -> datetime:
+    """Local midnight of the day `at` is in."""
+    return datetime.combine(at.astimezone(tz).date(), time(), tz)
 
 
 def _secs(a: datetime, b: datetime) -> float:

@@ -4,7 +4,10 @@ Each caller waits where `plan.waits_of` says (the rules' own walk), is offered o
 by the live router's scheduler (`dispatch.assign`: aged priority, arrival order,
 `choose_operators`), and gives up when their patience runs out. Operators answer after
 delays and talk for times drawn from the period's own history, let a share of rings ring
-out as they did, and are on duty as the roster says. Deterministic for a seed.
+out as they did, and are on duty as the roster says (looked at again at each moment it
+may change). Each operator's calls today are counted as they answer (from their count at
+the start, 0 again at each midnight), so a `fewest_calls` queue picks from what they
+answered, not as longest idle. Deterministic for a seed.
 
 The result is one `CallRecord` per arrival, so the replay's figures come from the same
 `call_figures` as the report of what happened.
@@ -15,8 +18,8 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_left
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,8 +33,20 @@ from router.domain.reports.records import AbandonedWhere, CallRecord, JourneyFac
 # The share of an operator's calls (at least MIN_NEAREST) a talk time is drawn from.
 NEAREST = 0.25
 MIN_NEAREST = 5
-Duty = Callable[[str, float], bool]  # operator id, seconds from the start -> on duty
-HOUR_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    """Who is on duty when: `on(operator id, seconds from the replay's start)`.
+    `changes`: the moments (seconds from the start, ascending) at which anyone's duty may
+    change; the replay looks again at each, and only then, so a shift that starts at
+    09:30 or a pause from 10:20 to 10:50 takes effect at that second."""
+
+    on: Callable[[str, float], bool]
+    changes: tuple[float, ...] = ()
+
+    def __call__(self, operator_id: str, t: float) -> bool:
+        return self.on(operator_id, t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +94,10 @@ class ReplaySettings:
     start: datetime
     seed: int = 16
     ring_timeout_s: float = 20.0
+    # Each operator's calls today at the start (answered earlier that day; absent: 0), and
+    # the moments (seconds from the start) a new day begins, when every count is 0 again.
+    calls_today: Mapping[str, int] = field(default_factory=dict)
+    new_days_s: tuple[float, ...] = ()
 
 
 def replay(
@@ -92,6 +111,7 @@ def replay(
     for arrival in arrivals:
         sim.env.process(sim.caller(arrival))
     sim.env.process(sim.shifts())
+    sim.env.process(sim.new_days())
     sim.env.run(until=max((a.at_s for a in arrivals), default=0.0) + 2 * 86400)
     return [sim.records[a.id] for a in arrivals if a.id in sim.records]
 
@@ -102,7 +122,11 @@ class _Sim:
         self.rnd = random.Random(cfg.seed)
         self.cfg, self.on_duty = cfg, on_duty
         self.models = {m.operator.id: m for m in ops}
-        self.status = {m.operator.id: OperatorStatus(m.operator) for m in ops}
+        today = cfg.calls_today
+        self.status = {
+            m.operator.id: OperatorStatus(m.operator, calls_today=today.get(m.operator.id, 0))
+            for m in ops
+        }
         self.busy: set[str] = set()
         self.waiting: dict[str, tuple[WaitingCall, simpy.Event]] = {}
         self.records: dict[str, CallRecord] = {}
@@ -110,7 +134,8 @@ class _Sim:
     # -- operators --------------------------------------------------------------------
 
     def shifts(self) -> Generator[simpy.Event, Any, None]:
-        """Operators come on and go off duty at each hour, as the roster says."""
+        """Operators come on and go off duty when the roster or the history says."""
+        changes = iter(self.on_duty.changes)
         while True:
             now = self.env.now
             for op_id, status in self.status.items():
@@ -120,7 +145,19 @@ class _Sim:
                 elif not duty and status.presence is Presence.AVAILABLE:
                     self._set(op_id, Presence.OFFLINE)
             self.dispatch()
-            yield self.env.timeout(HOUR_S - now % HOUR_S)
+            later = next((t for t in changes if t > now), None)
+            if later is None:
+                return
+            yield self.env.timeout(later - now)
+
+    def new_days(self) -> Generator[simpy.Event, Any, None]:
+        """A new day: everyone's calls today start from 0 again."""
+        for at in self.cfg.new_days_s:
+            if at < self.env.now:
+                continue
+            yield self.env.timeout(at - self.env.now)
+            for status in self.status.values():
+                status.calls_today = 0
 
     def _set(self, op_id: str, presence: Presence) -> None:
         status = self.status[op_id]
@@ -219,6 +256,7 @@ class _Sim:
             env.process(self.release(op_id, 0.0))
             return None
         self._set(op_id, Presence.ON_CALL)
+        self.status[op_id].calls_today += 1  # as the live board counts: at the answer
         answered = self._at()
         waited = env.now - rec.arrival.at_s - rec.arrival.reach_s
         yield env.timeout(model.talk_s(waited, self.rnd))

@@ -13,9 +13,11 @@ Times are local to the reports' zone; `to` before `from` runs past midnight.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from router.domain.replay.model import Duty
@@ -92,13 +94,35 @@ def _time(where: str, value: object) -> time:
         raise RosterError(f'{where}: a time like "09:00", not {value!r}') from None
 
 
-def duty_by_hours(hours: Iterable[tuple[str, int]]) -> Duty:
-    """On duty as it happened: (operator id, hour index from the start) pairs."""
-    on = frozenset(hours)
-    return lambda op_id, t: (op_id, int(t // 3600)) in on
+def duty_as_happened(intervals: Mapping[str, Sequence[tuple[float, float]]]) -> Duty:
+    """On duty as it happened: each operator's (from, to) seconds after the start,
+    ascending and not overlapping (`inputs.duty_intervals`); `to` may be infinite."""
+    starts = {op_id: [a for a, _ in spans] for op_id, spans in intervals.items()}
+
+    def on(op_id: str, t: float) -> bool:
+        i = bisect_right(starts.get(op_id, ()), t) - 1
+        return i >= 0 and t < intervals[op_id][i][1]
+
+    moments = {t for spans in intervals.values() for span in spans for t in span}
+    return Duty(on, tuple(sorted(t for t in moments if math.isfinite(t))))
 
 
-def roster_duty(roster: Roster, start: datetime, tz: tzinfo) -> Duty:
-    """The replay's `Duty` (operator, seconds from `start`) for a roster."""
-    base = start.timestamp()
-    return lambda op_id, t: roster.on_duty(op_id, datetime.fromtimestamp(base + t, tz))
+def roster_duty(roster: Roster, period: tuple[datetime, datetime], tz: tzinfo) -> Duty:
+    """The replay's `Duty` (operator, seconds from the period's start) for a roster. Its
+    changes are every shift's `from` and `to` on every local day of the period and the
+    two after it (calls run past the end), in both readings of a time the clocks repeat."""
+    base = period[0].timestamp()
+
+    def on(op_id: str, t: float) -> bool:
+        return roster.on_duty(op_id, datetime.fromtimestamp(base + t, tz))
+
+    first = period[0].astimezone(tz).date() - timedelta(days=1)
+    days = (period[1] - period[0]).days + 4
+    times = {t for s in roster.shifts for t in (s.start, s.end)}
+    moments = {
+        datetime.combine(first + timedelta(days=d), t, tz).replace(fold=fold).timestamp() - base
+        for d in range(days)
+        for t in times
+        for fold in (0, 1)
+    }
+    return Duty(on, tuple(sorted(m for m in moments if m >= 0)))
