@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +33,7 @@ import aiohttp
 
 from sip_test_harness import day_check
 from sip_test_harness.day_plan import (
+    MAX_OPERATORS,
     OPERATORS,
     PROFILES,
     DayPlan,
@@ -365,15 +368,47 @@ async def _run(plan: DayPlan, keep_logs: bool) -> DayResult:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--calls", type=int, default=1600, help="calls in the day (1600)")
+    parser.add_argument(
+        "--calls", type=_count(1, None), default=1600, help="calls in the day (1600)"
+    )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="monday")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument(
-        "--scale", type=float, default=60.0, help="the day's times divided by this (60: 12 min)"
+        "--scale", type=_scale, default=60.0, help="the day's times divided by this (60: 12 min)"
     )
-    parser.add_argument("--operators", type=int, default=OPERATORS)
+    parser.add_argument(
+        "--operators", type=_count(1, MAX_OPERATORS), default=OPERATORS,
+        help=f"operators on duty, 1-{MAX_OPERATORS} ({OPERATORS})",
+    )  # fmt: skip
     parser.add_argument("--format", choices=["table", "json"], default="table")
     parser.add_argument("--keep-logs", action="store_true")
+
+
+def _count(low: int, high: int | None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a whole number, not {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f"{low}-{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{span}, not {value}")
+        return value
+
+    return parse
+
+
+def _scale(text: str) -> float:
+    """An argparse type: the factor every time is divided by, a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number, not {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"a finite number above 0, not {text}")
+    return value
 
 
 def main(args: argparse.Namespace) -> int:

@@ -23,9 +23,11 @@ from typing import Literal
 
 from sip_test_harness.load.files import ROUTER_DID
 from sip_test_harness.load.mix import OperatorMix
+from sip_test_harness.sandbox_config import LOAD_OPERATORS
 
 Caller = Literal["known", "unknown"]
 OPERATORS = 17
+MAX_OPERATORS = len(LOAD_OPERATORS)  # the sandbox's load phones: lop001..lop200
 # Share of the day's calls per hour from 08:00 (12 open hours). "monday": the peak a
 # clinic network sees on Monday morning, after the weekend; "midweek": flatter.
 PROFILES: Mapping[str, Sequence[float]] = {
@@ -123,8 +125,8 @@ def generate_day(
     uniform), callers known or unknown, their key and their patience."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-    if calls < 1 or scale <= 0 or not 1 <= operators <= 200:
-        raise ValueError("calls >= 1, scale > 0 and 1..200 operators")
+    if calls < 1 or not 0 < scale < math.inf or not 1 <= operators <= MAX_OPERATORS:
+        raise ValueError(f"calls >= 1, a finite scale > 0 and 1..{MAX_OPERATORS} operators")
     rnd = random.Random(seed)
     weights = PROFILES[profile]
     starts = sorted(

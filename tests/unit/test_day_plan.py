@@ -3,11 +3,13 @@ check of the report against what SIPp saw."""
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter
 
 import pytest
 
 from sip_test_harness import day_check
+from sip_test_harness.day import add_arguments
 from sip_test_harness.day_plan import (
     FOREVER,
     PROFILES,
@@ -94,6 +96,34 @@ def test_unknown_profile_and_bad_sizes_are_refused() -> None:
         generate_day(10, profile="friday")
     with pytest.raises(ValueError):
         generate_day(0)
+    for scale in (0.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite scale"):
+            generate_day(10, scale=scale)
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        (["--scale", "0"], "argument --scale: a finite number above 0, not 0"),
+        (["--scale", "nan"], "argument --scale: a finite number above 0, not nan"),
+        (["--scale", "x"], "argument --scale: a number, not 'x'"),
+        (["--calls", "0"], "argument --calls: at least 1, not 0"),
+        (["--calls", "1.5"], "argument --calls: a whole number, not '1.5'"),
+        (["--operators", "0"], "argument --operators: 1-200, not 0"),
+        (["--operators", "201"], "argument --operators: 1-200, not 201"),
+    ],
+)
+def test_the_commands_options_are_checked_by_argparse(
+    given: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser(prog="day")
+    add_arguments(parser)
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(given)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"day: error: {error}"
+    args = parser.parse_args(["--scale", "0.5", "--calls", "1", "--operators", "200"])
+    assert (args.scale, args.calls, args.operators) == (0.5, 1, 200)
 
 
 def _caller_trace() -> list[str]:
